@@ -1,0 +1,560 @@
+"""Analysis: a layer graph and an input volume → one row per layer, totals and findings.
+
+Rows are facts only (shapes, counts, receptive fields); reports format them. The walk stops
+at the first error that leaves no shape to propagate (an output below 1, a merge whose
+branches disagree) and returns what it has, with ``output`` None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .errors import Finding, FindingError, Location, Severity
+from .fit import network_fits
+from .geometry import Axis, fix_lines
+from .graph import LayerGraph, LayerNode, MergeNode, Node, build, trace_text
+from .layers import LAYERS, RF, ArgValue, Shape, integer, pair
+from .rules import finding
+from .spec import Spec
+
+AXES = ("width", "height")
+UNITS = ("column", "row")
+
+
+def show_shape(shape: Shape) -> str:
+    return "×".join(str(v) for v in shape)
+
+
+@dataclass(frozen=True)
+class Row:
+    index: int
+    name: str
+    type: str
+    args: Mapping[str, ArgValue]
+    inputs: tuple[int, ...]
+    input_shapes: tuple[Shape, ...]
+    output: Shape
+    weights: int
+    biases: int
+    buffers: int
+    macs: int
+    activations: int
+    receptive_field: tuple[int, int]
+    location: Location
+    in_place: bool = False
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    weights: int
+    biases: int
+    buffers: int
+    macs: int
+    activations: int
+
+    @classmethod
+    def of(cls, rows: tuple[Row, ...]) -> Totals:
+        return cls(
+            params=sum(r.params for r in rows),
+            weights=sum(r.weights for r in rows),
+            biases=sum(r.biases for r in rows),
+            buffers=sum(r.buffers for r in rows),
+            macs=sum(r.macs for r in rows),
+            activations=sum(r.activations for r in rows),
+        )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What ``convcalc.analyze`` returns."""
+
+    spec: Spec
+    input: Shape
+    rounding: str
+    rows: tuple[Row, ...]
+    totals: Totals
+    findings: tuple[Finding, ...]
+    output: Shape | None
+    graph: LayerGraph | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+
+@dataclass
+class _State:
+    row: int
+    shape: Shape
+    rf: RF
+
+
+@dataclass
+class _Pending:
+    """A CC201/CC202 whose help waits for the whole-network search."""
+
+    code: str
+    severity: Severity
+    message: str
+    location: Location
+    help: list[str]
+    layer: str
+    note: str | None
+    axes: tuple[int, ...]
+
+
+@dataclass
+class Analyzer:
+    spec: Spec
+    shape: Shape
+    rounding: str
+    rows: list[Row] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    pending: list[_Pending] = field(default_factory=list)
+
+    def run(self, graph: LayerGraph) -> Shape:
+        first = graph.nodes[0]
+        assert isinstance(first, LayerNode)
+        w, h, d = self.shape
+        self._add(first, (), (), self.shape, RF(), 0, 0, 0, 0, w * h * d)
+        state = _State(0, self.shape, RF())
+        state = self.sequence(graph.nodes[1:], state)
+        return state.shape
+
+    def sequence(self, nodes: list[Node], state: _State) -> _State:
+        for node in nodes:
+            state = (
+                self.merge(node, state) if isinstance(node, MergeNode) else self.layer(node, state)
+            )
+        return state
+
+    def _add(
+        self,
+        node: LayerNode,
+        inputs: tuple[int, ...],
+        shapes: tuple[Shape, ...],
+        y: Shape,
+        rf: RF,
+        weights: int,
+        biases: int,
+        buffers: int,
+        macs: int,
+        activations: int,
+        *,
+        name: str | None = None,
+        type_: str | None = None,
+        args: Mapping[str, ArgValue] | None = None,
+        in_place: bool = False,
+    ) -> int:
+        index = len(self.rows)
+        line, col, end = node.span.location()
+        self.rows.append(Row(
+            index, name or node.name, type_ or node.type, node.args if args is None else args,
+            inputs, shapes, y, weights, biases, buffers, macs, activations, rf.pixels(),
+            Location(node.span.source.file.name, line, col, end, node.span.source.file),
+            in_place,
+        ))  # fmt: skip
+        return index
+
+    def stop(
+        self, node: LayerNode | MergeNode, code: str, message: str, help: str | None = None
+    ) -> FindingError:
+        return FindingError(
+            finding(
+                code,
+                f"{node.name}: {message}",
+                Location.of(node.span),
+                help=help,
+                layer=node.name,
+                note=trace_text(node.trace),
+            )
+        )
+
+    def note(self, node: LayerNode, code: str, message: str, help: str | None = None) -> None:
+        self.findings.append(
+            finding(
+                code,
+                f"{node.name}: {message}",
+                Location.of(node.span),
+                help=help,
+                layer=node.name,
+                note=trace_text(node.trace),
+            )
+        )
+
+    # -- layers ---------------------------------------------------------------------------
+
+    def layer(
+        self,
+        node: LayerNode,
+        state: _State,
+        *,
+        type_: str | None = None,
+        name: str | None = None,
+        args: Mapping[str, ArgValue] | None = None,
+    ) -> _State:
+        kind = type_ or node.type
+        if kind == "SKIP":
+            raise self.stop(
+                node,
+                "CC305",
+                "SKIP must be the last layer of a branch of ADD{...}",
+                help="write ADD{ CONV -> BN -> RELU -> CONV -> BN | SKIP }",
+            )
+        layer = LAYERS[kind]
+        args = node.args if args is None else args
+        x = state.shape
+        spatial = None
+        axes = layer.axes(args, x)
+        if axes is not None:
+            spatial = self.window(node, kind, args, axes)
+        if "groups" in args:
+            self.check_groups(node, args, x)
+        y = layer.output(args, x, spatial)
+        if min(y[0], y[1]) < 1:
+            raise self.stop(node, "CC203", f"the output would be {show_shape(y)}")
+        if kind == "TCONV":
+            self.check_out_pad(node, args)
+        counts = layer.counts(args, x, y)
+        rf = layer.receptive(args, x, state.rf)
+        in_place = layer.is_in_place(args)
+        activations = 0 if in_place else y[0] * y[1] * y[2]
+        row = self._add(
+            node,
+            (state.row,),
+            (x,),
+            y,
+            rf,
+            counts.weights,
+            counts.biases,
+            counts.buffers,
+            counts.macs,
+            activations,
+            name=name,
+            type_=kind,
+            args=args,
+            in_place=in_place,
+        )
+        return _State(row, y, rf)
+
+    def check_groups(self, node: LayerNode, args: Mapping[str, ArgValue], x: Shape) -> None:
+        groups = integer(args, "groups")
+        if groups == 1:
+            return
+        k = integer(args, "K")
+        for what, value in (("the input depth", x[2]), ("K", k)):
+            if value % groups:
+                raise self.stop(
+                    node,
+                    "CC207",
+                    f"groups={groups} does not divide {what} {value}",
+                    help="groups must divide both the input depth and K; divisors of "
+                    f"{x[2]}: {', '.join(str(g) for g in _divisors(x[2]) if k % g == 0)}",
+                )
+
+    def check_out_pad(self, node: LayerNode, args: Mapping[str, ArgValue]) -> None:
+        s, d, op = pair(args, "S"), pair(args, "dilation"), pair(args, "out_pad")
+        for i in (0, 1):
+            if op[i] >= max(s[i], d[i]):
+                raise self.stop(
+                    node,
+                    "CC111",
+                    f"out_pad={op[i]} must be smaller than the stride "
+                    f"or the dilation ({max(s[i], d[i])})",
+                )
+
+    def window(
+        self, node: LayerNode, kind: str, args: Mapping[str, ArgValue], axes: tuple[Axis, Axis]
+    ) -> tuple[int, int]:
+        for i, axis in enumerate(axes):
+            if axis.span < 0:
+                raise self.stop(
+                    node,
+                    "CC203",
+                    f"the {AXES[i]} would be {axis.formula()} < 1: a window of {axis.f_eff} "
+                    f"does not fit in {axis.size} + {axis.before + axis.after} padding",
+                    help="pad more, use a smaller filter, or remove a pooling layer before this",
+                )
+        pool = kind == "POOL"
+        if pool:
+            for i, axis in enumerate(axes):
+                if max(axis.before, axis.after) > axis.f // 2:
+                    raise self.stop(
+                        node,
+                        "CC111",
+                        f"padding {max(axis.before, axis.after)} is "
+                        f"more than half the window ({axis.f}) along the {AXES[i]}",
+                        help=f"use P ≤ {axis.f // 2}",
+                    )
+        ceil = pool and (bool(args["ceil"]) or self.rounding == "caffe")
+        out = (axes[0].ceil, axes[1].ceil) if ceil else (axes[0].floor, axes[1].floor)
+        self.window_findings(node, args, axes, ceil, pool)
+        return out
+
+    def window_findings(
+        self,
+        node: LayerNode,
+        args: Mapping[str, ArgValue],
+        axes: tuple[Axis, Axis],
+        ceil: bool,
+        pool: bool,
+    ) -> None:
+        bad = tuple(i for i in (0, 1) if axes[i].remainder)
+        if bad and ceil:
+            differ = [i for i in bad if axes[i].ceil != axes[i].floor]
+            if differ:
+                parts = [
+                    f"{AXES[i]} {axes[i].formula()}: ceil gives {axes[i].ceil}, floor "
+                    f"{axes[i].floor}"
+                    for i in differ
+                ]
+                self.note(
+                    node,
+                    "CC205",
+                    "the size depends on the framework's rounding: " + "; ".join(parts),
+                    help="PyTorch ceil_mode=True and Caffe round up; Keras, TensorFlow and "
+                    "PyTorch's default round down. Pad so the stride fits to agree everywhere",
+                )
+        elif bad:
+            self.stride_finding(node, axes, bad, pool)
+        for i in (0, 1):
+            if axes[i].s > axes[i].f_eff:
+                self.note(
+                    node,
+                    "CC204",
+                    f"stride {axes[i].s} is larger than the window "
+                    f"{axes[i].f_eff} along the {AXES[i]}: input pixels between windows "
+                    "are never read",
+                )
+                break
+        if args.get("P") == "same" and any(a.before != a.after for a in axes):
+            pads = ", ".join(
+                f"{AXES[i]} {a.before} before and {a.after} after"
+                for i, a in enumerate(axes)
+                if a.before != a.after
+            )
+            self.note(
+                node,
+                "CC206",
+                f"`same` padding is asymmetric here ({pads})",
+                help="TensorFlow pads the extra pixel after, PyTorch's padding='same' "
+                "refuses strides above 1, and Caffe cannot express it; an odd filter at "
+                "stride 1 keeps it symmetric",
+            )
+
+    def stride_finding(
+        self, node: LayerNode, axes: tuple[Axis, Axis], bad: tuple[int, ...], pool: bool
+    ) -> None:
+        a = axes[bad[0]]
+        same = len(bad) == 2 and axes[0] == Axis(
+            axes[1].size, axes[1].f, axes[1].s, axes[1].before, axes[1].after, axes[1].dilation
+        )
+        where = "the width and height" if same else " and ".join(f"the {AXES[i]}" for i in bad)
+        formulas = (
+            a.formula()
+            if same or len(bad) == 1
+            else "; ".join(f"{AXES[i]} {axes[i].formula()}" for i in bad)
+        )
+        strides = sorted({axes[i].s for i in bad})
+        lost = [axes[i].lost for i in bad]
+        strict = self.rounding == "strict"
+        if strict:
+            code, severity = "CC201", Severity.ERROR
+            message = f"{formulas} is not an integer: stride {strides[0]} does not fit {where}"
+        else:
+            floored = " and ".join(str(axes[i].floor) for i in (bad[:1] if same else bad))
+            if any(lost):
+                code, severity = "CC201", Severity.WARNING
+                message = (
+                    f"stride {strides[0]} does not fit {where}: {formulas}; the output is "
+                    f"floored to {floored} and {_lost_text(axes, bad, same)}"
+                )
+            else:
+                code, severity = "CC202", Severity.INFO
+                message = (
+                    f"stride {strides[0]} does not fit {where}: {formulas}; the output is "
+                    f"floored to {floored} and only padding is left unread"
+                )
+        help: list[str] = []
+        for i in bad[:1] if same else bad:
+            max_pad = axes[i].f // 2 if pool else axes[i].f_eff - 1
+            lines = fix_lines(axes[i], max_pad=max_pad)
+            prefix = "" if same or len(bad) == 1 else f"{AXES[i]}: "
+            help.extend(prefix + line for line in lines)
+        self.pending.append(
+            _Pending(
+                code,
+                severity,
+                f"{node.name}: {message}",
+                Location.of(node.span),
+                help,
+                node.name,
+                trace_text(node.trace),
+                bad,
+            )
+        )
+
+    # -- merges ---------------------------------------------------------------------------
+
+    def merge(self, node: MergeNode, state: _State) -> _State:
+        results: list[_State | None] = []
+        deferred: list[int] = []
+        for i, branch in enumerate(node.branches):
+            if branch and isinstance(branch[-1], LayerNode) and branch[-1].type == "SKIP":
+                deferred.append(i)
+                results.append(None)
+            else:
+                results.append(self.sequence(branch, state))
+        for i in deferred:
+            branch = node.branches[i]
+            skip = branch[-1]
+            assert isinstance(skip, LayerNode)
+            targets = [r.shape for r in results if r is not None]
+            if node.kind != "ADD" or not targets:
+                raise self.stop(
+                    skip,
+                    "CC305",
+                    "SKIP needs a sibling branch in ADD{...} to match"
+                    if node.kind == "ADD"
+                    else "SKIP works only inside ADD{...}",
+                )
+            before = self.sequence(branch[:-1], state)
+            results[i] = self.skip(skip, before, targets[0])
+        states = [r for r in results if r is not None]
+        shapes = [s.shape for s in states]
+        listing = "; ".join(f"branch {i + 1} → {show_shape(s)}" for i, s in enumerate(shapes))
+        if node.kind == "ADD":
+            if len(set(shapes)) > 1:
+                raise self.stop(
+                    node,
+                    "CC301",
+                    f"ADD needs branches of the same shape: {listing}",
+                    help="end a branch with SKIP to project it to its sibling's shape"
+                    if not deferred
+                    else None,
+                )
+            y = shapes[0]
+        else:
+            if len({s[:2] for s in shapes}) > 1:
+                raise self.stop(
+                    node, "CC302", f"CAT needs branches of the same width and height: {listing}"
+                )
+            y = (shapes[0][0], shapes[0][1], sum(s[2] for s in shapes))
+        size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
+        jump = tuple(max(s.rf.jump[i] for s in states) for i in (0, 1))
+        rf = RF((size[0], size[1]), (jump[0], jump[1]))
+        fake = LayerNode(node.kind, {}, node.span, node.trace, node.label, node.name)
+        row = self._add(
+            fake, tuple(s.row for s in states), tuple(shapes), y, rf, 0, 0, 0, 0, y[0] * y[1] * y[2]
+        )
+        return _State(row, y, rf)
+
+    def skip(self, node: LayerNode, state: _State, target: Shape) -> _State:
+        x = state.shape
+        k = integer(node.args, "K") or target[2]
+        given = pair(node.args, "S")
+        stride = []
+        for i in (0, 1):
+            if given[i]:
+                stride.append(given[i])
+                continue
+            s = next((s for s in range(1, x[i] + 1) if (x[i] - 1) // s + 1 == target[i]), None)
+            if s is None:
+                raise self.stop(
+                    node,
+                    "CC305",
+                    f"no 1×1 stride takes {show_shape(x)} to "
+                    f"{show_shape(target)} along the {AXES[i]}",
+                )
+            stride.append(s)
+        if k == x[2] and stride == [1, 1]:
+            row = self._add(node, (state.row,), (x,), x, state.rf, 0, 0, 0, 0, 0, in_place=True)
+            return _State(row, x, state.rf)
+        conv_args: dict[str, ArgValue] = {
+            "K": k, "F": (1, 1), "S": (stride[0], stride[1]), "P": (0, 0), "dilation": (1, 1),
+            "groups": 1, "bias": False,
+        }  # fmt: skip
+        s_text = str(stride[0]) if stride[0] == stride[1] else f"({stride[0]}, {stride[1]})"
+        self.note(
+            node,
+            "CC304",
+            f"SKIP becomes a projection CONV({k}, F=1, S={s_text}, "
+            f"bias=false) -> BN, taking {show_shape(x)} to {show_shape(target)} like its "
+            "sibling branch",
+        )
+        mid = self.layer(node, state, type_="CONV", name=f"{node.name}.conv", args=conv_args)
+        return self.layer(node, mid, type_="BN", name=f"{node.name}.bn", args={"eps": 1e-5})
+
+    # -- the end --------------------------------------------------------------------------
+
+    def finish(self, complete: bool) -> None:
+        suggestions: dict[tuple[int, ...], str | None] = {}
+        for p in self.pending:
+            if complete and p.axes not in suggestions:
+                suggestions[p.axes] = network_fits(self.rows, self.shape, p.axes, self.rounding)
+            extra = suggestions.get(p.axes)
+            help = [*p.help, extra] if extra else p.help
+            self.findings.append(
+                Finding(p.code, p.severity, p.message, p.location, "\n".join(help), p.layer, p.note)
+            )
+        self.pending.clear()
+
+
+def _lost_text(axes: tuple[Axis, Axis], bad: tuple[int, ...], same: bool) -> str:
+    """``the last column and row of the input are never read``"""
+
+    def last(n: int, unit: str) -> str:
+        return f"the last {unit}" if n == 1 else f"the last {n} {unit}s"
+
+    if same:
+        n = axes[bad[0]].lost
+        what = f"{last(n, 'column')} and row{'s' if n > 1 else ''}"
+        plural = True
+    else:
+        parts = [last(axes[i].lost, UNITS[i]) for i in bad if axes[i].lost]
+        what = " and ".join(parts)
+        plural = len(parts) > 1 or any(axes[i].lost > 1 for i in bad)
+    return f"{what} of the input {'are' if plural else 'is'} never read"
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, min(n, 4096) + 1) if n % d == 0]
+
+
+def analyze(
+    spec: Spec,
+    *,
+    input: Shape | None = None,
+    variables: Mapping[str, int | bool] | None = None,
+    rounding: str | None = None,
+) -> Analysis:
+    """Expand a spec and propagate shapes, counts and findings through it.
+
+    ``input`` overrides the spec's input volume, ``variables`` its ``vars`` (like --set),
+    ``rounding`` its rounding mode. Problems are findings in the result, never exceptions.
+    """
+    shape = input or spec.input
+    mode = rounding or spec.rounding
+    analyzer = Analyzer(spec, shape, mode)
+    graph = None
+    output: Shape | None = None
+    try:
+        graph = build(spec, variables)
+        analyzer.findings.extend(graph.findings)
+        output = analyzer.run(graph)
+    except FindingError as exc:
+        analyzer.findings.append(exc.finding)
+    analyzer.finish(complete=output is not None)
+    rows = tuple(analyzer.rows)
+    findings = tuple(sorted(analyzer.findings, key=_order))
+    return Analysis(spec, shape, mode, rows, Totals.of(rows), findings, output, graph)
+
+
+def _order(f: Finding) -> tuple[int, int, str]:
+    return (f.location.line or 0, f.location.column or 0, f.code)

@@ -1,0 +1,172 @@
+"""Findings and errors: data that renders itself.
+
+A :class:`Finding` holds a rule code, a severity, a message, an optional ``help`` fix and a
+location. ``Finding.render()`` prints it the same way for library users, tests and the CLI::
+
+    specs/alexnet-224.yaml:5:12: CC201 warning: conv1: stride 4 does not fit ...
+       5 | arch: INPUT -> CONV(96, F=11, S=4) -> RELU
+         |                ^~~~~~~~~~~~~~~~~~~
+      help: ...
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .source import SourceFile, Span
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``max()`` of severities is the worst one."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int | None = None
+    column: int | None = None
+    end_column: int | None = None
+    source: SourceFile | None = None
+
+    @classmethod
+    def of(cls, span: Span) -> Location:
+        line, col, end = span.location()
+        file = span.source.file
+        return cls(file.name, line, col, end, file)
+
+    @classmethod
+    def at(
+        cls, file: SourceFile, line: int, column: int, end_column: int | None = None
+    ) -> Location:
+        return cls(file.name, line, column, end_column or column + 1, file)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    location: Location
+    help: str | None = None
+    layer: str | None = None
+    note: str | None = None
+
+    @property
+    def file(self) -> str:
+        return self.location.file
+
+    def header(self) -> str:
+        loc = self.location
+        where = loc.file
+        if loc.line is not None:
+            where += f":{loc.line}:{loc.column}"
+        return f"{where}: {self.code} {self.severity}: {self.message}"
+
+    def render(self) -> str:
+        """The finding as text: header, source line with a caret, note and help."""
+        lines = [self.header()]
+        loc = self.location
+        if loc.source is not None and loc.line is not None and loc.column is not None:
+            text = loc.source.line_text(loc.line)
+            if text.strip():
+                gutter = f"{loc.line:>4} | "
+                lines.append(gutter + text)
+                prefix = "".join("\t" if c == "\t" else " " for c in text[: loc.column - 1])
+                width = max(1, min((loc.end_column or loc.column + 1), len(text) + 1) - loc.column)
+                lines.append(" " * 5 + "| " + prefix + "^" + "~" * (width - 1))
+        if self.note:
+            lines.append(f"  note: {self.note}")
+        if self.help:
+            first, *rest = self.help.splitlines()
+            lines.append(f"  help: {first}")
+            lines.extend(f"        {line}" for line in rest)
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        loc = self.location
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "message": self.message,
+            "help": self.help,
+            "file": loc.file,
+            "line": loc.line,
+            "column": loc.column,
+            "end_column": loc.end_column,
+            "layer": self.layer,
+            "note": self.note,
+        }
+
+
+class ConvcalcError(Exception):
+    """Base class of the errors convcalc raises on purpose."""
+
+
+class SpecError(ConvcalcError):
+    """A spec could not be loaded; ``findings`` says why (at least one error)."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = tuple(findings)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(f.render() for f in self.findings)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class FileError(ConvcalcError):
+    """A spec file that cannot be read at all (the CLI exits 2)."""
+
+
+class SpecNotFound(FileError):
+    """A spec path that does not exist and is not the name of a bundled spec."""
+
+
+class FindingError(ConvcalcError):
+    """Raised inside the pipeline to stop at one error finding."""
+
+    def __init__(self, finding: Finding) -> None:
+        self.finding = finding
+        super().__init__(finding.render())
+
+
+def worst(findings: Iterable[Finding]) -> Severity | None:
+    return max((f.severity for f in findings), default=None)
+
+
+def suggest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to a misspelt word, or None (case differences come first)."""
+    import difflib
+
+    options = sorted(set(candidates))
+    for option in options:
+        if option.lower() == word.lower():
+            return option
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:
+        lowered = {o.lower(): o for o in options}
+        close = [
+            lowered[c] for c in difflib.get_close_matches(word.lower(), lowered, n=1, cutoff=0.6)
+        ]
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean `X`?)`` or nothing."""
+    best = suggest(word, candidates)
+    return f"; did you mean `{best}`?" if best else ""

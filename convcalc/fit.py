@@ -1,0 +1,111 @@
+"""Which network input sizes make every stride fit?
+
+One axis at a time, the rows are replayed with a candidate input size; a candidate fits when
+no floor-rounded window leaves a remainder, no size drops below 1, and every merge sees equal
+sizes. The nearest fitting sizes below and above the given one are the suggestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .geometry import MINUS, Axis, same_padding
+from .layers import integer, pair
+
+if TYPE_CHECKING:
+    from .analysis import Row
+
+SEARCH = 64  # how far from the given size to look, each way
+
+
+def _size_after(row: Row, axis: int, size: int, rounding: str) -> int | None:
+    """The row's output size along one axis, or None when its stride does not fit."""
+    kind, args = row.type, row.args
+    if kind in ("CONV", "LOCAL", "POOL"):
+        f, s = pair(args, "F")[axis], pair(args, "S")[axis]
+        d = pair(args, "dilation")[axis] if kind != "POOL" else 1
+        pad = args["P"]
+        if pad == "same":
+            before, after = same_padding(size, d * (f - 1) + 1, s)
+        elif pad == "valid":
+            before = after = 0
+        else:
+            assert isinstance(pad, tuple)
+            before = after = pad[axis]
+        window = Axis(size, f, s, before, after, d)
+        if window.span < 0:
+            return None
+        if kind == "POOL" and (args["ceil"] or rounding == "caffe"):
+            return window.ceil
+        return None if window.remainder else window.floor
+    if kind == "TCONV":
+        f, s, p = pair(args, "F")[axis], pair(args, "S")[axis], pair(args, "P")[axis]
+        d, op = pair(args, "dilation")[axis], pair(args, "out_pad")[axis]
+        out = (size - 1) * s - 2 * p + d * (f - 1) + 1 + op
+        return out if out >= 1 else None
+    if kind in ("FC", "GAP", "FLATTEN"):
+        return 1
+    if kind == "UP":
+        return size * integer(args, "n")
+    return size
+
+
+def fits(rows: Sequence[Row], axis: int, size: int, rounding: str) -> bool:
+    sizes: list[int] = []
+    for row in rows:
+        if not row.inputs:
+            sizes.append(size)
+            continue
+        inputs = {sizes[i] for i in row.inputs}
+        if len(inputs) > 1 and (row.type == "ADD" or row.type == "CAT"):
+            return False
+        out = _size_after(row, axis, next(iter(inputs)), rounding)
+        if out is None:
+            return False
+        sizes.append(out)
+    return True
+
+
+def nearest(rows: Sequence[Row], axis: int, size: int, rounding: str) -> tuple[int | None, ...]:
+    """The nearest fitting input sizes (above, below) along one axis."""
+    above = next(
+        (c for c in range(size + 1, size + SEARCH + 1) if fits(rows, axis, c, rounding)), None
+    )
+    below = next(
+        (c for c in range(size - 1, max(0, size - SEARCH), -1) if fits(rows, axis, c, rounding)),
+        None,
+    )
+    return above, below
+
+
+def network_fits(
+    rows: Sequence[Row], shape: tuple[int, int, int], axes: tuple[int, ...], rounding: str
+) -> str | None:
+    """``the whole network fits an input of 227×227×3 (+3) or 199×199×3 (−25)``"""
+    found = {axis: nearest(rows, axis, shape[axis], rounding) for axis in (0, 1)}
+    square = shape[0] == shape[1] and found[0] == found[1]
+    options = []
+    for value in found[axes[0]] if square else ():
+        if value is not None:
+            delta = value - shape[0]
+            sign = "+" if delta > 0 else MINUS
+            options.append(f"{value}×{value}×{shape[2]} ({sign}{abs(delta)})")
+    if square:
+        if not options:
+            return f"no input within ±{SEARCH} of {shape[0]}×{shape[1]} makes every stride fit"
+        return "the whole network fits an input of " + " or ".join(options)
+    parts = []
+    for axis in axes:
+        name = ("width", "height")[axis]
+        sizes = [
+            f"{v} ({'+' if v > shape[axis] else MINUS}{abs(v - shape[axis])})"
+            for v in found[axis]
+            if v is not None
+        ]
+        parts.append(
+            f"an input {name} of {' or '.join(sizes)}"
+            if sizes
+            else f"no input {name} within ±{SEARCH} of {shape[axis]}"
+        )
+    return "the whole network fits " + "; ".join(parts)

@@ -1,0 +1,119 @@
+"""Sliding-window arithmetic on one spatial axis, and the fixes when a stride doesn't fit.
+
+The notes' formula ``W2 = (W1 − F + 2P)/S + 1`` with F_eff = dilation·(F − 1) + 1 and the
+padding split into ``before`` and ``after`` (equal unless it is an asymmetric ``same``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MINUS = "\u2212"  # the minus sign used in every printed formula
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One spatial axis of a CONV, LOCAL or POOL window."""
+
+    size: int
+    f: int
+    s: int
+    before: int
+    after: int
+    dilation: int = 1
+
+    @property
+    def f_eff(self) -> int:
+        return self.dilation * (self.f - 1) + 1
+
+    @property
+    def span(self) -> int:
+        """W1 + 2P − F_eff: how far the window travels; negative when it does not fit at all."""
+        return self.size + self.before + self.after - self.f_eff
+
+    @property
+    def remainder(self) -> int:
+        return self.span % self.s
+
+    @property
+    def floor(self) -> int:
+        return self.span // self.s + 1
+
+    @property
+    def ceil(self) -> int:
+        """PyTorch's ceil_mode (and Caffe's pooling): ceil, minus a last window that would
+        start in the padding after the input."""
+        out = -(-self.span // self.s) + 1
+        if (out - 1) * self.s >= self.size + self.before:
+            out -= 1
+        return out
+
+    @property
+    def lost(self) -> int:
+        """Real input rows/columns that no window reads (floor rounding)."""
+        return max(0, self.remainder - self.after)
+
+    def formula(self) -> str:
+        """``(224 − 11 + 0)/4 + 1 = 54.25``"""
+        pad = self.before + self.after
+        value = self.span / self.s + 1
+        shown = f"{value:.2f}".rstrip("0").rstrip(".")
+        return f"({self.size} {MINUS} {self.f_eff} + {pad})/{self.s} + 1 = {shown}"
+
+
+def same_padding(size: int, f_eff: int, s: int) -> tuple[int, int]:
+    """TensorFlow's ``same``: output ceil(W/S); the odd pixel of padding goes after."""
+    out = -(-size // s)
+    total = max((out - 1) * s + f_eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def symmetric_fix(axis: Axis, max_pad: int) -> int | None:
+    """The symmetric padding nearest the current one for which the stride fits."""
+    current = (axis.before + axis.after) // 2
+    fits = [
+        p
+        for p in range(0, max_pad + 1)
+        if axis.size + 2 * p - axis.f_eff >= 0 and (axis.size + 2 * p - axis.f_eff) % axis.s == 0
+    ]
+    return min(fits, key=lambda p: (abs(p - current), -p)) if fits else None
+
+
+def total_padding_fix(axis: Axis) -> int:
+    """The smallest total padding, at least the current one, for which the stride fits."""
+    total = axis.before + axis.after
+    while (axis.size + total - axis.f_eff) % axis.s or axis.size + total < axis.f_eff:
+        total += 1
+    return total
+
+
+def layer_input_fixes(axis: Axis) -> tuple[int, int]:
+    """The nearest input sizes below and above for which this layer's stride fits."""
+    r = axis.remainder
+    below = axis.size - r
+    above = axis.size + (axis.s - r)
+    return below, above
+
+
+def fix_lines(axis: Axis, *, max_pad: int) -> list[str]:
+    """Concrete fixes for one axis whose stride does not fit."""
+    lines = []
+    p = symmetric_fix(axis, max_pad)
+    if p is not None:
+        fixed = Axis(axis.size, axis.f, axis.s, p, p, axis.dilation)
+        lines.append(f"use P={p}: {fixed.formula()}")
+    else:
+        total = total_padding_fix(axis)
+        before, after = total // 2, total - total // 2
+        fixed = Axis(axis.size, axis.f, axis.s, before, after, axis.dilation)
+        lines.append(
+            f"no symmetric P fits; pad {total} in total ({before} before, {after} after), as "
+            f"TensorFlow's padding='same' does: {fixed.formula()}"
+        )
+    below, above = layer_input_fixes(axis)
+    choices = [
+        str(v) for v in (below, above) if v >= axis.f_eff - axis.before - axis.after and v > 0
+    ]
+    if choices:
+        lines.append(f"this layer fits an input of {' or '.join(choices)} instead of {axis.size}")
+    return lines

@@ -1,0 +1,453 @@
+"""Expansion: pattern AST + spec → a layer graph with every repetition, call and default resolved.
+
+The graph is series-parallel, like the grammar: a sequence of nodes, where a
+:class:`MergeNode` holds one sequence per branch. Each node keeps the span of the token it
+came from and a trace of the repetitions and block calls that produced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from . import limits
+from .errors import Finding, FindingError, Location, did_you_mean
+from .layers import LAYERS, ArgValue, ParamSpec
+from .rules import finding
+from .source import Span
+from .spec import Block, Spec
+from .syntax import Arg, Call, Chain, Group, Layer, Merge, Name, Stage
+from .values import Env, check_arg, evaluate, evaluate_value, fail, show, unbound
+from .vocab import LAYER_TYPES, MERGE_TYPES, WORDS
+
+#: Common names for arguments, pointing at convcalc's.
+_ALIASES = {
+    "stride": "S", "strides": "S", "padding": "P", "pad": "P", "kernel": "F",
+    "kernel_size": "F", "size": "F", "filters": "K", "out_channels": "K", "channels": "K",
+    "units": "K", "out_features": "K", "k": "K", "f": "F", "s": "S", "p": "P",
+    "dilation_rate": "dilation", "group": "groups", "ceil_mode": "ceil", "mode": "type",
+    "rate": "p", "scale": "n", "scale_factor": "n",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One step of the trace: a repetition or a block call."""
+
+    text: str
+
+
+@dataclass
+class LayerNode:
+    type: str
+    args: Mapping[str, ArgValue]
+    span: Span
+    trace: tuple[Frame, ...] = ()
+    label: str | None = None
+    name: str = ""
+
+
+@dataclass
+class MergeNode:
+    kind: str  # ADD or CAT
+    branches: tuple[list[Node], ...]
+    span: Span
+    trace: tuple[Frame, ...] = ()
+    label: str | None = None
+    name: str = ""
+
+
+Node = LayerNode | MergeNode
+
+
+@dataclass
+class LayerGraph:
+    nodes: list[Node]
+    findings: list[Finding] = field(default_factory=list)
+    layers: int = 0
+
+
+def trace_text(trace: tuple[Frame, ...]) -> str | None:
+    """``in repetition 3/5 of [...] (c=256), in stage(256, 3) at line 9``"""
+    if not trace:
+        return None
+    return "in " + ", in ".join(frame.text for frame in reversed(trace))
+
+
+class Expander:
+    def __init__(self, spec: Spec, variables: Mapping[str, int | bool]) -> None:
+        self.spec = spec
+        self.globals: dict[str, ArgValue] = {**spec.vars, **variables}
+        self.findings: list[Finding] = []
+        self.steps = 0
+        self.layers = 0
+        self.depth = 0
+        self._optional_seen: set[tuple[int, int, int]] = set()
+
+    def build(self) -> LayerGraph:
+        chain = self.spec.arch
+        stages = list(chain.stages)
+        nodes: list[Node] = []
+        first = stages[0].term
+        if (
+            isinstance(first, Layer)
+            and first.type == "INPUT"
+            and stages[0].repeat is None
+            and stages[0].optional is None
+        ):
+            if first.args:
+                raise fail(
+                    "CC111",
+                    "INPUT takes no arguments",
+                    first.args[0].span,
+                    help="the input volume is `input:` in the spec (or --input WxHxD)",
+                )
+            nodes.append(LayerNode("INPUT", {}, first.span, (), first.label))
+            stages = stages[1:]
+        else:
+            start = Span(chain.span.source, chain.span.start, chain.span.start + 1)
+            nodes.append(LayerNode("INPUT", {}, start))
+        self.layers = 1
+        for stage in stages:
+            self.stage(stage, self.globals, (), nodes)
+        _assign_names(nodes)
+        return LayerGraph(nodes, self.findings, self.layers)
+
+    # -- the grammar, expanded ------------------------------------------------------------
+
+    def chain(self, chain: Chain, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        for stage in chain.stages:
+            self.stage(stage, env, trace, out)
+
+    def stage(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        self._step(stage.span)
+        if stage.optional is not None and not self._present(stage, env):
+            return
+        repeat = stage.repeat
+        if repeat is None:
+            self.term(stage, env, trace, out)
+            return
+        count = evaluate(repeat.count, env)
+        if count < 0:
+            raise fail(
+                "CC114",
+                f"repetition count `{repeat.count.span.text}` is {count}",
+                repeat.count.span,
+                help="a count is 0 or more",
+            )
+        if count > limits.MAX_REPEAT:
+            raise fail(
+                "CC122",
+                f"repetition count {count:,} is over the limit of {limits.MAX_REPEAT:,}",
+                repeat.count.span,
+            )
+        values: list[tuple[str, list[int]]] = []
+        for binding in repeat.bindings:
+            if len(binding.values) != count:
+                raise fail(
+                    "CC110",
+                    f"`over {binding.name}=...` gives {len(binding.values)} value"
+                    f"{'s' if len(binding.values) != 1 else ''} for {count} repetition"
+                    f"{'s' if count != 1 else ''}",
+                    binding.span,
+                    help=f"give exactly {count} values, one per repetition",
+                )
+            values.append((binding.name, [evaluate(v, env) for v in binding.values]))
+        body = stage.term.span.text
+        body = body if len(body) <= 40 else body[:37] + "..."
+        for i in range(count):
+            self._step(stage.span)
+            inner: Env = env
+            shown = ""
+            if values:
+                bound = {name: vals[i] for name, vals in values}
+                inner = {**env, **bound}
+                shown = " (" + ", ".join(f"{k}={v}" for k, v in bound.items()) + ")"
+            frame = Frame(f"repetition {i + 1}/{count} of {body}{shown}")
+            self.term(stage, inner, (*trace, frame), out)
+
+    def _present(self, stage: Stage, env: Env) -> bool:
+        optional = stage.optional
+        assert optional is not None
+        if optional.name is None:
+            span = stage.span
+            key = (id(span.source), span.start, span.end)
+            if key not in self._optional_seen:
+                self._optional_seen.add(key)
+                text = stage.term.span.text
+                self.findings.append(
+                    finding(
+                        "CC112",
+                        f"optional `{text}?` is present by default",
+                        Location.of(optional.span),
+                        help=f"name it to choose: {text}?pool, with vars: {{pool: true}} or "
+                        "--set pool=false",
+                    )
+                )
+            return True
+        if optional.name not in env:
+            raise unbound(Name(optional.name, optional.span), env)
+        value = env[optional.name]
+        if isinstance(value, (bool, int)):
+            return bool(value)
+        raise fail(
+            "CC114",
+            f"`{optional.name}` is {show(value)}, not true/false or a number",
+            optional.span,
+        )
+
+    def term(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        term = stage.term
+        if isinstance(term, Layer):
+            out.append(self.layer(term, env, trace))
+        elif isinstance(term, Group):
+            self.chain(term.chain, env, trace, out)
+        elif isinstance(term, Merge):
+            out.append(self.merge(term, env, trace))
+        else:
+            self.call(term, env, trace, out)
+
+    def layer(self, layer: Layer, env: Env, trace: tuple[Frame, ...]) -> LayerNode:
+        if layer.type == "INPUT":
+            raise fail(
+                "CC115",
+                "INPUT can only be the first stage of `arch`",
+                layer.span,
+                help="remove it; every pattern starts from the spec's input volume",
+            )
+        self.layers += 1
+        if self.layers > limits.MAX_LAYERS:
+            raise fail(
+                "CC121",
+                f"the network expands to more than {limits.MAX_LAYERS:,} layers",
+                layer.span,
+            )
+        defaults = self.spec.defaults.get(layer.type, {})
+        args = resolve_args(layer.type, layer.args, env, defaults, layer.span)
+        return LayerNode(layer.type, args, layer.span, trace, layer.label)
+
+    def merge(self, merge: Merge, env: Env, trace: tuple[Frame, ...]) -> MergeNode:
+        branches: list[list[Node]] = []
+        for branch in merge.branches:
+            nodes: list[Node] = []
+            self.chain(branch, env, trace, nodes)
+            branches.append(nodes)
+        if merge.kind == "RES":
+            self.layers += 1
+            branches.append([LayerNode("ID", {}, merge.span, trace)])
+        self.layers += 1
+        kind = "ADD" if merge.kind == "RES" else merge.kind
+        return MergeNode(kind, tuple(branches), merge.span, trace, merge.label)
+
+    def call(self, call: Call, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        block = self.spec.blocks.get(call.name)
+        if block is None:
+            known = [*self.spec.blocks, *LAYER_TYPES, *MERGE_TYPES]
+            raise fail(
+                "CC108",
+                f"unknown layer or block `{call.name}`{did_you_mean(call.name, known)}",
+                call.span,
+                help="layer types: "
+                + ", ".join(LAYER_TYPES)
+                + (f"; blocks: {', '.join(self.spec.blocks)}" if self.spec.blocks else ""),
+            )
+        if self.depth >= limits.MAX_RECURSION:
+            raise fail(
+                "CC124",
+                f"block calls nest deeper than {limits.MAX_RECURSION} levels (at `{call.name}`)",
+                call.span,
+                help="a recursive block needs a stopping condition, like "
+                'b(n): "CONV -> b(n - 1)?n"',
+            )
+        inner = {**self.globals, **bind_call(block, call, env)}
+        line = Location.of(call.span).line
+        shown = ", ".join(show(inner[p.name]) for p in block.header.params)
+        frame = Frame(f"{call.name}({shown}) called at line {line}")
+        self.depth += 1
+        try:
+            self.chain(block.body, inner, (*trace, frame), out)
+        finally:
+            self.depth -= 1
+
+    def _step(self, span: Span) -> None:
+        self.steps += 1
+        if self.steps > limits.MAX_STEPS:
+            raise fail(
+                "CC121",
+                f"expanding the pattern takes more than {limits.MAX_STEPS:,} steps",
+                span,
+                help="reduce the repetition counts",
+            )
+
+
+def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
+    """Match a call's arguments to the block's parameters."""
+    params = block.header.params
+    names = [p.name for p in params]
+    bound: dict[str, ArgValue] = {}
+    positional = True
+    for i, arg in enumerate(call.args):
+        if arg.key is None:
+            if not positional:
+                raise fail("CC113", "a positional argument follows a named one", arg.span)
+            if i >= len(params):
+                raise fail(
+                    "CC113",
+                    f"`{call.name}` takes {len(params)} argument"
+                    f"{'s' if len(params) != 1 else ''}, got {len(call.args)}",
+                    arg.span,
+                    help=f"the block is {block.header.span.text}({', '.join(names)})",
+                )
+            key = names[i]
+        else:
+            positional = False
+            key = arg.key
+            if key not in names:
+                raise fail(
+                    "CC113",
+                    f"`{call.name}` has no parameter `{key}`{did_you_mean(key, names)}",
+                    arg.key_span or arg.span,
+                )
+        if key in bound:
+            raise fail("CC113", f"parameter `{key}` of `{call.name}` is given twice", arg.span)
+        value = evaluate_value(arg.value, env)
+        bound[key] = value
+    for param in params:
+        if param.name not in bound:
+            if param.default is None:
+                raise fail(
+                    "CC113",
+                    f"`{call.name}` needs a value for `{param.name}`",
+                    call.span,
+                    help=f"write {call.name}({', '.join(names)})",
+                )
+            bound[param.name] = evaluate_value(param.default, {**env, **bound})
+    return bound
+
+
+def resolve_args(
+    type_name: str,
+    given: tuple[Arg, ...],
+    env: Env,
+    defaults: Mapping[str, ArgValue],
+    span: Span,
+) -> dict[str, ArgValue]:
+    """Explicit arguments, then the spec's defaults, then the built-in ones."""
+    layer = LAYERS[type_name]
+    declared = {p.name: p for p in layer.params}
+    args: dict[str, ArgValue] = {}
+    for i, arg in enumerate(given):
+        key = arg.key
+        if key is None:
+            if i > 0 or layer.positional is None:
+                first = layer.positional
+                raise fail(
+                    "CC111",
+                    f"{type_name} takes no arguments"
+                    if first is None
+                    else f"only the first argument of {type_name} may be positional",
+                    arg.span,
+                    help=None
+                    if first is None
+                    else f"name it: {type_name}(..., {_next_param(layer.params, args)}=...)",
+                )
+            key = layer.positional
+        spec = declared.get(key)
+        if spec is None:
+            alias = _ALIASES.get(key)
+            hint = (
+                f"; did you mean `{alias}`?" if alias in declared else did_you_mean(key, declared)
+            )
+            raise fail(
+                "CC111",
+                f"{type_name} has no argument `{key}`{hint}",
+                arg.key_span or arg.span,
+                help=f"{type_name} takes: {', '.join(declared) or 'no arguments'}",
+            )
+        if key in args:
+            raise fail("CC111", f"{type_name} argument {key} is given twice", arg.span)
+        value = evaluate_value(arg.value, env, words=True)
+        if isinstance(value, str) and value not in WORDS:
+            raise fail("CC111", f"{type_name} argument {key}={value}: not a known word", arg.span)
+        args[key] = check_arg(type_name, spec, value, arg.value.span)
+    for spec in layer.params:
+        if spec.name in args:
+            continue
+        if spec.name in defaults:
+            args[spec.name] = defaults[spec.name]
+        elif spec.default == "F":
+            args[spec.name] = args["F"]
+        elif spec.default is not None:
+            args[spec.name] = _builtin(spec)
+        else:
+            raise _missing(type_name, spec, span)
+    return args
+
+
+def _next_param(params: tuple[ParamSpec, ...], args: Mapping[str, ArgValue]) -> str:
+    return next((p.name for p in params[1:] if p.name not in args), params[-1].name)
+
+
+def _builtin(spec: ParamSpec) -> ArgValue:
+    value = spec.default
+    assert value is not None
+    if spec.kind in ("pair", "pad") and isinstance(value, int):
+        return (value, value)
+    return value
+
+
+def _missing(type_name: str, spec: ParamSpec, span: Span) -> FindingError:
+    return fail(
+        "CC111",
+        f"{type_name} needs {spec.name} ({spec.doc})",
+        span,
+        help=f"write {type_name}({spec.name}=64), or set it for every {type_name} in the spec: "
+        f"defaults: {{{type_name}: {{{spec.name}: 64}}}}",
+    )
+
+
+def _assign_names(nodes: list[Node]) -> None:
+    """Labels first (numbered when a label repeats), then ``conv1``, ``relu3``, ... per type."""
+    flat: list[Node] = []
+
+    def walk(seq: list[Node]) -> None:
+        for node in seq:
+            if isinstance(node, MergeNode):
+                for branch in node.branches:
+                    walk(branch)
+            flat.append(node)
+
+    walk(nodes)
+    counts: dict[str, int] = {}
+    for node in flat:
+        if node.label:
+            counts[node.label] = counts.get(node.label, 0) + 1
+    used = {label for label in counts}
+    seen: dict[str, int] = {}
+    for node in flat:
+        if node.label:
+            if counts[node.label] == 1:
+                node.name = node.label
+            else:
+                seen[node.label] = seen.get(node.label, 0) + 1
+                node.name = f"{node.label}.{seen[node.label]}"
+                used.add(node.name)
+    numbers: dict[str, int] = {}
+    for node in flat:
+        if node.name:
+            continue
+        prefix = (node.kind if isinstance(node, MergeNode) else node.type).lower()
+        n = numbers.get(prefix, 0)
+        while True:
+            n += 1
+            candidate = prefix if prefix == "input" and n == 1 else f"{prefix}{n}"
+            if candidate not in used:
+                break
+        numbers[prefix] = n
+        node.name = candidate
+        used.add(candidate)
+
+
+def build(spec: Spec, variables: Mapping[str, int | bool] | None = None) -> LayerGraph:
+    """Expand a spec's pattern; raise :class:`FindingError` at the first error."""
+    return Expander(spec, variables or {}).build()

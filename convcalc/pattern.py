@@ -1,0 +1,501 @@
+"""The Arrow+ grammar: a small tokenizer and a recursive-descent parser.
+
+One method per grammar rule, the rule as its docstring. Every AST node keeps its span, so an
+error found much later (a shape that does not fit in repetition 4 of a block) still points at
+the token in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NoReturn
+
+from . import limits
+from .errors import FindingError, Location
+from .rules import finding
+from .source import Source, Span
+from .syntax import (
+    Arg,
+    Binding,
+    BinOp,
+    BlockHeader,
+    Call,
+    Chain,
+    Expr,
+    Group,
+    IntLit,
+    Layer,
+    Merge,
+    Name,
+    Neg,
+    Num,
+    Optional,
+    Pair,
+    Param,
+    Repeat,
+    Stage,
+    Term,
+    ValueExpr,
+)
+from .vocab import LAYER_TYPES, MERGE_TYPES
+
+_TOKEN = re.compile(
+    r"""
+    (?P<SKIP>(?:[ \t\r\n]+|\#[^\n]*)+)
+  | (?P<ARROW>->)
+  | (?P<SUGAR>(?:CONV\d+-\d+|FC-\d+|POOL\d+)(?![\w.]))
+  | (?P<FLOAT>(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)
+  | (?P<BADNUM>\d+[A-Za-z_]\w*)
+  | (?P<INT>\d+)
+  | (?P<NAME>[A-Za-z_]\w*)
+  | (?P<LABEL>@[A-Za-z_][\w.]*)
+  | (?P<OP>//|[-+*%?\[\]{}|(),=])
+    """,
+    re.VERBOSE,
+)
+
+_HINTS = {
+    "/": "integer division is written //",
+    "@": "a label is @ followed by a name, like CONV(64)@conv1",
+    ">": "stages are joined by ->",
+    ":": "block parameters go under `blocks:`; inside `arch` write name(args)",
+    ";": "stages are joined by ->",
+    "x": "a pair is written (width, height)",
+}
+
+
+# expr = sum; sum = product (("+"|"-") product)*; product = unary (("*"|"//"|"%") unary)*
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2, "%": 2}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # ARROW, SUGAR, FLOAT, INT, NAME, LABEL, the operator itself, or END
+    text: str
+    start: int
+    end: int
+
+
+def tokenize(source: Source) -> list[Token]:
+    text = source.text
+    tokens: list[Token] = []
+    pos, n = 0, len(text)
+    match = _TOKEN.match
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            ch = text[pos]
+            hint = _HINTS.get(ch)
+            raise _error(source, pos, pos + 1, f"unexpected character `{ch}`", hint)
+        kind = m.lastgroup or ""
+        end = m.end()
+        if kind == "OP":
+            kind = m.group()
+        elif kind == "BADNUM":
+            raise _error(
+                source,
+                pos,
+                end,
+                f"`{m.group()}` is not a number",
+                "a pair is written (width, height), like F=(3, 3)",
+            )
+        if kind != "SKIP":
+            tokens.append(Token(kind, m.group(), pos, end))
+        pos = end
+    tokens.append(Token("END", "", n, n))
+    return tokens
+
+
+def _error(
+    source: Source, start: int, end: int, message: str, help: str | None = None
+) -> FindingError:
+    return FindingError(finding("CC107", message, Location.of(Span(source, start, end)), help=help))
+
+
+def _describe(token: Token) -> str:
+    return "the end of the pattern" if token.kind == "END" else f"`{token.text}`"
+
+
+class Parser:
+    """Recursive descent over a token list; ``parse_chain`` etc. follow the grammar."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.tokens = tokenize(source)
+        self.i = 0
+        self.depth = 0
+
+    # -- token helpers -------------------------------------------------------------------
+
+    @property
+    def token(self) -> Token:
+        return self.tokens[self.i]
+
+    def check(self, kind: str, text: str | None = None) -> bool:
+        tok = self.tokens[self.i]
+        return tok.kind == kind and (text is None or tok.text == text)
+
+    def read(self) -> Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, kind: str, *, expected: str, help: str | None = None) -> Token:
+        if not self.check(kind):
+            self.fail(f"expected {expected}, found {_describe(self.token)}", help=help)
+        return self.read()
+
+    def fail(self, message: str, token: Token | None = None, help: str | None = None) -> NoReturn:
+        tok = token or self.token
+        raise _error(self.source, tok.start, max(tok.end, tok.start + 1), message, help)
+
+    def span(self, start: Token, end: Token | None = None) -> Span:
+        last = end or self.tokens[self.i - 1]
+        return Span(self.source, start.start, max(last.end, start.end))
+
+    def enter(self, opener: Token) -> None:
+        self.depth += 1
+        if self.depth > limits.MAX_NESTING:
+            raise FindingError(
+                finding(
+                    "CC123",
+                    f"brackets nest deeper than {limits.MAX_NESTING} levels",
+                    Location.of(Span(self.source, opener.start, opener.end)),
+                )
+            )
+
+    def close(self, opener: Token, closer: str, what: str) -> Token:
+        if not self.check(closer):
+            tok = self.token
+            found = _describe(tok)
+            if tok.kind == "END":
+                self.fail(
+                    f"`{opener.text}` is never closed", opener, help=f"add `{closer}` after {what}"
+                )
+            self.fail(
+                f"expected `{closer}` to close the `{opener.text}` at column "
+                f"{Location.of(Span(self.source, opener.start, opener.end)).column}, "
+                f"found {found}"
+            )
+        self.depth -= 1
+        return self.read()
+
+    # -- grammar -------------------------------------------------------------------------
+
+    def parse(self) -> Chain:
+        """arch = chain END"""
+        if self.check("END"):
+            self.fail("the pattern is empty", help="write at least INPUT -> FC(10)")
+        chain = self.parse_chain()
+        if not self.check("END"):
+            tok = self.token
+            if tok.kind in ("]", "}", ")"):
+                self.fail(f"unmatched `{tok.text}`")
+            if tok.kind == "|":
+                self.fail("`|` separates branches, only inside ADD{...} or CAT{...}")
+            self.fail(
+                f"expected `->` or the end of the pattern, found {_describe(tok)}",
+                help="stages are joined by ->",
+            )
+        return chain
+
+    def parse_chain(self) -> Chain:
+        """chain = stage ("->" stage)*"""
+        first = self.token
+        stages = [self.parse_stage()]
+        while self.check("ARROW"):
+            self.read()
+            stages.append(self.parse_stage())
+        return Chain(tuple(stages), self.span(first))
+
+    def parse_stage(self) -> Stage:
+        """stage = term repeat? optional?"""
+        first = self.token
+        term = self.parse_term()
+        repeat = self.parse_repeat() if self.check("*") else None
+        optional = None
+        if self.check("?"):
+            mark = self.read()
+            name = None
+            if self.check("NAME") and self.token.start == mark.end:
+                name = self.read().text
+            optional = Optional(name, self.span(mark))
+        return Stage(term, repeat, optional, self.span(first))
+
+    def parse_repeat(self) -> Repeat:
+        """repeat = "*" count ("over" binding ("," binding)*)?
+        count = INT | NAME | "(" expr ")" """
+        star = self.read()
+        tok = self.token
+        count: Expr
+        if tok.kind == "INT":
+            count = self.parse_int(self.read())
+        elif tok.kind == "NAME" and tok.text != "over":
+            self.read()
+            count = Name(tok.text, self.span(tok))
+        elif tok.kind == "(":
+            self.enter(self.read())
+            count = self.parse_expr()
+            self.close(tok, ")", "the count")
+        else:
+            self.fail(
+                f"expected a repetition count after `*`, found {_describe(tok)}",
+                help="write *3, *N or *(N + 1)",
+            )
+        bindings: list[Binding] = []
+        if self.check("NAME", "over"):
+            self.read()
+            bindings.append(self.parse_binding())
+            while self.check(","):
+                self.read()
+                bindings.append(self.parse_binding())
+        return Repeat(count, tuple(bindings), self.span(star))
+
+    def parse_binding(self) -> Binding:
+        """binding = NAME "=" "(" expr ("," expr)* ")" """
+        name = self.expect("NAME", expected="a name after `over`", help="write over c=(64, 128)")
+        self.expect("=", expected=f"`=` after `{name.text}`", help=f"write {name.text}=(64, 128)")
+        values: list[Expr] = []
+        if self.check("("):
+            opener = self.read()
+            self.enter(opener)
+            values.append(self.parse_expr())
+            while self.check(","):
+                self.read()
+                values.append(self.parse_expr())
+            self.close(opener, ")", "the values")
+        else:
+            values.append(self.parse_expr())
+        return Binding(name.text, tuple(values), self.span(name))
+
+    def parse_term(self) -> Term:
+        """term = layer | call | "[" chain "]" | merge"""
+        tok = self.token
+        if tok.kind == "[":
+            self.enter(self.read())
+            chain = self.parse_chain()
+            self.close(tok, "]", "the group")
+            return Group(chain, self.span(tok))
+        if tok.kind == "SUGAR":
+            return self.parse_sugar()
+        if tok.kind == "NAME":
+            if tok.text in MERGE_TYPES:
+                return self.parse_merge()
+            if tok.text in LAYER_TYPES:
+                return self.parse_layer()
+            if tok.text == "over":
+                self.fail("`over` follows a repetition count, like [CONV(c)]*2 over c=(64, 128)")
+            self.read()
+            args = self.parse_args() if self.check("(") else ()
+            if self.check("LABEL"):
+                self.fail("a label names one layer; put it on a layer inside the block")
+            return Call(tok.text, args, self.span(tok, tok))
+        if tok.kind == "END":
+            self.fail(
+                "the pattern ends where a layer was expected",
+                help="remove the trailing `->`"
+                if self.i and self.tokens[self.i - 1].kind == "ARROW"
+                else None,
+            )
+        if tok.kind == "ARROW":
+            self.fail("expected a layer before `->`")
+        self.fail(f"expected a layer, a block, `[` or a merge, found {_describe(tok)}")
+
+    def parse_layer(self) -> Layer:
+        """layer = TYPE args? ("@" NAME)?"""
+        tok = self.read()
+        args = self.parse_args() if self.check("(") else ()
+        return Layer(tok.text, args, self.span(tok), self.parse_label())
+
+    def parse_sugar(self) -> Layer:
+        """SUGAR = CONV<F>-<K> | POOL<F> | FC-<K>   (then args? label?)"""
+        tok = self.read()
+        span = self.span(tok, tok)
+        text = tok.text
+        if text.startswith("CONV"):
+            f, k = text[4:].split("-")
+            kind, sugar = "CONV", {"K": int(k), "F": int(f), "S": 1, "P": (int(f) - 1) // 2}
+        elif text.startswith("POOL"):
+            kind, sugar = "POOL", {"F": int(text[4:]), "S": int(text[4:])}
+        else:
+            kind, sugar = "FC", {"K": int(text[3:])}
+        args = [Arg(key, IntLit(value, span), span) for key, value in sugar.items()]
+        if self.check("("):
+            extra = self.parse_args()
+            given = {a.key for a in extra}
+            args = [a for a in args if a.key not in given] + list(extra)
+            span = self.span(tok)
+        return Layer(kind, tuple(args), span, self.parse_label(), sugar=True)
+
+    def parse_label(self) -> str | None:
+        return self.read().text[1:] if self.check("LABEL") else None
+
+    def parse_merge(self) -> Merge:
+        """merge = ("ADD" | "CAT") "{" chain ("|" chain)+ "}"  |  "RES" "{" chain "}" """
+        kw = self.read()
+        opener = self.expect(
+            "{",
+            expected=f"`{{` after {kw.text}",
+            help=f"write {kw.text}{{ a | b }}"
+            if kw.text != "RES"
+            else "write RES{ CONV -> RELU -> CONV }",
+        )
+        self.enter(opener)
+        branches = [self.parse_chain()]
+        while self.check("|"):
+            bar = self.read()
+            if kw.text == "RES":
+                self.fail(
+                    "RES{...} has one branch (the identity is added for you)",
+                    bar,
+                    help="use ADD{ a | b } for two explicit branches",
+                )
+            branches.append(self.parse_chain())
+        self.close(opener, "}", "the branches")
+        if kw.text != "RES" and len(branches) < 2:
+            self.fail(
+                f"{kw.text} needs at least two branches separated by `|`",
+                kw,
+                help=f"write {kw.text}{{ a | b }}, or RES{{ a }} for a residual",
+            )
+        return Merge(kw.text, tuple(branches), self.span(kw, kw), self.parse_label())
+
+    def parse_args(self) -> tuple[Arg, ...]:
+        """args = "(" (arg ("," arg)*)? ")" """
+        opener = self.read()
+        self.enter(opener)
+        args: list[Arg] = []
+        if not self.check(")"):
+            args.append(self.parse_arg())
+            while self.check(","):
+                self.read()
+                args.append(self.parse_arg())
+        self.close(opener, ")", "the arguments")
+        return tuple(args)
+
+    def parse_arg(self) -> Arg:
+        """arg = value | KEY "=" value"""
+        first = self.token
+        if first.kind == "NAME" and self.tokens[self.i + 1].kind == "=":
+            self.read()
+            self.read()
+            value = self.parse_value()
+            return Arg(first.text, value, self.span(first), self.span(first, first))
+        if first.kind in (")", ",", "END"):
+            self.fail(f"expected an argument, found {_describe(first)}")
+        return Arg(None, self.parse_value(), self.span(first))
+
+    def parse_value(self) -> ValueExpr:
+        """value = expr | NUMBER | WORD | "(" expr "," expr ")" """
+        tok = self.token
+        if tok.kind == "FLOAT":
+            self.read()
+            return Num(float(tok.text), self.span(tok))
+        if tok.kind == "-" and self.tokens[self.i + 1].kind == "FLOAT":
+            self.read()
+            num = self.read()
+            return Num(-float(num.text), self.span(tok))
+        if tok.kind == "(":
+            opener = self.read()
+            self.enter(opener)
+            first = self.parse_expr()
+            if self.check(","):
+                self.read()
+                second = self.parse_expr()
+                self.close(opener, ")", "the pair")
+                pair = Pair(first, second, self.span(opener))
+                if self.token.kind in ("+", "-", "*", "//", "%"):
+                    self.fail("a (width, height) pair cannot be used in arithmetic")
+                return pair
+            self.close(opener, ")", "the expression")
+            return self.parse_binary(first, 0, opener)
+        return self.parse_expr()
+
+    def parse_expr(self) -> Expr:
+        """expr = integer arithmetic: INT, NAME, + - * // %, unary -, parentheses"""
+        first = self.token
+        return self.parse_binary(self.parse_unary(), 0, first)
+
+    def parse_binary(self, left: Expr, min_prec: int, first: Token) -> Expr:
+        while True:
+            op = self.token.kind
+            prec = _PRECEDENCE.get(op, 0)
+            if prec <= min_prec:
+                return left
+            self.read()
+            right_first = self.token
+            right = self.parse_binary(self.parse_unary(), prec, right_first)
+            left = BinOp(op, left, right, self.span(first))
+
+    def parse_unary(self) -> Expr:
+        tok = self.token
+        if tok.kind == "-":
+            signs = 0
+            while self.check("-"):
+                self.read()
+                signs += 1
+            operand = self.parse_unary()
+            return Neg(operand, self.span(tok)) if signs % 2 else operand
+        if tok.kind == "INT":
+            return self.parse_int(self.read())
+        if tok.kind == "NAME":
+            self.read()
+            return Name(tok.text, self.span(tok))
+        if tok.kind == "(":
+            self.enter(self.read())
+            inner = self.parse_expr()
+            self.close(tok, ")", "the expression")
+            return inner
+        if tok.kind == "FLOAT":
+            self.fail(f"`{tok.text}` is not an integer; arithmetic here is on integers")
+        self.fail(f"expected a number or a name, found {_describe(tok)}")
+
+    def parse_int(self, tok: Token) -> IntLit:
+        if len(tok.text) > limits.MAX_INT_DIGITS:
+            raise FindingError(
+                finding(
+                    "CC126",
+                    f"the integer has {len(tok.text)} digits; at most "
+                    f"{limits.MAX_INT_DIGITS} are read",
+                    Location.of(self.span(tok, tok)),
+                )
+            )
+        return IntLit(int(tok.text), self.span(tok, tok))
+
+    def parse_header(self) -> BlockHeader:
+        """header = NAME ("(" (param ("," param)*)? ")")? END;  param = NAME ("=" value)?"""
+        tok = self.expect("NAME", expected="a block name", help="write name(p1, p2=default)")
+        params: list[Param] = []
+        if self.check("("):
+            opener = self.read()
+            self.enter(opener)
+            while not self.check(")"):
+                name = self.expect("NAME", expected="a parameter name")
+                default = None
+                if self.check("="):
+                    self.read()
+                    default = self.parse_value()
+                params.append(Param(name.text, default, self.span(name)))
+                if not self.check(","):
+                    break
+                self.read()
+            self.close(opener, ")", "the parameters")
+        if not self.check("END"):
+            self.fail(
+                f"expected the end of the block header, found {_describe(self.token)}",
+                help="write name(p1, p2=default)",
+            )
+        return BlockHeader(tok.text, tuple(params), self.span(tok, tok))
+
+
+def parse_pattern(source: Source) -> Chain:
+    """Parse an Arrow+ pattern; raise :class:`FindingError` (CC107, CC123, CC126)."""
+    try:
+        return Parser(source).parse()
+    except RecursionError:  # pragma: no cover - MAX_NESTING keeps the stack shallow
+        raise _error(source, 0, 1, "the pattern nests too deeply") from None
+
+
+def parse_header(source: Source) -> BlockHeader:
+    return Parser(source).parse_header()

@@ -1,0 +1,178 @@
+"""The terminal report: a rich table per spec, the findings under it, conventions in a footer.
+
+Reports never compute: every number comes from an :class:`Analysis`. The only arithmetic
+here is presentation (bytes to MB, rounding so that displayed rows add up to the total).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..analysis import Analysis, Row, show_shape
+from ..errors import Finding, Severity
+from ..layers import ArgValue
+
+MB = 1024 * 1024
+BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def _pair(value: ArgValue) -> str:
+    if isinstance(value, tuple):
+        return str(value[0]) if value[0] == value[1] else f"{value[0]}×{value[1]}"
+    return str(value)
+
+
+def describe(row: Row) -> str:
+    """``CONV 3×3 s1 p1``: the type with the arguments that shape the output."""
+    a = row.args
+    if row.type in ("CONV", "LOCAL", "TCONV", "POOL"):
+        f = a["F"]
+        assert isinstance(f, tuple)
+        parts = [row.type]
+        if row.type == "POOL" and a["type"] != "max":
+            parts.append(str(a["type"]))
+        parts.append(f"{f[0]}×{f[1]}")
+        parts.append(f"s{_pair(a['S'])}")
+        pad = a["P"]
+        if pad not in ((0, 0), "valid"):
+            parts.append("same" if pad == "same" else f"p{_pair(pad)}")
+        if a.get("dilation", (1, 1)) != (1, 1):
+            parts.append(f"d{_pair(a['dilation'])}")
+        if a.get("groups", 1) != 1:
+            parts.append(f"g{a['groups']}")
+        if a.get("ceil"):
+            parts.append("ceil")
+        return " ".join(parts)
+    if row.type in ("ADD", "CAT"):
+        return f"{row.type} ×{len(row.inputs)}"
+    if row.type == "DROPOUT":
+        return f"DROPOUT {a['p']:g}" if isinstance(a["p"], float) else "DROPOUT"
+    if row.type == "UP":
+        return f"UP ×{a['n']}"
+    return row.type
+
+
+def rounded_mb(values: Sequence[int], scale: int) -> tuple[list[str], str]:
+    """MB with two decimals per row, rounded so that the rows add up to the shown total."""
+    hundredths = [v * scale * 100 / MB for v in values]
+    total = round(sum(hundredths))
+    floors = [int(h) for h in hundredths]
+    short = total - sum(floors)
+    order = sorted(range(len(values)), key=lambda i: hundredths[i] - floors[i], reverse=True)
+    for i in order[:short]:
+        floors[i] += 1
+    cells = ["—" if v == 0 else f"{h / 100:.2f}" for v, h in zip(values, floors, strict=True)]
+    return cells, f"{total / 100:.2f}"
+
+
+def finding_text(finding: Finding) -> Text:
+    text = Text()
+    lines = finding.render().split("\n")
+    text.append(lines[0], style=STYLE[finding.severity])
+    for line in lines[1:]:
+        text.append("\n")
+        is_marker = line.lstrip().startswith("|") and ("^" in line)
+        text.append(line, style=STYLE[finding.severity] if is_marker else None)
+    return text
+
+
+def summary(findings: Sequence[Finding]) -> str:
+    counts = {s: sum(f.severity is s for f in findings) for s in Severity}
+    if not findings:
+        return "no findings"
+    parts = []
+    for sev, word in (
+        (Severity.ERROR, "error"),
+        (Severity.WARNING, "warning"),
+        (Severity.INFO, "info"),
+    ):
+        n = counts[sev]
+        if n:
+            parts.append(f"{n} {word}{'s' if n > 1 and word != 'info' else ''}")
+    return ", ".join(parts)
+
+
+def table(analysis: Analysis) -> Table:
+    spec = analysis.spec
+    bytes_per = BYTES[spec.dtype]
+    rows = analysis.rows
+    mb_cells, mb_total = rounded_mb([r.activations for r in rows], bytes_per)
+    t = Table(
+        title=None,
+        show_footer=True,
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+        footer_style="bold",
+    )
+    t.add_column("layer", footer="total")
+    t.add_column("type")
+    t.add_column("output W×H×D", footer=show_shape(analysis.output) if analysis.output else "—")
+    t.add_column("params", justify="right", footer=f"{analysis.totals.params:,}")
+    t.add_column("MACs", justify="right", footer=f"{analysis.totals.macs:,}")
+    t.add_column("act. MB", justify="right", footer=mb_total)
+    t.add_column("RF", justify="right")
+    for row, mb in zip(rows, mb_cells, strict=True):
+        rf = row.receptive_field
+        t.add_row(
+            row.name,
+            describe(row),
+            show_shape(row.output),
+            f"{row.params:,}" if row.params else "—",
+            f"{row.macs:,}" if row.macs else "—",
+            mb,
+            str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}×{rf[1]}",
+        )
+    return t
+
+
+def footer(dtype: str) -> str:
+    return (
+        "MACs: multiply-accumulates, biases not counted (FLOPs ≈ 2 × MACs). "
+        f"act. MB: each layer's output at {dtype} ({BYTES[dtype]} bytes a value) for one "
+        "image, MB = 1024² bytes; in-place layers (activations with inplace=true, DROPOUT, "
+        "FLATTEN, ID) add none. RF: receptive field in input pixels."
+    )
+
+
+def print_analysis(console: Console, analysis: Analysis) -> None:
+    spec = analysis.spec
+    console.print(Text.assemble((spec.name, "bold"), "  ", (spec.path, "dim")))
+    w, h, d = analysis.input
+    console.print(
+        Text(f"input {w}×{h}×{d} · {spec.dtype} · rounding {analysis.rounding}", style="dim")
+    )
+    if analysis.rows:
+        console.print(table(analysis))
+    print_findings(console, analysis.findings)
+    t = analysis.totals
+    gmacs = t.macs / 1e9
+    mb = t.activations * BYTES[spec.dtype] / MB
+    status = "" if analysis.output else " · analysis stopped at the first error"
+    console.print(
+        Text(
+            f"{spec.name}: {t.params:,} parameters · {gmacs:.3f} GMACs · {mb:.2f} MB activations "
+            f"per image · {summary(analysis.findings)}{status}",
+            style="bold red" if not analysis.ok else "bold",
+        )
+    )
+    console.print(Text(footer(spec.dtype), style="dim"), soft_wrap=False)
+
+
+def print_findings(console: Console, findings: Sequence[Finding]) -> None:
+    for finding in findings:
+        console.print()
+        console.print(finding_text(finding), soft_wrap=True, crop=False)
+    if findings:
+        console.print()
+
+
+def print_failed(console: Console, file: str, findings: Sequence[Finding]) -> None:
+    console.print(Text.assemble((file, "bold"), ("  could not be loaded", "bold red")))
+    print_findings(console, findings)
+    console.print(Text(f"{file}: {summary(findings)}", style="bold red"))

@@ -1,0 +1,76 @@
+"""The rule catalogue: every finding code convcalc can emit, with its default severity.
+
+Codes are stable. CC1xx: the spec and its grammar; CC2xx: geometry; CC3xx: merges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Finding, Location, Severity
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: Severity
+    summary: str
+
+
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
+
+_RULES = [
+    Rule("CC100", E, "the file is empty or not UTF-8 text"),
+    Rule("CC101", E, "YAML syntax error"),
+    Rule("CC102", E, "YAML feature not allowed (tags, merge keys, non-string keys)"),
+    Rule("CC103", E, "duplicate key"),
+    Rule("CC104", E, "unknown key"),
+    Rule("CC105", E, "missing or invalid spec field"),
+    Rule("CC106", E, "`arch` is not a string (YAML read it as a list or mapping)"),
+    Rule("CC107", E, "syntax error in a pattern"),
+    Rule("CC108", E, "unknown layer type or block"),
+    Rule("CC109", E, "unbound variable"),
+    Rule("CC110", E, "`over` gives a different number of values than the repetition count"),
+    Rule("CC111", E, "invalid layer argument"),
+    Rule("CC112", I, "a bare optional stage `X?` is present by default"),
+    Rule("CC113", E, "invalid block or variable definition, or a wrong call"),
+    Rule("CC114", E, "invalid arithmetic (division by zero, negative count, pair in arithmetic)"),
+    Rule("CC115", E, "INPUT anywhere but at the start of `arch`"),
+    Rule("CC120", E, "limit: spec file too large"),
+    Rule("CC121", E, "limit: too many layers, or too much work, after expansion"),
+    Rule("CC122", E, "limit: repetition count too large"),
+    Rule("CC123", E, "limit: nesting too deep"),
+    Rule("CC124", E, "limit: block recursion too deep"),
+    Rule("CC125", E, "limit: YAML aliases expand to too many nodes"),
+    Rule("CC126", E, "limit: integer too large"),
+    Rule("CC201", W, "stride doesn't fit: real input rows/columns are never read"),
+    Rule("CC202", I, "stride doesn't fit, but only padding is left unread"),
+    Rule("CC203", E, "output size below 1"),
+    Rule("CC204", I, "stride larger than the kernel: input pixels between windows are skipped"),
+    Rule("CC205", I, "framework-dependent rounding: floor and ceil give different sizes"),
+    Rule(
+        "CC206", I, "`same` padding is asymmetric here (frameworks disagree where the extra goes)"
+    ),
+    Rule("CC207", E, "groups do not divide the channels"),
+    Rule("CC301", E, "ADD branches have different shapes"),
+    Rule("CC302", E, "CAT branches have different width or height"),
+    Rule("CC304", I, "SKIP became a projection inferred from the sibling branch"),
+    Rule("CC305", E, "SKIP cannot be resolved"),
+]
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}
+
+
+def finding(
+    code: str,
+    message: str,
+    location: Location,
+    *,
+    help: str | None = None,
+    layer: str | None = None,
+    note: str | None = None,
+    severity: Severity | None = None,
+) -> Finding:
+    """A finding with the rule's default severity (unless one is given)."""
+    rule = RULES[code]
+    return Finding(code, severity or rule.severity, message, location, help, layer, note)

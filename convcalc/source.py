@@ -1,0 +1,135 @@
+"""Source text and positions.
+
+A spec file is read once into a :class:`SourceFile`. Every string that convcalc parses
+further (the ``arch`` pattern, a block body, a block header) becomes a :class:`Source`: the
+string YAML produced plus a map from each of its characters back to the file, so that a
+token deep inside ``arch`` still reports the file's own line and column.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """The whole text of one spec file (or an inline ``-e`` pattern)."""
+
+    name: str
+    text: str
+    line_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        starts = [0]
+        find = self.text.find
+        i = find("\n")
+        while i >= 0:
+            starts.append(i + 1)
+            i = find("\n", i + 1)
+        object.__setattr__(self, "line_starts", tuple(starts))
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset."""
+        offset = max(0, min(offset, len(self.text)))
+        line = bisect.bisect_right(self.line_starts, offset) - 1
+        return line + 1, offset - self.line_starts[line] + 1
+
+    def offset(self, line: int, column: int) -> int:
+        """Character offset of a 1-based (line, column)."""
+        line = max(1, min(line, len(self.line_starts)))
+        return self.line_starts[line - 1] + column - 1
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its newline."""
+        if not 1 <= line <= len(self.line_starts):
+            return ""
+        start = self.line_starts[line - 1]
+        end = self.text.find("\n", start)
+        text = self.text[start:] if end < 0 else self.text[start:end]
+        return text.rstrip("\r")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A string parsed by convcalc, with each character mapped to an offset in its file.
+
+    ``runs`` holds (start in ``text``, start in the file) for every run of characters that
+    advance together; it is derived by aligning the string with the file text (see
+    :func:`align`).
+    """
+
+    file: SourceFile
+    text: str
+    runs: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def whole(cls, file: SourceFile) -> Source:
+        """The file itself as a source (inline patterns)."""
+        return cls(file, file.text, ((0, 0),))
+
+    def file_offset(self, index: int) -> int:
+        i = bisect.bisect_right(self.runs, (index, 1 << 62)) - 1
+        text_start, file_start = self.runs[max(i, 0)]
+        return file_start + index - text_start
+
+    def span(self, start: int, end: int) -> Span:
+        return Span(self, start, end)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open range [start, end) of characters in a :class:`Source`."""
+
+    source: Source
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.source.text[self.start : self.end]
+
+    def to(self, other: Span) -> Span:
+        """The span from the start of this one to the end of ``other``."""
+        return Span(self.source, self.start, max(self.end, other.end))
+
+    def location(self) -> tuple[int, int, int]:
+        """(line, column, end column) in the file; the end stays on the start's line."""
+        file = self.source.file
+        line, col = file.line_col(self.source.file_offset(self.start))
+        last = max(self.start, self.end - 1)
+        end_line, end_col = file.line_col(self.source.file_offset(last))
+        if end_line != line:
+            end_col = len(file.line_text(line)) + 1
+        else:
+            end_col += 1
+        return line, col, max(end_col, col + 1)
+
+
+def align(value: str, file_text: str, start: int, end: int) -> tuple[tuple[int, int], ...]:
+    """Map each character of a YAML scalar's value onto the file text it came from.
+
+    YAML drops indentation, folds line breaks into spaces and removes quotes, but it keeps
+    every other character in order. Walking the value and the file region together, each
+    value character is matched to the next file character that can have produced it, so
+    tokens (which never contain spaces) land on their exact file column. The result is a
+    list of runs for :class:`Source`.
+    """
+    runs: list[tuple[int, int]] = []
+    p = start
+    previous = -2
+    for i, ch in enumerate(value):
+        q = p
+        while q < end:
+            c = file_text[q]
+            if c == ch or (ch == " " and c == "\n"):
+                break
+            q += 1
+        if q >= end:  # escapes in quoted strings: keep the rest on the last known place
+            runs.append((i, min(p, max(end - 1, start))))
+            break
+        if q != previous + 1:
+            runs.append((i, q))
+        previous = q
+        p = q + 1
+    return tuple(runs) or ((0, start),)

@@ -1,0 +1,472 @@
+"""Loading a spec file: YAML → pydantic (at the boundary) → a frozen :class:`Spec`.
+
+``load`` accepts a path, the name of a bundled spec or YAML text. Every problem becomes a
+finding at ``file:line:column``; ``SpecError`` carries all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from . import bundled, limits
+from .errors import (
+    FileError,
+    Finding,
+    FindingError,
+    Location,
+    SpecError,
+    SpecNotFound,
+    did_you_mean,
+)
+from .layers import LAYERS, ArgValue, Shape
+from .pattern import parse_header, parse_pattern
+from .rules import finding
+from .source import Source, SourceFile, Span
+from .syntax import BlockHeader, Chain
+from .values import check_arg
+from .vocab import KEYWORDS, WORDS
+from .yamlload import YamlDoc, compose, read_text
+
+DTYPES = ("float32", "float16", "bfloat16", "float64")
+ROUNDINGS = ("floor", "strict", "caffe")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+_SHAPE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+
+
+def parse_shape(value: Any) -> Shape:
+    """``224x224x3`` or ``[224, 224, 3]`` → (224, 224, 3); ValueError otherwise."""
+    if isinstance(value, str):
+        m = _SHAPE.match(value)
+        if m is None:
+            raise ValueError("expected W x H x D, like 224x224x3 or [224, 224, 3]")
+        numbers = [int(g) for g in m.groups()]
+    elif (
+        isinstance(value, (list, tuple))
+        and len(value) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        numbers = list(value)
+    else:
+        raise ValueError("expected W x H x D, like 224x224x3 or [224, 224, 3]")
+    if min(numbers) < 1:
+        raise ValueError("width, height and depth must be at least 1")
+    if max(numbers) > limits.MAX_SIZE:
+        raise ValueError(f"sizes are limited to {limits.MAX_SIZE:,}")
+    return numbers[0], numbers[1], numbers[2]
+
+
+InputShape = Annotated[
+    Any,
+    BeforeValidator(parse_shape),
+    Field(
+        description="The input volume W x H x D (width, height, depth), like 224x224x3, "
+        "or a list [W, H, D].",
+        json_schema_extra={
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d+\s*[xX×]\s*\d+\s*[xX×]\s*\d+\s*$"},
+                {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1},
+                    "minItems": 3,
+                    "maxItems": 3,
+                },
+            ]
+        },
+    ),
+]
+ArgField = int | float | bool | str | list[int]
+
+
+class MemoryModel(BaseModel):
+    """Defaults for the memory estimate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    batch: int = Field(1, ge=1, description="Images per batch.")
+    optimizer: Literal[OPTIMIZERS] = Field(  # type: ignore[valid-type]
+        "momentum", description="Optimizer whose state is counted: " + ", ".join(OPTIMIZERS)
+    )
+
+
+class SpecModel(BaseModel):
+    """A convcalc spec: a convolutional network in the Arrow+ notation of the CS231n notes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    name: str = Field(description="The network's name (free text).")
+    description: str | None = Field(None, description="Free text: source, published counts.")
+    input: InputShape
+    dtype: Literal[DTYPES] = Field(  # type: ignore[valid-type]
+        "float32", description="Value type for memory: float32, float16, bfloat16 or float64."
+    )
+    rounding: Literal[ROUNDINGS] = Field(  # type: ignore[valid-type]
+        "floor",
+        description="When a stride does not fit: floor (PyTorch), strict (the notes: invalid) "
+        "or caffe (conv floors, pool ceils).",
+    )
+    vars: dict[str, int | bool] = Field(
+        default_factory=dict, description="Named integers or booleans used in arch: {N: 2}."
+    )
+    defaults: dict[str, dict[str, ArgField]] = Field(
+        default_factory=dict,
+        description="Default arguments per layer type: {CONV: {F: 3, S: 1, P: 1}}.",
+    )
+    blocks: dict[str, str] = Field(
+        default_factory=dict,
+        description='Named sub-patterns with parameters: {"stage(c, n=2)": "[CONV(c) -> RELU]*n '
+        '-> POOL"}.',
+    )
+    memory: MemoryModel | None = Field(None, description="Defaults for the memory estimate.")
+    arch: str = Field(
+        description="The architecture in the arrow grammar, e.g. INPUT -> [CONV -> RELU]*2 -> FC. "
+        "Write it as a `|` block when it starts with [ or contains ': '."
+    )
+
+
+@dataclass(frozen=True)
+class Block:
+    header: BlockHeader
+    body: Chain
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec: what ``convcalc.load`` returns and ``convcalc.analyze`` takes."""
+
+    file: SourceFile
+    name: str
+    input: Shape
+    arch: Chain
+    description: str | None = None
+    dtype: str = "float32"
+    rounding: str = "floor"
+    vars: Mapping[str, int | bool] = field(default_factory=dict)
+    defaults: Mapping[str, Mapping[str, ArgValue]] = field(default_factory=dict)
+    blocks: Mapping[str, Block] = field(default_factory=dict)
+    batch: int = 1
+    optimizer: str = "momentum"
+    input_location: Location | None = None
+
+    @property
+    def path(self) -> str:
+        return self.file.name
+
+
+def load(source: str | os.PathLike[str], *, name: str | None = None) -> Spec:
+    """Load a spec from a path, the name of a bundled spec, or YAML text."""
+    if isinstance(source, os.PathLike):
+        return load_file(source)
+    if "\n" in source or ": " in source:
+        return load_text(source, name or "<string>")
+    return load_spec(source)
+
+
+def load_spec(argument: str) -> Spec:
+    """A SPEC argument of the CLI: a path, else the name of a bundled spec."""
+    path = Path(argument)
+    if path.exists():
+        return load_file(path)
+    found = bundled.path(argument)
+    if found is not None:
+        return load_file(found, display=bundled.display(argument))
+    raise SpecNotFound(
+        f"no such file `{argument}`, and no bundled spec of that name"
+        f"{did_you_mean(argument, bundled.names())} (see `convcalc list`)"
+    )
+
+
+def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Spec:
+    """Load a spec file; FileError when it cannot be read, SpecError when it is wrong."""
+    shown = display or os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(limits.MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecNotFound(f"no such file `{shown}`") from None
+    except IsADirectoryError:
+        raise FileError(f"`{shown}` is a directory, not a spec file") from None
+    except OSError as exc:
+        raise FileError(f"cannot read `{shown}`: {exc.strerror}") from None
+    return load_bytes(raw, shown)
+
+
+def load_text(text: str, name: str = "<string>") -> Spec:
+    return load_bytes(text.encode("utf-8", "surrogatepass"), name)
+
+
+def load_bytes(raw: bytes, name: str) -> Spec:
+    try:
+        file = read_text(name, raw)
+        doc = compose(file)
+    except FindingError as exc:
+        raise SpecError([exc.finding]) from None
+    return _build(doc)
+
+
+def _build(doc: YamlDoc) -> Spec:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise SpecError(
+            [
+                finding(
+                    "CC105",
+                    "a spec is a mapping with at least `name`, `input` and `arch`",
+                    doc.location(()),
+                    help="name: my-net\ninput: 32x32x3\narch: INPUT -> CONV(16) -> FC(10)",
+                )
+            ]
+        )
+    arch = data.get("arch")
+    if isinstance(arch, (list, dict)):
+        what = "a list" if isinstance(arch, list) else "a mapping"
+        raise SpecError(
+            [
+                finding(
+                    "CC106",
+                    f"YAML read `arch` as {what}, not as a pattern",
+                    doc.location(("arch",)),
+                    help="write it as a block, which YAML leaves alone:\narch: |\n  "
+                    "INPUT -> [CONV -> RELU]*2 -> FC",
+                )
+            ]
+        )
+    try:
+        model = SpecModel.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_schema_findings(doc, exc)) from None
+    findings: list[Finding] = []
+    findings += _check_vars(doc, model.vars)
+    defaults = _check_defaults(doc, model.defaults, findings)
+    blocks = _parse_blocks(doc, model.blocks, findings)
+    chain = None
+    try:
+        chain = parse_pattern(doc.source(("arch",)))
+    except FindingError as exc:
+        findings.append(exc.finding)
+    if findings or chain is None:
+        raise SpecError(findings)
+    memory = model.memory or MemoryModel()
+    return Spec(
+        file=doc.file,
+        name=model.name,
+        description=model.description,
+        input=model.input,
+        arch=chain,
+        dtype=model.dtype,
+        rounding=model.rounding,
+        vars=dict(model.vars),
+        defaults=defaults,
+        blocks=blocks,
+        batch=memory.batch,
+        optimizer=memory.optimizer,
+        input_location=doc.location(("input",)),
+    )
+
+
+_EXPECTED = {
+    "vars": "an integer or true/false",
+    "defaults": "an integer, a number, true/false, a word or a [width, height] pair",
+    "blocks": "a pattern (a string)",
+}
+
+
+def _schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
+    findings: list[Finding] = []
+    seen: set[tuple[str | int, ...]] = set()
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        path = loc
+        while path and path not in doc.nodes and path[:-1] and error["type"] != "missing":
+            path = path[:-1]
+        if path in seen:
+            continue
+        seen.add(path)
+        dotted = ".".join(str(p) for p in path)
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            parent = SpecModel if len(path) == 1 else MemoryModel
+            key = str(path[-1])
+            findings.append(
+                finding(
+                    "CC104",
+                    f"unknown key `{dotted}`{did_you_mean(key, parent.model_fields)}",
+                    doc.location(path, key=True),
+                    help="the keys are: " + ", ".join(parent.model_fields),
+                )
+            )
+        elif kind == "missing":
+            findings.append(
+                finding(
+                    "CC105",
+                    f"missing required key `{dotted}`",
+                    doc.location(path[:-1]),
+                    help=_MISSING_HELP.get(dotted),
+                )
+            )
+        else:
+            findings.append(
+                finding(
+                    "CC105",
+                    f"`{dotted}`: {_message(error, path)}",
+                    doc.location(path),
+                )
+            )
+    return findings
+
+
+_MISSING_HELP = {
+    "name": "name: my-network",
+    "input": "input: 224x224x3   # width x height x depth",
+    "arch": "arch: INPUT -> [CONV(32) -> RELU -> POOL]*2 -> FC(10)",
+}
+
+
+def _message(error: Any, path: tuple[str | int, ...]) -> str:
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if path and path[0] in _EXPECTED and len(path) > 1:
+        return f"expected {_EXPECTED[str(path[0])]}, got {value!r}"
+    if error["type"] == "literal_error" and isinstance(value, str):
+        expected = error.get("ctx", {}).get("expected", "")
+        options = re.findall(r"'([^']*)'", expected)
+        return f"{msg}, got {value!r}{did_you_mean(value, options)}"
+    return msg
+
+
+def _check_vars(doc: YamlDoc, variables: Mapping[str, int | bool]) -> list[Finding]:
+    findings = []
+    for name, value in variables.items():
+        problem = None
+        if not _IDENT.match(name):
+            problem = f"`{name}` is not a valid variable name (letters, digits and _)"
+        elif name in KEYWORDS or name in WORDS:
+            problem = f"`{name}` is a reserved word and cannot be a variable"
+        elif not isinstance(value, bool) and abs(value) > limits.MAX_INT:
+            findings.append(
+                finding(
+                    "CC126",
+                    f"variable `{name}` is larger than {limits.MAX_INT:,}",
+                    doc.location(("vars", name)),
+                )
+            )
+        if problem:
+            findings.append(finding("CC113", problem, doc.location(("vars", name), key=True)))
+    return findings
+
+
+def _check_defaults(
+    doc: YamlDoc, defaults: Mapping[str, Mapping[str, Any]], findings: list[Finding]
+) -> dict[str, dict[str, ArgValue]]:
+    result: dict[str, dict[str, ArgValue]] = {}
+    for type_name, args in defaults.items():
+        layer = LAYERS.get(type_name)
+        if layer is None or type_name == "INPUT":
+            findings.append(
+                finding(
+                    "CC104",
+                    f"unknown layer type `{type_name}` in defaults"
+                    f"{did_you_mean(type_name, LAYERS)}",
+                    doc.location(("defaults", type_name), key=True),
+                )
+            )
+            continue
+        declared = {p.name: p for p in layer.params}
+        checked: dict[str, ArgValue] = {}
+        for key, raw in args.items():
+            path = ("defaults", type_name, key)
+            spec = declared.get(key)
+            if spec is None:
+                findings.append(
+                    finding(
+                        "CC104",
+                        f"{type_name} has no argument `{key}`{did_you_mean(key, declared)}",
+                        doc.location(path, key=True),
+                        help=f"{type_name} takes: {', '.join(declared) or 'no arguments'}",
+                    )
+                )
+                continue
+            value: ArgValue = tuple(raw) if isinstance(raw, list) else raw
+            if isinstance(value, tuple) and len(value) != 2:
+                findings.append(
+                    finding(
+                        "CC111",
+                        f"{type_name} argument {key}: a pair has two values, [width, height]",
+                        doc.location(path),
+                    )
+                )
+                continue
+            try:
+                checked[key] = check_arg(type_name, spec, value, doc.span(path))
+            except FindingError as exc:
+                findings.append(exc.finding)
+        result[type_name] = checked
+    return result
+
+
+def _parse_blocks(
+    doc: YamlDoc, blocks: Mapping[str, str], findings: list[Finding]
+) -> dict[str, Block]:
+    result: dict[str, Block] = {}
+    for key in blocks:
+        try:
+            header = parse_header(doc.source(("blocks", key), key=True))
+            body = parse_pattern(doc.source(("blocks", key)))
+        except FindingError as exc:
+            findings.append(exc.finding)
+            continue
+        problem = _header_problem(header)
+        if problem:
+            findings.append(finding("CC113", problem, Location.of(header.span)))
+        elif header.name in result:
+            findings.append(
+                finding(
+                    "CC113", f"block `{header.name}` is defined twice", Location.of(header.span)
+                )
+            )
+        else:
+            result[header.name] = Block(header, body)
+    return result
+
+
+def _header_problem(header: BlockHeader) -> str | None:
+    if header.name in KEYWORDS or header.name in WORDS:
+        return f"`{header.name}` is a reserved word and cannot name a block"
+    names = [p.name for p in header.params]
+    for i, name in enumerate(names):
+        if name in KEYWORDS or name in WORDS:
+            return f"`{name}` is a reserved word and cannot be a block parameter"
+        if name in names[:i]:
+            return f"block parameter `{name}` is given twice"
+    defaults = [p.default is not None for p in header.params]
+    if any(d and not later for i, d in enumerate(defaults) for later in defaults[i + 1 :]):
+        return "parameters with defaults must come after those without"
+    return None
+
+
+def inline(pattern: str, shape: Shape, *, name: str = "<pattern>") -> Spec:
+    """A spec from a pattern given on the command line (``check -e``)."""
+    file = SourceFile(name, pattern)
+    try:
+        chain = parse_pattern(Source.whole(file))
+    except FindingError as exc:
+        raise SpecError([exc.finding]) from None
+    return Spec(file=file, name=name, input=shape, arch=chain)
+
+
+__all__ = [
+    "OPTIMIZERS",
+    "Block",
+    "Span",
+    "Spec",
+    "inline",
+    "load",
+    "load_file",
+    "load_spec",
+    "load_text",
+]

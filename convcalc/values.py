@@ -1,0 +1,166 @@
+"""Evaluating pattern expressions and checking layer arguments.
+
+Names resolve in an environment of ``vars`` (with ``--set``), block parameters and ``over``
+bindings. Arithmetic is on integers; every result is bounded so that no expression can grow
+without limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import limits
+from .errors import FindingError, Location, did_you_mean
+from .layers import ArgValue, ParamSpec
+from .rules import finding
+from .source import Span
+from .syntax import Expr, IntLit, Name, Neg, Num, Pair, ValueExpr
+from .vocab import WORDS
+
+Env = Mapping[str, ArgValue]
+
+
+def fail(code: str, message: str, span: Span, help: str | None = None) -> FindingError:
+    return FindingError(finding(code, message, Location.of(span), help=help))
+
+
+def show(value: ArgValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return f"({value[0]}, {value[1]})"
+    return str(value)
+
+
+def unbound(name: Name, env: Env) -> FindingError:
+    return fail(
+        "CC109",
+        f"unbound variable `{name.name}`{did_you_mean(name.name, env)}",
+        name.span,
+        help=f"define it under `vars:` (vars: {{{name.name}: 2}}) or pass --set {name.name}=2",
+    )
+
+
+def evaluate(expr: Expr, env: Env) -> int:
+    """The integer value of an expression."""
+    if isinstance(expr, IntLit):
+        return _bounded(expr.value, expr.span)
+    if isinstance(expr, Name):
+        if expr.name not in env:
+            if expr.name in ("true", "false"):
+                return int(expr.name == "true")
+            raise unbound(expr, env)
+        value = env[expr.name]
+        if isinstance(value, bool):
+            return int(value)
+        if not isinstance(value, int):
+            raise fail("CC114", f"`{expr.name}` is {show(value)}, not an integer", expr.span)
+        return value
+    if isinstance(expr, Neg):
+        return -evaluate(expr.operand, env)
+    left, right = evaluate(expr.left, env), evaluate(expr.right, env)
+    if expr.op in ("//", "%") and right == 0:
+        raise fail("CC114", f"division by zero in `{expr.span.text}`", expr.span)
+    if expr.op == "*" and left and right and abs(left) * abs(right) > limits.MAX_INT:
+        raise _too_large(expr.span)
+    result = {
+        "+": lambda: left + right,
+        "-": lambda: left - right,
+        "*": lambda: left * right,
+        "//": lambda: left // right,
+        "%": lambda: left % right,
+    }[expr.op]()
+    return _bounded(result, expr.span)
+
+
+def _too_large(span: Span) -> FindingError:
+    return fail("CC126", f"`{span.text}` is larger than {limits.MAX_INT:,}", span)
+
+
+def _bounded(value: int, span: Span) -> int:
+    if abs(value) > limits.MAX_INT:
+        raise _too_large(span)
+    return value
+
+
+def evaluate_value(expr: ValueExpr, env: Env, *, words: bool = True) -> ArgValue:
+    """An argument value: integer, number, word, boolean or (width, height) pair."""
+    if isinstance(expr, Num):
+        return expr.value
+    if isinstance(expr, Pair):
+        return evaluate(expr.w, env), evaluate(expr.h, env)
+    if isinstance(expr, Name) and expr.name not in env and words and expr.name in WORDS:
+        return {"true": True, "false": False}.get(expr.name, expr.name)
+    if isinstance(expr, Name) and expr.name in env:
+        return env[expr.name]
+    return evaluate(expr, env)
+
+
+def check_arg(layer: str, spec: ParamSpec, value: ArgValue, span: Span) -> ArgValue:
+    """Validate one argument against its declaration; normalise ints to pairs where needed."""
+    kind = spec.kind
+
+    def bad(expected: str, hint: str | None = None) -> FindingError:
+        return fail(
+            "CC111",
+            f"{layer} argument {spec.name}={show(value)}: expected {expected}",
+            span,
+            help=hint,
+        )
+
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise bad("true or false")
+    if kind == "choice":
+        if isinstance(value, str) and value in spec.choices:
+            return value
+        hint = did_you_mean(str(value), spec.choices).removeprefix("; ") or None
+        raise bad(" or ".join(spec.choices), hint)
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        high = spec.maximum
+        if value < spec.minimum or (high is not None and value > high):
+            bounds = (
+                f"between {spec.minimum:g} and {high:g}"
+                if high is not None
+                else f"at least {spec.minimum:g}"
+            )
+            raise bad(f"a number {bounds}")
+        return float(value)
+    if kind == "pad" and isinstance(value, str):
+        if value in ("same", "valid"):
+            return value
+        raise bad(
+            "an integer, a (width, height) pair, same or valid",
+            did_you_mean(value, ("same", "valid")).removeprefix("; ") or None,
+        )
+    if kind in ("pair", "pad") and isinstance(value, tuple):
+        return (_size(layer, spec, value[0], span), _size(layer, spec, value[1], span))
+    if isinstance(value, bool) or not isinstance(value, int):
+        what = "an integer" if kind == "int" else "an integer or a (width, height) pair"
+        if kind == "pad":
+            what = "an integer, a (width, height) pair, same or valid"
+        raise bad(what)
+    number = _size(layer, spec, value, span)
+    return (number, number) if kind in ("pair", "pad") else number
+
+
+def _size(layer: str, spec: ParamSpec, value: int, span: Span) -> int:
+    if value < spec.minimum:
+        raise fail(
+            "CC111",
+            f"{layer} argument {spec.name}={value}: must be at least {spec.minimum:g}",
+            span,
+        )
+    if value > limits.MAX_SIZE:
+        raise fail(
+            "CC126",
+            f"{layer} argument {spec.name}={value:,} is larger than the limit of "
+            f"{limits.MAX_SIZE:,}",
+            span,
+        )
+    return value

@@ -1,0 +1,289 @@
+"""Plain YAML with positions, and with limits a hostile file cannot get past.
+
+``yaml.compose`` (the safe loader) builds the node tree; this module turns it into Python
+values itself, so that it can refuse what ``yaml.safe_load`` would not catch or would hide:
+duplicate keys, tags, merge keys, alias bombs and runaway nesting. Every value keeps its node,
+so later errors point at ``file:line:column``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from . import limits
+from .errors import FindingError, Location
+from .rules import finding
+from .source import Source, SourceFile, Span, align
+
+Path = tuple[str | int, ...]
+
+_STR = "tag:yaml.org,2002:str"
+_SCALARS = {
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",  # read as text: a spec has no use for dates
+    _STR,
+}
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """A YAML document as Python values, with the node of every value and key."""
+
+    file: SourceFile
+    data: Any
+    nodes: dict[Path, yaml.Node]
+    keys: dict[Path, yaml.Node]
+
+    def location(self, path: Path, *, key: bool = False) -> Location:
+        """Where the value (or the key) at ``path`` stands; the nearest parent if absent."""
+        table = self.keys if key else self.nodes
+        while path and path not in table:
+            path = path[:-1]
+            table = self.nodes
+        node = table.get(path) or self.nodes.get(())
+        if node is None:
+            return Location.at(self.file, 1, 1)
+        return node_location(self.file, node)
+
+    def source(self, path: Path, *, key: bool = False) -> Source:
+        """The string at ``path`` as a :class:`Source` mapped onto the file."""
+        node = (self.keys if key else self.nodes)[path]
+        value = node.value
+        start, end = node.start_mark.index, node.end_mark.index
+        if getattr(node, "style", None) in ("|", ">"):
+            start = self.file.text.find("\n", start) + 1 or start
+        return Source(self.file, value, align(value, self.file.text, start, end))
+
+    def span(self, path: Path, *, key: bool = False) -> Span:
+        """The raw file text of the value (or key) at ``path``, as a span."""
+        node = (self.keys if key else self.nodes)[path]
+        start, end = node.start_mark.index, max(node.end_mark.index, node.start_mark.index + 1)
+        source = Source(self.file, self.file.text[start:end], ((0, start),))
+        return Span(source, 0, end - start)
+
+
+def node_location(file: SourceFile, node: yaml.Node) -> Location:
+    mark = node.start_mark
+    line, col = mark.line + 1, mark.column + 1
+    end = node.end_mark
+    end_col = end.column + 1 if end.line == mark.line else len(file.line_text(line)) + 1
+    return Location.at(file, line, col, max(end_col, col + 1))
+
+
+def _fail(code: str, message: str, location: Location, help: str | None = None) -> FindingError:
+    return FindingError(finding(code, message, location, help=help))
+
+
+def read_text(name: str, raw: bytes) -> SourceFile:
+    """Decode a spec file's bytes, refusing files that are too large or not UTF-8."""
+    whole = SourceFile(name, "")
+    if len(raw) > limits.MAX_FILE_BYTES:
+        raise _fail(
+            "CC120",
+            f"the file has {len(raw):,} bytes; specs are limited to {limits.MAX_FILE_BYTES:,}",
+            Location.at(whole, 1, 1),
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        raise _fail(
+            "CC100",
+            f"the file is not UTF-8 text: byte 0x{byte} at line {line}, column {column}",
+            Location(name, line, column, column + 1),
+            help="save the file as UTF-8",
+        ) from None
+    return SourceFile(name, text)
+
+
+def compose(file: SourceFile) -> YamlDoc:
+    """Parse a file into Python values with positions; raise :class:`FindingError`."""
+    try:
+        root = yaml.compose(file.text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        raise _yaml_error(file, exc) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - every pyyaml error we know is marked
+        raise _fail("CC101", f"YAML error: {exc}", Location.at(file, 1, 1)) from None
+    except RecursionError:
+        raise _fail(
+            "CC123",
+            "the YAML is nested too deeply to read",
+            Location.at(file, 1, 1),
+        ) from None
+    if root is None:
+        raise _fail(
+            "CC100",
+            "the file is empty: a spec needs at least `name`, `input` and `arch`",
+            Location.at(file, 1, 1),
+            help="start from a bundled spec: `convcalc expand vgg16 > my.yaml`, or see the README",
+        )
+    _check_expansion(file, root)
+    nodes: dict[Path, yaml.Node] = {}
+    keys: dict[Path, yaml.Node] = {}
+    data = _convert(file, root, (), nodes, keys, 0)
+    return YamlDoc(file, data, nodes, keys)
+
+
+def _yaml_error(file: SourceFile, exc: yaml.MarkedYAMLError) -> FindingError:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    if exc.context and "while" not in exc.context:
+        problem = f"{exc.context}: {problem}"
+    help = None
+    text = file.line_text(line).strip()
+    arch_line = _arch_line(file, line)
+    if arch_line is not None:
+        help = (
+            "write `arch` as a block so that YAML leaves the pattern alone:\n"
+            "arch: |\n  INPUT -> [CONV -> RELU]*2 -> FC"
+        )
+    elif ": " in text and "mapping values" in problem:
+        help = "quote the value, or write it as a `|` block"
+    if "found character '\\t'" in problem:
+        help = "YAML does not allow tabs for indentation; use spaces"
+    return _fail("CC101", f"YAML syntax error: {problem}", Location.at(file, line, col), help)
+
+
+def _arch_line(file: SourceFile, line: int) -> int | None:
+    """The line of an `arch:` key at or just above ``line`` with a pattern on the same line."""
+    for candidate in range(line, max(0, line - 3), -1):
+        text = file.line_text(candidate).lstrip()
+        if text.startswith("arch:") and text[5:].strip() not in ("", "|", ">", "|-", ">-"):
+            return candidate
+    return None
+
+
+def _check_expansion(file: SourceFile, root: yaml.Node) -> None:
+    """Refuse alias bombs and recursive aliases before touching the values."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _fail("CC125", "a YAML alias refers to itself", node_location(file, node))
+        active.add(key)
+        total = 1
+        for child in _children(node):
+            total += size(child)
+            if total > limits.MAX_YAML_NODES:
+                raise _fail(
+                    "CC125",
+                    f"YAML aliases expand this document past {limits.MAX_YAML_NODES:,} nodes",
+                    node_location(file, node),
+                    help="write the repeated part once; `blocks:` and `*n` repeat layers",
+                )
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        size(root)
+    except RecursionError:
+        raise _fail(
+            "CC123", "the YAML is nested too deeply to read", Location.at(file, 1, 1)
+        ) from None
+
+
+def _children(node: yaml.Node) -> Iterator[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        yield from node.value
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+
+
+def _convert(
+    file: SourceFile,
+    node: yaml.Node,
+    path: Path,
+    nodes: dict[Path, yaml.Node],
+    keys: dict[Path, yaml.Node],
+    depth: int,
+) -> Any:
+    if depth > limits.MAX_NESTING:
+        raise _fail(
+            "CC123",
+            f"the YAML nests deeper than {limits.MAX_NESTING} levels",
+            node_location(file, node),
+        )
+    nodes[path] = node
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(file, node)
+    if isinstance(node, yaml.SequenceNode):
+        _check_tag(file, node, "tag:yaml.org,2002:seq")
+        return [
+            _convert(file, child, (*path, i), nodes, keys, depth + 1)
+            for i, child in enumerate(node.value)
+        ]
+    _check_tag(file, node, "tag:yaml.org,2002:map")
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            raise _fail(
+                "CC102",
+                "YAML merge keys (`<<`) are not supported",
+                node_location(file, key_node),
+                help="write the keys out",
+            )
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _fail("CC102", "a key must be a plain string", node_location(file, key_node))
+        _check_tag(file, key_node, _STR)
+        key = str(key_node.value)
+        if key in result:
+            first = keys[(*path, key)].start_mark.line + 1
+            raise _fail(
+                "CC103",
+                f"duplicate key `{key}` (first given at line {first})",
+                node_location(file, key_node),
+                help="remove one of them; YAML would silently keep only the last",
+            )
+        keys[(*path, key)] = key_node
+        result[key] = _convert(file, value_node, (*path, key), nodes, keys, depth + 1)
+    return result
+
+
+def _check_tag(file: SourceFile, node: yaml.Node, expected: str) -> None:
+    if node.tag != expected and not (isinstance(node, yaml.ScalarNode) and node.tag in _SCALARS):
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise _fail(
+            "CC102",
+            f"YAML tag `{tag}` is not allowed: specs are plain YAML (what yaml.safe_load reads)",
+            node_location(file, node),
+            help="remove the tag",
+        )
+
+
+def _scalar(file: SourceFile, node: yaml.ScalarNode) -> Any:
+    _check_tag(file, node, _STR)
+    tag = node.tag
+    if tag in (_STR, "tag:yaml.org,2002:timestamp"):
+        return str(node.value)
+    if tag == "tag:yaml.org,2002:int":
+        digits = sum(c.isdigit() for c in node.value)
+        if digits > limits.MAX_INT_DIGITS:
+            raise _fail(
+                "CC126",
+                f"the integer has {digits} digits; at most {limits.MAX_INT_DIGITS} are read",
+                node_location(file, node),
+            )
+    try:
+        return _constructor.construct_object(node)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise _fail(
+            "CC101", f"YAML value cannot be read: {exc}", node_location(file, node)
+        ) from None
