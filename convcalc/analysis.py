@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import Finding, FindingError, Location, Severity
 from .fit import network_fits
@@ -49,8 +50,7 @@ class Row:
         return self.weights + self.biases
 
 
-@dataclass(frozen=True)
-class Totals:
+class Totals(NamedTuple):
     params: int
     weights: int
     biases: int
@@ -369,7 +369,17 @@ class Analyzer:
             message = f"{formulas} is not an integer: stride {strides[0]} does not fit {where}"
         else:
             floored = " and ".join(str(axes[i].floor) for i in (bad[:1] if same else bad))
-            if any(lost):
+            gaps = all(axes[i].lost <= axes[i].s - axes[i].f_eff for i in bad)
+            if any(lost) and gaps:
+                # a stride larger than the window skips pixels between all windows anyway
+                # (CC204); the last ones are no worse: ResNet's 1×1 stride-2 projections
+                code, severity = "CC202", Severity.INFO
+                message = (
+                    f"stride {strides[0]} does not fit {where}: {formulas}; the output is "
+                    f"floored to {floored} and {_lost_text(axes, bad, same)}, no more than "
+                    f"the gap the stride leaves between any two windows"
+                )
+            elif any(lost):
                 code, severity = "CC201", Severity.WARNING
                 message = (
                     f"stride {strides[0]} does not fit {where}: {formulas}; the output is "

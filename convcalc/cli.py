@@ -21,7 +21,8 @@ from . import bundled
 from .analysis import Analysis, analyze
 from .errors import FileError, Finding, Severity, SpecError
 from .layers import Shape
-from .spec import ROUNDINGS, Spec, inline, load_spec, parse_shape
+from .schema import ROUNDINGS, parse_shape
+from .spec import Spec, inline, load_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
 FAIL_ON = ("error", "warning", "info", "never")
@@ -339,12 +340,8 @@ def list_(format_: str, debug: bool) -> None:
     from .analysis import show_shape
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("name")
-    table.add_column("input")
-    table.add_column("output")
-    table.add_column("params", justify="right")
-    table.add_column("MACs", justify="right")
-    table.add_column("source")
+    for column in ("name", "input", "output", "params", "MACs", "source"):
+        table.add_column(column, justify="right" if column in ("params", "MACs") else "left")
     for name, a in zip(bundled.names(), analyses, strict=True):
         output = show_shape(a.output) if a.output else "—"
         table.add_row(

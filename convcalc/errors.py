@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .source import SourceFile, Span
 
@@ -33,8 +33,7 @@ class Severity(enum.IntEnum):
         return cls[text.upper()]
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     file: str
     line: int | None = None
     column: int | None = None
@@ -54,8 +53,7 @@ class Location:
         return cls(file.name, line, column, end_column or column + 1, file)
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     code: str
     severity: Severity
     message: str
@@ -81,12 +79,10 @@ class Finding:
         loc = self.location
         if loc.source is not None and loc.line is not None and loc.column is not None:
             text = loc.source.line_text(loc.line)
-            if text.strip():
-                gutter = f"{loc.line:>4} | "
-                lines.append(gutter + text)
-                prefix = "".join("\t" if c == "\t" else " " for c in text[: loc.column - 1])
-                width = max(1, min((loc.end_column or loc.column + 1), len(text) + 1) - loc.column)
-                lines.append(" " * 5 + "| " + prefix + "^" + "~" * (width - 1))
+            lines.append(f"{loc.line:>4} | {text}".rstrip())
+            prefix = "".join("\t" if c == "\t" else " " for c in text[: loc.column - 1])
+            width = max(1, min((loc.end_column or loc.column + 1), len(text) + 1) - loc.column)
+            lines.append(" " * 5 + "| " + prefix + "^" + "~" * (width - 1))
         if self.note:
             lines.append(f"  note: {self.note}")
         if self.help:

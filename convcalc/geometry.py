@@ -6,13 +6,12 @@ padding split into ``before`` and ``after`` (equal unless it is an asymmetric ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MINUS = "\u2212"  # the minus sign used in every printed formula
 
 
-@dataclass(frozen=True)
-class Axis:
+class Axis(NamedTuple):
     """One spatial axis of a CONV, LOCAL or POOL window."""
 
     size: int

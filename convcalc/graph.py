@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import limits
 from .errors import Finding, FindingError, Location, did_you_mean
@@ -30,8 +31,7 @@ _ALIASES = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """One step of the trace: a repetition or a block call."""
 
     text: str
@@ -127,19 +127,19 @@ class Expander:
         if repeat is None:
             self.term(stage, env, trace, out)
             return
-        count = evaluate(repeat.count, env)
+        count = evaluate(repeat.times, env)
         if count < 0:
             raise fail(
                 "CC114",
-                f"repetition count `{repeat.count.span.text}` is {count}",
-                repeat.count.span,
+                f"repetition count `{repeat.times.span.text}` is {count}",
+                repeat.times.span,
                 help="a count is 0 or more",
             )
         if count > limits.MAX_REPEAT:
             raise fail(
                 "CC122",
                 f"repetition count {count:,} is over the limit of {limits.MAX_REPEAT:,}",
-                repeat.count.span,
+                repeat.times.span,
             )
         values: list[tuple[str, list[int]]] = []
         for binding in repeat.bindings:

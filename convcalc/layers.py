@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from .geometry import Axis, same_padding
 
@@ -22,8 +21,7 @@ ArgValue = bool | int | float | str | IntPair
 Args = Mapping[str, ArgValue]
 
 
-@dataclass(frozen=True)
-class ParamSpec:
+class ParamSpec(NamedTuple):
     """One layer argument: its kind decides which values it accepts."""
 
     name: str
@@ -35,8 +33,7 @@ class ParamSpec:
     doc: str = ""
 
 
-@dataclass(frozen=True)
-class Counts:
+class Counts(NamedTuple):
     weights: int = 0
     biases: int = 0
     buffers: int = 0
@@ -51,8 +48,7 @@ def divide(a: Number, b: int) -> Number:
     return a // b if isinstance(a, int) and a % b == 0 else Fraction(a) / b
 
 
-@dataclass(frozen=True)
-class RF:
+class RF(NamedTuple):
     """Receptive field size and jump (distance between neighbouring units) per axis."""
 
     size: tuple[Number, Number] = (1, 1)

@@ -8,8 +8,7 @@ the token in the file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from . import limits
 from .errors import FindingError, Location
@@ -69,8 +68,7 @@ _HINTS = {
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2, "%": 2}
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # ARROW, SUGAR, FLOAT, INT, NAME, LABEL, the operator itself, or END
     text: str
     start: int

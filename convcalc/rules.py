@@ -5,13 +5,12 @@ Codes are stable. CC1xx: the spec and its grammar; CC2xx: geometry; CC3xx: merge
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import Finding, Location, Severity
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     code: str
     severity: Severity
     summary: str
@@ -44,7 +43,11 @@ _RULES = [
     Rule("CC125", E, "limit: YAML aliases expand to too many nodes"),
     Rule("CC126", E, "limit: integer too large"),
     Rule("CC201", W, "stride doesn't fit: real input rows/columns are never read"),
-    Rule("CC202", I, "stride doesn't fit, but only padding is left unread"),
+    Rule(
+        "CC202",
+        I,
+        "stride doesn't fit, but only padding (or no more than the stride's own gap) is unread",
+    ),
     Rule("CC203", E, "output size below 1"),
     Rule("CC204", I, "stride larger than the kernel: input pixels between windows are skipped"),
     Rule("CC205", I, "framework-dependent rounding: floor and ceil give different sizes"),

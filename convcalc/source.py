@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,7 @@ class Source:
         return Span(self, start, end)
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     """A half-open range [start, end) of characters in a :class:`Source`."""
 
     source: Source

@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ValidationError
 
 from . import bundled, limits
 from .errors import (
@@ -28,105 +28,14 @@ from .errors import (
 from .layers import LAYERS, ArgValue, Shape
 from .pattern import parse_header, parse_pattern
 from .rules import finding
+from .schema import MEMORY_FIELDS, OPTIMIZERS, SPEC_FIELDS, VALIDATOR
 from .source import Source, SourceFile, Span
 from .syntax import BlockHeader, Chain
 from .values import check_arg
 from .vocab import KEYWORDS, WORDS
 from .yamlload import YamlDoc, compose, read_text
 
-DTYPES = ("float32", "float16", "bfloat16", "float64")
-ROUNDINGS = ("floor", "strict", "caffe")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-_SHAPE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
-
-
-def parse_shape(value: Any) -> Shape:
-    """``224x224x3`` or ``[224, 224, 3]`` → (224, 224, 3); ValueError otherwise."""
-    if isinstance(value, str):
-        m = _SHAPE.match(value)
-        if m is None:
-            raise ValueError("expected W x H x D, like 224x224x3 or [224, 224, 3]")
-        numbers = [int(g) for g in m.groups()]
-    elif (
-        isinstance(value, (list, tuple))
-        and len(value) == 3
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        numbers = list(value)
-    else:
-        raise ValueError("expected W x H x D, like 224x224x3 or [224, 224, 3]")
-    if min(numbers) < 1:
-        raise ValueError("width, height and depth must be at least 1")
-    if max(numbers) > limits.MAX_SIZE:
-        raise ValueError(f"sizes are limited to {limits.MAX_SIZE:,}")
-    return numbers[0], numbers[1], numbers[2]
-
-
-InputShape = Annotated[
-    Any,
-    BeforeValidator(parse_shape),
-    Field(
-        description="The input volume W x H x D (width, height, depth), like 224x224x3, "
-        "or a list [W, H, D].",
-        json_schema_extra={
-            "anyOf": [
-                {"type": "string", "pattern": r"^\s*\d+\s*[xX×]\s*\d+\s*[xX×]\s*\d+\s*$"},
-                {
-                    "type": "array",
-                    "items": {"type": "integer", "minimum": 1},
-                    "minItems": 3,
-                    "maxItems": 3,
-                },
-            ]
-        },
-    ),
-]
-ArgField = int | float | bool | str | list[int]
-
-
-class MemoryModel(BaseModel):
-    """Defaults for the memory estimate."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    batch: int = Field(1, ge=1, description="Images per batch.")
-    optimizer: Literal[OPTIMIZERS] = Field(  # type: ignore[valid-type]
-        "momentum", description="Optimizer whose state is counted: " + ", ".join(OPTIMIZERS)
-    )
-
-
-class SpecModel(BaseModel):
-    """A convcalc spec: a convolutional network in the Arrow+ notation of the CS231n notes."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    name: str = Field(description="The network's name (free text).")
-    description: str | None = Field(None, description="Free text: source, published counts.")
-    input: InputShape
-    dtype: Literal[DTYPES] = Field(  # type: ignore[valid-type]
-        "float32", description="Value type for memory: float32, float16, bfloat16 or float64."
-    )
-    rounding: Literal[ROUNDINGS] = Field(  # type: ignore[valid-type]
-        "floor",
-        description="When a stride does not fit: floor (PyTorch), strict (the notes: invalid) "
-        "or caffe (conv floors, pool ceils).",
-    )
-    vars: dict[str, int | bool] = Field(
-        default_factory=dict, description="Named integers or booleans used in arch: {N: 2}."
-    )
-    defaults: dict[str, dict[str, ArgField]] = Field(
-        default_factory=dict,
-        description="Default arguments per layer type: {CONV: {F: 3, S: 1, P: 1}}.",
-    )
-    blocks: dict[str, str] = Field(
-        default_factory=dict,
-        description='Named sub-patterns with parameters: {"stage(c, n=2)": "[CONV(c) -> RELU]*n '
-        '-> POOL"}.',
-    )
-    memory: MemoryModel | None = Field(None, description="Defaults for the memory estimate.")
-    arch: str = Field(
-        description="The architecture in the arrow grammar, e.g. INPUT -> [CONV -> RELU]*2 -> FC. "
-        "Write it as a `|` block when it starts with [ or contains ': '."
-    )
 
 
 @dataclass(frozen=True)
@@ -237,13 +146,16 @@ def _build(doc: YamlDoc) -> Spec:
             ]
         )
     try:
-        model = SpecModel.model_validate(data)
+        model: dict[str, Any] = VALIDATOR.validate_python(data)
     except ValidationError as exc:
-        raise SpecError(_schema_findings(doc, exc)) from None
+        found = _schema_findings(doc, exc)
+        found.sort(key=lambda f: (f.location.line or 0, f.location.column or 0))
+        raise SpecError(found) from None
     findings: list[Finding] = []
-    findings += _check_vars(doc, model.vars)
-    defaults = _check_defaults(doc, model.defaults, findings)
-    blocks = _parse_blocks(doc, model.blocks, findings)
+    variables: dict[str, int | bool] = model.get("vars", {})
+    findings += _check_vars(doc, variables)
+    defaults = _check_defaults(doc, model.get("defaults", {}), findings)
+    blocks = _parse_blocks(doc, model.get("blocks", {}), findings)
     chain = None
     try:
         chain = parse_pattern(doc.source(("arch",)))
@@ -251,29 +163,22 @@ def _build(doc: YamlDoc) -> Spec:
         findings.append(exc.finding)
     if findings or chain is None:
         raise SpecError(findings)
-    memory = model.memory or MemoryModel()
+    memory = model.get("memory", {})
     return Spec(
         file=doc.file,
-        name=model.name,
-        description=model.description,
-        input=model.input,
+        name=model["name"],
+        description=model.get("description"),
+        input=model["input"],
         arch=chain,
-        dtype=model.dtype,
-        rounding=model.rounding,
-        vars=dict(model.vars),
+        dtype=model.get("dtype", "float32"),
+        rounding=model.get("rounding", "floor"),
+        vars=dict(variables),
         defaults=defaults,
         blocks=blocks,
-        batch=memory.batch,
-        optimizer=memory.optimizer,
+        batch=memory.get("batch", 1),
+        optimizer=memory.get("optimizer", "momentum"),
         input_location=doc.location(("input",)),
     )
-
-
-_EXPECTED = {
-    "vars": "an integer or true/false",
-    "defaults": "an integer, a number, true/false, a word or a [width, height] pair",
-    "blocks": "a pattern (a string)",
-}
 
 
 def _schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
@@ -290,14 +195,14 @@ def _schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
         dotted = ".".join(str(p) for p in path)
         kind = error["type"]
         if kind == "extra_forbidden":
-            parent = SpecModel if len(path) == 1 else MemoryModel
+            fields = SPEC_FIELDS if len(path) == 1 else MEMORY_FIELDS
             key = str(path[-1])
             findings.append(
                 finding(
                     "CC104",
-                    f"unknown key `{dotted}`{did_you_mean(key, parent.model_fields)}",
+                    f"unknown key `{dotted}`{did_you_mean(key, fields)}",
                     doc.location(path, key=True),
-                    help="the keys are: " + ", ".join(parent.model_fields),
+                    help="the keys are: " + ", ".join(fields),
                 )
             )
         elif kind == "missing":
@@ -313,7 +218,7 @@ def _schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
             findings.append(
                 finding(
                     "CC105",
-                    f"`{dotted}`: {_message(error, path)}",
+                    f"`{dotted}`: {_message(error)}",
                     doc.location(path),
                 )
             )
@@ -327,16 +232,16 @@ _MISSING_HELP = {
 }
 
 
-def _message(error: Any, path: tuple[str | int, ...]) -> str:
+def _message(error: Any) -> str:
     msg = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
-    if path and path[0] in _EXPECTED and len(path) > 1:
-        return f"expected {_EXPECTED[str(path[0])]}, got {value!r}"
+    if isinstance(value, (dict, list)):
+        return msg
+    shown = f"{value!r}" if not isinstance(value, bool) else str(value).lower()
     if error["type"] == "literal_error" and isinstance(value, str):
-        expected = error.get("ctx", {}).get("expected", "")
-        options = re.findall(r"'([^']*)'", expected)
-        return f"{msg}, got {value!r}{did_you_mean(value, options)}"
-    return msg
+        options = re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
+        return f"{msg}, got {shown}{did_you_mean(value, options)}"
+    return f"{msg}, got {shown}"
 
 
 def _check_vars(doc: YamlDoc, variables: Mapping[str, int | bool]) -> list[Finding]:

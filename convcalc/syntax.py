@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .source import Span
 
 
-@dataclass(frozen=True)
-class IntLit:
+class IntLit(NamedTuple):
     value: int
     span: Span
 
 
-@dataclass(frozen=True)
-class Name:
+class Name(NamedTuple):
     name: str
     span: Span
 
 
-@dataclass(frozen=True)
-class BinOp:
+class BinOp(NamedTuple):
     op: str  # + - * // %
     left: Expr
     right: Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class Neg:
+class Neg(NamedTuple):
     operand: Expr
     span: Span
 
@@ -36,16 +32,14 @@ class Neg:
 Expr = IntLit | Name | BinOp | Neg
 
 
-@dataclass(frozen=True)
-class Num:
+class Num(NamedTuple):
     """A number with a fraction or exponent (``p=0.5``, ``alpha=1e-4``)."""
 
     value: float
     span: Span
 
 
-@dataclass(frozen=True)
-class Pair:
+class Pair(NamedTuple):
     """``(width, height)``."""
 
     w: Expr
@@ -56,16 +50,14 @@ class Pair:
 ValueExpr = IntLit | Name | BinOp | Neg | Num | Pair
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     key: str | None
     value: ValueExpr
     span: Span
     key_span: Span | None = None
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(NamedTuple):
     type: str
     args: tuple[Arg, ...]
     span: Span  # the type token (or the sugar token)
@@ -73,21 +65,18 @@ class Layer:
     sugar: bool = False
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     name: str
     args: tuple[Arg, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(NamedTuple):
     chain: Chain
     span: Span
 
 
-@dataclass(frozen=True)
-class Merge:
+class Merge(NamedTuple):
     kind: str  # ADD, CAT or RES
     branches: tuple[Chain, ...]
     span: Span  # the keyword
@@ -97,49 +86,42 @@ class Merge:
 Term = Layer | Call | Group | Merge
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(NamedTuple):
     name: str
     values: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Repeat:
-    count: Expr
+class Repeat(NamedTuple):
+    times: Expr
     bindings: tuple[Binding, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Optional:
+class Optional(NamedTuple):
     name: str | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Stage:
+class Stage(NamedTuple):
     term: Term
     repeat: Repeat | None
     optional: Optional | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Chain:
+class Chain(NamedTuple):
     stages: tuple[Stage, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     name: str
     default: ValueExpr | None
     span: Span
 
 
-@dataclass(frozen=True)
-class BlockHeader:
+class BlockHeader(NamedTuple):
     name: str
     params: tuple[Param, ...]
     span: Span

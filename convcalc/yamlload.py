@@ -95,12 +95,14 @@ def read_text(name: str, raw: bytes) -> SourceFile:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         byte = raw[exc.start : exc.start + 1].hex()
+        shown = SourceFile(name, raw.decode("utf-8", "replace"))
         raise _fail(
             "CC100",
             f"the file is not UTF-8 text: byte 0x{byte} at line {line}, column {column}",
-            Location(name, line, column, column + 1),
+            Location.at(shown, line, column),
             help="save the file as UTF-8",
         ) from None
     return SourceFile(name, text)

@@ -1,0 +1,153 @@
+"""The spec format, declared once as a pydantic-core schema.
+
+``VALIDATOR`` checks a YAML document's top level (unknown keys, missing keys, value types)
+with pydantic's validation engine. The declaration is a pydantic-core schema rather than a
+``BaseModel`` because building models costs ~150 ms of imports and schema generation at every
+start, half of the time budget of ``convcalc check``; ``SchemaValidator`` does the same
+validation for 40 ms. Field descriptions live in each field's metadata, from which the JSON
+Schema for editors is generated.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic_core import SchemaValidator
+from pydantic_core import core_schema as cs
+
+from . import limits
+from .layers import Shape
+
+DTYPES = ("float32", "float16", "bfloat16", "float64")
+ROUNDINGS = ("floor", "strict", "caffe")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+SHAPE_PATTERN = r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*$"
+_SHAPE = re.compile(SHAPE_PATTERN)
+
+
+def parse_shape(value: Any) -> Shape:
+    """``224x224x3`` or ``[224, 224, 3]`` → (224, 224, 3); ValueError otherwise."""
+    if isinstance(value, str):
+        m = _SHAPE.match(value)
+        if m is None:
+            raise ValueError("expected W x H x D, like 224x224x3 or [224, 224, 3]")
+        numbers = [int(g) for g in m.groups()]
+    elif (
+        isinstance(value, (list, tuple))
+        and len(value) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        numbers = list(value)
+    else:
+        raise ValueError("expected W x H x D, like 224x224x3 or [224, 224, 3]")
+    if min(numbers) < 1:
+        raise ValueError("width, height and depth must be at least 1")
+    if max(numbers) > limits.MAX_SIZE:
+        raise ValueError(f"sizes are limited to {limits.MAX_SIZE:,}")
+    return numbers[0], numbers[1], numbers[2]
+
+
+def _field(
+    schema: cs.CoreSchema,
+    description: str,
+    *,
+    required: bool = False,
+    json: dict[str, Any] | None = None,
+) -> cs.TypedDictField:
+    metadata: dict[str, Any] = {"description": description}
+    if json is not None:
+        metadata["json_schema"] = json
+    return cs.typed_dict_field(schema, required=required, metadata=metadata)
+
+
+_ARG_VALUE = cs.union_schema(
+    [
+        cs.bool_schema(strict=True),
+        cs.int_schema(strict=True),
+        cs.float_schema(strict=True),
+        cs.str_schema(strict=True),
+        cs.list_schema(cs.int_schema(strict=True), min_length=2, max_length=2, strict=True),
+    ],
+    custom_error_type="arg_value",
+    custom_error_message="expected an integer, a number, true/false, a word or a [width, "
+    "height] pair",
+)
+
+MEMORY_FIELDS: dict[str, cs.TypedDictField] = {
+    "batch": _field(cs.int_schema(ge=1, strict=True), "Images per batch (default 1)."),
+    "optimizer": _field(
+        cs.literal_schema(list(OPTIMIZERS)),
+        "Optimizer whose state is counted (default momentum): " + ", ".join(OPTIMIZERS) + ".",
+    ),
+}
+
+SPEC_FIELDS: dict[str, cs.TypedDictField] = {
+    "name": _field(cs.str_schema(strict=True), "The network's name (free text).", required=True),
+    "description": _field(
+        cs.str_schema(strict=True), "Free text: the source, published parameter counts."
+    ),
+    "input": _field(
+        cs.no_info_before_validator_function(parse_shape, cs.any_schema()),
+        "The input volume W x H x D (width, height, depth), like 224x224x3, or [W, H, D].",
+        required=True,
+        json={
+            "anyOf": [
+                {"type": "string", "pattern": SHAPE_PATTERN},
+                {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1},
+                    "minItems": 3,
+                    "maxItems": 3,
+                },
+            ]
+        },
+    ),
+    "dtype": _field(
+        cs.literal_schema(list(DTYPES)),
+        "Value type for memory (default float32): float32, float16, bfloat16 or float64.",
+    ),
+    "rounding": _field(
+        cs.literal_schema(list(ROUNDINGS)),
+        "When a stride does not fit (default floor): floor (PyTorch), strict (the notes: "
+        "invalid) or caffe (conv floors, pool ceils).",
+    ),
+    "vars": _field(
+        cs.dict_schema(
+            cs.str_schema(strict=True),
+            cs.union_schema(
+                [cs.bool_schema(strict=True), cs.int_schema(strict=True)],
+                custom_error_type="var_value",
+                custom_error_message="expected an integer or true/false",
+            ),
+            strict=True,
+        ),
+        "Named integers or booleans used in arch, like {N: 2, pool: true}.",
+    ),
+    "defaults": _field(
+        cs.dict_schema(
+            cs.str_schema(strict=True),
+            cs.dict_schema(cs.str_schema(strict=True), _ARG_VALUE, strict=True),
+            strict=True,
+        ),
+        "Default arguments per layer type, like {CONV: {F: 3, S: 1, P: 1}}.",
+    ),
+    "blocks": _field(
+        cs.dict_schema(cs.str_schema(strict=True), cs.str_schema(strict=True), strict=True),
+        'Named sub-patterns with parameters, like {"stage(c, n=2)": "[CONV(c) -> RELU]*n -> '
+        'POOL"}.',
+    ),
+    "memory": _field(
+        cs.typed_dict_schema(MEMORY_FIELDS, extra_behavior="forbid", strict=True),
+        "Defaults for the memory estimate.",
+    ),
+    "arch": _field(
+        cs.str_schema(strict=True),
+        "The architecture in the arrow grammar, like INPUT -> [CONV -> RELU]*2 -> FC(10). "
+        "Write it as a | block when it starts with [ or contains ': '.",
+        required=True,
+    ),
+}
+
+SPEC_SCHEMA = cs.typed_dict_schema(SPEC_FIELDS, extra_behavior="forbid", strict=True)
+VALIDATOR = SchemaValidator(SPEC_SCHEMA)
