@@ -26,14 +26,6 @@ from .spec import Spec, inline, load_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
 FAIL_ON = ("error", "warning", "info", "never")
-EXAMPLES = """
-\b
-Examples:
-  convcalc check vgg16                       a bundled spec
-  convcalc check my-net.yaml --format json   for scripts and CI
-  convcalc check alexnet --input 224x224x3   what the paper's 224 does
-  convcalc check -e "INPUT -> [CONV(32) -> RELU -> POOL]*2 -> FC(10)" --input 32x32x3
-"""
 
 
 def shape_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Shape | None:
@@ -193,6 +185,13 @@ def check(
     """Check specs: shapes, strides that don't fit, parameters, MACs, activations.
 
     SPEC is a YAML file or the name of a bundled spec (see `convcalc list`).
+
+    \b
+    Examples:
+      convcalc check vgg16                       a bundled spec
+      convcalc check my-net.yaml --format json   for scripts and CI
+      convcalc check alexnet --input 224x224x3   what the paper's 224 does
+      convcalc check -e "INPUT -> [CONV(32) -> RELU -> POOL]*2 -> FC(10)" --input 32x32x3
     """
     if not specs and pattern is None:
         raise click.UsageError("give at least one SPEC (a file or a bundled name) or -e PATTERN")
@@ -210,9 +209,6 @@ def check(
         fail_on = "warning"
     _render_check(run, format_)
     sys.exit(run.exit_code(fail_on))
-
-
-check.help = (check.help or "") + EXAMPLES
 
 
 def _render_check(run: Run, format_: str) -> None:
@@ -335,30 +331,29 @@ def list_(format_: str, debug: bool) -> None:
         ]
         click.echo(json.dumps({"version": 1, "specs": entries}, indent=2, ensure_ascii=False))
         return
-    from rich.table import Table
-
     from .analysis import show_shape
+    from .report.text import grid
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("name", "input", "output", "params", "MACs", "source"):
-        table.add_column(column, justify="right" if column in ("params", "MACs") else "left")
-    for name, a in zip(bundled.names(), analyses, strict=True):
-        output = show_shape(a.output) if a.output else "—"
-        table.add_row(
+    body = [
+        [
             name,
             show_shape(a.input),
-            output,
+            show_shape(a.output) if a.output else "—",
             f"{a.totals.params:,}",
             f"{a.totals.macs:,}",
             _source_line(a),
-        )
-    _console().print(table)
+        ]
+        for name, a in zip(bundled.names(), analyses, strict=True)
+    ]
+    header = ["name", "input", "output", "params", "MACs", "source"]
+    right = [False, False, False, True, True, False]
+    _console().print(grid(header, body, right), soft_wrap=True, crop=False)
 
 
 def _source_line(analysis: Analysis) -> str:
     """The first sentence of a spec's description."""
     text = " ".join((analysis.spec.description or "").split())
-    return text.split(". ")[0].rstrip(".")
+    return re.split(r"(?<!\bal)\.\s+(?=[A-Z])", text)[0].rstrip(".")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -197,6 +197,14 @@ class Expander:
         )
 
     def term(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        try:
+            self._term(stage, env, trace, out)
+        except FindingError as exc:
+            if exc.finding.note is None and trace:
+                raise FindingError(exc.finding._replace(note=trace_text(trace))) from None
+            raise
+
+    def _term(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
         term = stage.term
         if isinstance(term, Layer):
             out.append(self.layer(term, env, trace))

@@ -1,0 +1,189 @@
+"""The layer vocabulary (CONTRACT §3) against naive oracles: window positions enumerated one by
+one, transposed convolutions scattered input by input, receptive fields traced back through
+every layer."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import convcalc
+
+from .conftest import check, spec
+
+
+def naive_windows(size: int, f: int, s: int, p: int, d: int, ceil: bool = False) -> int:
+    """Count window starts over the zero-padded axis, one by one."""
+    f_eff = d * (f - 1) + 1
+    padded = size + 2 * p
+    count, start = 0, 0
+    while True:
+        fits = start + f_eff <= padded
+        # ceil mode (PyTorch): a window may hang over the end by less than the stride, but
+        # must start inside the input or the padding before it
+        overhang = ceil and start + f_eff - padded < s and start < size + p
+        if not (fits or overhang):
+            return count
+        count += 1
+        start += s
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    size=st.integers(1, 40),
+    f=st.integers(1, 7),
+    s=st.integers(1, 4),
+    p=st.integers(0, 3),
+    d=st.integers(1, 3),
+)
+def test_conv_output_size_matches_enumeration(size: int, f: int, s: int, p: int, d: int) -> None:
+    a = check(spec(f"INPUT -> CONV(2, F={f}, S={s}, P={p}, dilation={d})", f"{size}x{size}x1"))
+    expected = naive_windows(size, f, s, p, d)
+    if expected < 1:
+        assert a.output is None and [f.code for f in a.findings] == ["CC203"]
+    else:
+        assert a.output == (expected, expected, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.integers(1, 40), f=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 2))
+def test_ceil_pool_size_matches_enumeration(size: int, f: int, s: int, p: int) -> None:
+    if 2 * p > f:
+        return  # padding above half the window is refused (CC111)
+    a = check(spec(f"INPUT -> POOL(F={f}, S={s}, P={p}, ceil=true)", f"{size}x{size}x1"))
+    expected = naive_windows(size, f, s, p, 1, ceil=True)
+    if size + 2 * p < f:
+        assert a.output is None
+    else:
+        assert a.output == (expected, expected, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(1, 12),
+    f=st.integers(1, 5),
+    s=st.integers(1, 4),
+    p=st.integers(0, 2),
+    d=st.integers(1, 2),
+    out_pad=st.integers(0, 3),
+)
+def test_tconv_output_size_by_scattering(
+    size: int, f: int, s: int, p: int, d: int, out_pad: int
+) -> None:
+    if out_pad >= max(s, d):
+        return
+    touched = {i * s + k * d for i in range(size) for k in range(f)}
+    expected = max(touched) + 1 - 2 * p + out_pad
+    a = check(
+        spec(
+            f"INPUT -> TCONV(3, F={f}, S={s}, P={p}, dilation={d}, out_pad={out_pad})",
+            f"{size}x{size}x2",
+        )
+    )
+    if expected < 1:
+        assert a.output is None
+    else:
+        assert a.output == (expected, expected, 3)
+        tconv = a.rows[1]
+        assert tconv.weights == f * f * 2 * 3 and tconv.biases == 3
+        assert tconv.macs == size * size * 2 * f * f * 3
+
+
+def test_conv_counts_with_groups() -> None:
+    a = check(spec("INPUT -> CONV(12, F=3, P=1, groups=4)", "10x10x8"))
+    conv = a.rows[1]
+    # torch.nn.Conv2d(8, 12, 3, groups=4).weight has shape (12, 2, 3, 3)
+    assert conv.weights == 12 * 2 * 3 * 3 and conv.biases == 12
+    # naive count: one multiply per tap per output value
+    taps = sum(3 * 3 * (8 // 4) for _ in range(10 * 10 * 12))
+    assert conv.macs == taps
+
+
+def test_depthwise_conv() -> None:
+    a = check(spec("INPUT -> CONV(32, F=3, P=1, groups=32, bias=false)", "56x56x32"))
+    assert a.rows[1].params == 32 * 9 and a.rows[1].macs == 56 * 56 * 32 * 9
+
+
+def test_rectangular_conv_counts() -> None:
+    a = check(spec("INPUT -> CONV(4, F=(1, 7), P=(0, 3))", "17x17x8"))
+    assert a.output == (17, 17, 4)
+    assert a.rows[1].weights == 1 * 7 * 8 * 4 and a.rows[1].macs == 17 * 17 * 4 * 7 * 8
+
+
+def test_same_and_valid_padding() -> None:
+    a = check(spec("INPUT -> CONV(4, F=3, S=2, P=same) -> CONV(4, F=3, P=valid)", "15x15x3"))
+    assert [r.output for r in a.rows[1:]] == [(8, 8, 4), (6, 6, 4)]
+    # same at stride 1 with an odd filter is symmetric; an even filter is not (CC206)
+    b = check(spec("INPUT -> CONV(4, F=4, P=same)", "16x16x3"))
+    assert b.output == (16, 16, 4)
+    assert [f.code for f in b.findings] == ["CC206"]
+
+
+def test_fc_flattens() -> None:
+    a = check(spec("INPUT -> FC(10)", "6x5x4"))
+    fc = a.rows[1]
+    assert fc.output == (1, 1, 10)
+    assert fc.weights == 6 * 5 * 4 * 10 and fc.biases == 10 and fc.macs == 6 * 5 * 4 * 10
+    b = check(spec("INPUT -> FC(10, bias=false)", "6x5x4"))
+    assert b.totals.biases == 0
+
+
+def test_shape_preserving_layers() -> None:
+    body = "RELU -> LRELU(0.1) -> ELU -> GELU -> SIGMOID -> TANH -> BN -> LRN -> DROPOUT(0.3) -> ID"
+    a = check(spec(f"INPUT -> {body} -> SOFTMAX"))
+    assert all(r.output == (32, 32, 3) for r in a.rows)
+    bn = next(r for r in a.rows if r.type == "BN")
+    assert bn.params == 2 * 3 and bn.buffers == 2 * 3
+    in_place = {r.type for r in a.rows if r.activations == 0}
+    assert in_place == {"RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "DROPOUT", "ID",
+                        "SOFTMAX"}  # fmt: skip
+    not_in_place = check(spec("INPUT -> RELU(inplace=false)"))
+    assert not_in_place.rows[1].activations == 32 * 32 * 3
+
+
+def test_gap_flatten_up() -> None:
+    a = check(spec("INPUT -> UP(3) -> GAP -> FLATTEN", "5x4x6"))
+    assert [r.output for r in a.rows[1:]] == [(15, 12, 6), (1, 1, 6), (1, 1, 6)]
+    b = check(spec("INPUT -> FLATTEN -> FC(2)", "3x3x2"))
+    assert b.rows[1].output == (1, 1, 18) and b.rows[1].activations == 0
+    assert b.rows[2].weights == 18 * 2
+
+
+def test_local_counts() -> None:
+    a = check(spec("INPUT -> LOCAL(5, F=3, S=2)", "9x9x2"))
+    local = a.rows[1]
+    assert local.output == (4, 4, 5)
+    assert local.weights == 4 * 4 * 5 * (3 * 3 * 2) and local.biases == 4 * 4 * 5
+    assert local.macs == 4 * 4 * 5 * 3 * 3 * 2
+
+
+def test_pool_types() -> None:
+    for kind in ("max", "avg", "l2"):
+        a = check(spec(f"INPUT -> POOL(F=3, S=2, P=1, type={kind})", "8x8x4"))
+        assert a.output == (4, 4, 4) and a.totals.params == 0
+
+
+def trace_back(layers: list[tuple[int, int, int]]) -> int:
+    """The input interval that one output unit sees, traced back through (F, S, dilation)."""
+    lo, hi = 0, 0
+    for f, s, d in reversed(layers):
+        lo, hi = lo * s, hi * s + (f - 1) * d
+    return hi - lo + 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 5), st.integers(1, 3), st.integers(1, 2)), min_size=1,
+                max_size=5))  # fmt: skip
+def test_receptive_field_by_tracing_back(layers: list[tuple[int, int, int]]) -> None:
+    arch = " -> ".join(f"CONV(1, F={f}, S={s}, dilation={d}, P=same)" for f, s, d in layers)
+    a = check(spec(f"INPUT -> {arch}", "64x64x1"))
+    assert a.rows[-1].receptive_field == (trace_back(layers),) * 2
+
+
+def test_totals_are_sums_of_rows() -> None:
+    a = convcalc.analyze(convcalc.load("resnet18"))
+    t = a.totals
+    assert t.params == sum(r.params for r in a.rows) == t.weights + t.biases
+    assert t.macs == sum(r.macs for r in a.rows)
+    assert t.buffers == sum(r.buffers for r in a.rows)
+    assert t.activations == sum(r.activations for r in a.rows)
