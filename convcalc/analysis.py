@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from .errors import Finding, FindingError, Location, Severity
 from .fit import network_fits
-from .geometry import Axis, fix_lines
+from .geometry import MINUS, Axis, fix_lines
 from .graph import LayerGraph, LayerNode, MergeNode, Node, build, trace_text
 from .layers import LAYERS, RF, ArgValue, Shape, integer, pair
 from .rules import finding
@@ -218,7 +218,7 @@ class Analyzer:
             self.check_groups(node, args, x)
         y = layer.output(args, x, spatial)
         if min(y[0], y[1]) < 1:
-            raise self.stop(node, "CC203", f"the output would be {show_shape(y)}")
+            raise self.too_small(node, args, x, y)
         if kind == "TCONV":
             self.check_out_pad(node, args)
         counts = layer.counts(args, x, y)
@@ -243,6 +243,28 @@ class Analyzer:
         )
         return _State(row, y, rf)
 
+    def too_small(
+        self, node: LayerNode, args: Mapping[str, ArgValue], x: Shape, y: Shape
+    ) -> FindingError:
+        """CC203 for a TCONV, with its formula (windowed layers are caught in window())."""
+        i = 0 if y[0] < 1 else 1
+        f, s, p = pair(args, "F")[i], pair(args, "S")[i], pair(args, "P")[i]
+        d, op = pair(args, "dilation")[i], pair(args, "out_pad")[i]
+        f_eff = d * (f - 1) + 1
+        formula = (
+            f"(W1 {MINUS} 1)·S {MINUS} 2P + F_eff + out_pad = ({x[i]} {MINUS} 1)·{s} "
+            f"{MINUS} 2·{p} + {f_eff} + {op} = {y[i]}".replace("-", MINUS)
+        )
+        largest = ((x[i] - 1) * s + f_eff + op - 1) // 2
+        return self.stop(
+            node,
+            "CC203",
+            f"the {AXES[i]} would be {formula} < 1",
+            help=f"reduce P: at most P={largest} keeps the {AXES[i]} at 1 or more"
+            if largest >= 0
+            else "use a larger filter or stride",
+        )
+
     def check_groups(self, node: LayerNode, args: Mapping[str, ArgValue], x: Shape) -> None:
         groups = integer(args, "groups")
         if groups == 1:
@@ -254,8 +276,9 @@ class Analyzer:
                     node,
                     "CC207",
                     f"groups={groups} does not divide {what} {value}",
-                    help="groups must divide both the input depth and K; divisors of "
-                    f"{x[2]}: {', '.join(str(g) for g in _divisors(x[2]) if k % g == 0)}",
+                    help=f"groups must divide both the input depth and K; groups that divide "
+                    f"both {x[2]} and {k}: "
+                    f"{', '.join(str(g) for g in _divisors(x[2]) if k % g == 0)}",
                 )
 
     def check_out_pad(self, node: LayerNode, args: Mapping[str, ArgValue]) -> None:

@@ -78,7 +78,10 @@ class Finding(NamedTuple):
         lines = [self.header()]
         loc = self.location
         if loc.source is not None and loc.line is not None and loc.column is not None:
-            text = loc.source.line_text(loc.line)
+            text = "".join(
+                c if c == "\t" or c.isprintable() else "\ufffd"
+                for c in loc.source.line_text(loc.line)
+            )
             lines.append(f"{loc.line:>4} | {text}".rstrip())
             prefix = "".join("\t" if c == "\t" else " " for c in text[: loc.column - 1])
             width = max(1, min((loc.end_column or loc.column + 1), len(text) + 1) - loc.column)

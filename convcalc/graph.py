@@ -13,22 +13,13 @@ from typing import NamedTuple
 
 from . import limits
 from .errors import Finding, FindingError, Location, did_you_mean
-from .layers import LAYERS, ArgValue, ParamSpec
+from .layers import LAYERS, ArgValue, ParamSpec, argument_hint
 from .rules import finding
 from .source import Span
 from .spec import Block, Spec
 from .syntax import Arg, Call, Chain, Group, Layer, Merge, Name, Stage
 from .values import Env, check_arg, evaluate, evaluate_value, fail, show, unbound
 from .vocab import LAYER_TYPES, MERGE_TYPES, WORDS
-
-#: Common names for arguments, pointing at convcalc's.
-_ALIASES = {
-    "stride": "S", "strides": "S", "padding": "P", "pad": "P", "kernel": "F",
-    "kernel_size": "F", "size": "F", "filters": "K", "out_channels": "K", "channels": "K",
-    "units": "K", "out_features": "K", "k": "K", "f": "F", "s": "S", "p": "P",
-    "dilation_rate": "dilation", "group": "groups", "ceil_mode": "ceil", "mode": "type",
-    "rate": "p", "scale": "n", "scale_factor": "n",
-}  # fmt: skip
 
 
 class Frame(NamedTuple):
@@ -71,7 +62,10 @@ def trace_text(trace: tuple[Frame, ...]) -> str | None:
     """``in repetition 3/5 of [...] (c=256), in stage(256, 3) at line 9``"""
     if not trace:
         return None
-    return "in " + ", in ".join(frame.text for frame in reversed(trace))
+    frames = [frame.text for frame in reversed(trace)]
+    if len(frames) > 4:
+        frames = [*frames[:2], f"... {len(frames) - 4} more ...", *frames[-2:]]
+    return "in " + ", in ".join(frames).replace("in ... ", "... ")
 
 
 class Expander:
@@ -89,6 +83,15 @@ class Expander:
         stages = list(chain.stages)
         nodes: list[Node] = []
         first = stages[0].term
+        if isinstance(first, Layer) and first.type == "INPUT":
+            extra = stages[0].optional or stages[0].repeat
+            if extra is not None:
+                raise fail(
+                    "CC115",
+                    "INPUT cannot be optional or repeated",
+                    extra.span,
+                    help="the network has exactly one input: write INPUT -> ...",
+                )
         if (
             isinstance(first, Layer)
             and first.type == "INPUT"
@@ -153,6 +156,7 @@ class Expander:
                     help=f"give exactly {count} values, one per repetition",
                 )
             values.append((binding.name, [evaluate(v, env) for v in binding.values]))
+        self._check_size(stage, count, env)
         body = stage.term.span.text
         body = body if len(body) <= 40 else body[:37] + "..."
         for i in range(count):
@@ -165,6 +169,27 @@ class Expander:
                 shown = " (" + ", ".join(f"{k}={v}" for k, v in bound.items()) + ")"
             frame = Frame(f"repetition {i + 1}/{count} of {body}{shown}")
             self.term(stage, inner, (*trace, frame), out)
+
+    def _check_size(self, stage: Stage, count: int, env: Env) -> None:
+        """Refuse a repetition whose expansion is already known to exceed the limits."""
+        steps, layers = _lower_bound_term(stage.term, env)
+        steps, layers = count * (1 + steps), count * layers
+        if self.layers + layers > limits.MAX_LAYERS:
+            raise fail(
+                "CC121",
+                f"this repetition expands to at least {layers:,} layers; the limit is "
+                f"{limits.MAX_LAYERS:,}",
+                _repeat_span(stage),
+                help="reduce the repetition counts",
+            )
+        if self.steps + steps > limits.MAX_STEPS:
+            raise fail(
+                "CC121",
+                f"this repetition takes at least {steps:,} expansion steps; the limit is "
+                f"{limits.MAX_STEPS:,}",
+                _repeat_span(stage),
+                help="reduce the repetition counts (repetitions of nothing count too)",
+            )
 
     def _present(self, stage: Stage, env: Env) -> bool:
         optional = stage.optional
@@ -264,8 +289,9 @@ class Expander:
                 "CC124",
                 f"block calls nest deeper than {limits.MAX_RECURSION} levels (at `{call.name}`)",
                 call.span,
-                help="a recursive block needs a stopping condition, like "
-                'b(n): "CONV -> b(n - 1)?n"',
+                help="a recursive block must stop within that depth, as "
+                'b(n): "CONV -> b(n - 1)?n" does for n < 32; a repetition like [CONV]*n '
+                "repeats without nesting",
             )
         inner = {**self.globals, **bind_call(block, call, env)}
         line = Location.of(call.span).line
@@ -288,10 +314,52 @@ class Expander:
             )
 
 
+def _repeat_span(stage: Stage) -> Span:
+    repeat = stage.repeat
+    assert repeat is not None
+    return stage.term.span.to(repeat.times.span)
+
+
+def _lower_bound_stage(stage: Stage, env: Env) -> tuple[int, int]:
+    """(expansion steps, layers) a stage needs at least; what cannot be known counts as 0."""
+    optional = stage.optional
+    if optional is not None and optional.name is not None and not env.get(optional.name):
+        return 1, 0
+    steps, layers = _lower_bound_term(stage.term, env)
+    if stage.repeat is None:
+        return 1 + steps, layers
+    try:
+        count = max(0, evaluate(stage.repeat.times, env))
+    except FindingError:
+        count = 0
+    return 1 + count * (1 + steps), count * layers
+
+
+def _lower_bound_term(term: Layer | Call | Group | Merge, env: Env) -> tuple[int, int]:
+    if isinstance(term, Layer):
+        return 0, 1
+    if isinstance(term, Call):
+        return 0, 0
+    chains = [term.chain] if isinstance(term, Group) else list(term.branches)
+    steps, layers = 0, 0 if isinstance(term, Group) else 1
+    for chain in chains:
+        for stage in chain.stages:
+            s, n = _lower_bound_stage(stage, env)
+            steps, layers = steps + s, layers + n
+    return steps, layers
+
+
 def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
     """Match a call's arguments to the block's parameters."""
     params = block.header.params
     names = [p.name for p in params]
+    signature = (
+        f"the block is {block.header.name}("
+        + ", ".join(
+            p.name if p.default is None else f"{p.name}={p.default.span.text}" for p in params
+        )
+        + ")"
+    )
     bound: dict[str, ArgValue] = {}
     positional = True
     for i, arg in enumerate(call.args):
@@ -304,7 +372,7 @@ def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
                     f"`{call.name}` takes {len(params)} argument"
                     f"{'s' if len(params) != 1 else ''}, got {len(call.args)}",
                     arg.span,
-                    help=f"the block is {block.header.span.text}({', '.join(names)})",
+                    help=signature,
                 )
             key = names[i]
         else:
@@ -315,6 +383,7 @@ def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
                     "CC113",
                     f"`{call.name}` has no parameter `{key}`{did_you_mean(key, names)}",
                     arg.key_span or arg.span,
+                    help=signature,
                 )
         if key in bound:
             raise fail("CC113", f"parameter `{key}` of `{call.name}` is given twice", arg.span)
@@ -327,7 +396,7 @@ def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
                     "CC113",
                     f"`{call.name}` needs a value for `{param.name}`",
                     call.span,
-                    help=f"write {call.name}({', '.join(names)})",
+                    help=signature,
                 )
             bound[param.name] = evaluate_value(param.default, {**env, **bound})
     return bound
@@ -362,18 +431,22 @@ def resolve_args(
             key = layer.positional
         spec = declared.get(key)
         if spec is None:
-            alias = _ALIASES.get(key)
-            hint = (
-                f"; did you mean `{alias}`?" if alias in declared else did_you_mean(key, declared)
-            )
             raise fail(
                 "CC111",
-                f"{type_name} has no argument `{key}`{hint}",
+                f"{type_name} has no argument `{key}`{argument_hint(key, declared)}",
                 arg.key_span or arg.span,
                 help=f"{type_name} takes: {', '.join(declared) or 'no arguments'}",
             )
         if key in args:
             raise fail("CC111", f"{type_name} argument {key} is given twice", arg.span)
+        if (
+            isinstance(arg.value, Name)
+            and arg.value.name not in env
+            and arg.value.name not in WORDS
+            and spec.kind in ("pad", "choice", "bool")
+        ):
+            # a misspelt word (P=smae, type=maxx), not a missing variable
+            check_arg(type_name, spec, arg.value.name, arg.value.span)
         value = evaluate_value(arg.value, env, words=True)
         if isinstance(value, str) and value not in WORDS:
             raise fail("CC111", f"{type_name} argument {key}={value}: not a known word", arg.span)
@@ -427,9 +500,20 @@ def _assign_names(nodes: list[Node]) -> None:
 
     walk(nodes)
     counts: dict[str, int] = {}
+    origin: dict[str, Span] = {}
     for node in flat:
         if node.label:
             counts[node.label] = counts.get(node.label, 0) + 1
+            first = origin.setdefault(node.label, node.span)
+            if first.source is not node.span.source or first.start != node.span.start:
+                line, col, _ = first.location()
+                raise fail(
+                    "CC113",
+                    f"label `{node.label}` already names another layer (line {line}, column {col})",
+                    node.span,
+                    help="give each layer its own label; a label repeated by *n or by a "
+                    "block called twice is numbered for you (name.1, name.2, ...)",
+                )
     used = {label for label in counts}
     seen: dict[str, int] = {}
     for node in flat:

@@ -9,10 +9,11 @@ objects; the analysis applies the rounding rules and findings to them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import ClassVar, NamedTuple
 
+from .errors import did_you_mean
 from .geometry import Axis, same_padding
 
 Shape = tuple[int, int, int]
@@ -341,6 +342,23 @@ class Skip(Identity):
         ParamSpec("S", "pair", 0, minimum=0, doc="projection stride (default: inferred)"),
     )
     doc = "identity, or a CONV(K, F=1, S, bias=false) -> BN projection matching the sibling"
+
+
+#: Common names for arguments, pointing at convcalc's.
+ALIASES = {
+    "stride": "S", "strides": "S", "padding": "P", "pad": "P", "kernel": "F",
+    "kernel_size": "F", "size": "F", "filters": "K", "out_channels": "K", "channels": "K",
+    "units": "K", "out_features": "K", "k": "K", "f": "F", "s": "S", "p": "P",
+    "dilation_rate": "dilation", "group": "groups", "ceil_mode": "ceil", "mode": "type",
+    "rate": "p", "scale": "n", "scale_factor": "n",
+}  # fmt: skip
+
+
+def argument_hint(key: str, declared: Iterable[str]) -> str:
+    """``; did you mean `S`?`` for ``stride`` and other common names, or a close spelling."""
+    names = list(declared)
+    alias = ALIASES.get(key)
+    return f"; did you mean `{alias}`?" if alias in names else did_you_mean(key, names)
 
 
 LAYERS: dict[str, LayerType] = {

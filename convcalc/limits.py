@@ -7,7 +7,7 @@ about 500 layers after expansion.
 
 MAX_FILE_BYTES = 1 << 20  # CC120: a spec file, in bytes
 MAX_LAYERS = 100_000  # CC121: layers after expansion
-MAX_STEPS = 1_000_000  # CC121: expansion steps (repetitions that yield nothing count too)
+MAX_STEPS = 400_000  # CC121: expansion steps (repetitions that yield nothing count too)
 MAX_REPEAT = 100_000  # CC122: one repetition count
 MAX_NESTING = 64  # CC123: brackets, merges and parentheses inside one pattern; YAML nesting
 MAX_RECURSION = 32  # CC124: nested block calls

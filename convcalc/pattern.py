@@ -11,7 +11,7 @@ import re
 from typing import NamedTuple, NoReturn
 
 from . import limits
-from .errors import FindingError, Location
+from .errors import FindingError, Location, did_you_mean
 from .rules import finding
 from .source import Source, Span
 from .syntax import (
@@ -61,6 +61,13 @@ _HINTS = {
     ":": "block parameters go under `blocks:`; inside `arch` write name(args)",
     ";": "stages are joined by ->",
     "x": "a pair is written (width, height)",
+    "→": "did you mean `->`? The arrow is written with a hyphen and >",
+    "⟶": "did you mean `->`? The arrow is written with a hyphen and >",
+    "×": "a pair is written (width, height)",
+    "—": "did you mean `->`? The arrow is written with a hyphen and >",
+    "–": "did you mean `->`? The arrow is written with a hyphen and >",
+    '"': "quotes belong to YAML, not to the pattern; write the pattern as a | block",
+    "'": "quotes belong to YAML, not to the pattern; write the pattern as a | block",
 }
 
 
@@ -160,6 +167,8 @@ class Parser:
                     "CC123",
                     f"brackets nest deeper than {limits.MAX_NESTING} levels",
                     Location.of(Span(self.source, opener.start, opener.end)),
+                    help="brackets are needed only around what repeats or is optional; "
+                    "a block (`blocks:`) can name a deep part",
                 )
             )
 
@@ -285,6 +294,19 @@ class Parser:
             if tok.text == "over":
                 self.fail("`over` follows a repetition count, like [CONV(c)]*2 over c=(64, 128)")
             self.read()
+            if self.check("-") and re.fullmatch(r"CONV\d+|FC", tok.text):
+                self.fail(
+                    f"incomplete `{tok.text}-`",
+                    self.token,
+                    help="the sugar is CONV<F>-<K> (CONV3-64), POOL<F> (POOL2) or FC-<K> (FC-4096)",
+                )
+            if self.check("{"):
+                self.fail(
+                    f"unknown merge `{tok.text}`{did_you_mean(tok.text, MERGE_TYPES)}",
+                    tok,
+                    help="merges are ADD{ a | b } (sum), CAT{ a | b } (depth concatenation) "
+                    "and RES{ a } (a residual)",
+                )
             args = self.parse_args() if self.check("(") else ()
             if self.check("LABEL"):
                 self.fail("a label names one layer; put it on a layer inside the block")
@@ -340,7 +362,7 @@ class Parser:
             else "write RES{ CONV -> RELU -> CONV }",
         )
         self.enter(opener)
-        branches = [self.parse_chain()]
+        branches = [self.parse_branch(kw)]
         while self.check("|"):
             bar = self.read()
             if kw.text == "RES":
@@ -349,7 +371,7 @@ class Parser:
                     bar,
                     help="use ADD{ a | b } for two explicit branches",
                 )
-            branches.append(self.parse_chain())
+            branches.append(self.parse_branch(kw))
         self.close(opener, "}", "the branches")
         if kw.text != "RES" and len(branches) < 2:
             self.fail(
@@ -358,6 +380,11 @@ class Parser:
                 help=f"write {kw.text}{{ a | b }}, or RES{{ a }} for a residual",
             )
         return Merge(kw.text, tuple(branches), self.span(kw, kw), self.parse_label())
+
+    def parse_branch(self, kw: Token) -> Chain:
+        if self.token.kind in ("|", "}"):
+            self.fail(f"a branch of {kw.text} is empty", help="write ID for an identity branch")
+        return self.parse_chain()
 
     def parse_args(self) -> tuple[Arg, ...]:
         """args = "(" (arg ("," arg)*)? ")" """

@@ -83,7 +83,9 @@ MEMORY_FIELDS: dict[str, cs.TypedDictField] = {
 }
 
 SPEC_FIELDS: dict[str, cs.TypedDictField] = {
-    "name": _field(cs.str_schema(strict=True), "The network's name (free text).", required=True),
+    "name": _field(
+        cs.str_schema(strict=True, min_length=1), "The network's name (free text).", required=True
+    ),
     "description": _field(
         cs.str_schema(strict=True), "Free text: the source, published parameter counts."
     ),

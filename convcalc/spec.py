@@ -25,7 +25,7 @@ from .errors import (
     SpecNotFound,
     did_you_mean,
 )
-from .layers import LAYERS, ArgValue, Shape
+from .layers import LAYERS, ArgValue, Shape, argument_hint
 from .pattern import parse_header, parse_pattern
 from .rules import finding
 from .schema import MEMORY_FIELDS, OPTIMIZERS, SPEC_FIELDS, VALIDATOR
@@ -141,7 +141,7 @@ def _build(doc: YamlDoc) -> Spec:
                     f"YAML read `arch` as {what}, not as a pattern",
                     doc.location(("arch",)),
                     help="write it as a block, which YAML leaves alone:\narch: |\n  "
-                    "INPUT -> [CONV -> RELU]*2 -> FC",
+                    + _raw_value(doc, ("arch",)),
                 )
             ]
         )
@@ -215,11 +215,14 @@ def _schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
                 )
             )
         else:
+            message = _message(error, path)
+            sep = " " if message.startswith(("is ", "must ")) else ": "
             findings.append(
                 finding(
                     "CC105",
-                    f"`{dotted}`: {_message(error)}",
+                    f"`{dotted}`{sep}{message}",
                     doc.location(path),
+                    help=_MISSING_HELP.get(dotted) if error.get("input") is None else None,
                 )
             )
     return findings
@@ -232,16 +235,49 @@ _MISSING_HELP = {
 }
 
 
-def _message(error: Any) -> str:
-    msg = str(error["msg"]).removeprefix("Value error, ")
+_EXPECTED = {
+    "string_type": "expected text",
+    "int_type": "expected an integer",
+    "dict_type": "expected a mapping (key: value)",
+    "bool_type": "expected true or false",
+}
+
+
+def _message(error: Any, path: tuple[str | int, ...]) -> str:
+    kind = error["type"]
     value = error.get("input")
-    if isinstance(value, (dict, list)):
-        return msg
-    shown = f"{value!r}" if not isinstance(value, bool) else str(value).lower()
-    if error["type"] == "literal_error" and isinstance(value, str):
-        options = re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
-        return f"{msg}, got {shown}{did_you_mean(value, options)}"
+    ctx = error.get("ctx", {})
+    if value is None:
+        return "is empty" if kind != "dict_type" else "is empty: expected a mapping (key: value)"
+    shown = _show(value)
+    if kind == "string_type" and path[:1] == ("blocks",):
+        return f"a block body is a pattern (text), got {shown}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}, got {shown}"
+    if kind == "literal_error" and isinstance(value, str):
+        options = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        return f"expected {', '.join(options)}; got {shown}{did_you_mean(value, options)}"
+    msg = _EXPECTED.get(kind) or str(error["msg"]).removeprefix("Value error, ")
     return f"{msg}, got {shown}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _raw_value(doc: YamlDoc, path: tuple[str, ...]) -> str:
+    """The text after `key:` on the key's line, as the user wrote it."""
+    key = doc.keys[path]
+    line = doc.file.line_text(key.start_mark.line + 1)
+    return line.split(":", 1)[1].strip() if ":" in line else line.strip()
 
 
 def _check_vars(doc: YamlDoc, variables: Mapping[str, int | bool]) -> list[Finding]:
@@ -290,7 +326,7 @@ def _check_defaults(
                 findings.append(
                     finding(
                         "CC104",
-                        f"{type_name} has no argument `{key}`{did_you_mean(key, declared)}",
+                        f"{type_name} has no argument `{key}`{argument_hint(key, declared)}",
                         doc.location(path, key=True),
                         help=f"{type_name} takes: {', '.join(declared) or 'no arguments'}",
                     )

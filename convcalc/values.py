@@ -113,12 +113,13 @@ def check_arg(layer: str, spec: ParamSpec, value: ArgValue, span: Span) -> ArgVa
             return value
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        raise bad("true or false")
+        hint = did_you_mean(str(value), ("true", "false")).removeprefix("; ") or None
+        raise bad("true or false", hint)
     if kind == "choice":
         if isinstance(value, str) and value in spec.choices:
             return value
         hint = did_you_mean(str(value), spec.choices).removeprefix("; ") or None
-        raise bad(" or ".join(spec.choices), hint)
+        raise bad(", ".join(spec.choices[:-1]) + f" or {spec.choices[-1]}", hint)
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("a number")

@@ -74,7 +74,7 @@ def node_location(file: SourceFile, node: yaml.Node) -> Location:
     mark = node.start_mark
     line, col = mark.line + 1, mark.column + 1
     end = node.end_mark
-    end_col = end.column + 1 if end.line == mark.line else len(file.line_text(line)) + 1
+    end_col = end.column + 1 if end.line == mark.line else col + 1
     return Location.at(file, line, col, max(end_col, col + 1))
 
 
@@ -90,6 +90,25 @@ def read_text(name: str, raw: bytes) -> SourceFile:
             "CC120",
             f"the file has {len(raw):,} bytes; specs are limited to {limits.MAX_FILE_BYTES:,}",
             Location.at(whole, 1, 1),
+        )
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _fail(
+            "CC100",
+            "the file is UTF-16 text, not UTF-8",
+            Location.at(SourceFile(name, ""), 1, 1),
+            help="save the file as UTF-8",
+        )
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        start = raw.rfind(b"\n", 0, nul) + 1
+        shown = SourceFile(name, raw.decode("utf-8", "replace"))
+        column = len(raw[start:nul].decode("utf-8", "replace")) + 1
+        raise _fail(
+            "CC100",
+            f"the file contains a NUL byte at line {line}, column {column}: it is not a text file",
+            Location.at(shown, line, column),
+            help="save the spec as plain UTF-8 text",
         )
     try:
         text = raw.decode("utf-8-sig")
@@ -137,33 +156,52 @@ def compose(file: SourceFile) -> YamlDoc:
 
 
 def _yaml_error(file: SourceFile, exc: yaml.MarkedYAMLError) -> FindingError:
+    context = exc.context or ""
     mark = exc.problem_mark or exc.context_mark
+    if "quoted scalar" in context and exc.context_mark is not None:
+        mark = exc.context_mark  # an unclosed quote: point at where it opens
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
-    if exc.context and "while" not in exc.context:
-        problem = f"{exc.context}: {problem}"
+    if "quoted scalar" in context:
+        problem = "this quoted string is never closed"
+    elif context and "while" not in context:
+        problem = f"{context}: {problem}"
+    text = file.line_text(line)
     help = None
-    text = file.line_text(line).strip()
-    arch_line = _arch_line(file, line)
-    if arch_line is not None:
+    if "quoted scalar" in context:
+        help = "close the quote; a pattern needs no quotes when `arch` is written as a | block"
+    elif "expected a single document" in problem:
+        help = "a spec is one YAML document; remove the `---` line and what follows it"
+    elif "found character '\\t'" in problem:
         help = (
-            "write `arch` as a block so that YAML leaves the pattern alone:\n"
-            "arch: |\n  INPUT -> [CONV -> RELU]*2 -> FC"
+            "YAML does not allow tabs for indentation; use spaces"
+            if not text[: col - 1].strip()
+            else "YAML does not allow a tab here; replace it with spaces"
         )
+    elif text.lstrip().startswith("arch:") and text.split(":", 1)[1].strip():
+        return _arch_error(file, line, col, text, problem)
     elif ": " in text and "mapping values" in problem:
         help = "quote the value, or write it as a `|` block"
-    if "found character '\\t'" in problem:
-        help = "YAML does not allow tabs for indentation; use spaces"
     return _fail("CC101", f"YAML syntax error: {problem}", Location.at(file, line, col), help)
 
 
-def _arch_line(file: SourceFile, line: int) -> int | None:
-    """The line of an `arch:` key at or just above ``line`` with a pattern on the same line."""
-    for candidate in range(line, max(0, line - 3), -1):
-        text = file.line_text(candidate).lstrip()
-        if text.startswith("arch:") and text[5:].strip() not in ("", "|", ">", "|-", ">-"):
-            return candidate
-    return None
+def _arch_error(file: SourceFile, line: int, col: int, text: str, problem: str) -> FindingError:
+    """A YAML error on an `arch:` line: say what YAML made of the pattern, and show the
+    pattern as a block, which YAML leaves alone."""
+    pattern = text.split(":", 1)[1].strip()
+    if pattern.startswith(("[", "{")):
+        what = "a list" if pattern[0] == "[" else "a mapping"
+        reason = f"YAML reads a value that starts with `{pattern[0]}` as {what}"
+        if "alias" in problem:
+            reason += ", and the `*` after it as an alias"
+    elif "*" in pattern and "alias" in problem:
+        reason = "YAML reads `*` as an alias"
+    elif ": " in pattern:
+        reason = "YAML reads `: ` as the start of a mapping"
+    else:
+        reason = f"YAML cannot read this `arch` line ({problem})"
+    help = f"write `arch` as a block, which YAML leaves alone:\narch: |\n  {pattern}"
+    return _fail("CC101", f"YAML syntax error: {reason}", Location.at(file, line, col), help)
 
 
 def _check_expansion(file: SourceFile, root: yaml.Node) -> None:
