@@ -8,7 +8,6 @@ branches disagree) and returns what it has, with ``output`` None.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .errors import Finding, FindingError, Location, Severity
@@ -27,9 +26,9 @@ def show_shape(shape: Shape) -> str:
     return "×".join(str(v) for v in shape)
 
 
-@dataclass(frozen=True)
-class Row:
-    index: int
+class Row(NamedTuple):
+    """One layer's facts; ``inputs`` are the positions of the rows it reads."""
+
     name: str
     type: str
     args: Mapping[str, ArgValue]
@@ -70,8 +69,7 @@ class Totals(NamedTuple):
         )
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(NamedTuple):
     """What ``convcalc.analyze`` returns."""
 
     spec: Spec
@@ -88,15 +86,13 @@ class Analysis:
         return not any(f.severity is Severity.ERROR for f in self.findings)
 
 
-@dataclass
-class _State:
+class _State(NamedTuple):
     row: int
     shape: Shape
     rf: RF
 
 
-@dataclass
-class _Pending:
+class _Pending(NamedTuple):
     """A CC201/CC202 whose help waits for the whole-network search."""
 
     code: str
@@ -109,14 +105,16 @@ class _Pending:
     axes: tuple[int, ...]
 
 
-@dataclass
 class Analyzer:
-    spec: Spec
-    shape: Shape
-    rounding: str
-    rows: list[Row] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    pending: list[_Pending] = field(default_factory=list)
+    """Walks a layer graph once, appending rows and findings."""
+
+    def __init__(self, spec: Spec, shape: Shape, rounding: str) -> None:
+        self.spec = spec
+        self.shape = shape
+        self.rounding = rounding
+        self.rows: list[Row] = []
+        self.findings: list[Finding] = []
+        self.pending: list[_Pending] = []
 
     def run(self, graph: LayerGraph) -> Shape:
         first = graph.nodes[0]
@@ -155,7 +153,7 @@ class Analyzer:
         index = len(self.rows)
         line, col, end = node.span.location()
         self.rows.append(Row(
-            index, name or node.name, type_ or node.type, node.args if args is None else args,
+            name or node.name, type_ or node.type, node.args if args is None else args,
             inputs, shapes, y, weights, biases, buffers, macs, activations, rf.pixels(),
             Location(node.span.source.file.name, line, col, end, node.span.source.file),
             in_place,

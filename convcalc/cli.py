@@ -12,8 +12,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import click
 
@@ -85,8 +84,7 @@ def cli() -> None:
     """
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     """What one SPEC argument came to."""
 
     label: str
@@ -99,9 +97,11 @@ class Outcome:
         return self.analysis.findings if self.analysis else self.findings
 
 
-@dataclass
 class Run:
-    outcomes: list[Outcome] = field(default_factory=list)
+    """The outcomes of every SPEC argument, in order."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome] = []
 
     def add_spec(self, label: str, load: Callable[[], Spec], **options: Any) -> None:
         try:

@@ -8,7 +8,6 @@ came from and a trace of the repetitions and block calls that produced it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from . import limits
@@ -28,34 +27,57 @@ class Frame(NamedTuple):
     text: str
 
 
-@dataclass
 class LayerNode:
-    type: str
-    args: Mapping[str, ArgValue]
-    span: Span
-    trace: tuple[Frame, ...] = ()
-    label: str | None = None
-    name: str = ""
+    """One layer, its arguments resolved; ``name`` is given once the whole graph exists."""
+
+    __slots__ = ("args", "label", "name", "span", "trace", "type")
+
+    def __init__(
+        self,
+        type: str,
+        args: Mapping[str, ArgValue],
+        span: Span,
+        trace: tuple[Frame, ...] = (),
+        label: str | None = None,
+        name: str = "",
+    ) -> None:
+        self.type = type
+        self.args = args
+        self.span = span
+        self.trace = trace
+        self.label = label
+        self.name = name
 
 
-@dataclass
 class MergeNode:
-    kind: str  # ADD or CAT
-    branches: tuple[list[Node], ...]
-    span: Span
-    trace: tuple[Frame, ...] = ()
-    label: str | None = None
-    name: str = ""
+    """ADD or CAT over branches, each a sequence of nodes."""
+
+    __slots__ = ("branches", "kind", "label", "name", "span", "trace")
+
+    def __init__(
+        self,
+        kind: str,
+        branches: tuple[list[Node], ...],
+        span: Span,
+        trace: tuple[Frame, ...] = (),
+        label: str | None = None,
+        name: str = "",
+    ) -> None:
+        self.kind = kind
+        self.branches = branches
+        self.span = span
+        self.trace = trace
+        self.label = label
+        self.name = name
 
 
 Node = LayerNode | MergeNode
 
 
-@dataclass
-class LayerGraph:
+class LayerGraph(NamedTuple):
     nodes: list[Node]
-    findings: list[Finding] = field(default_factory=list)
-    layers: int = 0
+    findings: list[Finding]
+    layers: int
 
 
 def trace_text(trace: tuple[Frame, ...]) -> str | None:

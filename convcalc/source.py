@@ -9,26 +9,27 @@ token deep inside ``arch`` still reports the file's own line and column.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 
-@dataclass(frozen=True)
 class SourceFile:
     """The whole text of one spec file (or an inline ``-e`` pattern)."""
 
-    name: str
-    text: str
-    line_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    __slots__ = ("line_starts", "name", "text")
 
-    def __post_init__(self) -> None:
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self.text = text
         starts = [0]
-        find = self.text.find
+        find = text.find
         i = find("\n")
         while i >= 0:
             starts.append(i + 1)
             i = find("\n", i + 1)
-        object.__setattr__(self, "line_starts", tuple(starts))
+        self.line_starts = tuple(starts)
+
+    def __repr__(self) -> str:
+        return f"SourceFile({self.name!r})"
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""
@@ -51,8 +52,7 @@ class SourceFile:
         return text.rstrip("\r")
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """A string parsed by convcalc, with each character mapped to an offset in its file.
 
     ``runs`` holds (start in ``text``, start in the file) for every run of characters that

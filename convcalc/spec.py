@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from pydantic_core import ValidationError
 
@@ -35,17 +35,16 @@ from .values import check_arg
 from .vocab import KEYWORDS, WORDS
 from .yamlload import YamlDoc, compose, read_text
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
 
 
-@dataclass(frozen=True)
-class Block:
+class Block(NamedTuple):
     header: BlockHeader
     body: Chain
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(NamedTuple):
     """A validated spec: what ``convcalc.load`` returns and ``convcalc.analyze`` takes."""
 
     file: SourceFile
@@ -55,9 +54,9 @@ class Spec:
     description: str | None = None
     dtype: str = "float32"
     rounding: str = "floor"
-    vars: Mapping[str, int | bool] = field(default_factory=dict)
-    defaults: Mapping[str, Mapping[str, ArgValue]] = field(default_factory=dict)
-    blocks: Mapping[str, Block] = field(default_factory=dict)
+    vars: Mapping[str, int | bool] = _EMPTY
+    defaults: Mapping[str, Mapping[str, ArgValue]] = _EMPTY
+    blocks: Mapping[str, Block] = _EMPTY
     batch: int = 1
     optimizer: str = "momentum"
     input_location: Location | None = None
@@ -95,7 +94,8 @@ def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Sp
     shown = display or os.fspath(path)
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(limits.MAX_FILE_BYTES + 1)
+            size = os.fstat(handle.fileno()).st_size  # 0 for pipes: read up to the limit
+            raw = handle.read(min(size or limits.MAX_FILE_BYTES, limits.MAX_FILE_BYTES) + 1)
     except FileNotFoundError:
         raise SpecNotFound(f"no such file `{shown}`") from None
     except IsADirectoryError:

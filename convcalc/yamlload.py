@@ -9,8 +9,7 @@ so later errors point at ``file:line:column``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -33,8 +32,7 @@ _SCALARS = {
 _constructor = yaml.constructor.SafeConstructor()
 
 
-@dataclass(frozen=True)
-class YamlDoc:
+class YamlDoc(NamedTuple):
     """A YAML document as Python values, with the node of every value and key."""
 
     file: SourceFile
@@ -88,7 +86,7 @@ def read_text(name: str, raw: bytes) -> SourceFile:
     if len(raw) > limits.MAX_FILE_BYTES:
         raise _fail(
             "CC120",
-            f"the file has {len(raw):,} bytes; specs are limited to {limits.MAX_FILE_BYTES:,}",
+            f"the file is larger than the limit of {limits.MAX_FILE_BYTES:,} bytes (1 MiB)",
             Location.at(whole, 1, 1),
         )
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
