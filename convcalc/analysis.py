@@ -15,6 +15,7 @@ from .fit import network_fits
 from .geometry import MINUS, Axis, fix_lines
 from .graph import LayerGraph, LayerNode, MergeNode, Node, build, trace_text
 from .layers import LAYERS, RF, ArgValue, Shape, integer, pair
+from .memory import Memory, estimate
 from .rules import finding
 from .spec import Spec
 
@@ -80,6 +81,7 @@ class Analysis(NamedTuple):
     findings: tuple[Finding, ...]
     output: Shape | None
     graph: LayerGraph | None = None
+    memory: Memory | None = None
 
     @property
     def ok(self) -> bool:
@@ -564,11 +566,15 @@ def analyze(
     input: Shape | None = None,
     variables: Mapping[str, int | bool] | None = None,
     rounding: str | None = None,
+    batch: int | None = None,
+    dtype: str | None = None,
+    optimizer: str | None = None,
 ) -> Analysis:
-    """Expand a spec and propagate shapes, counts and findings through it.
+    """Expand a spec and propagate shapes, counts, memory and findings through it.
 
     ``input`` overrides the spec's input volume, ``variables`` its ``vars`` (like --set),
-    ``rounding`` its rounding mode. Problems are findings in the result, never exceptions.
+    ``rounding`` its rounding mode; ``batch``, ``dtype`` and ``optimizer`` the memory
+    estimate's. Problems are findings in the result, never exceptions.
     """
     shape = input or spec.input
     mode = rounding or spec.rounding
@@ -583,8 +589,62 @@ def analyze(
         analyzer.findings.append(exc.finding)
     analyzer.finish(complete=output is not None)
     rows = tuple(analyzer.rows)
+    totals = Totals.of(rows)
+    memory = None
+    if output is not None:
+        memory = estimate(
+            rows,
+            dtype=dtype or spec.dtype,
+            batch=batch or spec.batch,
+            optimizer=optimizer or spec.optimizer,
+        )
+        analyzer.findings.extend(memory_findings(spec, rows, totals, memory))
     findings = tuple(sorted(analyzer.findings, key=_order))
-    return Analysis(spec, shape, mode, rows, Totals.of(rows), findings, output, graph)
+    return Analysis(spec, shape, mode, rows, totals, findings, output, graph, memory)
+
+
+def memory_findings(
+    spec: Spec, rows: tuple[Row, ...], totals: Totals, memory: Memory
+) -> list[Finding]:
+    """CC401/CC402: over a budget of the spec; CC403: one layer holds most parameters."""
+    found = []
+    checks = (
+        ("activations", "CC401", "activations per image", memory.per_image.activations),
+        ("parameters", "CC402", "parameters", memory.parameters),
+    )
+    for key, code, what, used in checks:
+        if key in spec.budgets:
+            budget, location = spec.budgets[key]
+            if used > budget:
+                found.append(finding(
+                    code,
+                    f"{what} take {mb(used)} at {memory.dtype}, over the budget of {mb(budget)}",
+                    location,
+                    help="a smaller input, fewer filters in the early layers, or float16"
+                    if key == "activations"
+                    else "fewer or narrower FC layers; a GAP before the classifier",
+                ))  # fmt: skip
+    if sum(1 for r in rows if r.params) >= 3:  # in a 1- or 2-layer net it is no news
+        biggest = max(rows, key=lambda r: r.params)
+        share = biggest.params / totals.params
+        if share > 0.5:
+            found.append(finding(
+                "CC403",
+                f"{biggest.name} holds {share:.0%} of all parameters ({biggest.params:,} of "
+                f"{totals.params:,})",
+                biggest.location,
+                layer=biggest.name,
+                help="the notes: such FC layers can be removed with no performance downgrade; "
+                "a GAP before a small classifier, or the FC→CONV conversion, removes most of them"
+                if biggest.type == "FC"
+                else None,
+            ))  # fmt: skip
+    return found
+
+
+def mb(value: int) -> str:
+    """Bytes as MB (1024² bytes), as the notes count."""
+    return f"{value / 1024**2:,.2f} MB"
 
 
 def _order(f: Finding) -> tuple[int, int, str]:

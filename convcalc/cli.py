@@ -20,7 +20,8 @@ from . import bundled
 from .analysis import Analysis, analyze
 from .errors import FileError, Finding, Severity, SpecError
 from .layers import Shape
-from .schema import ROUNDINGS, parse_shape
+from .memory import parse_size
+from .schema import DTYPES, OPTIMIZERS, ROUNDINGS, parse_shape
 from .spec import Spec, inline, load_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,6 +36,16 @@ def shape_option(ctx: click.Context, param: click.Parameter, value: str | None) 
         return parse_shape(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r}: {exc}") from None
+
+
+def budget_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """``--budget 12GiB``"""
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def assignments_option(
@@ -57,6 +68,42 @@ def assignments_option(
                 f"{value!r}: the value must be an integer or true/false"
             ) from None
     return result
+
+
+def spec_options(f: F) -> F:
+    """--input and --set, for every command that reads a spec."""
+    f = click.option(
+        "--set",
+        "assignments",
+        callback=assignments_option,
+        multiple=True,
+        help="Set a variable of the spec, e.g. --set N=3 (repeatable).",
+    )(f)
+    return click.option(
+        "--input",
+        "input_",
+        callback=shape_option,
+        help="Override the input volume, e.g. 224x224x3.",
+    )(f)
+
+
+def memory_options(f: F) -> F:
+    """--batch, --dtype and --optimizer of the memory estimate."""
+    f = click.option(
+        "--optimizer",
+        type=click.Choice(OPTIMIZERS),
+        help="Optimizer whose state is counted (default: the spec's, else momentum).",
+    )(f)
+    f = click.option(
+        "--dtype",
+        type=click.Choice(DTYPES),
+        help="Value type (default: the spec's, else float32).",
+    )(f)
+    return click.option(
+        "--batch",
+        type=click.IntRange(min=1, max=1 << 30),
+        help="Images per batch (default: the spec's, else 1).",
+    )(f)
 
 
 def debug_option(f: F) -> F:
@@ -139,21 +186,13 @@ def _console() -> Any:
 @click.option(
     "-e", "--pattern", help="Check an inline pattern instead of (or besides) files; needs --input."
 )
-@click.option(
-    "--input", "input_", callback=shape_option, help="Override the input volume, e.g. 224x224x3."
-)
-@click.option(
-    "--set",
-    "assignments",
-    callback=assignments_option,
-    multiple=True,
-    help="Set a variable of the spec, e.g. --set N=3 (repeatable).",
-)
+@spec_options
 @click.option(
     "--rounding",
     type=click.Choice(ROUNDINGS),
     help="How strides that don't fit are rounded (default: the spec's, else floor).",
 )
+@memory_options
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON),
@@ -177,12 +216,15 @@ def check(
     input_: Shape | None,
     assignments: dict[str, int | bool],
     rounding: str | None,
+    batch: int | None,
+    dtype: str | None,
+    optimizer: str | None,
     fail_on: str,
     strict: bool,
     format_: str,
     debug: bool,
 ) -> None:
-    """Check specs: shapes, strides that don't fit, parameters, MACs, activations.
+    """Check specs: shapes, strides that don't fit, parameters, MACs, memory.
 
     SPEC is a YAML file or the name of a bundled spec (see `convcalc list`).
 
@@ -197,7 +239,14 @@ def check(
         raise click.UsageError("give at least one SPEC (a file or a bundled name) or -e PATTERN")
     if pattern is not None and input_ is None:
         raise click.UsageError("-e PATTERN needs --input WxHxD")
-    options = {"input": input_, "variables": assignments, "rounding": rounding}
+    options = {
+        "input": input_,
+        "variables": assignments,
+        "rounding": rounding,
+        "batch": batch,
+        "dtype": dtype,
+        "optimizer": optimizer,
+    }
     run = Run()
     for name in specs:
         run.add_spec(name, lambda name=name: load_spec(name), **options)  # type: ignore[misc]
@@ -239,14 +288,7 @@ def _render_check(run: Run, format_: str) -> None:
 
 @cli.command()
 @click.argument("spec", metavar="SPEC")
-@click.option("--input", "input_", callback=shape_option, help="Override the input volume.")
-@click.option(
-    "--set",
-    "assignments",
-    callback=assignments_option,
-    multiple=True,
-    help="Set a variable of the spec (repeatable).",
-)
+@spec_options
 @click.option(
     "--format",
     "format_",
@@ -299,6 +341,87 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
+
+
+@cli.command()
+@click.argument("spec", metavar="SPEC")
+@spec_options
+@memory_options
+@click.option(
+    "--budget",
+    callback=budget_option,
+    help="Memory to train in, like 12GiB, 16GB or 8000MiB: prints the largest batch that fits.",
+)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@debug_option
+def memory(
+    spec: str,
+    input_: Shape | None,
+    assignments: dict[str, int | bool],
+    batch: int | None,
+    dtype: str | None,
+    optimizer: str | None,
+    budget: int | None,
+    format_: str,
+    debug: bool,
+) -> None:
+    """Break down the memory SPEC needs to train and to infer, per image and per batch.
+
+    Activations and their gradients, max-pool switches, im2col workspace, parameters with
+    their gradients and optimizer state (the notes' three sources of memory), the inference
+    peak with tensors freed after their last use, and per layer, where the activations and
+    the parameters sit. MB = 1024² bytes; GB = 1000³ and GiB = 1024³ bytes in --budget.
+
+    \b
+    Examples:
+      convcalc memory vgg16
+      convcalc memory vgg16 --batch 32 --optimizer adam --dtype float16
+      convcalc memory resnet18 --budget 12GiB --format json
+    """
+    from .report import memory as report
+
+    run = Run()
+    options = {"input": input_, "variables": assignments}
+    run.add_spec(spec, lambda: load_spec(spec), batch=batch, dtype=dtype, optimizer=optimizer,
+                 **options)  # fmt: skip
+    outcome = run.outcomes[0]
+    if outcome.file_error:
+        sys.exit(2)
+    analysis = outcome.analysis
+    if analysis is None or analysis.memory is None:
+        from .report import text
+
+        text.print_findings(_console(), outcome.all_findings)
+        sys.exit(1)
+    estimate = analysis.memory
+    if format_ == "json":
+        doc: dict[str, Any] = {
+            "version": 1,
+            "file": analysis.spec.path,
+            "name": analysis.spec.name,
+            **estimate.to_json(),
+            "per_image": estimate.per_image._asdict(),
+            "layers": report.layer_json(analysis, estimate),
+        }
+        if budget is not None:
+            doc["budget"] = budget
+            doc["max_batch"] = estimate.max_batch(budget)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        console = _console()
+        report.print_memory(console, analysis, estimate)
+        if budget is not None:
+            console.print()
+            for line in report.budget_lines(estimate, budget):
+                console.print(line, soft_wrap=True)
+    sys.exit(1 if budget is not None and estimate.max_batch(budget) < 1 else 0)
 
 
 @cli.command(name="list")

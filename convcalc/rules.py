@@ -59,6 +59,9 @@ _RULES = [
     Rule("CC302", E, "CAT branches have different width or height"),
     Rule("CC304", I, "SKIP became a projection inferred from the sibling branch"),
     Rule("CC305", E, "SKIP cannot be resolved"),
+    Rule("CC401", W, "activations per image over the spec's `budgets: activations`"),
+    Rule("CC402", W, "parameters over the spec's `budgets: parameters`"),
+    Rule("CC403", I, "one layer holds more than half of all parameters"),
 ]
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

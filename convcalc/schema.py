@@ -18,6 +18,7 @@ from pydantic_core import core_schema as cs
 
 from . import limits
 from .layers import Shape
+from .memory import parse_size
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 ROUNDINGS = ("floor", "strict", "caffe")
@@ -73,6 +74,33 @@ _ARG_VALUE = cs.union_schema(
     custom_error_message="expected an integer, a number, true/false, a word or a [width, "
     "height] pair",
 )
+
+
+def _size(value: Any) -> Any:
+    """``12GiB``, ``500MB`` or a number of bytes."""
+    return parse_size(value) if isinstance(value, str) else value
+
+
+_SIZE_SCHEMA = cs.no_info_before_validator_function(_size, cs.int_schema(ge=0, strict=True))
+_SIZE_JSON = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B)?\s*$"},
+        {"type": "integer", "minimum": 0},
+    ]
+}
+
+BUDGET_FIELDS: dict[str, cs.TypedDictField] = {
+    "activations": _field(
+        _SIZE_SCHEMA,
+        "Most activation memory one image may take (forward), like 100MiB (CC401).",
+        json=_SIZE_JSON,
+    ),
+    "parameters": _field(
+        _SIZE_SCHEMA,
+        "Most memory the trainable parameters may take, like 500MB (CC402).",
+        json=_SIZE_JSON,
+    ),
+}
 
 MEMORY_FIELDS: dict[str, cs.TypedDictField] = {
     "batch": _field(cs.int_schema(ge=1, strict=True), "Images per batch (default 1)."),
@@ -142,6 +170,10 @@ SPEC_FIELDS: dict[str, cs.TypedDictField] = {
     "memory": _field(
         cs.typed_dict_schema(MEMORY_FIELDS, extra_behavior="forbid", strict=True),
         "Defaults for the memory estimate.",
+    ),
+    "budgets": _field(
+        cs.typed_dict_schema(BUDGET_FIELDS, extra_behavior="forbid", strict=True),
+        "Memory budgets checked at the spec's dtype: activations per image, parameters.",
     ),
     "arch": _field(
         cs.str_schema(strict=True),

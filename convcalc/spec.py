@@ -28,7 +28,7 @@ from .errors import (
 from .layers import LAYERS, ArgValue, Shape, argument_hint
 from .pattern import parse_header, parse_pattern
 from .rules import finding
-from .schema import MEMORY_FIELDS, OPTIMIZERS, SPEC_FIELDS, VALIDATOR
+from .schema import BUDGET_FIELDS, MEMORY_FIELDS, OPTIMIZERS, SPEC_FIELDS, VALIDATOR
 from .source import Source, SourceFile, Span
 from .syntax import BlockHeader, Chain
 from .values import check_arg
@@ -60,6 +60,7 @@ class Spec(NamedTuple):
     batch: int = 1
     optimizer: str = "momentum"
     input_location: Location | None = None
+    budgets: Mapping[str, tuple[int, Location]] = _EMPTY
 
     @property
     def path(self) -> str:
@@ -178,6 +179,10 @@ def _build(doc: YamlDoc) -> Spec:
         batch=memory.get("batch", 1),
         optimizer=memory.get("optimizer", "momentum"),
         input_location=doc.location(("input",)),
+        budgets={
+            key: (value, doc.location(("budgets", key)))
+            for key, value in model.get("budgets", {}).items()
+        },
     )
 
 
@@ -195,7 +200,9 @@ def _schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
         dotted = ".".join(str(p) for p in path)
         kind = error["type"]
         if kind == "extra_forbidden":
-            fields = SPEC_FIELDS if len(path) == 1 else MEMORY_FIELDS
+            fields = {"memory": MEMORY_FIELDS, "budgets": BUDGET_FIELDS}.get(
+                str(path[0]) if len(path) > 1 else "", SPEC_FIELDS
+            )
             key = str(path[-1])
             findings.append(
                 finding(

@@ -89,8 +89,8 @@ def test_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_bundled_name_suggests(capsys: pytest.CaptureFixture[str]) -> None:
-    assert exit_code("check", "vgg61") == 2
-    assert "did you mean `vgg16`?" in capsys.readouterr().err
+    assert exit_code("check", "resnt18") == 2
+    assert "did you mean `resnet18`?" in capsys.readouterr().err
 
 
 def test_directory_is_not_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -50,7 +50,7 @@ def test_set_overrides_vars(n: int, m: int, k: int, expected: list[str]) -> None
     )
     a = check(text, variables={"N": n, "M": m, "K": k})
     assert types(a) == expected
-    assert a.findings == ()
+    assert [f.code for f in a.findings if f.code != "CC403"] == []
 
 
 def test_named_optional() -> None:

@@ -132,4 +132,4 @@ def test_vgg16_json() -> None:
     }
     for key in ("params", "weights", "biases", "buffers", "macs", "activations"):
         assert sum(layer[key] for layer in r["layers"]) == r["totals"][key]
-    assert r["findings"] == []
+    assert [(f["code"], f["layer"]) for f in r["findings"]] == [("CC403", "fc1")]

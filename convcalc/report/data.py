@@ -49,7 +49,7 @@ def result_json(analysis: Analysis) -> dict[str, Any]:
             "macs": t.macs,
             "activations": t.activations,
         },
-        "memory": None,
+        "memory": analysis.memory.to_json() if analysis.memory else None,
         "findings": [f.to_json() for f in analysis.findings],
     }
 

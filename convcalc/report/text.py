@@ -14,9 +14,9 @@ from rich.text import Text
 from ..analysis import Analysis, Row, show_shape
 from ..errors import Finding, Severity
 from ..layers import ArgValue
+from ..memory import BYTES, Memory
 
 MB = 1024 * 1024
-BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
@@ -103,7 +103,7 @@ RIGHT = (False, False, False, True, True, True, True)
 def table_cells(analysis: Analysis) -> tuple[list[list[str]], list[str]]:
     """The body cells and the totals line of the layer table."""
     rows = analysis.rows
-    mb_cells, mb_total = rounded_mb([r.activations for r in rows], BYTES[analysis.spec.dtype])
+    mb_cells, mb_total = rounded_mb([r.activations for r in rows], BYTES[dtype_of(analysis)])
     body = []
     for row, mb in zip(rows, mb_cells, strict=True):
         rf = row.receptive_field
@@ -149,6 +149,15 @@ def grid(
     return out
 
 
+def summary_line(memory: Memory) -> str:
+    """One line of memory for the `check` report."""
+    return (
+        f"memory at {memory.dtype}, batch {memory.batch}, {memory.optimizer}: training "
+        f"{memory.training_total / MB:,.2f} MB · inference peak "
+        f"{memory.inference_peak / MB:,.2f} MB (`convcalc memory` breaks it down)"
+    )
+
+
 def footer(dtype: str) -> str:
     return (
         "MACs: multiply-accumulates, biases not counted (FLOPs ≈ 2 × MACs). "
@@ -158,20 +167,23 @@ def footer(dtype: str) -> str:
     )
 
 
+def dtype_of(analysis: Analysis) -> str:
+    return analysis.memory.dtype if analysis.memory else analysis.spec.dtype
+
+
 def print_analysis(console: Console, analysis: Analysis) -> None:
     spec = analysis.spec
+    dtype = dtype_of(analysis)
     console.print(Text.assemble((spec.name, "bold"), "  ", (spec.path, "dim")))
     w, h, d = analysis.input
-    console.print(
-        Text(f"input {w}×{h}×{d} · {spec.dtype} · rounding {analysis.rounding}", style="dim")
-    )
+    console.print(Text(f"input {w}×{h}×{d} · {dtype} · rounding {analysis.rounding}", style="dim"))
     if analysis.rows:
         body, totals = table_cells(analysis)
         console.print(grid(COLUMNS, body, RIGHT, totals), soft_wrap=True, crop=False)
     print_findings(console, analysis.findings)
     t = analysis.totals
     gmacs = t.macs / 1e9
-    mb = t.activations * BYTES[spec.dtype] / MB
+    mb = t.activations * BYTES[dtype] / MB
     status = "" if analysis.output else " · analysis stopped at the first error"
     console.print(
         Text(
@@ -180,7 +192,9 @@ def print_analysis(console: Console, analysis: Analysis) -> None:
             style="bold red" if not analysis.ok else "bold",
         )
     )
-    console.print(Text(footer(spec.dtype), style="dim"), soft_wrap=False)
+    if analysis.memory is not None:
+        console.print(Text(summary_line(analysis.memory)))
+    console.print(Text(footer(dtype), style="dim"), soft_wrap=False)
 
 
 def print_findings(console: Console, findings: Sequence[Finding]) -> None:

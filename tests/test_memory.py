@@ -1,0 +1,211 @@
+"""Memory (CONTRACT §6) against the notes' figures and hand-computed cases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import convcalc
+from convcalc.memory import SLOTS, parse_size
+
+from .conftest import check, run, spec
+
+MIB = 1024 * 1024
+
+
+def vgg16(**options: object) -> convcalc.Analysis:
+    return convcalc.analyze(convcalc.load("vgg16"), **options)  # type: ignore[arg-type]
+
+
+def memory(a: convcalc.Analysis) -> convcalc.Memory:
+    assert a.memory is not None
+    return a.memory
+
+
+def test_vgg16_activations_forward_and_backward() -> None:
+    m = memory(vgg16())
+    assert m.activations == 15_237_608 * 4
+    assert round(m.activations / MIB, 2) == 58.13
+    # with the gradients "of equal size": 116.25 MB exactly (the issue's 116.26 is 2 × 58.13,
+    # doubling the rounded figure)
+    assert round((m.activations + m.activation_gradients) / MIB, 2) == 116.25
+    assert 2 * round(m.activations / MIB, 2) == 116.26
+
+
+def test_vgg16_switches_and_parameters() -> None:
+    m = memory(vgg16())
+    pooled = 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256 + 14 * 14 * 512 + 7 * 7 * 512
+    assert m.pool_switches == pooled * 8  # one int64 per max-pool output value
+    assert round(m.activations / 1e6, 2) == 60.95 and round(m.pool_switches / 1e6, 2) == 12.24
+    assert m.parameters == 138_357_544 * 4
+    assert m.workspace == 3 * 3 * 64 * 224 * 224 * 4  # conv2's im2col: (F·F·D1) × (W2·H2)
+
+
+def test_the_notes_three_conv_layers_take_about_72_mb() -> None:
+    # "filtering a 224x224x3 image with three 3x3 CONV layers with 64 filters each and padding
+    # 1 would create three activation volumes of size [224x224x64]. This amounts to a total of
+    # about 10 million activations, or 72MB of memory (per image, for both activations and
+    # gradients)."
+    a = check(spec("INPUT -> [CONV(64, F=3, P=1)]*3", "224x224x3"))
+    volumes = sum(r.activations for r in a.rows if r.type == "CONV")
+    assert volumes == 3 * 224 * 224 * 64 and round(volumes / 1e6) == 10
+    m = memory(a)
+    conv_bytes = volumes * 4 * 2
+    assert abs(conv_bytes / MIB - 72) / 72 < 0.03  # 73.50 MB: the notes' "about 72MB"
+    assert m.activations + m.activation_gradients == (volumes + 224 * 224 * 3) * 8
+
+
+@pytest.mark.parametrize(("optimizer", "factor"), [("sgd", 2), ("momentum", 3), ("adam", 4)])
+def test_parameter_memory_factor(optimizer: str, factor: int) -> None:
+    # "the memory to store the parameter vector alone must usually be multiplied by a factor of
+    # at least 3 or so": parameters, their gradients and a step cache
+    m = memory(vgg16(optimizer=optimizer))
+    assert m.parameters + m.parameter_gradients + m.optimizer_state == factor * m.parameters
+    assert m.optimizer_state == SLOTS[optimizer] * m.parameters
+
+
+@pytest.mark.parametrize(("dtype", "ratio"), [("float16", 0.5), ("bfloat16", 0.5), ("float64", 2)])
+def test_dtype_scales_every_value(dtype: str, ratio: float) -> None:
+    base, other = memory(vgg16()), memory(vgg16(dtype=dtype))
+    for field in ("activations", "activation_gradients", "parameters", "parameter_gradients",
+                  "optimizer_state", "workspace", "buffers"):  # fmt: skip
+        assert getattr(other, field) == getattr(base, field) * ratio, field
+    assert other.pool_switches == base.pool_switches  # switches are int64 indices whatever dtype
+
+
+def test_batch_scales_only_the_per_image_parts() -> None:
+    one, eight = memory(vgg16()), memory(vgg16(batch=8))
+    for field in ("activations", "activation_gradients", "pool_switches", "workspace"):
+        assert getattr(eight, field) == 8 * getattr(one, field), field
+    for field in ("parameters", "buffers", "parameter_gradients", "optimizer_state"):
+        assert getattr(eight, field) == getattr(one, field), field
+    assert eight.training_total - one.training_total == 7 * one.per_image.training
+
+
+def test_training_total_is_the_sum_of_its_parts() -> None:
+    m = memory(vgg16(batch=4, optimizer="adam"))
+    doc = m.to_json()
+    parts = ("activations", "activation_gradients", "pool_switches", "workspace", "parameters",
+             "buffers", "parameter_gradients", "optimizer_state")  # fmt: skip
+    assert sum(doc[p] for p in parts) == doc["training_total"]  # type: ignore[misc]
+
+
+def test_max_batch_is_the_largest_that_fits() -> None:
+    m = memory(vgg16())
+    budget = parse_size("12GiB")
+    best = m.max_batch(budget)
+    assert best >= 1
+    assert m.with_batch(best).training_total <= budget < m.with_batch(best + 1).training_total
+    assert m.max_batch(m.fixed - 1) == 0
+
+
+def test_buffers_of_batch_norm() -> None:
+    m = memory(convcalc.analyze(convcalc.load("resnet18")))
+    bn_channels = sum(r.output[2] for r in convcalc.analyze(convcalc.load("resnet18")).rows
+                      if r.type == "BN")  # fmt: skip
+    assert m.buffers == 2 * bn_channels * 4
+
+
+def test_liveness_of_an_add() -> None:
+    # rows: input 16, conv1 32, conv2 32, id (= conv1), add 32 values. While the ADD runs,
+    # conv1 (through the ID branch), conv2 and the sum are alive: 96 values.
+    a = check(spec("INPUT -> CONV(2, F=1) -> ADD{ CONV(2, F=1) | ID }", "4x4x1"))
+    assert [r.activations for r in a.rows] == [16, 32, 32, 0, 32]
+    assert memory(a).per_image.live_peak == 96 * 4
+
+
+def test_liveness_of_a_cat() -> None:
+    # input 32 stays alive until the second branch has read it (32 + 48 + 80 = 160); then the
+    # two branches and the concatenation: 48 + 80 + 128 = 256 values
+    a = check(spec("INPUT -> CAT{ CONV(3, F=1) | CONV(5, F=1) }", "4x4x2"))
+    assert memory(a).per_image.live_peak == 256 * 4
+
+
+def test_liveness_with_in_place_layers() -> None:
+    # the RELU writes into conv1's storage; conv2 reads it: 32 + 32 values at most
+    a = check(spec("INPUT -> CONV(2, F=1) -> RELU -> CONV(2, F=1)", "4x4x1"))
+    assert memory(a).per_image.live_peak == 64 * 4
+    pattern = "INPUT -> CONV(2, F=1) -> RELU(inplace=false) -> CONV(2, F=1)"
+    not_in_place = check(spec(pattern, "4x4x1"))
+    # conv1 + relu while the RELU runs, then relu + conv2
+    assert memory(not_in_place).per_image.live_peak == 64 * 4
+
+
+def test_inference_peak_formula() -> None:
+    m = memory(vgg16(batch=2))
+    per = m.per_image
+    assert m.inference_peak == m.parameters + m.buffers + 2 * (per.live_peak + per.workspace)
+    assert per.live_peak == 2 * 224 * 224 * 64 * 4  # conv1 and conv2 outputs, nothing more
+
+
+def test_budget_findings() -> None:
+    text = spec("INPUT -> [CONV(64, F=3, P=1)]*3 -> FC(10)", "224x224x3",
+                "budgets: {activations: 30MiB, parameters: 1MB}\n")  # fmt: skip
+    a = check(text)
+    codes = {f.code: f for f in a.findings}
+    assert codes["CC401"].message.startswith("activations per image take 37.32 MB at float32")
+    assert "over the budget of 30.00 MB" in codes["CC401"].message
+    assert codes["CC402"].location.line == 3
+    fine = check(text.replace("30MiB", "40MiB").replace("1MB", "200MB"))
+    assert not {"CC401", "CC402"} & {f.code for f in fine.findings}
+
+
+def test_cc403_one_layer_holds_most_parameters() -> None:
+    (f,) = [f for f in vgg16().findings if f.code == "CC403"]
+    assert f.layer == "fc1" and "74%" in f.message
+    assert not [f for f in convcalc.analyze(convcalc.load("resnet18")).findings
+                if f.code == "CC403"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("12GiB", 12 * 1024**3), ("16GB", 16 * 1000**3), ("8000MiB", 8000 * 1024**2),
+     ("512 MB", 512 * 1000**2), ("1.5GiB", 3 * 1024**3 // 2), ("1000", 1000)],
+)  # fmt: skip
+def test_parse_size(text: str, value: int) -> None:
+    assert parse_size(text) == value
+
+
+def test_parse_size_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="like 12GiB, 16GB"):
+        parse_size("12 gigs")
+
+
+def test_check_json_has_the_memory_object() -> None:
+    result = run("check", "vgg16", "--format", "json", "--batch", "2", "--optimizer", "adam")
+    mem = json.loads(result.output)["results"][0]["memory"]
+    assert mem["dtype"] == "float32" and mem["batch"] == 2 and mem["optimizer"] == "adam"
+    assert mem["activations"] == 2 * 60_950_432
+    assert mem["optimizer_state"] == 2 * 553_430_176
+
+
+def test_memory_command_text() -> None:
+    result = run("memory", "vgg16", "--batch", "8", "--budget", "12GiB")
+    assert result.exit_code == 0
+    out = result.output
+    assert "activations                     58.13    465.01" in out
+    assert "the largest batch that trains within it is 44" in out
+    assert "fc1     FC        0.02  ▏" in out and "████████████████████████" in out
+
+
+def test_memory_command_json() -> None:
+    result = run("memory", "resnet18", "--budget", "8000MiB", "--format", "json")
+    doc = json.loads(result.output)
+    m = memory(convcalc.analyze(convcalc.load("resnet18")))
+    assert doc["max_batch"] == m.max_batch(8000 * 1024**2) and doc["budget"] == 8000 * 1024**2
+    assert doc["training_total"] == m.training_total and doc["per_image"]["live_peak"] > 0
+
+
+def test_even_batch_one_does_not_fit() -> None:
+    result = run("memory", "vgg16", "--budget", "1GiB")
+    assert result.exit_code == 1
+    assert "not even batch 1 fits: the parameters alone need 1,583.38 MB" in result.output
+    acts = run("memory", "vgg16", "--budget", "1.7GB")
+    assert "not even batch 1 fits: one image needs 238.18 MB" in acts.output
+
+
+def test_memory_usage_errors() -> None:
+    assert run("memory", "vgg16", "--budget", "lots").exit_code == 2
+    assert run("memory", "vgg16", "--batch", "0").exit_code == 2
+    assert run("memory", "vgg16", "--optimizer", "lion").exit_code == 2
