@@ -20,6 +20,8 @@ from .rules import finding
 from .spec import Spec
 
 AXES = ("width", "height")
+#: Layers whose backward pass needs their own output (so it is kept for training).
+KEEPS_OUTPUT = frozenset(("RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX"))
 UNITS = ("column", "row")
 
 
@@ -483,10 +485,36 @@ class Analyzer:
         jump = tuple(max(s.rf.jump[i] for s in states) for i in (0, 1))
         rf = RF((size[0], size[1]), (jump[0], jump[1]))
         fake = LayerNode(node.kind, {}, node.span, node.trace, node.label, node.name)
-        row = self._add(
-            fake, tuple(s.row for s in states), tuple(shapes), y, rf, 0, 0, 0, 0, y[0] * y[1] * y[2]
-        )
+        inputs = [s.row for s in states]
+        target = self.add_in_place(node.kind, inputs, state.row)
+        if target is not None:  # the sum overwrites that branch's output, as `out += identity`
+            inputs.insert(0, inputs.pop(target))
+            shapes.insert(0, shapes.pop(target))
+        in_place = target is not None
+        volume = 0 if in_place else y[0] * y[1] * y[2]
+        row = self._add(fake, tuple(inputs), tuple(shapes), y, rf, 0, 0, 0, 0, volume,
+                        in_place=in_place)  # fmt: skip
         return _State(row, y, rf)
+
+    def add_in_place(self, kind: str, inputs: list[int], merge_input: int) -> int | None:
+        """Which branch an ADD can sum into, PyTorch-style (`out += identity`), if any.
+
+        A branch output that the branch made itself (not the merge's input, not an in-place
+        alias of it) is read by nothing but the ADD, so the sum can overwrite it. The other
+        fresh operands are then read once by an ADD, which keeps nothing for the backward
+        pass: unless the layer that made them keeps its own output (activation functions do),
+        they are not kept either, and count no activations (ResNet's projection BN).
+        """
+        if kind != "ADD":
+            return None
+        fresh = [k for k, i in enumerate(inputs) if i != merge_input and not self.rows[i].in_place]
+        if not fresh:
+            return None
+        for k in fresh[1:]:
+            row = self.rows[inputs[k]]
+            if row.type not in KEEPS_OUTPUT:
+                self.rows[inputs[k]] = row._replace(activations=0)
+        return fresh[0]
 
     def skip(self, node: LayerNode, state: _State, target: Shape) -> _State:
         x = state.shape

@@ -150,7 +150,7 @@ def live_peak(rows: Sequence[Row]) -> int:
         last[storage[t]] = max(last[storage[t]], t)
     if rows:
         last[storage[-1]] = len(rows) - 1  # the network's output is kept
-    size = [row.activations for row in rows]
+    size = [0 if row.in_place else row.output[0] * row.output[1] * row.output[2] for row in rows]
     # sweep: +size when a storage is created, -size after its last use
     change = [0] * (len(rows) + 1)
     for s in set(storage):

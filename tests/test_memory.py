@@ -108,11 +108,28 @@ def test_buffers_of_batch_norm() -> None:
 
 
 def test_liveness_of_an_add() -> None:
-    # rows: input 16, conv1 32, conv2 32, id (= conv1), add 32 values. While the ADD runs,
-    # conv1 (through the ID branch), conv2 and the sum are alive: 96 values.
+    # rows: input 16, conv1 32, conv2 32, id (= conv1), add. The ADD sums into conv2's output
+    # (PyTorch's `out += identity`), so while it runs conv1 (through the ID branch) and
+    # conv2/the sum are alive: 64 values, as while conv2 runs.
     a = check(spec("INPUT -> CONV(2, F=1) -> ADD{ CONV(2, F=1) | ID }", "4x4x1"))
-    assert [r.activations for r in a.rows] == [16, 32, 32, 0, 32]
-    assert memory(a).per_image.live_peak == 96 * 4
+    assert [r.activations for r in a.rows] == [16, 32, 32, 0, 0]
+    assert a.rows[-1].in_place and a.rows[-1].inputs == (2, 3)
+    assert memory(a).per_image.live_peak == 64 * 4
+
+
+def test_liveness_of_an_add_of_two_fresh_branches() -> None:
+    # conv1 16 -> conv2 32, conv3 32 (both read conv1), add sums into conv2: at conv3, conv1,
+    # conv2 and conv3 are alive (16 + 32 + 32), at the add conv2/sum and conv3 (64)
+    a = check(spec("INPUT -> CONV(1, F=1) -> ADD{ CONV(2, F=1) | CONV(2, F=1) }", "4x4x1"))
+    assert memory(a).per_image.live_peak == 80 * 4
+    # conv3's output is read only by the ADD, which keeps nothing for backward
+    assert [r.activations for r in a.rows] == [16, 16, 32, 0, 0]
+
+
+def test_an_add_with_nothing_fresh_allocates() -> None:
+    a = check(spec("INPUT -> CONV(2, F=1) -> ADD{ ID | ID }", "4x4x1"))
+    add = a.rows[-1]
+    assert not add.in_place and add.activations == 32
 
 
 def test_liveness_of_a_cat() -> None:

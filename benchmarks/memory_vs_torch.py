@@ -1,0 +1,143 @@
+"""How close is convcalc's training activation memory to what PyTorch really keeps?
+
+For VGG-16, AlexNet, ResNet-18 and ResNet-50 at batch 1 and 8, a plain-torch model is built
+from convcalc's own layer rows (CONV → Conv2d, BN → BatchNorm2d, RELU → ReLU(inplace=True),
+max POOL → MaxPool2d, ADD → the in-place `out += identity` of torchvision's residual blocks, ...),
+run forward in training mode, and every tensor autograd saves for the backward pass is
+recorded with `torch.autograd.graph.saved_tensors_hooks`, deduplicated by storage, parameters
+excluded. That byte count is compared with convcalc's `activations + pool_switches`.
+
+Goal: within ±5% for every model. Skips cleanly (exit 0) when torch is not installed.
+
+    python benchmarks/memory_vs_torch.py [--models vgg16 resnet50] [--batches 1 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import convcalc
+from convcalc.analysis import Row
+
+MODELS = ("vgg16", "alexnet", "resnet18", "resnet50")
+MB = 1024 * 1024
+
+
+def build(rows: Sequence[Row]) -> Any:
+    """A torch module that runs the rows in order (each row reads earlier rows)."""
+    import torch
+    from torch import nn
+
+    def pad(row: Row) -> Any:
+        p = row.args["P"]
+        return "same" if p == "same" else (0 if p == "valid" else (p[1], p[0]))  # type: ignore[index]
+
+    def module(row: Row) -> nn.Module | None:
+        a, (_, _, d1) = row.args, row.input_shapes[0] if row.input_shapes else (0, 0, 0)
+        if row.type == "CONV":
+            f, s, dil = a["F"], a["S"], a["dilation"]
+            return nn.Conv2d(d1, a["K"], (f[1], f[0]), (s[1], s[0]), pad(row), (dil[1], dil[0]),
+                             a["groups"], bias=a["bias"])  # type: ignore[index, arg-type]  # fmt: skip
+        if row.type == "BN":
+            return nn.BatchNorm2d(d1)
+        if row.type == "POOL":
+            f, s, p = a["F"], a["S"], a["P"]
+            cls = nn.MaxPool2d if a["type"] == "max" else nn.AvgPool2d
+            return cls((f[1], f[0]), (s[1], s[0]), (p[1], p[0]), ceil_mode=a["ceil"])  # type: ignore[index]
+        if row.type == "FC":
+            w, h, d = row.input_shapes[0]
+            return nn.Sequential(nn.Flatten(), nn.Linear(w * h * d, a["K"], bias=a["bias"]))  # type: ignore[arg-type]
+        if row.type == "RELU":
+            return nn.ReLU(inplace=bool(a["inplace"]))
+        if row.type == "DROPOUT":
+            return nn.Dropout(float(a["p"]))  # type: ignore[arg-type]
+        if row.type == "LRN":
+            return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])  # type: ignore[arg-type]
+        if row.type == "GAP":
+            return nn.AdaptiveAvgPool2d(1)
+        return None
+
+    class FromRows(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows = rows
+            self.layers = nn.ModuleList([module(r) or nn.Identity() for r in rows])
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            outputs: list[torch.Tensor] = []
+            for row, layer in zip(self.rows, self.layers, strict=True):
+                inputs = [outputs[i] for i in row.inputs]
+                if not inputs:
+                    y = x
+                elif row.type == "ADD":
+                    y = inputs[0]
+                    for other in inputs[1:]:
+                        y += other  # torchvision: out += identity
+                elif row.type == "CAT":
+                    y = torch.cat(inputs, dim=1)
+                else:
+                    y = layer(inputs[0])
+                    if row.type == "FC":
+                        y = y.reshape(y.shape[0], -1, 1, 1)
+                outputs.append(y)
+            return outputs[-1]
+
+    return FromRows()
+
+
+def saved_bytes(model: Any, batch: int, shape: tuple[int, int, int]) -> int:
+    """Bytes of the unique non-parameter tensors autograd saves in one training forward."""
+    import torch
+
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    w, h, d = shape
+    x = torch.randn(batch, d, h, w)
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    return sum(seen.values())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print("memory_vs_torch: torch is not installed; skipped (pip install torch==2.13.0)")
+        return 0
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    print(f"torch {torch.__version__}; MB = 1024² bytes; goal: convcalc/torch within ±5%")
+    header = f"{'model':<10} {'batch':>5} {'torch saved MB':>15} {'convcalc MB':>12} {'ratio':>7}"
+    print(header)
+    print("-" * len(header))
+    worst = 0.0
+    for name in args.models:
+        for batch in args.batches:
+            a = convcalc.analyze(convcalc.load(name), batch=batch)
+            assert a.memory is not None and a.output is not None, name
+            ours = a.memory.activations + a.memory.pool_switches
+            theirs = saved_bytes(build(a.rows), batch, a.input)
+            ratio = ours / theirs
+            worst = max(worst, abs(ratio - 1))
+            print(f"{name:<10} {batch:>5} {theirs / MB:>15.2f} {ours / MB:>12.2f} {ratio:>7.3f}")
+    print(f"largest deviation: {worst:.1%} ({'within' if worst <= 0.05 else 'outside'} ±5%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
