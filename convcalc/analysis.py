@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from .advice import advise
 from .errors import Finding, FindingError, Location, Severity
 from .fit import network_fits
 from .geometry import MINUS, Axis, fix_lines
 from .graph import LayerGraph, LayerNode, MergeNode, Node, build, trace_text
 from .layers import LAYERS, RF, ArgValue, Shape, integer, pair
+from .lint import LintConfig
+from .lint import apply as lint_apply
 from .memory import Memory, estimate
 from .rules import finding
 from .spec import Spec
@@ -483,7 +486,12 @@ class Analyzer:
             y = (shapes[0][0], shapes[0][1], sum(s[2] for s in shapes))
         size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
         jump = tuple(max(s.rf.jump[i] for s in states) for i in (0, 1))
-        rf = RF((size[0], size[1]), (jump[0], jump[1]))
+        centres = {s.rf.centre for s in states}
+        aligned = len(centres) == 1 and len({s.rf.jump for s in states}) == 1
+        if not aligned and None not in centres:
+            self.misaligned(node, states)
+        centre = next(iter(centres)) if aligned else None
+        rf = RF((size[0], size[1]), (jump[0], jump[1]), centre)
         fake = LayerNode(node.kind, {}, node.span, node.trace, node.label, node.name)
         inputs = [s.row for s in states]
         target = self.add_in_place(node.kind, inputs, state.row)
@@ -515,6 +523,27 @@ class Analyzer:
             if row.type not in KEEPS_OUTPUT:
                 self.rows[inputs[k]] = row._replace(activations=0)
         return fresh[0]
+
+    def misaligned(self, node: MergeNode, states: list[_State]) -> None:
+        """CC303: the branches sample the input on different grids."""
+
+        def grid(state: _State) -> str:
+            jump, centre = state.rf.jump, state.rf.centre
+            assert centre is not None
+            return (f"every {_num(jump[0])}×{_num(jump[1])} pixels from "
+                    f"({_num(centre[0])}, {_num(centre[1])})")  # fmt: skip
+
+        listing = "; ".join(f"branch {i + 1} {grid(s)}" for i, s in enumerate(states))
+        self.findings.append(finding(
+            "CC303",
+            f"{node.name}: the branches of {node.kind} are misaligned: their units look at "
+            f"different places of the input ({listing})",
+            Location.of(node.span),
+            help="give the branches the same total stride, and windows centred alike: the "
+            "same filter size and padding (P = (F − 1)/2) where they downsample",
+            layer=node.name,
+            note=trace_text(node.trace),
+        ))  # fmt: skip
 
     def skip(self, node: LayerNode, state: _State, target: Shape) -> _State:
         x = state.shape
@@ -584,6 +613,14 @@ def _lost_text(axes: tuple[Axis, Axis], bad: tuple[int, ...], same: bool) -> str
     return f"{what} of the input {'are' if plural else 'is'} never read"
 
 
+def _num(value: object) -> str:
+    """A jump or centre: 2, 0.5, 1/3."""
+    if isinstance(value, int):
+        return str(value)
+    number = float(value)  # type: ignore[arg-type]
+    return f"{number:g}" if number * 8 == int(number * 8) else str(value)
+
+
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, min(n, 4096) + 1) if n % d == 0]
 
@@ -597,24 +634,28 @@ def analyze(
     batch: int | None = None,
     dtype: str | None = None,
     optimizer: str | None = None,
+    lint: LintConfig | None = None,
 ) -> Analysis:
     """Expand a spec and propagate shapes, counts, memory and findings through it.
 
     ``input`` overrides the spec's input volume, ``variables`` its ``vars`` (like --set),
     ``rounding`` its rounding mode; ``batch``, ``dtype`` and ``optimizer`` the memory
-    estimate's. Problems are findings in the result, never exceptions.
+    estimate's; ``lint`` selects and re-grades rules over the spec's own `lint:`. Problems
+    are findings in the result, never exceptions.
     """
     shape = input or spec.input
     mode = rounding or spec.rounding
     analyzer = Analyzer(spec, shape, mode)
     graph = None
     output: Shape | None = None
+    stopper = None
     try:
         graph = build(spec, variables)
         analyzer.findings.extend(graph.findings)
         output = analyzer.run(graph)
     except FindingError as exc:
-        analyzer.findings.append(exc.finding)
+        stopper = exc.finding
+        analyzer.findings.append(stopper)
     analyzer.finish(complete=output is not None)
     rows = tuple(analyzer.rows)
     totals = Totals.of(rows)
@@ -627,7 +668,10 @@ def analyze(
             optimizer=optimizer or spec.optimizer,
         )
         analyzer.findings.extend(memory_findings(spec, rows, totals, memory))
-    findings = tuple(sorted(analyzer.findings, key=_order))
+        analyzer.findings.extend(advise(rows, shape))
+    config = spec.lint.merged(lint) if lint is not None else spec.lint
+    kept = lint_apply(analyzer.findings, config, stopper=stopper)
+    findings = tuple(sorted(kept, key=_order))
     return Analysis(spec, shape, mode, rows, totals, findings, output, graph, memory)
 
 

@@ -78,14 +78,6 @@ def symmetric_fix(axis: Axis, max_pad: int) -> int | None:
     return min(fits, key=lambda p: (abs(p - current), -p)) if fits else None
 
 
-def total_padding_fix(axis: Axis) -> int:
-    """The smallest total padding, at least the current one, for which the stride fits."""
-    total = axis.before + axis.after
-    while (axis.size + total - axis.f_eff) % axis.s or axis.size + total < axis.f_eff:
-        total += 1
-    return total
-
-
 def layer_input_fixes(axis: Axis) -> tuple[int, int]:
     """The nearest input sizes below and above for which this layer's stride fits."""
     r = axis.remainder
@@ -98,17 +90,33 @@ def fix_lines(axis: Axis, *, max_pad: int) -> list[str]:
     """Concrete fixes for one axis whose stride does not fit."""
     lines = []
     p = symmetric_fix(axis, max_pad)
+    r = axis.remainder
     if p is not None:
         fixed = Axis(axis.size, axis.f, axis.s, p, p, axis.dilation)
         lines.append(f"use P={p}: {fixed.formula()}")
-    else:
-        total = total_padding_fix(axis)
-        before, after = total // 2, total - total // 2
-        fixed = Axis(axis.size, axis.f, axis.s, before, after, axis.dilation)
+    elif axis.lost == 0:
+        # only padding is left unread: drop that much of the padding after the input
+        fixed = axis._replace(after=axis.after - r)
         lines.append(
-            f"no symmetric P fits; pad {total} in total ({before} before, {after} after), as "
-            f"TensorFlow's padding='same' does: {fixed.formula()}"
+            f"no symmetric P fits; pad {fixed.before} before and {fixed.after} after: "
+            f"{fixed.formula()}, the same output with every padded pixel read"
         )
+    else:
+        # real pixels are lost: pad up to the next window, keeping the padding balanced
+        total = axis.before + axis.after + axis.s - r
+        fixed = axis._replace(before=total // 2, after=total - total // 2)
+        lines.append(
+            f"no symmetric P fits; pad {total} in total ({fixed.before} before, {fixed.after} "
+            f"after): {fixed.formula()}"
+        )
+    if axis.s > 1:
+        before, after = same_padding(axis.size, axis.f_eff, axis.s)
+        same = axis._replace(before=before, after=after)
+        if same.floor != fixed.floor or (before, after) != (fixed.before, fixed.after):
+            lines.append(
+                f"TensorFlow's padding='same' pads {before + after} ({before} before, {after} "
+                f"after): {same.formula()}"
+            )
     below, above = layer_input_fixes(axis)
     choices = [
         str(v) for v in (below, above) if v >= axis.f_eff - axis.before - axis.after and v > 0

@@ -50,10 +50,12 @@ def divide(a: Number, b: int) -> Number:
 
 
 class RF(NamedTuple):
-    """Receptive field size and jump (distance between neighbouring units) per axis."""
+    """Receptive field per axis: its size, the jump between neighbouring units and the centre
+    of the first unit's field in input pixels (None where it is not tracked: after TCONV, UP)."""
 
     size: tuple[Number, Number] = (1, 1)
     jump: tuple[Number, Number] = (1, 1)
+    centre: tuple[Number, Number] | None = (0, 0)
 
     def pixels(self) -> tuple[int, int]:
         return math.ceil(self.size[0]), math.ceil(self.size[1])
@@ -154,7 +156,17 @@ class Conv(LayerType):
         f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
         size = tuple(rf.size[i] + (f[i] - 1) * d[i] * rf.jump[i] for i in (0, 1))
         jump = tuple(rf.jump[i] * s[i] for i in (0, 1))
-        return RF((size[0], size[1]), (jump[0], jump[1]))
+        centre = None
+        if rf.centre is not None:
+            axes = self.axes(args, x)
+            # the first window starts `before` pixels into the padding; its middle tap is
+            # (F_eff - 1)/2 further on
+            cw, ch = (
+                rf.centre[i] + (divide(axes[i].f_eff - 1, 2) - axes[i].before) * rf.jump[i]
+                for i in (0, 1)
+            )
+            centre = (cw, ch)
+        return RF((size[0], size[1]), (jump[0], jump[1]), centre)
 
 
 class Local(Conv):
@@ -197,7 +209,7 @@ class TConv(LayerType):
             taps = -(-(d[i] * (f[i] - 1) + 1) // s[i])  # inputs that reach one output
             size.append(rf.size[i] + (taps - 1) * rf.jump[i])
             jump.append(divide(rf.jump[i], s[i]))
-        return RF((size[0], size[1]), (jump[0], jump[1]))
+        return RF((size[0], size[1]), (jump[0], jump[1]), None)
 
 
 class Pool(Conv):
@@ -229,7 +241,7 @@ def _whole(x: Shape, rf: RF) -> RF:
     """A unit that sees the whole input volume."""
     size = tuple(rf.size[i] + (x[i] - 1) * rf.jump[i] for i in (0, 1))
     jump = tuple(rf.jump[i] * x[i] for i in (0, 1))
-    return RF((size[0], size[1]), (jump[0], jump[1]))
+    return RF((size[0], size[1]), (jump[0], jump[1]), None)
 
 
 class GAP(LayerType):
@@ -326,7 +338,7 @@ class Up(LayerType):
 
     def receptive(self, args: Args, x: Shape, rf: RF) -> RF:
         n = integer(args, "n")
-        return RF(rf.size, (divide(rf.jump[0], n), divide(rf.jump[1], n)))
+        return RF(rf.size, (divide(rf.jump[0], n), divide(rf.jump[1], n)), None)
 
 
 class Identity(LayerType):

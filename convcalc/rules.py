@@ -57,11 +57,20 @@ _RULES = [
     Rule("CC207", E, "groups do not divide the channels"),
     Rule("CC301", E, "ADD branches have different shapes"),
     Rule("CC302", E, "CAT branches have different width or height"),
+    Rule("CC303", W, "ADD/CAT branches are misaligned (different total stride or centre)"),
     Rule("CC304", I, "SKIP became a projection inferred from the sibling branch"),
     Rule("CC305", E, "SKIP cannot be resolved"),
     Rule("CC401", W, "activations per image over the spec's `budgets: activations`"),
     Rule("CC402", W, "parameters over the spec's `budgets: parameters`"),
     Rule("CC403", I, "one layer holds more than half of all parameters"),
+    Rule("CC501", I, "the input is not divisible by 2 as many times as the network halves it"),
+    Rule("CC502", I, "a CONV filter larger than 5 after the first CONV layer"),
+    Rule("CC503", I, "one large CONV that a stack of 3×3 CONVs could replace with fewer weights"),
+    Rule("CC504", W, "a stride-1 CONV whose padding is not (F − 1)/2: the volume shrinks"),
+    Rule("CC505", W, "a POOL window larger than 3 (too lossy and aggressive)"),
+    Rule("CC506", I, "a padded POOL (not common)"),
+    Rule("CC507", W, "windows that read mostly padding: the map is smaller than the filter"),
+    Rule("CC508", I, "the first FC reads a large spatial volume"),
 ]
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

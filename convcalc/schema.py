@@ -102,6 +102,20 @@ BUDGET_FIELDS: dict[str, cs.TypedDictField] = {
     ),
 }
 
+_CODES = cs.list_schema(cs.str_schema(strict=True, pattern=r"^CC\d{0,3}$"), strict=True)
+LINT_FIELDS: dict[str, cs.TypedDictField] = {
+    "select": _field(_CODES, "Rule codes (or prefixes like CC5) to check; default: all."),
+    "ignore": _field(_CODES, "Rule codes (or prefixes) not to report, like [CC504]."),
+    "severity": _field(
+        cs.dict_schema(
+            cs.str_schema(strict=True, pattern=r"^CC\d{0,3}$"),
+            cs.literal_schema(["error", "warning", "info"]),
+            strict=True,
+        ),
+        "A severity per rule code (or prefix), like {CC502: error}.",
+    ),
+}
+
 MEMORY_FIELDS: dict[str, cs.TypedDictField] = {
     "batch": _field(cs.int_schema(ge=1, strict=True), "Images per batch (default 1)."),
     "optimizer": _field(
@@ -174,6 +188,11 @@ SPEC_FIELDS: dict[str, cs.TypedDictField] = {
     "budgets": _field(
         cs.typed_dict_schema(BUDGET_FIELDS, extra_behavior="forbid", strict=True),
         "Memory budgets checked at the spec's dtype: activations per image, parameters.",
+    ),
+    "lint": _field(
+        cs.typed_dict_schema(LINT_FIELDS, extra_behavior="forbid", strict=True),
+        "Which rules to check and how severe they are: {ignore: [CC504], severity: "
+        "{CC502: error}}.",
     ),
     "arch": _field(
         cs.str_schema(strict=True),

@@ -21,14 +21,23 @@ from .errors import (
     Finding,
     FindingError,
     Location,
+    Severity,
     SpecError,
     SpecNotFound,
     did_you_mean,
 )
 from .layers import LAYERS, ArgValue, Shape, argument_hint
+from .lint import LintConfig, unknown_codes
 from .pattern import parse_header, parse_pattern
-from .rules import finding
-from .schema import BUDGET_FIELDS, MEMORY_FIELDS, OPTIMIZERS, SPEC_FIELDS, VALIDATOR
+from .rules import RULES, finding
+from .schema import (
+    BUDGET_FIELDS,
+    LINT_FIELDS,
+    MEMORY_FIELDS,
+    OPTIMIZERS,
+    SPEC_FIELDS,
+    VALIDATOR,
+)
 from .source import Source, SourceFile, Span
 from .syntax import BlockHeader, Chain
 from .values import check_arg
@@ -61,6 +70,7 @@ class Spec(NamedTuple):
     optimizer: str = "momentum"
     input_location: Location | None = None
     budgets: Mapping[str, tuple[int, Location]] = _EMPTY
+    lint: LintConfig = LintConfig()
 
     @property
     def path(self) -> str:
@@ -156,6 +166,7 @@ def _build(doc: YamlDoc) -> Spec:
     variables: dict[str, int | bool] = model.get("vars", {})
     findings += _check_vars(doc, variables)
     defaults = _check_defaults(doc, model.get("defaults", {}), findings)
+    lint = _check_lint(doc, model.get("lint", {}), findings)
     blocks = _parse_blocks(doc, model.get("blocks", {}), findings)
     chain = None
     try:
@@ -183,6 +194,34 @@ def _build(doc: YamlDoc) -> Spec:
             key: (value, doc.location(("budgets", key)))
             for key, value in model.get("budgets", {}).items()
         },
+        lint=lint,
+    )
+
+
+def _check_lint(doc: YamlDoc, raw: Mapping[str, Any], findings: list[Finding]) -> LintConfig:
+    """`lint:` with every code checked against the catalogue."""
+    for key in ("select", "ignore"):
+        for i, code in enumerate(raw.get(key, [])):
+            if unknown_codes([code]):
+                findings.append(finding(
+                    "CC105",
+                    f"`lint.{key}`: no rule is `{code}`{did_you_mean(code, RULES)}",
+                    doc.location(("lint", key, i)),
+                    help="see `convcalc rules` for the codes",
+                ))  # fmt: skip
+    for code in raw.get("severity", {}):
+        if unknown_codes([code]):
+            findings.append(finding(
+                "CC105",
+                f"`lint.severity`: no rule is `{code}`{did_you_mean(code, RULES)}",
+                doc.location(("lint", "severity", code), key=True),
+                help="see `convcalc rules` for the codes",
+            ))  # fmt: skip
+    select = raw.get("select")
+    return LintConfig(
+        frozenset(select) if select is not None else None,
+        frozenset(raw.get("ignore", [])),
+        {code: Severity.parse(level) for code, level in raw.get("severity", {}).items()},
     )
 
 
@@ -200,7 +239,7 @@ def _schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
         dotted = ".".join(str(p) for p in path)
         kind = error["type"]
         if kind == "extra_forbidden":
-            fields = {"memory": MEMORY_FIELDS, "budgets": BUDGET_FIELDS}.get(
+            fields = {"memory": MEMORY_FIELDS, "budgets": BUDGET_FIELDS, "lint": LINT_FIELDS}.get(
                 str(path[0]) if len(path) > 1 else "", SPEC_FIELDS
             )
             key = str(path[-1])

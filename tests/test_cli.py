@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import convcalc.cli
+import convcalc.cli.common
 from convcalc.cli import main
 
 from .conftest import ROOT, run
@@ -93,9 +94,20 @@ def test_unknown_bundled_name_suggests(capsys: pytest.CaptureFixture[str]) -> No
     assert "did you mean `resnet18`?" in capsys.readouterr().err
 
 
-def test_directory_is_not_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_empty_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_code("check", str(tmp_path)) == 2
-    assert "is a directory" in capsys.readouterr().err
+    assert "no *.yaml or *.yml file in the directory" in capsys.readouterr().err
+
+
+def test_directories_are_checked_recursively(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    write(tmp_path / "a", "broken.yml", BROKEN)
+    write(tmp_path, "clean.yaml", CLEAN)
+    write(tmp_path, "notes.txt", "not a spec")
+    result = run("check", str(tmp_path), "vgg16", "--format", "json")
+    names = [r["file"].rsplit("/", 1)[-1] for r in json.loads(result.output)["results"]]
+    assert names == ["broken.yml", "clean.yaml", "vgg16.yaml"]  # keeps going past the broken
+    assert result.exit_code == 1
 
 
 @pytest.mark.parametrize(
@@ -156,7 +168,7 @@ def test_internal_error_exits_3_without_traceback(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(convcalc.cli, "analyze", explode)
+    monkeypatch.setattr(convcalc.cli.common, "analyze", explode)
     assert exit_code("check", "vgg16") == 3
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: boom" in err and "Traceback" not in err

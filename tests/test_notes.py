@@ -14,7 +14,8 @@ def row(analysis: convcalc.Analysis, name: str) -> convcalc.Row:
 
 
 def codes(analysis: convcalc.Analysis) -> list[str]:
-    return [f.code for f in analysis.findings]
+    """The geometry findings: the notes' examples are about sizes, not design advice (CC5xx)."""
+    return [f.code for f in analysis.findings if not f.code.startswith("CC5")]
 
 
 def test_760_parameter_layer() -> None:
@@ -36,7 +37,7 @@ def test_7x7_input_3x3_filter(stride: int, size: int) -> None:
 
 def test_7x7_input_stride_3_does_not_fit() -> None:
     a = check(spec("INPUT -> CONV(1, F=3, S=3)", "7x7x1"))
-    (f,) = a.findings
+    (f,) = [f for f in a.findings if not f.code.startswith("CC5")]
     assert f.code == "CC201"
     assert "(7 − 3 + 0)/3 + 1 = 2.33" in f.message
     assert f.help is not None and "use P=1: (7 − 3 + 2)/3 + 1 = 3" in f.help
@@ -46,16 +47,17 @@ def test_5_wide_input_pad_1_strides() -> None:
     # the 1-D illustration: W=5, F=3, P=1 -> 5 at S=1, 3 at S=2, and S=3 "could not be used"
     for stride, size in ((1, 5), (2, 3)):
         a = check(spec(f"INPUT -> CONV(1, F=3, S={stride}, P=1)", "5x5x1"))
-        assert a.output == (size, size, 1) and a.findings == ()
+        assert a.output == (size, size, 1) and codes(a) == []
     a = check(spec("INPUT -> CONV(1, F=3, S=3, P=1)", "5x5x1"), rounding="strict")
-    assert [(f.code, str(f.severity)) for f in a.findings] == [("CC201", "error")]
-    assert "(5 − 3 + 2)/3 + 1 = 2.33" in a.findings[0].message
+    (f,) = [f for f in a.findings if f.code == "CC201"]
+    assert str(f.severity) == "error" and codes(a) == ["CC201"]
+    assert "(5 − 3 + 2)/3 + 1 = 2.33" in f.message
 
 
 def test_w10_f3_s2_p0_is_flagged() -> None:
     # "(10 - 3 + 0)/2 + 1 = 4.5, i.e. not an integer"
     a = check(spec("INPUT -> CONV(1, F=3, S=2)", "10x10x1"))
-    (f,) = a.findings
+    (f,) = [f for f in a.findings if not f.code.startswith("CC5")]
     assert f.code == "CC201" and f.severity is convcalc.Severity.WARNING
     assert "(10 − 3 + 0)/2 + 1 = 4.5" in f.message
     strict = check(spec("INPUT -> CONV(1, F=3, S=2)", "10x10x1"), rounding="strict")
@@ -66,7 +68,7 @@ def test_numpy_example_11x11x4() -> None:
     # X.shape (11, 11, 4), F=5, S=2, P=0 -> (11 - 5)/2 + 1 = 4
     a = check(spec("INPUT -> CONV(2, F=5, S=2)", "11x11x4"))
     assert a.output == (4, 4, 2)
-    assert a.findings == ()
+    assert codes(a) == []
     assert row(a, "conv1").weights == 2 * 5 * 5 * 4
 
 
@@ -82,7 +84,7 @@ def test_alexnet_conv1_on_227() -> None:
     conv = row(a, "conv1")
     assert conv.output == (55, 55, 96)
     assert conv.weights == 34_848 and conv.biases == 96 and conv.params == 34_944
-    assert a.findings == ()
+    assert codes(a) == []
 
 
 def test_alexnet_conv1_locally_connected() -> None:
@@ -95,7 +97,7 @@ def test_alexnet_conv1_locally_connected() -> None:
 
 def test_alexnet_224_is_not_an_integer_and_227_fixes_it() -> None:
     a = check(spec("INPUT -> CONV(96, F=11, S=4)", "224x224x3"))
-    (f,) = a.findings
+    (f,) = [f for f in a.findings if not f.code.startswith("CC5")]
     assert f.code == "CC201"
     assert "(224 − 11 + 0)/4 + 1 = 54.25" in f.message
     assert f.help is not None

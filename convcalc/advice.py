@@ -1,0 +1,199 @@
+"""Design advice from the notes' rules of thumb (CC5xx), read off the analysed rows.
+
+"The input layer should be divisible by 2 many times"; "the conv layers should be using small
+filters (e.g. 3x3 or at most 5x5), using a stride of S=1, and crucially, padding the input
+volume with zeros in such way that the conv layer does not alter the spatial dimensions";
+pools with "receptive field sizes larger than 3" are "too lossy and aggressive"; "it is not
+common to pad" pools; a stack of 3×3 CONVs beats one large CONV.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .errors import Finding
+from .geometry import Axis
+from .layers import LAYERS, pair
+from .rules import finding
+
+if TYPE_CHECKING:
+    from .analysis import Row
+
+WINDOWED = ("CONV", "LOCAL", "POOL")
+
+
+def advise(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]:
+    found: list[Finding] = []
+    found += _halvings(rows, shape)
+    first_conv = next((i for i, r in enumerate(rows) if r.type == "CONV"), None)
+    for i, row in enumerate(rows):
+        if row.type == "CONV":
+            found += _conv_advice(row, later=i != first_conv)
+        if row.type == "POOL":
+            found += _pool_advice(row)
+        if row.type in WINDOWED:
+            found += _mostly_padding(row, shape)
+    found += _big_first_fc(rows)
+    return found
+
+
+def _at(code: str, row: Row, message: str, help: str | None = None) -> Finding:
+    return finding(code, f"{row.name}: {message}", row.location, help=help, layer=row.name)
+
+
+def _axes(row: Row) -> tuple[Axis, Axis]:
+    axes = LAYERS[row.type].axes(row.args, row.input_shapes[0])
+    assert axes is not None
+    return axes
+
+
+def _halvings(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]:
+    """CC501: the input must divide by the product of the strides along the way."""
+    path: list[tuple[int, int]] = []  # the downsampling from the input to each row
+    for row in rows:
+        before = max((path[i] for i in row.inputs), default=(1, 1))
+        s = pair(row.args, "S") if row.type in WINDOWED else (1, 1)
+        path.append((before[0] * s[0], before[1] * s[1]))
+    factor = max(path)
+    found = []
+    for i, name in enumerate(("width", "height")):
+        if factor[i] > 1 and shape[i] % factor[i]:
+            near = [shape[i] - shape[i] % factor[i], shape[i] - shape[i] % factor[i] + factor[i]]
+            found.append(
+                finding(
+                    "CC501",
+                    f"the input {name} {shape[i]} is not divisible by {factor[i]}, the product "
+                    f"of the strides that downsample it",
+                    rows[0].location,
+                    help=f"the notes: the input should be divisible by 2 many times (32, 64, 96, "
+                    f"224, 384, 512); {near[0]} or {near[1]} divide by {factor[i]}",
+                    layer=rows[0].name,
+                )
+            )
+            if shape[0] == shape[1] and factor[0] == factor[1]:
+                break
+    return found
+
+
+def _conv_advice(row: Row, later: bool) -> list[Finding]:
+    found = []
+    (fw, fh), (sw, sh) = pair(row.args, "F"), pair(row.args, "S")
+    groups, dilation = row.args["groups"], pair(row.args, "dilation")
+    if later and max(fw, fh) > 5:
+        found.append(_at(
+            "CC502",
+            row,
+            f"a {fw}×{fh} filter after the first CONV layer",
+            "the notes: filters larger than 5×5 are only common on the very first CONV layer, "
+            "looking at the input image; use 3×3 (or at most 5×5) filters here",
+        ))  # fmt: skip
+    if fw == fh and fw >= 5 and fw % 2 and (sw, sh) == (1, 1) and groups == 1 \
+            and dilation == (1, 1):  # fmt: skip
+        found += _stack_of_3x3(row, fw)
+    if (sw, sh) == (1, 1) and row.args["P"] != "same":
+        axes = _axes(row)
+        shrink = [a.size - (a.span + 1) for a in axes]
+        if any(shrink) and all(a.f_eff % 2 for a in axes):
+            keep = "P=" + "/".join(sorted({str((a.f_eff - 1) // 2) for a in axes}))
+            what = "shrinks" if max(shrink) > 0 else "grows"
+            found.append(_at(
+                "CC504",
+                row,
+                f"at stride 1 the volume {what} by {abs(max(shrink, key=abs))} pixels "
+                f"({'×'.join(str(v) for v in row.input_shapes[0][:2])} → "
+                f"{row.output[0]}×{row.output[1]}): the padding is not (F − 1)/2",
+                f"use {keep} to keep the size; the notes: without it \"the information at the "
+                "borders would be washed away too quickly\"",
+            ))  # fmt: skip
+    return found
+
+
+def _stack_of_3x3(row: Row, f: int) -> list[Finding]:
+    """CC503: one F×F CONV against (F − 1)/2 stacked 3×3 CONVs with the same receptive field."""
+    d1, k = row.input_shapes[0][2], row.output[2]
+    n = (f - 1) // 2
+    single = f * f * d1 * k
+    stack = 9 * d1 * k + (n - 1) * 9 * k * k
+    if stack >= single:
+        return []
+    return [_at(
+        "CC503",
+        row,
+        f"one {f}×{f} CONV ({d1} → {k} channels) has {single:,} weights; {n} stacked 3×3 CONVs "
+        f"with the same {f}×{f} receptive field would have {stack:,} ({stack / single - 1:+.0%})",
+        f"the notes: a stack of small filters has more non-linearities and fewer parameters "
+        f"(49C² against 27C² for 7×7); write [CONV({k}, F=3, P=1) -> RELU]*{n}",
+    )]  # fmt: skip
+
+
+def _pool_advice(row: Row) -> list[Finding]:
+    found = []
+    (fw, fh), axes = pair(row.args, "F"), _axes(row)
+    if max(fw, fh) > 3:
+        found.append(_at(
+            "CC505",
+            row,
+            f"a {fw}×{fh} pooling window",
+            "the notes: pooling windows larger than 3 are \"too lossy and aggressive\"; use "
+            "F=2, S=2 (or the overlapping F=3, S=2), or GAP at the end of the network",
+        ))  # fmt: skip
+    if any(a.before or a.after for a in axes):
+        found.append(_at(
+            "CC506",
+            row,
+            "a padded POOL",
+            "the notes: \"it is not common to pad the input\" of a pooling layer; pad the CONV "
+            "before it, or choose F and S that fit",
+        ))  # fmt: skip
+    return found
+
+
+def _mostly_padding(row: Row, shape: tuple[int, int, int]) -> list[Finding]:
+    """CC507: most of each window lands in the padding (the map is smaller than the filter)."""
+    axes = _axes(row)
+    if all(a.size >= a.f_eff for a in axes):
+        return []  # a window inside the map exists along both axes: at most 40% padding
+    fractions = []
+    for a in axes:
+        outside = total = 0
+        for o in range(max(a.floor, 1)):
+            start = o * a.s - a.before
+            for t in range(a.f):
+                total += 1
+                outside += not 0 <= start + t * a.dilation < a.size
+        fractions.append(outside / total)
+    padding = 1 - (1 - fractions[0]) * (1 - fractions[1])
+    if padding <= 0.5:
+        return []
+    w, h, _ = row.input_shapes[0]
+    rf = row.receptive_field
+    whole = rf[0] >= shape[0] and rf[1] >= shape[1]
+    return [_at(
+        "CC507",
+        row,
+        f"its {axes[0].f_eff}×{axes[1].f_eff} windows on a {w}×{h} map read {padding:.0%} padding"
+        + (f"; its receptive field ({rf[0]}×{rf[1]}) already covers the whole input" if whole
+           else ""),
+        "a smaller filter (or a 1×1 CONV), or fewer downsampling steps before this layer",
+    )]  # fmt: skip
+
+
+def _big_first_fc(rows: Sequence[Row]) -> list[Finding]:
+    """CC508: the first FC reads a large spatial volume, into a million weights or more."""
+    fc = next((r for r in rows if r.type == "FC"), None)
+    if fc is None:
+        return []
+    w, h, d = fc.input_shapes[0]
+    if w * h < 4 or fc.weights < 1_000_000:
+        return []
+    k = fc.output[2]
+    after_gap = d * k
+    return [_at(
+        "CC508",
+        fc,
+        f"the first FC reads {w}×{h}×{d} = {w * h * d:,} values: {fc.weights:,} weights",
+        f"a GAP before it would leave {after_gap:,} ({after_gap / fc.weights - 1:+.0%}); or "
+        f"convert it to CONV(F={w}) to slide the network over larger images (convcalc convert "
+        "--fc-to-conv)",
+    )]  # fmt: skip

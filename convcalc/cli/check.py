@@ -1,0 +1,170 @@
+"""`convcalc check`: the layer table, totals, memory and findings of each spec."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+
+import click
+
+from ..errors import Severity
+from ..layers import Shape
+from ..report.ci import Result
+from ..schema import ROUNDINGS
+from ..spec import inline
+from .common import (
+    Run,
+    add_specs,
+    console,
+    debug_option,
+    emit,
+    lint_config,
+    lint_options,
+    memory_options,
+    output_option,
+    spec_options,
+)
+from .group import cli
+
+FORMATS = ("text", "json", "markdown", "github", "sarif", "junit")
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, metavar="SPEC...")
+@click.option(
+    "-e", "--pattern", help="Check an inline pattern instead of (or besides) files; needs --input."
+)
+@spec_options
+@click.option(
+    "--rounding",
+    type=click.Choice(ROUNDINGS),
+    help="How strides that don't fit are rounded (default: the spec's, else floor).",
+)
+@memory_options
+@lint_options
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding at or above this severity exists.",
+)
+@click.option("--strict", is_flag=True, help="Fail on warnings too (same as --fail-on warning).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings exist.")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text, json, markdown (a PR comment), github (workflow commands), sarif, junit.",
+)
+@output_option
+@debug_option
+def check(
+    specs: tuple[str, ...],
+    pattern: str | None,
+    input_: Shape | None,
+    assignments: dict[str, int | bool],
+    rounding: str | None,
+    batch: int | None,
+    dtype: str | None,
+    optimizer: str | None,
+    select: frozenset[str] | None,
+    ignore: frozenset[str] | None,
+    severities: dict[str, Severity],
+    fail_on: str,
+    strict: bool,
+    exit_zero: bool,
+    format_: str,
+    output: str | None,
+    debug: bool,
+) -> None:
+    """Check specs: shapes, strides that don't fit, parameters, MACs, memory, design advice.
+
+    SPEC is a YAML file, a directory (every *.yaml and *.yml in it, recursively) or the name
+    of a bundled spec (see `convcalc list`). A broken spec does not stop the others.
+
+    \b
+    Examples:
+      convcalc check vgg16                       a bundled spec
+      convcalc check specs/ --format github      every spec of a directory, in CI
+      convcalc check my-net.yaml --format json   for scripts
+      convcalc check alexnet --input 224x224x3   what the paper's 224 does
+      convcalc check my-net.yaml --ignore CC504 --severity CC502=error --strict
+      convcalc check -e "INPUT -> [CONV(32) -> RELU -> POOL]*2 -> FC(10)" --input 32x32x3
+    """
+    if not specs and pattern is None:
+        raise click.UsageError("give at least one SPEC (a file or a bundled name) or -e PATTERN")
+    if pattern is not None and input_ is None:
+        raise click.UsageError("-e PATTERN needs --input WxHxD")
+    options = {
+        "input": input_,
+        "variables": assignments,
+        "rounding": rounding,
+        "batch": batch,
+        "dtype": dtype,
+        "optimizer": optimizer,
+        "lint": lint_config(select, ignore, severities),
+    }
+    run = Run()
+    add_specs(run, specs, **options)
+    if pattern is not None:
+        assert input_ is not None
+        shape = input_
+        run.add_spec("<pattern>", lambda: inline(pattern, shape), **options)
+    if strict and fail_on in ("error", "never"):
+        fail_on = "warning"
+    threshold = None if fail_on == "never" or exit_zero else Severity.parse(fail_on)
+    emit(render(run, format_, threshold, output), output)
+    if format_ == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        from ..report import ci
+
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(ci.markdown(results(run)))
+    sys.exit(run.exit_code(threshold))
+
+
+def results(run: Run) -> list[Result]:
+    return [Result(o.file, o.analysis, o.all_findings) for o in run.checked]
+
+
+def render(run: Run, format_: str, fail_on: Severity | None, output: str | None) -> str:
+    """The whole report of a run as text in one of the formats."""
+    from .. import __version__
+    from ..report import ci, data
+
+    if format_ == "json":
+        docs = [
+            data.result_json(o.analysis) if o.analysis else data.failed_json(o.file, o.findings)
+            for o in run.checked
+        ]
+        return json.dumps(data.check_document(docs), indent=2, ensure_ascii=False) + "\n"
+    found = results(run)
+    if format_ == "markdown":
+        return ci.markdown(found)
+    if format_ == "github":
+        return ci.github(found)
+    if format_ == "sarif":
+        return ci.sarif_text(found, __version__)
+    if format_ == "junit":
+        return ci.junit(found, fail_on)
+    return _text(run, output)
+
+
+def _text(run: Run, output: str | None) -> str:
+    from ..report import text
+
+    buffer = io.StringIO() if output is not None else None
+    out = console(buffer)
+    for i, o in enumerate(run.checked):
+        if i:
+            out.print()
+        if o.analysis is not None:
+            text.print_analysis(out, o.analysis)
+        else:
+            text.print_failed(out, o.file, o.findings)
+    return buffer.getvalue() if buffer is not None else ""

@@ -1,0 +1,26 @@
+"""The `convcalc` command group; each command lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="convcalc")
+def cli() -> None:
+    """Check convolutional-network architectures before anyone trains them.
+
+    A spec is a short YAML file with the architecture in the arrow notation of the CS231n
+    notes: INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC.
+    convcalc propagates W×H×D volumes, flags strides that don't fit with a concrete fix, and
+    counts parameters, multiply-adds and memory.
+
+    \b
+    Examples:
+      convcalc check vgg16
+      convcalc check specs/ --format json
+      convcalc memory vgg16 --batch 32 --budget 12GiB
+      convcalc expand resnet18
+      convcalc rules CC201
+      convcalc list
+    """

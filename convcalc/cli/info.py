@@ -1,0 +1,145 @@
+"""`convcalc list`, `convcalc rules` and `convcalc schema`: what convcalc knows."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import click
+
+from .. import bundled
+from ..analysis import Analysis, analyze, show_shape
+from ..spec import load_spec
+from .common import console, debug_option, emit, output_option
+from .group import cli
+
+
+@cli.command(name="list")
+@click.option(
+    "--format", "format_", type=click.Choice(("text", "json")), default="text", show_default=True
+)
+@debug_option
+def list_(format_: str, debug: bool) -> None:
+    """List the bundled specs, with their input, output, parameters and MACs.
+
+    \b
+    Examples:
+      convcalc list
+      convcalc list --format json
+    """
+    from ..report.text import grid
+
+    names = bundled.names()
+    analyses = [analyze(load_spec(name)) for name in names]
+    if format_ == "json":
+        entries = [
+            {
+                "name": name,
+                "title": a.spec.name,
+                "input": list(a.input),
+                "output": list(a.output) if a.output else None,
+                "params": a.totals.params,
+                "macs": a.totals.macs,
+                "source": _source_line(a),
+                "file": a.spec.path,
+            }
+            for name, a in zip(names, analyses, strict=True)
+        ]
+        click.echo(json.dumps({"version": 1, "specs": entries}, indent=2, ensure_ascii=False))
+        return
+    body = [
+        [
+            name,
+            show_shape(a.input),
+            show_shape(a.output) if a.output else "—",
+            f"{a.totals.params:,}",
+            f"{a.totals.macs:,}",
+            _source_line(a),
+        ]
+        for name, a in zip(names, analyses, strict=True)
+    ]
+    header = ["name", "input", "output", "params", "MACs", "source"]
+    right = [False, False, False, True, True, False]
+    console().print(grid(header, body, right), soft_wrap=True, crop=False)
+
+
+def _source_line(analysis: Analysis) -> str:
+    """The first sentence of a spec's description."""
+    text = " ".join((analysis.spec.description or "").split())
+    return re.split(r"(?<!\bal)\.\s+(?=[A-Z])", text)[0].rstrip(".")
+
+
+@cli.command()
+@click.argument("code", required=False)
+@click.option(
+    "--format", "format_", type=click.Choice(("text", "json")), default="text", show_default=True
+)
+@debug_option
+def rules(code: str | None, format_: str, debug: bool) -> None:
+    """List the rule catalogue, or explain one rule (like `ruff rule`).
+
+    CODE may be a prefix: `convcalc rules CC5` explains every design rule.
+
+    \b
+    Examples:
+      convcalc rules
+      convcalc rules CC201
+      convcalc rules CC5 --format json
+    """
+    from ..explanations import EXPLANATIONS
+    from ..report.text import grid
+    from ..rules import RULES
+
+    chosen = [r for c, r in RULES.items() if code is None or c.startswith(code.upper())]
+    if not chosen:
+        from ..errors import did_you_mean
+
+        raise click.BadParameter(
+            f"no rule is {code}{did_you_mean(str(code), RULES)}", param_hint="CODE"
+        )
+    if format_ == "json":
+        entries = [
+            {
+                "code": r.code,
+                "severity": str(r.severity),
+                "summary": r.summary,
+                "explanation": EXPLANATIONS[r.code],
+            }
+            for r in chosen
+        ]
+        click.echo(json.dumps({"version": 1, "rules": entries}, indent=2, ensure_ascii=False))
+        return
+    out = console()
+    if code is None:
+        body = [[r.code, str(r.severity), r.summary] for r in chosen]
+        out.print(grid(["code", "severity", "summary"], body, [False] * 3), soft_wrap=True)
+        out.print("\n`convcalc rules CODE` explains one rule, with an example and its fix.")
+        return
+    for i, r in enumerate(chosen):
+        if i:
+            out.print()
+        out.print(f"[bold]{r.code}[/bold] ({r.severity}): {r.summary}", soft_wrap=True)
+        out.print()
+        out.print(EXPLANATIONS[r.code], markup=False, soft_wrap=True)
+
+
+@cli.command()
+@output_option
+@debug_option
+def schema(output: str | None, debug: bool) -> None:
+    """Print the JSON Schema (draft-07) of spec files, for editors and CI.
+
+    With the yaml-language-server (VS Code's YAML extension and others), a first line
+    `# yaml-language-server: $schema=convcalc.schema.json` in a spec gives completion,
+    hover documentation and errors while typing.
+
+    \b
+    Examples:
+      convcalc schema > convcalc.schema.json
+      convcalc schema --output convcalc.schema.json
+    """
+    from ..editor_schema import json_schema
+
+    emit(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", output)
+    sys.exit(0)

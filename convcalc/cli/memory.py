@@ -1,0 +1,109 @@
+"""`convcalc memory`: what a spec needs to train and to infer, and the batch that fits."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from typing import Any
+
+import click
+
+from ..layers import Shape
+from ..spec import load_spec
+from .common import (
+    Run,
+    budget_option,
+    console,
+    debug_option,
+    emit,
+    memory_options,
+    output_option,
+    spec_options,
+)
+from .group import cli
+
+
+@cli.command()
+@click.argument("spec", metavar="SPEC")
+@spec_options
+@memory_options
+@click.option(
+    "--budget",
+    callback=budget_option,
+    help="Memory to train in, like 12GiB, 16GB or 8000MiB: prints the largest batch that fits.",
+)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@output_option
+@debug_option
+def memory(
+    spec: str,
+    input_: Shape | None,
+    assignments: dict[str, int | bool],
+    batch: int | None,
+    dtype: str | None,
+    optimizer: str | None,
+    budget: int | None,
+    format_: str,
+    output: str | None,
+    debug: bool,
+) -> None:
+    """Break down the memory SPEC needs to train and to infer, per image and per batch.
+
+    Activations and their gradients, max-pool switches, im2col workspace, parameters with
+    their gradients and optimizer state (the notes' three sources of memory), the inference
+    peak with tensors freed after their last use, and per layer, where the activations and
+    the parameters sit. MB = 1024² bytes; GB = 1000³ and GiB = 1024³ bytes in --budget.
+    Exits 1 when not even one image fits the budget.
+
+    \b
+    Examples:
+      convcalc memory vgg16
+      convcalc memory vgg16 --batch 32 --optimizer adam --dtype float16
+      convcalc memory resnet18 --budget 12GiB --format json
+    """
+    from ..report import memory as report
+    from ..report import text
+
+    run = Run()
+    run.add_spec(spec, lambda: load_spec(spec), input=input_, variables=assignments,
+                 batch=batch, dtype=dtype, optimizer=optimizer)  # fmt: skip
+    outcome = run.outcomes[0]
+    if outcome.file_error:
+        sys.exit(2)
+    analysis = outcome.analysis
+    if analysis is None or analysis.memory is None:
+        text.print_findings(console(), outcome.all_findings)
+        sys.exit(1)
+    estimate = analysis.memory
+    if format_ == "json":
+        doc: dict[str, Any] = {
+            "version": 1,
+            "file": analysis.spec.path,
+            "name": analysis.spec.name,
+            **estimate.to_json(),
+            "per_image": estimate.per_image._asdict(),
+            "layers": report.layer_json(analysis, estimate),
+        }
+        if budget is not None:
+            doc["budget"] = budget
+            doc["max_batch"] = estimate.max_batch(budget)
+        emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
+    else:
+        buffer = io.StringIO() if output is not None else None
+        out = console(buffer)
+        report.print_memory(out, analysis, estimate)
+        if budget is not None:
+            out.print()
+            for line in report.budget_lines(estimate, budget):
+                out.print(line, soft_wrap=True)
+        if buffer is not None:
+            emit(buffer.getvalue(), output)
+    sys.exit(1 if budget is not None and estimate.max_batch(budget) < 1 else 0)

@@ -1,0 +1,220 @@
+"""Reports for CI: markdown (a PR comment), GitHub workflow commands, SARIF 2.1.0, JUnit XML.
+
+Each takes the results of one `check` run: an Analysis per spec that loaded, and the findings
+of each spec that did not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from ..analysis import Analysis, show_shape
+from ..errors import Finding, Severity
+from ..explanations import EXPLANATIONS
+from ..rules import RULES
+from .text import summary
+
+MB = 1024 * 1024
+LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+class Result(NamedTuple):
+    """One spec of the run: its file, its analysis (None when it did not load), findings."""
+
+    file: str
+    analysis: Analysis | None
+    findings: Sequence[Finding]
+
+
+def _relative(path: str) -> str:
+    """A path relative to the working directory when it lies under it (for SARIF, GitHub)."""
+    if path.startswith("<"):
+        return path
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if relative.startswith("..") else relative.replace(os.sep, "/")
+
+
+# -- markdown ----------------------------------------------------------------------------
+
+
+def markdown(results: Sequence[Result]) -> str:
+    """A PR comment: a summary table, then the findings with their source line and caret."""
+    lines = [
+        "## convcalc",
+        "",
+        "| spec | output | parameters | MACs | training memory | findings |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for r in results:
+        a = r.analysis
+        if a is None:
+            lines.append(f"| `{r.file}` | — | — | — | — | ❌ {summary(r.findings)} |")
+            continue
+        mark = "❌" if not a.ok else ("⚠️" if any(
+            f.severity is Severity.WARNING for f in r.findings) else "✅")  # fmt: skip
+        memory = f"{a.memory.training_total / MB:,.1f} MB" if a.memory else "—"
+        output = show_shape(a.output) if a.output else "—"
+        lines.append(
+            f"| `{r.file}` ({a.spec.name}) | {output} | {a.totals.params:,} | "
+            f"{a.totals.macs:,} | {memory} | {mark} {summary(r.findings)} |"
+        )
+    found = [f for r in results for f in r.findings]
+    if found:
+        lines += ["", "### Findings", ""]
+        for f in sorted(found, key=lambda f: -f.severity):
+            loc = f.location
+            lines.append(
+                f"- **{f.code}** {f.severity} at `{loc.file}:{loc.line}:{loc.column}`: "
+                f"{_md_escape(f.message)}"
+            )
+            body = f.render().split("\n", 1)
+            if len(body) > 1:
+                lines += ["", "  ```text", *("  " + line for line in body[1].splitlines()),
+                          "  ```"]  # fmt: skip
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- GitHub workflow commands ------------------------------------------------------------
+
+
+def _escape_data(text: str) -> str:
+    """The toolkit's escaping of a command's message."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    """The toolkit's escaping of a command's property values."""
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github(results: Sequence[Result]) -> str:
+    """One `::error ...::` line per finding, errors first."""
+    found = [f for r in results for f in r.findings]
+    lines = []
+    for f in sorted(found, key=lambda f: -f.severity):
+        loc = f.location
+        props = [f"file={_escape_property(_relative(loc.file))}"]
+        if loc.line is not None:
+            props.append(f"line={loc.line}")
+            props.append(f"col={loc.column}")
+            if loc.end_column is not None:
+                props.append(f"endColumn={loc.end_column}")
+        props.append(f"title={_escape_property(f'{f.code} ({f.severity})')}")
+        message = f"{f.code} {f.message}" + (f"\nhelp: {f.help}" if f.help else "")
+        lines.append(f"::{COMMAND[f.severity]} {','.join(props)}::{_escape_data(message)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+# -- SARIF 2.1.0 -------------------------------------------------------------------------
+
+
+def sarif(results: Sequence[Result], version: str) -> dict[str, Any]:
+    codes = list(RULES)
+    rules = [
+        {
+            "id": code,
+            "name": code,
+            "shortDescription": {"text": rule.summary},
+            "fullDescription": {"text": EXPLANATIONS[code].split("\n\n", 1)[0]},
+            "help": {"text": EXPLANATIONS[code]},
+            "defaultConfiguration": {"level": LEVEL[rule.severity]},
+        }
+        for code, rule in RULES.items()
+    ]
+    out = []
+    for f in (f for r in results for f in r.findings):
+        loc = f.location
+        result: dict[str, Any] = {
+            "ruleId": f.code,
+            "ruleIndex": codes.index(f.code),
+            "level": LEVEL[f.severity],
+            "message": {"text": f.message + (f"\nhelp: {f.help}" if f.help else "")},
+        }
+        if not loc.file.startswith("<"):
+            physical: dict[str, Any] = {
+                "artifactLocation": {"uri": _relative(loc.file), "uriBaseId": "%SRCROOT%"}
+            }
+            if loc.line is not None and loc.column is not None:
+                physical["region"] = {
+                    "startLine": loc.line,
+                    "startColumn": loc.column,
+                    "endColumn": loc.end_column or loc.column + 1,
+                }
+            result["locations"] = [{"physicalLocation": physical}]
+        out.append(result)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "convcalc",
+                        "version": version,
+                        "informationUri": "https://cs231n.github.io/convolutional-networks/",
+                        "rules": rules,
+                    }
+                },
+                "results": out,
+            }
+        ],
+    }
+
+
+def sarif_text(results: Sequence[Result], version: str) -> str:
+    return json.dumps(sarif(results, version), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- JUnit XML ---------------------------------------------------------------------------
+
+
+def junit(results: Sequence[Result], fail_on: Severity | None) -> str:
+    """One testsuite per spec, one testcase per finding (a failure at or above --fail-on),
+    and a passing testcase for a spec without findings."""
+    root = ET.Element("testsuites", name="convcalc")
+    total = failed = 0
+    for r in results:
+        suite = ET.SubElement(root, "testsuite", name=r.file)
+        failures = 0
+        for f in r.findings:
+            loc = f.location
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=r.file,
+                name=f"{f.code} {f.layer or ''} {loc.line}:{loc.column}".replace("  ", " "),
+            )
+            text = f.render()
+            if fail_on is not None and f.severity >= fail_on:
+                failure = ET.SubElement(case, "failure", message=f.message, type=f.code)
+                failure.text = text
+                failures += 1
+            else:
+                ET.SubElement(case, "system-out").text = text
+        cases = len(r.findings)
+        if not r.findings:
+            name = r.analysis.spec.name if r.analysis else r.file
+            ET.SubElement(suite, "testcase", classname=r.file, name=f"{name}: no findings")
+            cases = 1
+        suite.set("tests", str(cases))
+        suite.set("failures", str(failures))
+        suite.set("errors", "0")
+        total += cases
+        failed += failures
+    root.set("tests", str(total))
+    root.set("failures", str(failed))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, "unicode") + "\n"

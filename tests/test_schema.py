@@ -1,0 +1,65 @@
+"""The JSON Schema for editors: generated, kept in the repository, true to the validator."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+import yaml
+
+from convcalc import bundled
+from convcalc.editor_schema import json_schema
+
+from .conftest import ROOT, run
+
+SCHEMA_FILE = ROOT / "convcalc.schema.json"
+MODELINE = "# yaml-language-server: $schema=../../convcalc.schema.json"
+
+
+def validator() -> jsonschema.Draft7Validator:
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def test_the_repository_keeps_the_generated_schema() -> None:
+    printed = run("schema").output
+    assert json.loads(printed) == json_schema()
+    hint = "regenerate it: convcalc schema -o convcalc.schema.json"
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == printed, hint
+
+
+def test_draft_07_without_prefix_items() -> None:
+    schema = json_schema()
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert "prefixItems" not in json.dumps(schema)
+    assert schema["properties"]["arch"]["description"].startswith("The architecture")
+    conv = schema["properties"]["defaults"]["properties"]["CONV"]["properties"]
+    assert conv["F"]["description"].startswith("filter size")
+
+
+@pytest.mark.parametrize("name", bundled.names())
+def test_every_bundled_spec_validates_and_has_the_modeline(name: str) -> None:
+    path = bundled.path(name)
+    assert path is not None
+    text = path.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == MODELINE
+    assert list(validator().iter_errors(yaml.safe_load(text))) == []
+
+
+def test_a_misspelt_key_is_rejected() -> None:
+    path = bundled.path("vgg16")
+    assert path is not None
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["arhc"] = doc.pop("arch")
+    messages = sorted(e.message for e in validator().iter_errors(doc))
+    assert messages == [
+        "'arch' is a required property",
+        "Additional properties are not allowed ('arhc' was unexpected)",
+    ]
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["defaults"]["CONV"]["stride"] = 2
+    assert [e.message for e in validator().iter_errors(doc)] == [
+        "Additional properties are not allowed ('stride' was unexpected)"
+    ]

@@ -1,0 +1,366 @@
+"""The zoo against PyTorch: torchvision's networks rebuilt in plain torch, layer by layer.
+
+No torchvision: each model below mirrors torchvision's module code. A forward pass on a
+1×3×224×224 input records, in execution order, every Conv2d, Linear and BatchNorm2d with its
+parameter count, buffer count and output shape; convcalc's CONV, FC and BN rows must say the
+same, in the same order, and the totals must agree. Skipped when torch is not installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytest
+
+import convcalc
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+Shape = tuple[int, int, int]
+Layer = tuple[str, int, int, Shape]  # type, parameters, buffers, output W×H×D
+
+KINDS = {nn.Conv2d: "CONV", nn.Linear: "FC", nn.BatchNorm2d: "BN"}
+
+
+# --- AlexNet and VGG --------------------------------------------------------------------------
+
+
+def alexnet() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.AdaptiveAvgPool2d((6, 6)), nn.Flatten(),
+        nn.Dropout(0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
+        nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+        nn.Linear(4096, 1000),
+    )  # fmt: skip
+
+
+VGG_CONFIGS: dict[str, list[int | str]] = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+              512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+              512, 512, 512, 512, "M"],
+}  # fmt: skip
+
+
+def vgg(config: Sequence[int | str]) -> nn.Module:
+    layers: list[nn.Module] = []
+    channels = 3
+    for v in config:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            assert isinstance(v, int)
+            layers += [nn.Conv2d(channels, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            channels = v
+    return nn.Sequential(
+        *layers, nn.AdaptiveAvgPool2d((7, 7)), nn.Flatten(),
+        nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(),
+        nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
+        nn.Linear(4096, 1000),
+    )  # fmt: skip
+
+
+# --- ResNet -----------------------------------------------------------------------------------
+
+
+def downsample(inplanes: int, planes: int, stride: int) -> nn.Module | None:
+    if stride == 1 and inplanes == planes:
+        return None
+    return nn.Sequential(
+        nn.Conv2d(inplanes, planes, kernel_size=1, stride=stride, bias=False),
+        nn.BatchNorm2d(planes),
+    )
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample(inplanes, planes, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """torchvision's v1.5: the stride is on the 3×3 conv."""
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample(inplanes, planes * 4, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+def resnet(block: type[BasicBlock] | type[Bottleneck], layers: Sequence[int]) -> nn.Module:
+    modules: list[nn.Module] = [
+        nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False),
+        nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+    ]  # fmt: skip
+    inplanes = 64
+    for planes, blocks, stride in zip((64, 128, 256, 512), layers, (1, 2, 2, 2), strict=True):
+        for i in range(blocks):
+            modules.append(block(inplanes, planes, stride if i == 0 else 1))
+            inplanes = planes * block.expansion
+    modules += [nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(inplanes, 1000)]
+    return nn.Sequential(*modules)
+
+
+# --- GoogLeNet --------------------------------------------------------------------------------
+
+
+class BasicConv2d(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0) -> None:  # fmt: skip
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel_size, stride, padding, bias=False)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.bn(self.conv(x)))
+
+
+class Inception(nn.Module):
+    def __init__(self, cin: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int,
+                 ch5x5: int, pool_proj: int) -> None:  # fmt: skip
+        super().__init__()
+        self.branch1 = BasicConv2d(cin, ch1x1, kernel_size=1)
+        self.branch2 = nn.Sequential(
+            BasicConv2d(cin, ch3x3red, kernel_size=1),
+            BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1),
+        )
+        self.branch3 = nn.Sequential(  # torchvision's "5x5" branch: a 3×3 conv
+            BasicConv2d(cin, ch5x5red, kernel_size=1),
+            BasicConv2d(ch5x5red, ch5x5, kernel_size=3, padding=1),
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+            BasicConv2d(cin, pool_proj, kernel_size=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = (self.branch1, self.branch2, self.branch3, self.branch4)
+        return torch.cat([b(x) for b in branches], 1)
+
+
+def googlenet() -> nn.Module:
+    return nn.Sequential(
+        BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3),
+        nn.MaxPool2d(3, stride=2, ceil_mode=True),
+        BasicConv2d(64, 64, kernel_size=1),
+        BasicConv2d(64, 192, kernel_size=3, padding=1),
+        nn.MaxPool2d(3, stride=2, ceil_mode=True),
+        Inception(192, 64, 96, 128, 16, 32, 32),
+        Inception(256, 128, 128, 192, 32, 96, 64),
+        nn.MaxPool2d(3, stride=2, ceil_mode=True),
+        Inception(480, 192, 96, 208, 16, 48, 64),
+        Inception(512, 160, 112, 224, 24, 64, 64),
+        Inception(512, 128, 128, 256, 24, 64, 64),
+        Inception(512, 112, 144, 288, 32, 64, 64),
+        Inception(528, 256, 160, 320, 32, 128, 128),
+        nn.MaxPool2d(2, stride=2, ceil_mode=True),
+        Inception(832, 256, 160, 320, 32, 128, 128),
+        Inception(832, 384, 192, 384, 48, 128, 128),
+        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Dropout(0.2), nn.Linear(1024, 1000),
+    )  # fmt: skip
+
+
+# --- MobileNetV2 ------------------------------------------------------------------------------
+
+
+def conv_bn_relu6(cin: int, cout: int, kernel_size: int = 3, stride: int = 1,
+                  groups: int = 1) -> list[nn.Module]:  # fmt: skip
+    padding = (kernel_size - 1) // 2
+    return [
+        nn.Conv2d(cin, cout, kernel_size, stride, padding, groups=groups, bias=False),
+        nn.BatchNorm2d(cout), nn.ReLU6(inplace=True),
+    ]  # fmt: skip
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, inp: int, oup: int, stride: int, expand_ratio: int) -> None:
+        super().__init__()
+        hidden = round(inp * expand_ratio)
+        self.use_res_connect = stride == 1 and inp == oup
+        layers: list[nn.Module] = []
+        if expand_ratio != 1:
+            layers += conv_bn_relu6(inp, hidden, kernel_size=1)
+        layers += conv_bn_relu6(hidden, hidden, stride=stride, groups=hidden)
+        layers += [nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+def mobilenet_v2() -> nn.Module:
+    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                (6, 160, 3, 2), (6, 320, 1, 1)]  # fmt: skip
+    features: list[nn.Module] = conv_bn_relu6(3, 32, stride=2)
+    channels = 32
+    for t, c, n, s in settings:
+        for i in range(n):
+            features.append(InvertedResidual(channels, c, s if i == 0 else 1, t))
+            channels = c
+    features += conv_bn_relu6(channels, 1280, kernel_size=1)
+    return nn.Sequential(
+        *features, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+        nn.Dropout(0.2), nn.Linear(1280, 1000),
+    )  # fmt: skip
+
+
+# --- DenseNet-121 -----------------------------------------------------------------------------
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, cin: int, growth: int = 32, bn_size: int = 4) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, bn_size * growth, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth)
+        self.conv2 = nn.Conv2d(bn_size * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        out = self.conv1(torch.relu(self.norm1(torch.cat(features, 1))))
+        return self.conv2(torch.relu(self.norm2(out)))
+
+
+class DenseBlock(nn.ModuleList):
+    def __init__(self, layers: int, cin: int, growth: int = 32) -> None:
+        super().__init__(DenseLayer(cin + i * growth) for i in range(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self:
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+def transition(cin: int) -> nn.Module:
+    return nn.Sequential(
+        nn.BatchNorm2d(cin), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cin // 2, kernel_size=1, bias=False),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+    )  # fmt: skip
+
+
+def densenet121() -> nn.Module:
+    modules: list[nn.Module] = [
+        nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False),
+        nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+    ]  # fmt: skip
+    channels = 64
+    for i, layers in enumerate((6, 12, 24, 16)):
+        modules.append(DenseBlock(layers, channels))
+        channels += layers * 32
+        if i != 3:
+            modules.append(transition(channels))
+            channels //= 2
+    modules += [nn.BatchNorm2d(channels), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)),
+                nn.Flatten(), nn.Linear(channels, 1000)]  # fmt: skip
+    return nn.Sequential(*modules)
+
+
+# --- the comparison ---------------------------------------------------------------------------
+
+MODELS: dict[str, Callable[[], nn.Module]] = {
+    "alexnet-torchvision": alexnet,
+    **{name: (lambda config=config: vgg(config)) for name, config in VGG_CONFIGS.items()},
+    "resnet18": lambda: resnet(BasicBlock, (2, 2, 2, 2)),
+    "resnet34": lambda: resnet(BasicBlock, (3, 4, 6, 3)),
+    "resnet50": lambda: resnet(Bottleneck, (3, 4, 6, 3)),
+    "googlenet": googlenet,
+    "mobilenet-v2": mobilenet_v2,
+    "densenet121": densenet121,
+}
+
+
+def build(factory: Callable[[], nn.Module]) -> nn.Module:
+    """The model without its random initialisation (seconds for VGG's FC layers): zeros."""
+    with torch.device("meta"):
+        model = factory()
+    model = model.to_empty(device="cpu")
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            tensor.zero_()
+    return model.eval()
+
+
+def torch_layers(model: nn.Module) -> list[Layer]:
+    layers: list[Layer] = []
+
+    def record(module: nn.Module, _: object, output: torch.Tensor) -> None:
+        params = sum(p.numel() for p in module.parameters())
+        buffers = sum(b.numel() for b in module.buffers() if b.is_floating_point())
+        shape = tuple(output.shape)
+        wh_d = (shape[3], shape[2], shape[1]) if len(shape) == 4 else (1, 1, shape[1])
+        layers.append((KINDS[type(module)], params, buffers, wh_d))
+
+    hooks = [m.register_forward_hook(record) for m in model.modules() if type(m) in KINDS]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, 224, 224))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return layers
+
+
+def convcalc_layers(a: convcalc.Analysis) -> list[Layer]:
+    kinds = set(KINDS.values())
+    return [(r.type, r.params, r.buffers, r.output) for r in a.rows if r.type in kinds]
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_layer_by_layer(name: str) -> None:
+    model = build(MODELS[name])
+    a = convcalc.analyze(convcalc.load(name))
+    assert a.ok and a.input == (224, 224, 3)
+    expected = torch_layers(model)
+    actual = convcalc_layers(a)
+    assert len(actual) == len(expected)
+    for i, (mine, theirs) in enumerate(zip(actual, expected, strict=True)):
+        assert mine == theirs, f"layer {i} of {len(expected)}"
+    assert a.totals.params == sum(p.numel() for p in model.parameters())
+    assert a.output == expected[-1][3]

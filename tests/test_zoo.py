@@ -1,0 +1,187 @@
+"""The model zoo (issue 6): each bundled spec reproduces its published figures.
+
+The source of every figure is in the spec's own description.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+import convcalc
+from convcalc import Severity, bundled
+
+IMAGENET = (1, 1, 1000)
+CIFAR10 = (1, 1, 10)
+
+# name: (output, parameters, MACs or None where no figure is published)
+PUBLISHED = {
+    "alexnet-caffe": (IMAGENET, 60_965_224, None),
+    "alexnet-torchvision": (IMAGENET, 61_100_840, 714_188_480),
+    "zfnet": (IMAGENET, 62_357_608, None),  # no published count: as computed, see the spec
+    "vgg11": (IMAGENET, 132_863_336, 7_609_090_048),
+    "vgg13": (IMAGENET, 133_047_848, 11_308_466_176),
+    "vgg19": (IMAGENET, 143_667_240, 19_632_062_464),
+    "googlenet": (IMAGENET, 6_624_904, 1_498_376_192),
+    "resnet34": (IMAGENET, 21_797_672, 3_663_761_408),
+    "resnet50": (IMAGENET, 25_557_032, 4_089_184_256),
+    "resnet101": (IMAGENET, 44_549_160, 7_801_405_440),
+    "resnet152": (IMAGENET, 60_192_808, 11_513_626_624),
+    "mobilenet-v2": (IMAGENET, 3_504_872, 300_774_272),
+    "densenet121": (IMAGENET, 7_978_856, 2_834_161_664),
+    "unet": ((256, 256, 2), 31_030_658, None),  # padded, 1 channel in, 2 classes: as computed
+    "pattern-linear": (CIFAR10, 30_730, 30_720),
+    "pattern-conv-fc": (CIFAR10, 328_586, 1_212_416),
+    "pattern-2x-conv-pool": (CIFAR10, 30_744, 3_264_612),
+    "pattern-3x-conv-conv-pool": (CIFAR10, 52_486, 16_225_480),
+}
+
+
+def analysis(name: str, **options: object) -> convcalc.Analysis:
+    return convcalc.analyze(convcalc.load(name), **options)  # type: ignore[arg-type]
+
+
+def rows(a: convcalc.Analysis, kind: str) -> list[convcalc.Row]:
+    return [r for r in a.rows if r.type == kind]
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_published_figures(name: str) -> None:
+    output, params, macs = PUBLISHED[name]
+    a = analysis(name)
+    assert a.ok, [f.render() for f in a.findings]
+    assert a.output == output
+    assert a.totals.params == params
+    if macs is not None:
+        assert a.totals.macs == macs
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_description_names_the_source_and_the_figures(name: str) -> None:
+    spec = convcalc.load(name)
+    assert spec.description
+    text = " ".join(spec.description.split())
+    assert f"{PUBLISHED[name][1]:,}" in text
+    macs = PUBLISHED[name][2]
+    if macs is not None:
+        assert f"{macs:,}" in text
+
+
+def test_alexnet_caffe_groups() -> None:
+    convs = {r.name: r for r in rows(analysis("alexnet-caffe"), "CONV")}
+    assert [convs[n].args.get("groups", 1) for n in sorted(convs)] == [1, 2, 1, 2, 2]
+    assert convs["conv2"].weights == 5 * 5 * 48 * 256  # each half sees 48 of the 96 channels
+
+
+def test_zfnet_first_layer_does_not_fit_on_224() -> None:
+    a = analysis("zfnet")
+    (conv1,) = [f for f in a.findings if f.layer == "conv1"]
+    assert conv1.code in {"CC201", "CC202"} and conv1.severity is not Severity.ERROR
+    assert "110.5" in conv1.message
+    # the paper's figure 3: 110, 55, 26, 13, 13, 13, 6
+    sizes = [r.output[0] for r in a.rows if r.type in {"CONV", "POOL"}]
+    assert sizes == [110, 55, 26, 13, 13, 13, 13, 6]
+    assert a.rows[-1].output == IMAGENET
+    strict = analysis("zfnet", rounding="strict")
+    assert not strict.ok and any(f.code == "CC201" for f in strict.findings)
+
+
+@pytest.mark.parametrize(("name", "convs"), [("vgg11", 8), ("vgg13", 10), ("vgg19", 16)])
+def test_vgg_configurations(name: str, convs: int) -> None:
+    a = analysis(name)
+    assert len(rows(a, "CONV")) == convs and len(rows(a, "FC")) == 3
+    assert [r.output for r in rows(a, "POOL")] == [
+        (112, 112, 64), (56, 56, 128), (28, 28, 256), (14, 14, 512), (7, 7, 512)
+    ]  # fmt: skip
+
+
+def test_googlenet_5x5_branch_is_a_3x3_and_bn_everywhere() -> None:
+    a = analysis("googlenet")
+    cats = rows(a, "CAT")
+    assert [c.output for c in cats] == [
+        (28, 28, 256), (28, 28, 480),
+        (14, 14, 512), (14, 14, 512), (14, 14, 512), (14, 14, 528), (14, 14, 832),
+        (7, 7, 832), (7, 7, 1024),
+    ]  # fmt: skip
+    convs = rows(a, "CONV")
+    assert {r.args["F"] for r in convs} == {(7, 7), (1, 1), (3, 3)}  # no 5×5 anywhere
+    assert len(convs) == len(rows(a, "BN")) == 57
+    assert all(r.biases == 0 for r in convs)
+    description = " ".join((convcalc.load("googlenet").description or "").split())
+    assert '"5x5" branch is in fact a 3×3' in description
+
+
+@pytest.mark.parametrize(
+    ("name", "blocks", "projections"),
+    [("resnet34", 16, 3), ("resnet50", 16, 4), ("resnet101", 33, 4), ("resnet152", 50, 4)],
+)
+def test_resnet_blocks_and_projections(name: str, blocks: int, projections: int) -> None:
+    a = analysis(name)
+    assert len(rows(a, "ADD")) == blocks
+    assert sum(r.name.endswith(".conv") for r in rows(a, "CONV")) == projections
+    assert sum(f.code == "CC304" for f in a.findings) == projections
+    assert rows(a, "GAP")[0].output == (1, 1, 2048 if name != "resnet34" else 512)
+
+
+def test_resnet50_stride_on_the_3x3() -> None:
+    a = analysis("resnet50")
+    strided = [r for r in rows(a, "CONV") if r.args["S"] == (2, 2)]
+    assert [(r.name.endswith(".conv"), r.args["F"]) for r in strided] == [
+        (False, (7, 7)),
+        *[(False, (3, 3)), (True, (1, 1))] * 3,
+    ]
+
+
+def test_mobilenet_v2_residuals_only_where_shapes_match() -> None:
+    a = analysis("mobilenet-v2")
+    assert len(rows(a, "ADD")) == 10  # (2-1) + (3-1) + (4-1) + (3-1) + (3-1) + (1-1)
+    for add in rows(a, "ADD"):
+        assert len({a.rows[i].output for i in add.inputs}) == 1
+    depthwise = [r for r in rows(a, "CONV") if r.args.get("groups", 1) > 1]
+    assert len(depthwise) == 17
+    assert all(r.args["groups"] == r.output[2] for r in depthwise)
+    assert rows(a, "CONV")[-1].output == (7, 7, 1280)
+
+
+def test_densenet121_channels() -> None:
+    a = analysis("densenet121")
+    cats = rows(a, "CAT")
+    assert len(cats) == 6 + 12 + 24 + 16
+    ends = [cats[i - 1].output for i in (6, 18, 42, 58)]
+    assert ends == [(56, 56, 256), (28, 28, 512), (14, 14, 1024), (7, 7, 1024)]
+    pools = [r.output for r in rows(a, "POOL")][1:]
+    assert pools == [(28, 28, 128), (14, 14, 256), (7, 7, 512)]
+
+
+def test_unet_levels() -> None:
+    a = analysis("unet")
+    assert [r.output for r in rows(a, "TCONV")] == [
+        (32, 32, 512), (64, 64, 256), (128, 128, 128), (256, 256, 64)
+    ]  # fmt: skip
+    assert [r.output for r in rows(a, "CAT")] == [
+        (32, 32, 1024), (64, 64, 512), (128, 128, 256), (256, 256, 128)
+    ]  # fmt: skip
+    assert max(r.output[2] for r in rows(a, "CONV")) == 1024
+    # the often-quoted figure: 3 input channels, 1 class
+    rgb = convcalc.analyze(convcalc.load("unet"), input=(256, 256, 3), variables={"classes": 1})
+    assert rgb.totals.params == 31_031_745
+
+
+@pytest.mark.parametrize(
+    ("name", "arch", "counts"),
+    [
+        ("pattern-linear", "INPUT -> FC", (0, 0, 1)),
+        ("pattern-conv-fc", "INPUT -> CONV -> RELU -> FC", (1, 0, 1)),
+        ("pattern-2x-conv-pool", "INPUT -> [CONV -> RELU -> POOL]*2 -> FC -> RELU -> FC",
+         (2, 2, 2)),
+        ("pattern-3x-conv-conv-pool",
+         "INPUT -> [CONV -> RELU -> CONV -> RELU -> POOL]*3 -> [FC -> RELU]*2 -> FC", (6, 3, 3)),
+    ],
+)  # fmt: skip
+def test_patterns_read_like_the_notes(name: str, arch: str, counts: tuple[int, int, int]) -> None:
+    path = bundled.path(name)
+    assert path is not None
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["arch"].strip() == arch
+    a = analysis(name)
+    assert a.input == (32, 32, 3)
+    assert tuple(len(rows(a, kind)) for kind in ("CONV", "POOL", "FC")) == counts
