@@ -50,12 +50,7 @@ def _axes(row: Row) -> tuple[Axis, Axis]:
 
 def _halvings(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]:
     """CC501: the input must divide by the product of the strides along the way."""
-    path: list[tuple[int, int]] = []  # the downsampling from the input to each row
-    for row in rows:
-        before = max((path[i] for i in row.inputs), default=(1, 1))
-        s = pair(row.args, "S") if row.type in WINDOWED else (1, 1)
-        path.append((before[0] * s[0], before[1] * s[1]))
-    factor = max(path)
+    factor = max(strides(rows))
     found = []
     for i, name in enumerate(("width", "height")):
         if factor[i] > 1 and shape[i] % factor[i]:
@@ -76,6 +71,16 @@ def _halvings(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]
     return found
 
 
+def strides(rows: Sequence[Row]) -> list[tuple[int, int]]:
+    """The product of the strides from the input to each row (the most along any branch)."""
+    path: list[tuple[int, int]] = []
+    for row in rows:
+        before = max((path[i] for i in row.inputs), default=(1, 1))
+        s = pair(row.args, "S") if row.type in WINDOWED else (1, 1)
+        path.append((before[0] * s[0], before[1] * s[1]))
+    return path
+
+
 def _conv_advice(row: Row, later: bool) -> list[Finding]:
     found = []
     (fw, fh), (sw, sh) = pair(row.args, "F"), pair(row.args, "S")
@@ -94,7 +99,8 @@ def _conv_advice(row: Row, later: bool) -> list[Finding]:
     if (sw, sh) == (1, 1) and row.args["P"] != "same":
         axes = _axes(row)
         shrink = [a.size - (a.span + 1) for a in axes]
-        if any(shrink) and all(a.f_eff % 2 for a in axes):
+        covers = all(a.f_eff >= a.size for a in axes)  # an FC written as a CONV
+        if any(shrink) and all(a.f_eff % 2 for a in axes) and not covers:
             keep = "P=" + "/".join(sorted({str((a.f_eff - 1) // 2) for a in axes}))
             what = "shrinks" if max(shrink) > 0 else "grows"
             found.append(_at(

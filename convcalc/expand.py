@@ -8,6 +8,7 @@ name, so checking it again gives the same rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .analysis import Analysis
@@ -44,42 +45,110 @@ def layer_text(node: LayerNode) -> str:
     return f"{node.type}{args}@{node.name}"
 
 
-def _lines(nodes: list[Node], indent: str, first: bool) -> list[str]:
+Rewrite = Callable[[LayerNode], str | None]
+
+
+def _lines(nodes: list[Node], indent: str, first: bool, rewrite: Rewrite) -> list[str]:
+    """The pattern of a node sequence, one layer a line; ``rewrite`` may replace a layer's
+    text (or drop the layer with an empty string)."""
     lines: list[str] = []
     for node in nodes:
         arrow = "" if first and not lines else "-> "
         if isinstance(node, LayerNode):
-            lines.append(f"{indent}{arrow}{layer_text(node)}")
+            text = rewrite(node)
+            text = layer_text(node) if text is None else text
+            if text:
+                lines.append(f"{indent}{arrow}{text}")
             continue
         lines.append(f"{indent}{arrow}{node.kind}{{")
         for b, branch in enumerate(node.branches):
             if b:
                 lines.append(f"{indent}  |")
-            lines.extend(_lines(branch, indent + "    ", True) if branch else [f"{indent}    ID"])
+            inner = _lines(branch, indent + "    ", True, rewrite)
+            lines.extend(inner or [f"{indent}    [ID]*0"])  # an empty branch stays empty
         lines.append(f"{indent}  }}@{node.name}")
     return lines
 
 
-def expanded_yaml(analysis: Analysis) -> str:
+def _keep(node: LayerNode) -> str | None:
+    return None
+
+
+def expanded_yaml(
+    analysis: Analysis,
+    *,
+    rewrite: Rewrite = _keep,
+    input: tuple[int, int, int] | None = None,
+    header: Sequence[str] = (),
+    ignore: frozenset[str] = frozenset(),
+) -> str:
+    """A spec with every layer written out, labelled with its name."""
     spec = analysis.spec
     graph = analysis.graph
     assert graph is not None
-    w, h, d = analysis.input
-    out = [
-        f"# expanded by convcalc from {spec.path}",
-        f"name: {json.dumps(spec.name, ensure_ascii=False)}",
-    ]
+    w, h, d = input or analysis.input
+    out = [*(f"# {line}" for line in header), f"# expanded by convcalc from {spec.path}"]
+    out.append(f"name: {json.dumps(spec.name, ensure_ascii=False)}")
     if spec.description:
         out.append(f"description: {json.dumps(spec.description.strip(), ensure_ascii=False)}")
+    out += [f"input: {w}x{h}x{d}", f"dtype: {spec.dtype}", f"rounding: {analysis.rounding}"]
+    out.append(f"memory: {{batch: {spec.batch}, optimizer: {spec.optimizer}}}")
+    if spec.budgets:
+        budgets = ", ".join(f"{k}: {v}" for k, (v, _) in spec.budgets.items())
+        out.append(f"budgets: {{{budgets}}}")
+    lint = spec.lint._replace(ignore=spec.lint.ignore | ignore)
+    if lint.select is not None or lint.ignore or lint.severity:
+        out.append("lint:")
+        if lint.select is not None:
+            out.append(f"  select: [{', '.join(sorted(lint.select))}]")
+        if lint.ignore:
+            out.append(f"  ignore: [{', '.join(sorted(lint.ignore))}]")
+        if lint.severity:
+            levels = ", ".join(f"{c}: {s}" for c, s in lint.severity.items())
+            out.append(f"  severity: {{{levels}}}")
     out += [
-        f"input: {w}x{h}x{d}",
-        f"dtype: {spec.dtype}",
-        f"rounding: {analysis.rounding}",
         "arch: |",
         "  INPUT" + ("" if graph.nodes[0].name == "input" else f"@{graph.nodes[0].name}"),
-        *_lines(graph.nodes[1:], "  ", False),
+        *_lines(graph.nodes[1:], "  ", False, rewrite),
     ]
     return "\n".join(out) + "\n"
+
+
+def fc_to_conv(analysis: Analysis, input: tuple[int, int, int] | None = None) -> str:
+    """The notes' FC→CONV conversion: each FC becomes a CONV whose filter covers the volume it
+    reads (F=7 on 7×7×512, then F=1), with the same weights; a FLATTEN before an FC goes."""
+    rows = {row.name: row for row in analysis.rows}
+    flattened = {
+        row.name
+        for row in analysis.rows
+        if row.type == "FLATTEN"
+        and any(analysis.rows[j].type == "FC" for j in _readers(analysis, row.name))
+    }
+
+    def rewrite(node: LayerNode) -> str | None:
+        if node.name in flattened:
+            return ""
+        if node.type != "FC":
+            return None
+        row = rows[node.name]
+        source = analysis.rows[row.inputs[0]]
+        w, h, _ = source.input_shapes[0] if source.name in flattened else row.input_shapes[0]
+        f = str(w) if w == h else f"({w}, {h})"
+        bias = "" if node.args["bias"] else ", bias=false"
+        return f"CONV({node.args['K']}, F={f}{bias})@{node.name}"
+
+    header = ["FC layers converted to CONV layers (convcalc convert --fc-to-conv)"]
+    if input is not None and input != analysis.input:
+        # the converted FCs slide over a larger input unpadded, on purpose
+        header.append("CC504 is ignored: the converted FC layers slide without padding")
+        return expanded_yaml(analysis, rewrite=rewrite, input=input, header=header,
+                             ignore=frozenset({"CC504"}))  # fmt: skip
+    return expanded_yaml(analysis, rewrite=rewrite, header=header)
+
+
+def _readers(analysis: Analysis, name: str) -> list[int]:
+    index = next(i for i, row in enumerate(analysis.rows) if row.name == name)
+    return [j for j, row in enumerate(analysis.rows) if index in row.inputs]
 
 
 def expanded_json(analysis: Analysis) -> dict[str, Any]:

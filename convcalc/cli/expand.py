@@ -65,3 +65,72 @@ def expand(
     if errors:
         text.print_findings(stderr_console(), errors)
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("spec", metavar="SPEC")
+@click.option(
+    "--fc-to-conv",
+    "fc_to_conv",
+    is_flag=True,
+    required=True,
+    help="Turn every FC layer into the equivalent CONV layer (the notes' FC→CONV conversion).",
+)
+@spec_options
+@output_option
+@debug_option
+def convert(
+    spec: str,
+    fc_to_conv: bool,
+    input_: Shape | None,
+    assignments: dict[str, int | bool],
+    output: str | None,
+    debug: bool,
+) -> None:
+    """Print SPEC with every FC layer converted to a CONV layer, as a spec.
+
+    The first FC, looking at a W×H×D volume, becomes CONV(K, F=W×H); the next ones CONV(K,
+    F=1): the same weights, so the same parameter counts. With --input larger than the spec's
+    input, the converted network slides over the whole image in one pass and gives an array
+    of class scores (the notes: VGG-16 on 384×384×3 gives 6×6×1000, replacing 36 evaluations
+    of 224×224 crops at stride 32). The summary goes to standard error.
+
+    \b
+    Examples:
+      convcalc convert --fc-to-conv vgg16 > vgg16-conv.yaml
+      convcalc convert --fc-to-conv vgg16 --input 384x384x3 -o vgg16-384.yaml
+    """
+    from ..advice import strides
+    from ..analysis import analyze, show_shape
+    from ..expand import fc_to_conv as convert_spec
+    from ..report import text
+    from ..spec import load_text
+
+    run = Run()
+    run.add_spec(spec, lambda: load_spec(spec), variables=assignments)
+    outcome = run.outcomes[0]
+    if outcome.file_error:
+        sys.exit(2)
+    analysis = outcome.analysis
+    if analysis is None or analysis.output is None:
+        text.print_findings(stderr_console(), outcome.all_findings)
+        sys.exit(1)
+    converted_text = convert_spec(analysis, input=input_)
+    converted = analyze(load_text(converted_text, "<converted>"))
+    assert converted.output is not None, [f.render() for f in converted.findings]
+    emit(converted_text, output)
+    w, h, _ = converted.output
+    original = analysis.input
+    stride = max(strides(converted.rows))
+    summary = (
+        f"converted {sum(r.type == 'FC' for r in analysis.rows)} FC layers; "
+        f"{converted.totals.params:,} parameters as before ({analysis.totals.params:,}); "
+        f"{show_shape(converted.input)} → {show_shape(converted.output)}"
+    )
+    if (w, h) != (1, 1):
+        summary += (
+            f": one pass gives a {w}×{h} array of scores, replacing {w * h} evaluations of the "
+            f"original on {original[0]}×{original[1]} crops at stride "
+            f"{stride[0] if stride[0] == stride[1] else f'{stride[0]}×{stride[1]}'}"
+        )
+    click.echo(summary, err=True)

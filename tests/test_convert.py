@@ -1,0 +1,71 @@
+"""The notes' FC→CONV conversion: the same parameters, and a score map on larger images."""
+
+from __future__ import annotations
+
+import pytest
+
+import convcalc
+from convcalc import bundled
+from convcalc.expand import fc_to_conv
+
+from .conftest import run
+
+WITH_FC = [n for n in bundled.names()
+           if any(r.type == "FC" for r in convcalc.analyze(convcalc.load(n)).rows)]  # fmt: skip
+
+
+def converted(name: str, shape: tuple[int, int, int] | None = None) -> convcalc.Analysis:
+    original = convcalc.analyze(convcalc.load(name))
+    return convcalc.analyze(convcalc.load_text(fc_to_conv(original, input=shape), "<c>"))
+
+
+@pytest.mark.parametrize("name", WITH_FC)
+def test_round_trip_keeps_parameters_and_output(name: str) -> None:
+    original = convcalc.analyze(convcalc.load(name))
+    after = converted(name)
+    assert after.ok, [f.render() for f in after.findings if f.severity.name == "ERROR"]
+    assert after.totals.params == original.totals.params
+    assert after.totals.macs == original.totals.macs
+    assert after.output == original.output
+    assert not any(r.type == "FC" for r in after.rows)
+
+
+def test_vgg16_first_fc_becomes_a_7x7_conv() -> None:
+    after = converted("vgg16")
+    convs = {r.name: r for r in after.rows}
+    assert convs["fc1"].type == "CONV" and convs["fc1"].args["F"] == (7, 7)
+    assert convs["fc2"].args["F"] == (1, 1) and convs["fc3"].args["F"] == (1, 1)
+    assert convs["fc1"].output == (1, 1, 4096)
+
+
+def test_vgg16_on_384_gives_a_6x6_score_map() -> None:
+    # "forwarding an image of size 384x384 through the converted architecture would give the
+    # equivalent volume in size [12x12x512] ... the final volume of size [6x6x1000]"
+    after = converted("vgg16", (384, 384, 3))
+    pools = [r.output for r in after.rows if r.type == "POOL"]
+    assert pools[-1] == (12, 12, 512)
+    assert after.output == (6, 6, 1000)
+    assert after.totals.params == 138_357_544
+    assert [f for f in after.findings if f.severity >= convcalc.Severity.WARNING] == []
+
+
+def test_convert_command_reports_the_crops(tmp_path: object) -> None:
+    result = run("convert", "--fc-to-conv", "vgg16", "--input", "384x384x3")
+    assert result.exit_code == 0
+    assert "input: 384x384x3" in result.stdout and "CONV(4096, F=7)@fc1" in result.stdout
+    assert result.stderr.strip().endswith(
+        "384×384×3 → 6×6×1000: one pass gives a 6×6 array of scores, replacing 36 evaluations "
+        "of the original on 224×224 crops at stride 32"
+    )
+
+
+def test_flatten_before_fc_goes() -> None:
+    text = "name: t\ninput: 6x6x4\narch: INPUT -> CONV(8, F=3, P=1) -> FLATTEN -> FC(10)\n"
+    original = convcalc.analyze(convcalc.load_text(text))
+    after = convcalc.analyze(convcalc.load_text(fc_to_conv(original)))
+    assert [r.type for r in after.rows] == ["INPUT", "CONV", "CONV"]
+    assert after.rows[-1].args["F"] == (6, 6) and after.totals.params == original.totals.params
+
+
+def test_convert_needs_the_flag() -> None:
+    assert run("convert", "vgg16").exit_code == 2
