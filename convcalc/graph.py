@@ -216,6 +216,8 @@ class Expander:
     def _present(self, stage: Stage, env: Env) -> bool:
         optional = stage.optional
         assert optional is not None
+        if optional.condition is not None:
+            return bool(evaluate(optional.condition, env))
         if optional.name is None:
             span = stage.span
             key = (id(span.source), span.start, span.end)
@@ -345,8 +347,17 @@ def _repeat_span(stage: Stage) -> Span:
 def _lower_bound_stage(stage: Stage, env: Env) -> tuple[int, int]:
     """(expansion steps, layers) a stage needs at least; what cannot be known counts as 0."""
     optional = stage.optional
-    if optional is not None and optional.name is not None and not env.get(optional.name):
-        return 1, 0
+    if optional is not None and (optional.name is not None or optional.condition is not None):
+        try:
+            present = (
+                bool(env.get(optional.name))
+                if optional.name is not None
+                else bool(evaluate(optional.condition, env))  # type: ignore[arg-type]
+            )
+        except FindingError:
+            present = False
+        if not present:
+            return 1, 0
     steps, layers = _lower_bound_term(stage.term, env)
     if stage.repeat is None:
         return 1 + steps, layers

@@ -217,17 +217,22 @@ class Parser:
         return Chain(tuple(stages), self.span(first))
 
     def parse_stage(self) -> Stage:
-        """stage = term repeat? optional?"""
+        """stage = term repeat? optional?;  optional = "?" (NAME | "(" expr ")")?"""
         first = self.token
         term = self.parse_term()
         repeat = self.parse_repeat() if self.check("*") else None
         optional = None
         if self.check("?"):
             mark = self.read()
-            name = None
+            name, condition = None, None
             if self.check("NAME") and self.token.start == mark.end:
                 name = self.read().text
-            optional = Optional(name, self.span(mark))
+            elif self.check("(") and self.token.start == mark.end:
+                opener = self.read()
+                self.enter(opener)
+                condition = self.parse_expr()
+                self.close(opener, ")", "the condition")
+            optional = Optional(name, self.span(mark), condition)
         return Stage(term, repeat, optional, self.span(first))
 
     def parse_repeat(self) -> Repeat:

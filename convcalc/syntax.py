@@ -99,8 +99,12 @@ class Repeat(NamedTuple):
 
 
 class Optional(NamedTuple):
+    """``X?`` (bare), ``X?name`` or ``X?(expr)``: present when the name or expression is
+    true or non-zero."""
+
     name: str | None
     span: Span
+    condition: Expr | None = None
 
 
 class Stage(NamedTuple):

@@ -210,3 +210,12 @@ def test_inline_pattern() -> None:
 
     a = convcalc.analyze(inline("INPUT -> CONV(4, F=3) -> FC(2)", (8, 8, 1)))
     assert a.output == (1, 1, 2) and a.rows[1].location.column == 10
+
+
+def test_optional_with_a_condition() -> None:
+    # MobileNetV2's expansion: the 1x1 CONV exists only when t != 1
+    a = check(
+        spec("INPUT -> [CONV(8 * t, F=1)?(t - 1) -> CONV(8, F=3, P=1)]*2 over t=(1, 6)", "8x8x8")
+    )
+    assert [r.output[2] for r in a.rows[1:]] == [8, 48, 8]
+    assert a.findings == ()
