@@ -1,0 +1,107 @@
+"""Every documented limit (convcalc/limits.py, README "Limits") refused with its own finding."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import convcalc
+from convcalc import limits
+from convcalc.cli import common
+
+from .conftest import run, spec
+
+
+def codes_of(text: str) -> list[str]:
+    try:
+        return [f.code for f in convcalc.analyze(convcalc.load_text(text)).findings]
+    except convcalc.SpecError as exc:
+        return [f.code for f in exc.findings]
+
+
+def test_file_size(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(spec("INPUT -> FC(2)") + "#" * limits.MAX_FILE_BYTES, encoding="utf-8")
+    with pytest.raises(convcalc.SpecError) as info:
+        convcalc.load(path)
+    (f,) = info.value.findings
+    assert f.code == "CC120" and "1,048,576 bytes" in f.message
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        f"INPUT -> [ID]*{limits.MAX_REPEAT} -> [ID]*{limits.MAX_REPEAT}",  # layers, one by one
+        "INPUT -> [[ID]*1000]*101",  # layers, known before expanding
+        "INPUT -> [[[[ID]*0]*100000]*100000]*100000",  # work without layers
+    ],
+)
+def test_expansion_size(arch: str) -> None:
+    assert codes_of(spec(arch)) == ["CC121"]
+
+
+def test_repetition_count() -> None:
+    assert codes_of(spec(f"INPUT -> [ID]*{limits.MAX_REPEAT + 1}")) == ["CC122"]
+    assert codes_of(spec(f"INPUT -> [ID]*{limits.MAX_REPEAT - 1}")) == []
+
+
+def test_bracket_nesting() -> None:
+    deep = "[" * (limits.MAX_NESTING + 1) + "ID" + "]" * (limits.MAX_NESTING + 1)
+    assert codes_of(spec(f"INPUT -> {deep}")) == ["CC123"]
+    fine = "[" * limits.MAX_NESTING + "ID" + "]" * limits.MAX_NESTING
+    assert codes_of(spec(f"INPUT -> {fine}")) == []
+
+
+def test_yaml_nesting() -> None:
+    deep = "[" * (limits.MAX_NESTING + 2) + "]" * (limits.MAX_NESTING + 2)
+    assert codes_of(f"name: t\ninput: 8x8x3\nvars: {{x: {deep}}}\narch: INPUT\n") == ["CC123"]
+
+
+def test_block_recursion() -> None:
+    blocks = 'blocks:\n  down(n): "ID -> down(n - 1)?n"\n'
+    assert codes_of(spec(f"INPUT -> down({limits.MAX_RECURSION})", extra=blocks)) == ["CC124"]
+    assert codes_of(spec(f"INPUT -> down({limits.MAX_RECURSION - 1})", extra=blocks)) == []
+
+
+def test_yaml_aliases() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 6)]
+    bomb = "\n".join(lines) + "\nname: t\ninput: 8x8x3\narch: INPUT\n"
+    assert codes_of(bomb) == ["CC125"]
+    assert codes_of("name: &n t\nvars: &v {N: *v}\ninput: 8x8x3\narch: INPUT\n") == ["CC125"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        spec("INPUT -> CONV(" + "9" * (limits.MAX_INT_DIGITS + 1) + ")"),
+        spec("INPUT -> [ID]*(1099511627776 * 2)"),  # arithmetic past 2**40
+        spec(f"INPUT -> CONV({limits.MAX_SIZE + 1})"),  # a size argument
+        spec("INPUT -> FC(2)", extra="vars: {N: 1" + "0" * 20 + "}\n"),
+    ],
+)
+def test_integer_sizes(text: str) -> None:
+    assert "CC126" in codes_of(text)
+
+
+def test_input_sizes_are_bounded() -> None:
+    assert codes_of(spec("INPUT -> FC(2)", f"{limits.MAX_SIZE + 1}x8x3")) == ["CC105"]
+
+
+def test_output_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+
+    def interrupted(source: str, destination: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        common.write_atomically(str(target), "x" * 1_000_000)
+    assert target.read_text(encoding="utf-8") == "the previous report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left
+    monkeypatch.undo()
+    assert run("check", "vgg16", "--format", "json", "-o", str(target)).exit_code == 0
+    assert target.read_text(encoding="utf-8").startswith('{\n  "version": 1')
