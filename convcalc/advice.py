@@ -97,11 +97,12 @@ def _conv_advice(row: Row, later: bool) -> list[Finding]:
             and dilation == (1, 1):  # fmt: skip
         found += _stack_of_3x3(row, fw)
     if (sw, sh) == (1, 1) and row.args["P"] != "same":
-        axes = _axes(row)
-        shrink = [a.size - (a.span + 1) for a in axes]
-        covers = all(a.f_eff >= a.size for a in axes)  # an FC written as a CONV
-        if any(shrink) and all(a.f_eff % 2 for a in axes) and not covers:
-            keep = "P=" + "/".join(sorted({str((a.f_eff - 1) // 2) for a in axes}))
+        size, out = row.input_shapes[0], row.output
+        shrink = [size[i] - out[i] for i in (0, 1)]
+        f_eff = [dilation[i] * ((fw, fh)[i] - 1) + 1 for i in (0, 1)]
+        covers = all(f_eff[i] >= size[i] for i in (0, 1))  # an FC written as a CONV
+        if any(shrink) and all(f % 2 for f in f_eff) and not covers:
+            keep = "P=" + "/".join(sorted({str((f - 1) // 2) for f in f_eff}))
             what = "shrinks" if max(shrink) > 0 else "grows"
             found.append(_at(
                 "CC504",
@@ -157,9 +158,11 @@ def _pool_advice(row: Row) -> list[Finding]:
 
 def _mostly_padding(row: Row, shape: tuple[int, int, int]) -> list[Finding]:
     """CC507: most of each window lands in the padding (the map is smaller than the filter)."""
-    axes = _axes(row)
-    if all(a.size >= a.f_eff for a in axes):
+    (fw, fh), (w, h, _) = pair(row.args, "F"), row.input_shapes[0]
+    d = pair(row.args, "dilation") if "dilation" in row.args else (1, 1)
+    if w >= d[0] * (fw - 1) + 1 and h >= d[1] * (fh - 1) + 1:
         return []  # a window inside the map exists along both axes: at most 40% padding
+    axes = _axes(row)
     fractions = []
     for a in axes:
         outside = total = 0
@@ -172,7 +175,6 @@ def _mostly_padding(row: Row, shape: tuple[int, int, int]) -> list[Finding]:
     padding = 1 - (1 - fractions[0]) * (1 - fractions[1])
     if padding <= 0.5:
         return []
-    w, h, _ = row.input_shapes[0]
     rf = row.receptive_field
     whole = rf[0] >= shape[0] and rf[1] >= shape[1]
     return [_at(

@@ -227,7 +227,7 @@ class Analyzer:
         if kind == "TCONV":
             self.check_out_pad(node, args)
         counts = layer.counts(args, x, y)
-        rf = layer.receptive(args, x, state.rf)
+        rf = layer.receptive(args, x, state.rf, axes)
         in_place = layer.is_in_place(args)
         activations = 0 if in_place else y[0] * y[1] * y[2]
         row = self._add(

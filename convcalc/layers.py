@@ -111,7 +111,7 @@ class LayerType:
     def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
         return Counts()
 
-    def receptive(self, args: Args, x: Shape, rf: RF) -> RF:
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return rf
 
 
@@ -152,13 +152,13 @@ class Conv(LayerType):
         biases = k if flag(args, "bias") else 0
         return Counts(per_filter * k, biases, 0, y[0] * y[1] * k * per_filter)
 
-    def receptive(self, args: Args, x: Shape, rf: RF) -> RF:
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
         size = tuple(rf.size[i] + (f[i] - 1) * d[i] * rf.jump[i] for i in (0, 1))
         jump = tuple(rf.jump[i] * s[i] for i in (0, 1))
         centre = None
         if rf.centre is not None:
-            axes = self.axes(args, x)
+            axes = axes or self.axes(args, x)
             # the first window starts `before` pixels into the padding; its middle tap is
             # (F_eff - 1)/2 further on
             cw, ch = (
@@ -202,7 +202,7 @@ class TConv(LayerType):
         biases = k if flag(args, "bias") else 0
         return Counts(weights, biases, 0, x[0] * x[1] * x[2] * fw * fh * k // groups)
 
-    def receptive(self, args: Args, x: Shape, rf: RF) -> RF:
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
         size, jump = [], []
         for i in (0, 1):
@@ -233,8 +233,8 @@ class Pool(Conv):
     def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
         return Counts()
 
-    def receptive(self, args: Args, x: Shape, rf: RF) -> RF:
-        return super().receptive({**args, "dilation": (1, 1)}, x, rf)
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        return super().receptive({**args, "dilation": (1, 1)}, x, rf, axes)
 
 
 def _whole(x: Shape, rf: RF) -> RF:
@@ -251,7 +251,7 @@ class GAP(LayerType):
     def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
         return 1, 1, x[2]
 
-    def receptive(self, args: Args, x: Shape, rf: RF) -> RF:
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return _whole(x, rf)
 
 
@@ -268,7 +268,7 @@ class FC(LayerType):
         inputs = x[0] * x[1] * x[2]
         return Counts(inputs * k, k if flag(args, "bias") else 0, 0, inputs * k)
 
-    def receptive(self, args: Args, x: Shape, rf: RF) -> RF:
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return _whole(x, rf)
 
 
@@ -323,7 +323,7 @@ class Flatten(LayerType):
     def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
         return 1, 1, x[0] * x[1] * x[2]
 
-    def receptive(self, args: Args, x: Shape, rf: RF) -> RF:
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return _whole(x, rf)
 
 
@@ -336,7 +336,7 @@ class Up(LayerType):
         n = integer(args, "n")
         return x[0] * n, x[1] * n, x[2]
 
-    def receptive(self, args: Args, x: Shape, rf: RF) -> RF:
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         n = integer(args, "n")
         return RF(rf.size, (divide(rf.jump[0], n), divide(rf.jump[1], n)), None)
 

@@ -50,8 +50,9 @@ _TOKEN = re.compile(
   | (?P<NAME>[A-Za-z_]\w*)
   | (?P<LABEL>@[A-Za-z_][\w.]*)
   | (?P<OP>//|[-+*%?\[\]{}|(),=])
+  | (?P<ERROR>.)
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
 )
 
 _HINTS = {
@@ -85,30 +86,27 @@ class Token(NamedTuple):
 def tokenize(source: Source) -> list[Token]:
     text = source.text
     tokens: list[Token] = []
-    pos, n = 0, len(text)
-    match = _TOKEN.match
-    while pos < n:
-        m = match(text, pos)
-        if m is None:
-            ch = text[pos]
-            hint = _HINTS.get(ch)
-            raise _error(source, pos, pos + 1, f"unexpected character `{ch}`", hint)
-        kind = m.lastgroup or ""
-        end = m.end()
+    append = tokens.append
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind == "SKIP":
+            continue
+        start, end = m.span()
         if kind == "OP":
             kind = m.group()
+        elif kind == "ERROR":
+            ch = m.group()
+            raise _error(source, start, end, f"unexpected character `{ch}`", _HINTS.get(ch))
         elif kind == "BADNUM":
             raise _error(
                 source,
-                pos,
+                start,
                 end,
                 f"`{m.group()}` is not a number",
                 "a pair is written (width, height), like F=(3, 3)",
             )
-        if kind != "SKIP":
-            tokens.append(Token(kind, m.group(), pos, end))
-        pos = end
-    tokens.append(Token("END", "", n, n))
+        append(Token(kind or "", m.group(), start, end))
+    tokens.append(Token("END", "", len(text), len(text)))
     return tokens
 
 
@@ -157,7 +155,8 @@ class Parser:
 
     def span(self, start: Token, end: Token | None = None) -> Span:
         last = end or self.tokens[self.i - 1]
-        return Span(self.source, start.start, max(last.end, start.end))
+        stop = last.end if last.end > start.end else start.end
+        return Span(self.source, start.start, stop)
 
     def enter(self, opener: Token) -> None:
         self.depth += 1
@@ -419,6 +418,8 @@ class Parser:
     def parse_value(self) -> ValueExpr:
         """value = expr | NUMBER | WORD | "(" expr "," expr ")" """
         tok = self.token
+        if tok.kind == "INT" and self.tokens[self.i + 1].kind in (",", ")"):
+            return self.parse_int(self.read())  # the common case, without the expression rules
         if tok.kind == "FLOAT":
             self.read()
             return Num(float(tok.text), self.span(tok))

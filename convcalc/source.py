@@ -110,15 +110,35 @@ def align(value: str, file_text: str, start: int, end: int) -> tuple[tuple[int, 
     """Map each character of a YAML scalar's value onto the file text it came from.
 
     YAML drops indentation, folds line breaks into spaces and removes quotes, but it keeps
-    every other character in order. Walking the value and the file region together, each
-    value character is matched to the next file character that can have produced it, so
-    tokens (which never contain spaces) land on their exact file column. The result is a
-    list of runs for :class:`Source`.
+    every other character in order. Each line of the value is first looked for whole in the
+    file (block scalars keep their lines); what is not found is matched character by
+    character to the next file character that can have produced it, so tokens (which never
+    contain spaces) land on their exact file column. The result is a list of runs for
+    :class:`Source`.
     """
     runs: list[tuple[int, int]] = []
-    p = start
+    p = 0 if start < 0 else start
+    i = 0
+    for line in value.split("\n"):
+        q = file_text.find(line, p, end) if line else p
+        if q < 0:
+            break
+        runs.append((i, q))
+        i += len(line) + 1
+        p = q + len(line) + 1
+    else:
+        return tuple(runs) or ((0, start),)
+    return tuple(runs) + _align_chars(value, file_text, i, p, end)
+
+
+def _align_chars(
+    value: str, file_text: str, i: int, p: int, end: int
+) -> tuple[tuple[int, int], ...]:
+    """The character-by-character alignment of ``value[i:]`` from file offset ``p``."""
+    runs: list[tuple[int, int]] = []
     previous = -2
-    for i, ch in enumerate(value):
+    for k in range(i, len(value)):
+        ch = value[k]
         q = p
         while q < end:
             c = file_text[q]
@@ -126,10 +146,10 @@ def align(value: str, file_text: str, start: int, end: int) -> tuple[tuple[int, 
                 break
             q += 1
         if q >= end:  # escapes in quoted strings: keep the rest on the last known place
-            runs.append((i, min(p, max(end - 1, start))))
+            runs.append((k, min(p, max(end - 1, 0))))
             break
         if q != previous + 1:
-            runs.append((i, q))
+            runs.append((k, q))
         previous = q
         p = q + 1
-    return tuple(runs) or ((0, start),)
+    return tuple(runs)
