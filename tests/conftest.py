@@ -4,9 +4,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, settings
 
 import convcalc
 from convcalc.cli import cli
+
+# 500 examples per property by default; `pytest --hypothesis-profile=thorough` for 5,000,
+# `quick` for 50
+_SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("default", max_examples=500, deadline=None, suppress_health_check=_SLOW)
+settings.register_profile("thorough", max_examples=5000, deadline=None, suppress_health_check=_SLOW)
+settings.register_profile("quick", max_examples=50, deadline=None, suppress_health_check=_SLOW)
+settings.load_profile("default")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
