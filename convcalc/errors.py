@@ -78,13 +78,12 @@ class Finding(NamedTuple):
         lines = [self.header()]
         loc = self.location
         if loc.source is not None and loc.line is not None and loc.column is not None:
-            text = "".join(
-                c if c == "\t" or c.isprintable() else "\ufffd"
-                for c in loc.source.line_text(loc.line)
-            )
+            text, column = _window(loc.source.line_text(loc.line), loc.column)
+            text = "".join(c if c == "\t" or c.isprintable() else "\ufffd" for c in text)
             lines.append(f"{loc.line:>4} | {text}".rstrip())
-            prefix = "".join("\t" if c == "\t" else " " for c in text[: loc.column - 1])
-            width = max(1, min((loc.end_column or loc.column + 1), len(text) + 1) - loc.column)
+            prefix = "".join("\t" if c == "\t" else " " for c in text[: column - 1])
+            end = (loc.end_column or loc.column + 1) - loc.column + column
+            width = max(1, min(end, len(text) + 1) - column)
             lines.append(" " * 5 + "| " + prefix + "^" + "~" * (width - 1))
         if self.note:
             lines.append(f"  note: {self.note}")
@@ -142,6 +141,19 @@ class FindingError(ConvcalcError):
     def __init__(self, finding: Finding) -> None:
         self.finding = finding
         super().__init__(finding.render())
+
+
+WINDOW = 100  # characters shown on each side of the column of a long source line
+
+
+def _window(text: str, column: int) -> tuple[str, int]:
+    """A long line cut around the column (with "…" where cut), and the column in it."""
+    if len(text) <= 2 * WINDOW + 40:
+        return text, column
+    start = max(0, column - 1 - WINDOW)
+    end = min(len(text), column - 1 + WINDOW)
+    head = "…" if start else ""
+    return head + text[start:end] + ("…" if end < len(text) else ""), column - start + len(head)
 
 
 def worst(findings: Iterable[Finding]) -> Severity | None:

@@ -99,6 +99,7 @@ class Expander:
         self.layers = 0
         self.depth = 0
         self._optional_seen: set[tuple[int, int, int]] = set()
+        self.bound = LowerBound(spec.blocks, self.globals)
 
     def build(self) -> LayerGraph:
         chain = self.spec.arch
@@ -194,7 +195,7 @@ class Expander:
 
     def _check_size(self, stage: Stage, count: int, env: Env) -> None:
         """Refuse a repetition whose expansion is already known to exceed the limits."""
-        steps, layers = _lower_bound_term(stage.term, env)
+        steps, layers = self.bound.term(stage.term, env)
         steps, layers = count * (1 + steps), count * layers
         if self.layers + layers > limits.MAX_LAYERS:
             raise fail(
@@ -318,6 +319,15 @@ class Expander:
                 "repeats without nesting",
             )
         inner = {**self.globals, **bind_call(block, call, env)}
+        steps, layers = self.bound.call(call, env)
+        if self.steps + steps > limits.MAX_STEPS or self.layers + layers > limits.MAX_LAYERS:
+            raise fail(
+                "CC121",
+                f"`{call.name}` expands to at least {layers:,} layers in {steps:,} steps; the "
+                f"limits are {limits.MAX_LAYERS:,} layers and {limits.MAX_STEPS:,} steps",
+                call.span,
+                help="a block that calls blocks twice doubles at every level; reduce the depth",
+            )
         line = Location.of(call.span).line
         shown = ", ".join(show(inner[p.name]) for p in block.header.params)
         frame = Frame(f"{call.name}({shown}) called at line {line}")
@@ -344,42 +354,75 @@ def _repeat_span(stage: Stage) -> Span:
     return stage.term.span.to(repeat.times.span)
 
 
-def _lower_bound_stage(stage: Stage, env: Env) -> tuple[int, int]:
-    """(expansion steps, layers) a stage needs at least; what cannot be known counts as 0."""
-    optional = stage.optional
-    if optional is not None and (optional.name is not None or optional.condition is not None):
+class LowerBound:
+    """(expansion steps, layers) a part of a pattern needs at least, without expanding it.
+
+    What cannot be known yet (an unbound name, an argument error) counts as nothing, so the
+    bound never exceeds the truth. Block calls are bounded through their bodies, remembered
+    per block and arguments, so a block that calls another twice, 20 levels down (2²⁰
+    calls), is bounded in 20 steps.
+    """
+
+    def __init__(self, blocks: Mapping[str, Block], globals_: Env) -> None:
+        self.blocks = blocks
+        self.globals = globals_
+        self.memo: dict[tuple[object, ...], tuple[int, int]] = {}
+        self.depth = 0
+
+    def stage(self, stage: Stage, env: Env) -> tuple[int, int]:
+        optional = stage.optional
+        if optional is not None and (optional.name is not None or optional.condition is not None):
+            try:
+                present = (
+                    bool(env.get(optional.name))
+                    if optional.name is not None
+                    else bool(evaluate(optional.condition, env))  # type: ignore[arg-type]
+                )
+            except FindingError:
+                present = False
+            if not present:
+                return 1, 0
+        steps, layers = self.term(stage.term, env)
+        if stage.repeat is None:
+            return 1 + steps, layers
         try:
-            present = (
-                bool(env.get(optional.name))
-                if optional.name is not None
-                else bool(evaluate(optional.condition, env))  # type: ignore[arg-type]
-            )
+            count = max(0, evaluate(stage.repeat.times, env))
         except FindingError:
-            present = False
-        if not present:
-            return 1, 0
-    steps, layers = _lower_bound_term(stage.term, env)
-    if stage.repeat is None:
-        return 1 + steps, layers
-    try:
-        count = max(0, evaluate(stage.repeat.times, env))
-    except FindingError:
-        count = 0
-    return 1 + count * (1 + steps), count * layers
+            count = 0
+        return 1 + count * (1 + steps), count * layers
 
+    def term(self, term: Layer | Call | Group | Merge, env: Env) -> tuple[int, int]:
+        if isinstance(term, Layer):
+            return 0, 1
+        if isinstance(term, Call):
+            return self.call(term, env)
+        chains = [term.chain] if isinstance(term, Group) else list(term.branches)
+        steps, layers = 0, 0 if isinstance(term, Group) else 1
+        for chain in chains:
+            for stage in chain.stages:
+                s, n = self.stage(stage, env)
+                steps, layers = steps + s, layers + n
+        return steps, layers
 
-def _lower_bound_term(term: Layer | Call | Group | Merge, env: Env) -> tuple[int, int]:
-    if isinstance(term, Layer):
-        return 0, 1
-    if isinstance(term, Call):
-        return 0, 0
-    chains = [term.chain] if isinstance(term, Group) else list(term.branches)
-    steps, layers = 0, 0 if isinstance(term, Group) else 1
-    for chain in chains:
-        for stage in chain.stages:
-            s, n = _lower_bound_stage(stage, env)
-            steps, layers = steps + s, layers + n
-    return steps, layers
+    def call(self, call: Call, env: Env) -> tuple[int, int]:
+        block = self.blocks.get(call.name)
+        if block is None or self.depth >= limits.MAX_RECURSION:
+            return 0, 0
+        try:
+            bound = bind_call(block, call, env)
+        except FindingError:
+            return 0, 0
+        key = (call.name, *sorted(bound.items()))
+        if key not in self.memo:
+            self.memo[key] = (0, 0)  # a call of itself with the same arguments adds nothing
+            self.depth += 1
+            try:
+                inner = {**self.globals, **bound}
+                total = [self.stage(stage, inner) for stage in block.body.stages]
+                self.memo[key] = (sum(t[0] for t in total), sum(t[1] for t in total))
+            finally:
+                self.depth -= 1
+        return self.memo[key]
 
 
 def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
