@@ -167,31 +167,29 @@ class Analyzer:
         ))  # fmt: skip
         return index
 
+    @staticmethod
+    def at(
+        node: LayerNode | MergeNode, code: str, message: str, help: str | None = None
+    ) -> Finding:
+        """A finding about a node: named, located at its token, with its trace as a note."""
+        return finding(
+            code,
+            f"{node.name}: {message}",
+            Location.of(node.span),
+            help=help,
+            layer=node.name,
+            note=trace_text(node.trace),
+        )
+
     def stop(
         self, node: LayerNode | MergeNode, code: str, message: str, help: str | None = None
     ) -> FindingError:
-        return FindingError(
-            finding(
-                code,
-                f"{node.name}: {message}",
-                Location.of(node.span),
-                help=help,
-                layer=node.name,
-                note=trace_text(node.trace),
-            )
-        )
+        return FindingError(self.at(node, code, message, help))
 
-    def note(self, node: LayerNode, code: str, message: str, help: str | None = None) -> None:
-        self.findings.append(
-            finding(
-                code,
-                f"{node.name}: {message}",
-                Location.of(node.span),
-                help=help,
-                layer=node.name,
-                note=trace_text(node.trace),
-            )
-        )
+    def note(
+        self, node: LayerNode | MergeNode, code: str, message: str, help: str | None = None
+    ) -> None:
+        self.findings.append(self.at(node, code, message, help))
 
     # -- layers ---------------------------------------------------------------------------
 
@@ -534,16 +532,14 @@ class Analyzer:
                     f"({_num(centre[0])}, {_num(centre[1])})")  # fmt: skip
 
         listing = "; ".join(f"branch {i + 1} {grid(s)}" for i, s in enumerate(states))
-        self.findings.append(finding(
+        self.note(
+            node,
             "CC303",
-            f"{node.name}: the branches of {node.kind} are misaligned: their units look at "
-            f"different places of the input ({listing})",
-            Location.of(node.span),
+            f"the branches of {node.kind} are misaligned: their units look at different places "
+            f"of the input ({listing})",
             help="give the branches the same total stride, and windows centred alike: the "
             "same filter size and padding (P = (F − 1)/2) where they downsample",
-            layer=node.name,
-            note=trace_text(node.trace),
-        ))  # fmt: skip
+        )
 
     def skip(self, node: LayerNode, state: _State, target: Shape) -> _State:
         x = state.shape

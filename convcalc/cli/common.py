@@ -165,6 +165,18 @@ def lint_config(
     return LintConfig(select, ignore or frozenset(), severity)
 
 
+def format_option(*choices: str) -> Callable[[F], F]:
+    """--format with these choices, the first being the default."""
+    return click.option(
+        "--format",
+        "format_",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="Output format.",
+    )
+
+
 def output_option(f: F) -> F:
     return click.option(
         "-o",

@@ -11,14 +11,12 @@ import click
 from .. import bundled
 from ..analysis import Analysis, analyze, show_shape
 from ..spec import load_spec
-from .common import console, debug_option, emit, output_option
+from .common import console, debug_option, emit, format_option, output_option
 from .group import cli
 
 
 @cli.command(name="list")
-@click.option(
-    "--format", "format_", type=click.Choice(("text", "json")), default="text", show_default=True
-)
+@format_option("text", "json")
 @debug_option
 def list_(format_: str, debug: bool) -> None:
     """List the bundled specs, with their input, output, parameters and MACs.
@@ -72,9 +70,7 @@ def _source_line(analysis: Analysis) -> str:
 
 @cli.command()
 @click.argument("code", required=False)
-@click.option(
-    "--format", "format_", type=click.Choice(("text", "json")), default="text", show_default=True
-)
+@format_option("text", "json")
 @debug_option
 def rules(code: str | None, format_: str, debug: bool) -> None:
     """List the rule catalogue, or explain one rule (like `ruff rule`).

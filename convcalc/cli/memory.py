@@ -17,6 +17,7 @@ from .common import (
     console,
     debug_option,
     emit,
+    format_option,
     memory_options,
     output_option,
     spec_options,
@@ -33,14 +34,7 @@ from .group import cli
     callback=budget_option,
     help="Memory to train in, like 12GiB, 16GB or 8000MiB: prints the largest batch that fits.",
 )
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option("text", "json")
 @output_option
 @debug_option
 def memory(
