@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import click
 
-from . import check, expand, info, memory  # noqa: F401  (they register their commands)
+from . import check, expand, info, memory, run  # noqa: F401  (they register their commands)
 from .group import cli
 
 __all__ = ["cli", "main"]

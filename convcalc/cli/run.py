@@ -1,0 +1,178 @@
+"""`convcalc run`: a real NumPy forward pass that confirms every propagated shape."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..layers import Shape
+from ..spec import load_spec
+from .common import (
+    Run,
+    budget_option,
+    console,
+    debug_option,
+    emit,
+    format_option,
+    output_option,
+    spec_options,
+    stderr_console,
+)
+from .group import cli
+
+MB = 1024 * 1024
+
+
+@cli.command(name="run")
+@click.argument("spec", metavar="SPEC")
+@spec_options
+@click.option("--batch", type=click.IntRange(min=1, max=1 << 16), default=1, show_default=True,
+              help="Images in the random input batch.")  # fmt: skip
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the He-initialised weights and the input.")  # fmt: skip
+@click.option("--max-memory", "max_memory", callback=budget_option,
+              help="Refuse passes estimated above this, like 4GiB (default: half the available "
+              "memory).")  # fmt: skip
+@format_option("text", "json")
+@output_option
+@debug_option
+def run_(
+    spec: str,
+    input_: Shape | None,
+    assignments: dict[str, int | bool],
+    batch: int,
+    seed: int,
+    max_memory: int | None,
+    format_: str,
+    output: str | None,
+    debug: bool,
+) -> None:
+    """Run SPEC forward in NumPy on a random batch and compare every shape with the analysis.
+
+    Weights are He-initialised from --seed; CONV layers run as im2col-style matrix products,
+    as the notes describe. A shape that differs from the analysis exits 1 and names the layer.
+    Before allocating anything, the pass estimates its memory and refuses to start above
+    --max-memory.
+
+    \b
+    Examples:
+      convcalc run vgg16
+      convcalc run resnet18 --batch 8 --format json
+      convcalc run unet --input 512x512x1 --max-memory 2GiB
+    """
+    from ..analysis import show_shape
+    from ..errors import ConvcalcError
+    from ..forward_pass import forward
+    from ..report import text
+
+    runs = Run()
+    runs.add_spec(spec, lambda: load_spec(spec), input=input_, variables=assignments,
+                  batch=batch)  # fmt: skip
+    outcome = runs.outcomes[0]
+    if outcome.file_error:
+        sys.exit(2)
+    analysis = outcome.analysis
+    if analysis is None or not analysis.ok or analysis.output is None:
+        text.print_findings(stderr_console(), outcome.all_findings)
+        click.echo("convcalc: the spec has errors: nothing was run", err=True)
+        sys.exit(1)
+    try:
+        with _progress(format_ == "text" and output is None) as progress:
+            result = forward(analysis, batch=batch, seed=seed, max_memory=max_memory,
+                             progress=progress)  # fmt: skip
+    except ConvcalcError as exc:
+        click.echo(f"convcalc: {exc}", err=True)
+        sys.exit(1)
+    estimated = analysis.memory.inference_peak if analysis.memory else 0
+    if format_ == "json":
+        doc = {
+            "version": 1,
+            "ok": result.ok,
+            "batch": batch,
+            "layers": [
+                {
+                    "name": r.name,
+                    "type": r.type,
+                    "expected": list(r.expected),
+                    "actual": list(r.actual) if r.actual else None,
+                    "match": r.match,
+                    "seconds": r.seconds,
+                }
+                for r in result.layers
+            ],
+            "seconds": result.seconds,
+            "measured_peak_bytes": result.measured_peak_bytes,
+            "estimated_inference_peak_bytes": estimated,
+        }
+        emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
+    else:
+        from ..report.text import grid
+
+        buffer = io.StringIO() if output is not None else None
+        out = console(buffer)
+        spec_ = analysis.spec
+        out.print(f"[bold]{spec_.name}[/bold]  [dim]{spec_.path}[/dim]")
+        out.print(f"[dim]input {show_shape(analysis.input)} · batch {batch} · seed {seed} · "
+                  f"{result.dtype}[/dim]")  # fmt: skip
+        body = [
+            [
+                r.name,
+                r.type,
+                show_shape(r.expected),
+                show_shape(r.actual) if r.actual else "?",
+                "yes" if r.match else "NO",
+                f"{r.seconds * 1000:,.2f}" if not r.fused_into else f"(in {r.fused_into})",
+                f"{r.gflops:,.1f}" if r.gflops else "—",
+            ]
+            for r in result.layers
+        ]
+        header = ["layer", "type", "expected", "actual", "match", "ms", "GFLOP/s"]
+        right = [False, False, False, False, False, True, True]
+        out.print(grid(header, body, right), soft_wrap=True, crop=False)
+        wrong = [r for r in result.layers if not r.match]
+        status = "every shape matches" if not wrong else (
+            f"{len(wrong)} shape{'s' if len(wrong) > 1 else ''} differ, first at "
+            f"{wrong[0].name}: expected {show_shape(wrong[0].expected)}, got "
+            f"{show_shape(wrong[0].actual) if wrong[0].actual else '?'}")  # fmt: skip
+        out.print(f"[bold]{spec_.name}: {status}[/bold] · forward {result.seconds:.3f} s · "
+                  f"measured peak {result.measured_peak_bytes / MB:,.2f} MB (tracemalloc) · "
+                  f"estimated inference peak {estimated / MB:,.2f} MB", soft_wrap=True)  # fmt: skip
+        if result.note:
+            out.print(f"[dim]{result.note}[/dim]")
+        if buffer is not None:
+            emit(buffer.getvalue(), output)
+    sys.exit(0 if result.ok else 1)
+
+
+class _progress:
+    """A per-layer progress bar on a terminal (on stderr); nothing otherwise."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.bar: Any = None
+        self.wanted = wanted and sys.stderr.isatty()
+
+    def __enter__(self) -> Callable[[int, int, str], None] | None:
+        if not self.wanted:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            console=stderr_console(), transient=True,
+        )  # fmt: skip
+        self.bar.start()
+        task = self.bar.add_task("forward", total=None)
+
+        def update(done: int, total: int, name: str) -> None:
+            self.bar.update(task, completed=done, total=total, description=name)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

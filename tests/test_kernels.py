@@ -1,0 +1,435 @@
+"""The NumPy kernels against naive loops written from the notes' formula, and against torch.
+
+V[x, y, d] = sum(X[window] * W_d) + b_d, one output value at a time: six nested loops over
+image, output row, output column, filter, filter row and filter column (the depth sum is the
+innermost dot product). Small random cases: non-square kernels, zero padding (asymmetric
+too), strides that leave a remainder, groups, dilation, ceil pools, TCONV with out_pad.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from convcalc import kernels as K
+
+Array = Any
+RNG = np.random.default_rng(1234)
+
+
+def rand(*shape: int) -> Array:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def close(a: Array, b: Array, rtol: float = 1e-4) -> None:
+    """Equal to ``rtol`` relative to the larger of the value and the array's scale."""
+    assert a.shape == b.shape
+    scale = max(float(np.abs(b).max()), 1e-6)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale)
+
+
+# -- naive oracles ------------------------------------------------------------------------
+
+
+def naive_conv(x: Array, w: Array, b: Array | None, s: Any, pad: Any, d: Any, groups: int) -> Array:
+    N, H, W, C = x.shape
+    FH, FW, Cg, Kk = w.shape
+    Kg = Kk // groups
+    (t, bt), (lf, rt) = pad
+    xp = np.zeros((N, H + t + bt, W + lf + rt, C), np.float64)
+    xp[:, t : t + H, lf : lf + W] = x
+    Ho = (H + t + bt - d[0] * (FH - 1) - 1) // s[0] + 1
+    Wo = (W + lf + rt - d[1] * (FW - 1) - 1) // s[1] + 1
+    out = np.zeros((N, Ho, Wo, Kk))
+    for n in range(N):
+        for y in range(Ho):
+            for x_ in range(Wo):
+                for k in range(Kk):
+                    g = k // Kg
+                    acc = 0.0 if b is None else float(b[k])
+                    for fy in range(FH):
+                        for fx in range(FW):
+                            px = xp[n, y * s[0] + fy * d[0], x_ * s[1] + fx * d[1]]
+                            acc += float(px[g * Cg : (g + 1) * Cg] @ w[fy, fx, :, k])
+                    out[n, y, x_, k] = acc
+    return out
+
+
+def naive_local(x: Array, w: Array, b: Array | None, s: Any, pad: Any, groups: int) -> Array:
+    N, H, W, C = x.shape
+    Ho, Wo, FH, FW, Cg, Kk = w.shape
+    Kg = Kk // groups
+    (t, bt), (lf, rt) = pad
+    xp = np.zeros((N, H + t + bt, W + lf + rt, C), np.float64)
+    xp[:, t : t + H, lf : lf + W] = x
+    out = np.zeros((N, Ho, Wo, Kk))
+    for n in range(N):
+        for y in range(Ho):
+            for x_ in range(Wo):
+                for k in range(Kk):
+                    g = k // Kg
+                    acc = 0.0 if b is None else float(b[y, x_, k])
+                    for fy in range(FH):
+                        for fx in range(FW):
+                            px = xp[n, y * s[0] + fy, x_ * s[1] + fx, g * Cg : (g + 1) * Cg]
+                            acc += float(px @ w[y, x_, fy, fx, :, k])
+                    out[n, y, x_, k] = acc
+    return out
+
+
+def naive_tconv(
+    x: Array, w: Array, b: Array | None, s: Any, p: Any, op: Any, d: Any, groups: int
+) -> Array:
+    """Every input value scatters x·W into its window: the transpose of naive_conv."""
+    N, H, W, C = x.shape
+    _, FH, FW, Kg = w.shape
+    Cg = C // groups
+    Hf = (H - 1) * s[0] + d[0] * (FH - 1) + 1 + op[0]
+    Wf = (W - 1) * s[1] + d[1] * (FW - 1) + 1 + op[1]
+    full = np.zeros((N, Hf, Wf, Kg * groups))
+    for n in range(N):
+        for y in range(H):
+            for x_ in range(W):
+                for c in range(C):
+                    g = c // Cg
+                    for fy in range(FH):
+                        for fx in range(FW):
+                            oy, ox = y * s[0] + fy * d[0], x_ * s[1] + fx * d[1]
+                            full[n, oy, ox, g * Kg : (g + 1) * Kg] += x[n, y, x_, c] * w[c, fy, fx]
+    out = full[:, p[0] : Hf - p[0], p[1] : Wf - p[1]]
+    return out + (0 if b is None else b)
+
+
+def naive_pool(x: Array, f: Any, s: Any, pad: Any, kind: str, ceil: bool) -> Array:
+    N, H, W, C = x.shape
+    (t, bt), (lf, rt) = pad
+
+    def count(size: int, f_: int, s_: int, before: int, after: int) -> int:
+        span = size + before + after - f_
+        out = (-(-span // s_) if ceil else span // s_) + 1
+        if ceil and (out - 1) * s_ >= size + before:
+            out -= 1
+        return out
+
+    Ho, Wo = count(H, f[0], s[0], t, bt), count(W, f[1], s[1], lf, rt)
+    out = np.zeros((N, Ho, Wo, C))
+    for n in range(N):
+        for y in range(Ho):
+            for x_ in range(Wo):
+                for c in range(C):
+                    vals, cells = [], 0
+                    for fy in range(f[0]):
+                        for fx in range(f[1]):
+                            iy, ix = y * s[0] + fy - t, x_ * s[1] + fx - lf
+                            if iy < H + bt and ix < W + rt:
+                                cells += 1  # inside the padded input
+                            if 0 <= iy < H and 0 <= ix < W:
+                                vals.append(float(x[n, iy, ix, c]))
+                            elif kind != "max":
+                                vals.append(0.0)
+                    if kind == "max":
+                        out[n, y, x_, c] = max(vals)
+                    elif kind == "avg":
+                        out[n, y, x_, c] = sum(vals) / cells
+                    else:
+                        out[n, y, x_, c] = math.sqrt(sum(v * v for v in vals))
+    return out
+
+
+# -- convolutions -------------------------------------------------------------------------
+
+CONV_CASES = [
+    # (N, H, W, C, K, FH, FW, stride, pad ((t, b), (l, r)), dilation, groups)
+    (2, 7, 6, 3, 4, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
+    (2, 9, 8, 3, 5, 3, 2, (2, 3), ((0, 0), (0, 0)), (1, 1), 1),  # non-square, remainders
+    (1, 11, 11, 2, 3, 5, 5, (4, 4), ((0, 0), (0, 0)), (1, 1), 1),  # stride 4, remainder 2
+    (2, 8, 7, 4, 6, 3, 3, (1, 1), ((1, 1), (2, 2)), (2, 2), 2),  # dilation and groups
+    (1, 6, 9, 4, 4, 3, 3, (2, 2), ((0, 1), (1, 1)), (1, 1), 4),  # asymmetric same, depthwise
+    (2, 5, 5, 4, 8, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 4),  # depthwise multiplier 2
+    (3, 4, 5, 6, 4, 1, 1, (1, 1), ((0, 0), (0, 0)), (1, 1), 1),  # 1×1: one GEMM
+    (2, 6, 6, 4, 4, 1, 1, (2, 2), ((0, 0), (0, 0)), (1, 1), 1),  # 1×1 stride 2
+    (2, 7, 5, 3, 2, 2, 4, (1, 2), ((2, 1), (0, 3)), (3, 1), 1),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("chunk", [K.CHUNK_BYTES, 300])  # 300 bytes: a band of rows a chunk
+def test_conv2d_matches_loops(case: Any, chunk: int) -> None:
+    N, H, W, C, Kk, FH, FW, s, pad, d, g = case
+    x, w, b = rand(N, H, W, C), rand(FH, FW, C // g, Kk), rand(Kk)
+    got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk)
+    close(got, naive_conv(x, w, b, s, pad, d, g))
+
+
+def test_conv2d_on_a_view_and_with_an_epilogue() -> None:
+    x = rand(2, 6, 8, 3)[:, :, 1:7]  # not contiguous
+    w, b, res = rand(1, 1, 3, 4), rand(4), rand(2, 6, 6, 4)
+    ops = [lambda y, r: np.add(y, res[r], out=y), lambda y, r: np.maximum(y, 0, out=y)]
+    got = K.conv2d(x, w, b, epilogue=ops, chunk_bytes=100, arena=K.Arena())
+    close(got, np.maximum(naive_conv(x, w, b, (1, 1), ((0, 0), (0, 0)), (1, 1), 1) + res, 0))
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize(
+    "case",
+    [
+        (2, 9, 7, 5, 6, ((1, 1), (1, 1))),  # sizes that are no multiple of the tile
+        (1, 8, 8, 3, 4, ((0, 0), (0, 0))),
+        (3, 6, 11, 4, 2, ((0, 1), (2, 1))),  # asymmetric padding
+    ],
+)
+@pytest.mark.parametrize("chunk", [None, 1])  # 1 byte: one row of tiles a chunk
+def test_winograd_matches_loops(m: int, case: Any, chunk: int | None) -> None:
+    N, H, W, C, Kk, pad = case
+    x, w, b = rand(N, H, W, C), rand(3, 3, C, Kk), rand(Kk)
+    U = K.winograd_weights(w, m)
+    assert U.shape == (m + 2, m + 2, C, Kk)
+    got = K.conv3x3_winograd(x, U, b, pad=pad, chunk_bytes=chunk, arena=K.Arena())
+    close(got, naive_conv(x, w, b, (1, 1), pad, (1, 1), 1))
+    if m == 4:
+        close(K.conv2d(x, w[:0], b, pad=pad, winograd=U), got)
+        with pytest.raises(ValueError):
+            K.conv2d(x, w, b, stride=(2, 2), winograd=U)
+
+
+def test_winograd_pays_for_big_inputs_only() -> None:
+    assert K.winograd_pays(1, 224, 224, 64)
+    assert K.winograd_pays(8, 14, 14, 256)
+    assert not K.winograd_pays(1, 14, 14, 256)  # 16 tiles: too few for good GEMMs
+    assert not K.winograd_pays(8, 5, 5, 256)  # 8×8 tiles for 5×5: too much overhang
+    assert not K.winograd_pays(1, 224, 224, 3)  # three channels: im2col is better
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (2, 5, 6, 3, 4, 3, 2, (1, 1), ((0, 0), (0, 0)), 1),
+        (1, 7, 7, 4, 2, 3, 3, (2, 2), ((1, 1), (1, 1)), 2),
+        (2, 6, 5, 2, 3, 2, 3, (2, 1), ((0, 1), (1, 0)), 1),
+    ],
+)
+def test_local2d_matches_loops(case: Any) -> None:
+    N, H, W, C, Kk, FH, FW, s, pad, g = case
+    Ho = (H + sum(pad[0]) - FH) // s[0] + 1
+    Wo = (W + sum(pad[1]) - FW) // s[1] + 1
+    x, w, b = rand(N, H, W, C), rand(Ho, Wo, FH, FW, C // g, Kk), rand(Ho, Wo, Kk)
+    got = K.local2d(x, w, b, stride=s, pad=pad, groups=g, chunk_bytes=200)
+    close(got, naive_local(x, w, b, s, pad, g))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # (N, H, W, C, K, FH, FW, stride, pad, out_pad, dilation, groups)
+        (2, 3, 4, 3, 2, 3, 3, (2, 2), (1, 1), (1, 0), (1, 1), 1),
+        (1, 4, 3, 4, 6, 2, 3, (3, 2), (0, 1), (2, 1), (1, 1), 2),
+        (2, 3, 3, 2, 2, 3, 2, (1, 1), (0, 0), (0, 1), (2, 2), 1),
+        (1, 5, 5, 2, 4, 2, 2, (2, 2), (0, 0), (0, 0), (1, 1), 1),
+    ],
+)
+def test_conv_transpose2d_matches_loops(case: Any) -> None:
+    N, H, W, C, Kk, FH, FW, s, p, op, d, g = case
+    x, w, b = rand(N, H, W, C), rand(C, FH, FW, Kk // g), rand(Kk)
+    got = K.conv_transpose2d(x, w, b, stride=s, pad=p, out_pad=op, dilation=d, groups=g)
+    close(got, naive_tconv(x, w, b, s, p, op, d, g))
+
+
+# -- pools and the rest -------------------------------------------------------------------
+
+POOL_CASES = [
+    ((2, 2), (2, 2), ((0, 0), (0, 0)), False),
+    ((3, 3), (2, 2), ((1, 1), (1, 1)), False),
+    ((3, 3), (2, 2), ((0, 0), (0, 0)), True),  # ceil: a last window hanging over
+    ((3, 2), (2, 3), ((1, 0), (0, 1)), True),
+    ((3, 3), (2, 2), ((1, 1), (1, 1)), True),
+    ((2, 3), (1, 2), ((1, 1), (0, 1)), False),
+]
+
+
+@pytest.mark.parametrize("kind", ["max", "avg", "l2"])
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_pool2d_matches_loops(kind: str, case: Any) -> None:
+    f, s, pad, ceil = case
+    x = rand(2, 7, 8, 3)
+    got = K.pool2d(x, f, stride=s, pad=pad, kind=kind, ceil=ceil, arena=K.Arena())
+    close(got, naive_pool(x, f, s, pad, kind, ceil))
+
+
+def test_global_avg_pool_and_fc() -> None:
+    x = rand(3, 4, 5, 6)
+    got = K.global_avg_pool(x)
+    assert got.shape == (3, 1, 1, 6)
+    close(got[:, 0, 0], x.astype(np.float64).mean(axis=(1, 2)))
+    w, b = rand(7, 4 * 5 * 6), rand(7)
+    out = K.fully_connected(x, w, b)
+    expected = np.array(
+        [[float(x[n].reshape(-1) @ w[k]) + b[k] for k in range(7)] for n in range(3)]
+    )
+    assert out.shape == (3, 1, 1, 7)
+    close(out[:, 0, 0], expected)
+    big = rand(40, 2, 2, 3)  # the other GEMM orientation
+    close(
+        K.fully_connected(big, rand(5, 12) * 0 + 1)[:, 0, 0],
+        big.reshape(40, -1).sum(1)[:, None].repeat(5, 1),
+    )
+
+
+def test_activations_against_scalar_formulas() -> None:
+    x = np.concatenate([rand(200) * 4, np.array([-80, -20, 0, 20, 80], np.float32)])
+    cases = {
+        "relu": (K.relu(x), lambda v: max(v, 0.0)),
+        "lrelu": (K.leaky_relu(x, 0.1), lambda v: v if v > 0 else 0.1 * v),
+        "elu": (K.elu(x, 1.5), lambda v: v if v > 0 else 1.5 * math.expm1(v)),
+        "gelu": (K.gelu(x), lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))),
+        "sigmoid": (K.sigmoid(x), lambda v: 1 / (1 + math.exp(-v)) if v > -700 else 0.0),
+        "tanh": (K.tanh(x), math.tanh),
+    }
+    for name, (got, f) in cases.items():
+        assert got.dtype == np.float32, name
+        np.testing.assert_allclose(
+            got, [f(float(v)) for v in x], rtol=1e-5, atol=1e-6, err_msg=name
+        )
+    y = x.copy()
+    assert K.relu(y, out=y) is y and (y >= 0).all()  # in place
+
+
+def test_softmax_over_depth() -> None:
+    x = rand(2, 3, 4, 5) * 30
+    got = K.softmax(x)
+    e = np.exp(x.astype(np.float64) - x.max(axis=-1, keepdims=True))
+    close(got, e / e.sum(axis=-1, keepdims=True), 1e-5)
+    np.testing.assert_allclose(got.sum(axis=-1), 1, rtol=1e-5)
+
+
+def test_batchnorm_inference() -> None:
+    x = rand(2, 3, 4, 5)
+    g, beta, mean, var = rand(5), rand(5), rand(5), np.abs(rand(5)) + 0.1
+    got = K.batchnorm(x, g, beta, mean, var, 1e-3, None)
+    close(got, (x - mean) / np.sqrt(var + 1e-3) * g + beta, 1e-5)
+
+
+def test_lrn_matches_loops() -> None:
+    x = rand(2, 3, 3, 7)
+    size, alpha, beta, k = 5, 1e-2, 0.75, 2.0
+    got = K.lrn(x, size, alpha, beta, k)
+    expected = np.zeros_like(x, dtype=np.float64)
+    C = x.shape[3]
+    for n, y, x_, c in np.ndindex(*x.shape):
+        lo, hi = max(0, c - size // 2), min(C, c + (size - 1) // 2 + 1)
+        sq = float((x[n, y, x_, lo:hi].astype(np.float64) ** 2).sum())
+        expected[n, y, x_, c] = x[n, y, x_, c] / (k + alpha / size * sq) ** beta
+    close(got, expected, 1e-5)
+
+
+def test_upsample_nearest() -> None:
+    x = rand(2, 3, 4, 5)
+    got = K.upsample_nearest(x, 3)
+    assert got.shape == (2, 9, 12, 5)
+    for y, x_ in np.ndindex(9, 12):
+        assert (got[:, y, x_] == x[:, y // 3, x_ // 3]).all()
+
+
+def test_window_count_follows_pytorch_ceil_mode() -> None:
+    assert K.window_count(224, 11, 4, 0, 0, False) == 54
+    assert K.window_count(112, 3, 2, 0, 0, True) == 56  # 55.5 rounds up
+    assert K.window_count(5, 2, 2, 1, 1, True) == 3  # a 4th window would start in the padding
+    with pytest.raises(ValueError):
+        K.window_count(2, 5, 1, 0, 0, False)
+
+
+def test_arena_reuses_buffers() -> None:
+    arena = K.Arena()
+    a = arena.take((100, 100), np.float32)
+    arena.give(a[:, 1:])  # a view finds its buffer
+    b = arena.take((90, 100), np.float32)
+    assert np.shares_memory(a, b)
+    c = arena.take((10, 10), np.float32)  # much smaller: a new buffer, not a 4× waste
+    assert not np.shares_memory(b, c)
+
+
+def test_he_uniform_is_seeded_and_scaled() -> None:
+    a = K.he_uniform(np.random.default_rng(5), (64, 3, 3, 64), 576, np.float32)
+    b = K.he_uniform(np.random.default_rng(5), (64, 3, 3, 64), 576, np.float32)
+    assert (a == b).all() and a.dtype == np.float32
+    assert abs(float(a.std()) - math.sqrt(2 / 576)) < 0.002
+
+
+# -- torch.nn.functional ------------------------------------------------------------------
+
+
+def nchw(x: Array) -> Any:
+    torch = pytest.importorskip("torch")
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def nhwc(t: Any) -> Array:
+    return t.numpy().transpose(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_equals_torch(case: Any) -> None:
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    N, H, W, C, Kk, FH, FW, s, pad, d, g = case
+    x, w, b = rand(N, H, W, C), rand(FH, FW, C // g, Kk), rand(Kk)
+    xt = F.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    expected = nhwc(F.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g))
+    close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g), expected)
+
+
+def test_conv_transpose2d_equals_torch() -> None:
+    torch = pytest.importorskip("torch")
+    x, w, b = rand(2, 5, 4, 4), rand(4, 3, 2, 3), rand(6)
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(0, 3, 1, 2)))  # (C, K/g, FH, FW)
+    y = torch.nn.functional.conv_transpose2d(nchw(x), wt, torch.from_numpy(b), (2, 3), (1, 0),
+                                             (1, 2), 2, (1, 2))  # fmt: skip
+    got = K.conv_transpose2d(x, w, b, stride=(2, 3), pad=(1, 0), out_pad=(1, 2), groups=2,
+                             dilation=(1, 2))  # fmt: skip
+    close(got, nhwc(y))
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_pools_equal_torch(case: Any) -> None:
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    f, s, pad, ceil = case
+    if pad[0][0] != pad[0][1] or pad[1][0] != pad[1][1]:
+        pytest.skip("torch pools pad symmetrically")
+    x = rand(2, 7, 8, 3)
+    p = (pad[0][0], pad[1][0])
+    close(K.pool2d(x, f, stride=s, pad=pad, kind="max", ceil=ceil),
+          nhwc(F.max_pool2d(nchw(x), f, s, p, ceil_mode=ceil)))  # fmt: skip
+    close(K.pool2d(x, f, stride=s, pad=pad, kind="avg", ceil=ceil),
+          nhwc(F.avg_pool2d(nchw(x), f, s, p, ceil_mode=ceil)))  # fmt: skip
+    if p == (0, 0) and not ceil:  # lp_pool2d scales ceil windows by F·F / cells: a quirk
+        close(K.pool2d(x, f, stride=s, kind="l2", ceil=ceil),
+              nhwc(F.lp_pool2d(nchw(x), 2, f, s, ceil_mode=ceil)))  # fmt: skip
+
+
+def test_elementwise_layers_equal_torch() -> None:
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = rand(2, 4, 5, 7) * 3
+    t = nchw(x)
+    close(K.gelu(x), nhwc(F.gelu(t)))
+    close(K.elu(x, 0.7), nhwc(F.elu(t, 0.7)))
+    close(K.leaky_relu(x, 0.2), nhwc(F.leaky_relu(t, 0.2)))
+    close(K.sigmoid(x), nhwc(torch.sigmoid(t)))
+    close(K.tanh(x), nhwc(torch.tanh(t)))
+    close(K.softmax(x), nhwc(F.softmax(t, dim=1)))
+    close(K.lrn(x, 5, 1e-2, 0.75, 2.0), nhwc(F.local_response_norm(t, 5, 1e-2, 0.75, 2.0)))
+    g, beta, mean, var = rand(7), rand(7), rand(7), np.abs(rand(7)) + 0.5
+    tt = [torch.from_numpy(a) for a in (mean, var, g, beta)]
+    close(
+        K.batchnorm(x, g, beta, mean, var, 1e-5, None), nhwc(F.batch_norm(t, *tt, False, 0, 1e-5))
+    )
+    w, b = rand(9, 4 * 5 * 7), rand(9)
+    # convcalc flattens (H, W, C); torch flattens (C, H, W): the same weights, permuted
+    wt = w.reshape(9, 4, 5, 7).transpose(0, 3, 1, 2).reshape(9, -1)
+    y = F.linear(t.flatten(1), torch.from_numpy(np.ascontiguousarray(wt)), torch.from_numpy(b))
+    close(K.fully_connected(x, w, b)[:, 0, 0], y.numpy())
+    close(K.upsample_nearest(x, 2), nhwc(F.interpolate(t, scale_factor=2, mode="nearest")))

@@ -1,0 +1,69 @@
+"""`convcalc run`: the report, the JSON document of CONTRACT §8, exit codes, the memory guard."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+import convcalc.forward_pass
+
+from .conftest import run
+
+
+def test_json_document() -> None:
+    result = run("run", "lenet5", "--batch", "2", "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"version", "ok", "batch", "layers", "seconds", "measured_peak_bytes",
+                        "estimated_inference_peak_bytes"}  # fmt: skip
+    assert doc["ok"] is True and doc["batch"] == 2
+    assert [layer["name"] for layer in doc["layers"]][:3] == ["input", "C1", "tanh1"]
+    assert all(layer["match"] and layer["expected"] == layer["actual"] for layer in doc["layers"])
+    assert doc["seconds"] == pytest.approx(sum(layer["seconds"] for layer in doc["layers"]))
+    assert doc["measured_peak_bytes"] > 0 and doc["estimated_inference_peak_bytes"] > 0
+
+
+def test_text_report() -> None:
+    result = run("run", "cifar10-convnet")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[2].split() == ["layer", "type", "expected", "actual", "match", "ms", "GFLOP/s"]
+    assert "CIFAR-10 ConvNet: every shape matches" in result.stdout
+    assert "estimated inference peak" in result.stdout
+
+
+def test_a_shape_mismatch_exits_1_and_names_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = convcalc.forward_pass.forward
+
+    def wrong(*args: object, **kwargs: object) -> convcalc.forward_pass.ForwardResult:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        layers = list(result.layers)
+        layers[1] = layers[1]._replace(actual=(1, 1, 1), match=False)
+        return result._replace(layers=tuple(layers), ok=False)
+
+    monkeypatch.setattr(convcalc.forward_pass, "forward", wrong)
+    result = run("run", "cifar10-convnet")
+    assert result.exit_code == 1
+    assert "1 shape differ, first at conv1: expected 32×32×12, got 1×1×1" in result.stdout
+
+
+def test_the_memory_guard_refuses_before_allocating() -> None:
+    start = time.perf_counter()
+    result = run("run", "vgg16", "--input", "4096x4096x3")
+    assert time.perf_counter() - start < 5
+    assert result.exit_code == 1
+    assert "the forward pass needs about" in result.stderr and "the limit is" in result.stderr
+    small = run("run", "lenet5", "--max-memory", "1KiB")
+    assert small.exit_code == 1 and "the limit is 0 MB" in small.stderr
+
+
+def test_a_spec_with_errors_runs_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: b\ninput: 8x8x1\narch: INPUT -> CONV(4, F=9)\n", encoding="utf-8")
+    result = run("run", str(path))
+    assert result.exit_code == 1
+    assert "CC203 error" in result.stderr and "nothing was run" in result.stderr
+    assert run("run", "no-such-spec").exit_code == 2
