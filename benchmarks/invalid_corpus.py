@@ -5,9 +5,14 @@ discarded): one untimed warm-up pass over the corpus, then --runs timed passes (
 case is reported), then one pass under tracemalloc for the peak of Python allocations per case.
 Prints the slowest cases, the maximum time and peak, and any case that did not exit 1.
 
-Target: every case under 1 s.
+Then each case runs once more in a fresh process, `python -m convcalc check CASE` (output to
+/dev/null), spawned by a small launcher whose os.wait4 gives that child's own peak resident set
+size (ru_maxrss) and its wall time, interpreter start-up included: the worst of each is printed
+(--no-rss skips this pass).
 
-Run: `python benchmarks/invalid_corpus.py [--runs N] [--top N]`
+Target: every case under 1 s, and under 200 MB of peak RSS in a fresh process.
+
+Run: `python benchmarks/invalid_corpus.py [--runs N] [--top N] [--no-rss]`
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import argparse
 import contextlib
 import io
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -23,6 +30,7 @@ from pathlib import Path
 from convcalc.cli import main as cli_main
 
 TARGET_S = 1.0
+TARGET_RSS_MB = 200
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "invalid"
 
 
@@ -37,10 +45,66 @@ def check(path: Path) -> int | str | None:
     return 0
 
 
+#: Spawns one command with stdout/stderr to /dev/null and prints its peak RSS (KiB), wall time
+#: and exit code. A child's ru_maxrss counts the memory it had before exec, which a fork (or
+#: vfork) of this process shares with this process: measured from here, every case would show
+#: at least this benchmark's own RSS. Spawned from this small `python -S` launcher instead, the
+#: floor is the launcher's ~10 MB, far below any convcalc run.
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=null)
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss, time.perf_counter() - start, os.waitstatus_to_exitcode(status))
+"""
+
+
+def fresh_process(path: Path) -> tuple[int, float, int]:
+    """`python -m convcalc check path` in a new process: (peak RSS in bytes, wall seconds,
+    exit code), as the launcher measures them."""
+    command = [sys.executable, "-m", "convcalc", "check", str(path)]
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", LAUNCHER, *command],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    kib, seconds, code = result.stdout.split()
+    return int(kib) * 1024, float(seconds), int(code)  # ru_maxrss is in KiB on Linux
+
+
+def report_fresh(cases: list[Path], top: int) -> None:
+    """Peak RSS and wall time of a fresh process per case; the worst of each."""
+    rss: dict[Path, int] = {}
+    wall: dict[Path, float] = {}
+    codes: dict[Path, int] = {}
+    for path in cases:
+        rss[path], wall[path], codes[path] = fresh_process(path)
+    mib = 1024 * 1024
+    print(f"\nfresh process per case (`{Path(sys.executable).name} -m convcalc check CASE`):")
+    print(f"  {'case':<40} {'peak RSS MiB':>12} {'wall ms':>8} {'exit':>5}")
+    for path in sorted(cases, key=rss.__getitem__, reverse=True)[:top]:
+        print(
+            f"  {path.name:<40} {rss[path] / mib:>12.1f} {wall[path] * 1e3:>8.0f} {codes[path]:>5}"
+        )
+    biggest = max(cases, key=rss.__getitem__)
+    slowest = max(cases, key=wall.__getitem__)
+    print(f"worst peak RSS: {rss[biggest] / mib:.1f} MiB ({biggest.name})")
+    print(f"worst fresh-process time: {wall[slowest]:.3f} s ({slowest.name}, start-up included)")
+    print(f"median fresh-process time: {statistics.median(wall.values()):.3f} s")
+    over = sorted({p.name for p in cases if rss[p] >= TARGET_RSS_MB * 1e6 or wall[p] >= TARGET_S})
+    verdict = "every case under" if not over else f"OVER in {', '.join(over)}:"
+    print(f"target: {verdict} {TARGET_RSS_MB} MB and {TARGET_S} s in a fresh process")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed passes (median per case)")
     parser.add_argument("--top", type=int, default=5, help="how many of the slowest to show")
+    parser.add_argument(
+        "--no-rss", action="store_true", help="skip the fresh-process peak RSS pass"
+    )
     args = parser.parse_args()
 
     cases = sorted(CORPUS.glob("*.yaml"))
@@ -82,6 +146,8 @@ def main() -> None:
     over = [path.name for path in cases if median[path] >= TARGET_S]
     verdict = "every case under" if not over else f"OVER in {', '.join(over)}:"
     print(f"target: {verdict} {TARGET_S} s")
+    if not args.no_rss:
+        report_fresh(cases, args.top)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from typing import Any
 
 import convcalc
 
-SIZES = (1_000, 2_000, 5_000, 10_000, 20_000)
+SIZES = (1_000, 2_000, 5_000, 10_000, 19_000)  # the limit is 20,000 layers
 TARGET_LAYERS, TARGET_S = 10_000, 1.0
 CONV = "CONV(16, F=3, P=1)"
 HEADER = "name: large-{n}\ninput: 32x32x16\narch: |\n  INPUT\n"

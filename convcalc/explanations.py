@@ -108,13 +108,14 @@ specs short.
 
 Fix: write repeated parts once, with [...]*n and blocks.""",
     "CC121": """\
-The pattern expands to more than 100,000 layers, or takes more than 400,000 expansion steps
-(repetitions of nothing count too). convcalc refuses before doing the work.
+The pattern expands to more than 20,000 layers, or takes more than 100,000 expansion steps
+(repetitions of nothing and block calls count too). convcalc bounds what a pattern, a
+repetition or a block call expands to before expanding it, and refuses at once.
 
 Example:  [[[[ID]*10000]*10000]*10000]*10000
 Fix:      smaller repetition counts""",
     "CC122": """\
-A single repetition count is above 100,000.
+A single repetition count is above 20,000.
 
 Example:  [FC(2)]*1000000000
 Fix:      a realistic count""",

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from .analysis import Row
 
 SEARCH = 64  # how far from the given size to look, each way
+WORK = 200_000  # rows replayed at most per direction and axis: big networks look less far
+
+
+def reach(rows: Sequence[Row]) -> int:
+    """How far from the given size to look for this many rows."""
+    return max(4, min(SEARCH, WORK // max(len(rows), 1)))
 
 
 def _size_after(row: Row, axis: int, size: int, rounding: str) -> int | None:
@@ -69,11 +75,12 @@ def fits(rows: Sequence[Row], axis: int, size: int, rounding: str) -> bool:
 
 def nearest(rows: Sequence[Row], axis: int, size: int, rounding: str) -> tuple[int | None, ...]:
     """The nearest fitting input sizes (above, below) along one axis."""
+    far = reach(rows)
     above = next(
-        (c for c in range(size + 1, size + SEARCH + 1) if fits(rows, axis, c, rounding)), None
+        (c for c in range(size + 1, size + far + 1) if fits(rows, axis, c, rounding)), None
     )
     below = next(
-        (c for c in range(size - 1, max(0, size - SEARCH), -1) if fits(rows, axis, c, rounding)),
+        (c for c in range(size - 1, max(0, size - far), -1) if fits(rows, axis, c, rounding)),
         None,
     )
     return above, below
@@ -93,7 +100,7 @@ def network_fits(
             options.append(f"{value}×{value}×{shape[2]} ({sign}{abs(delta)})")
     if square:
         if not options:
-            return f"no input within ±{SEARCH} of {shape[0]}×{shape[1]} makes every stride fit"
+            return f"no input within ±{reach(rows)} of {shape[0]}×{shape[1]} makes every stride fit"
         return "the whole network fits an input of " + " or ".join(options)
     parts = []
     for axis in axes:
@@ -106,6 +113,6 @@ def network_fits(
         parts.append(
             f"an input {name} of {' or '.join(sizes)}"
             if sizes
-            else f"no input {name} within ±{SEARCH} of {shape[axis]}"
+            else f"no input {name} within ±{reach(rows)} of {shape[axis]}"
         )
     return "the whole network fits " + "; ".join(parts)

@@ -22,9 +22,25 @@ from .vocab import LAYER_TYPES, MERGE_TYPES, WORDS
 
 
 class Frame(NamedTuple):
-    """One step of the trace: a repetition or a block call."""
+    """One step of the trace: a repetition (``count`` > 0) or a block call. The text is made
+    only when a finding needs it: a spec can have a hundred thousand frames."""
 
-    text: str
+    span: Span  # the repeated term, or the call
+    number: int = 0  # this repetition, from 1
+    times: int = 0  # of how many; 0 for a block call
+    values: tuple[tuple[str, ArgValue], ...] = ()
+
+    @property
+    def text(self) -> str:
+        if self.times:
+            body = self.span.text if len(self.span.text) <= 40 else self.span.text[:37] + "..."
+            shown = ", ".join(f"{k}={show(v)}" for k, v in self.values)
+            return f"repetition {self.number}/{self.times} of {body}" + (
+                f" ({shown})" if shown else ""
+            )
+        line = Location.of(self.span).line
+        name = self.span.text.split("(", 1)[0]
+        return f"{name}({', '.join(show(v) for _, v in self.values)}) called at line {line}"
 
 
 class LayerNode:
@@ -134,6 +150,7 @@ class Expander:
             start = Span(chain.span.source, chain.span.start, chain.span.start + 1)
             nodes.append(LayerNode("INPUT", {}, start))
         self.layers = 1
+        self._check_whole(stages)
         for stage in stages:
             self.stage(stage, self.globals, (), nodes)
         _assign_names(nodes)
@@ -180,18 +197,31 @@ class Expander:
                 )
             values.append((binding.name, [evaluate(v, env) for v in binding.values]))
         self._check_size(stage, count, env)
-        body = stage.term.span.text
-        body = body if len(body) <= 40 else body[:37] + "..."
         for i in range(count):
             self._step(stage.span)
             inner: Env = env
-            shown = ""
+            bound: tuple[tuple[str, ArgValue], ...] = ()
             if values:
-                bound = {name: vals[i] for name, vals in values}
-                inner = {**env, **bound}
-                shown = " (" + ", ".join(f"{k}={v}" for k, v in bound.items()) + ")"
-            frame = Frame(f"repetition {i + 1}/{count} of {body}{shown}")
+                bound = tuple((name, vals[i]) for name, vals in values)
+                inner = {**env, **dict(bound)}
+            frame = Frame(stage.term.span, i + 1, count, bound)
             self.term(stage, inner, (*trace, frame), out)
+
+    def _check_whole(self, stages: list[Stage]) -> None:
+        """Refuse at once a pattern whose stages add up past a limit, at the stage that does."""
+        steps, layers = 0, 1
+        for stage in stages:
+            s, n = self.bound.stage(stage, self.globals)
+            steps, layers = steps + s, layers + n
+            if layers > limits.MAX_LAYERS or steps > limits.MAX_STEPS:
+                raise fail(
+                    "CC121",
+                    f"up to here the network has at least {_many(layers, 'layer')} and "
+                    f"{_many(steps, 'expansion step')}; the limits are {limits.MAX_LAYERS:,} "
+                    f"layers and {limits.MAX_STEPS:,} steps",
+                    stage.span,
+                    help="reduce the repetition counts",
+                )
 
     def _check_size(self, stage: Stage, count: int, env: Env) -> None:
         """Refuse a repetition whose expansion is already known to exceed the limits."""
@@ -200,16 +230,16 @@ class Expander:
         if self.layers + layers > limits.MAX_LAYERS:
             raise fail(
                 "CC121",
-                f"this repetition expands to at least {layers:,} layers; the limit is "
-                f"{limits.MAX_LAYERS:,}",
+                f"with this repetition the network has at least {self.layers + layers:,} layers "
+                f"({layers:,} here); the limit is {limits.MAX_LAYERS:,}",
                 _repeat_span(stage),
                 help="reduce the repetition counts",
             )
         if self.steps + steps > limits.MAX_STEPS:
             raise fail(
                 "CC121",
-                f"this repetition takes at least {steps:,} expansion steps; the limit is "
-                f"{limits.MAX_STEPS:,}",
+                f"with this repetition the expansion takes at least {self.steps + steps:,} steps "
+                f"({steps:,} here); the limit is {limits.MAX_STEPS:,}",
                 _repeat_span(stage),
                 help="reduce the repetition counts (repetitions of nothing count too)",
             )
@@ -323,14 +353,13 @@ class Expander:
         if self.steps + steps > limits.MAX_STEPS or self.layers + layers > limits.MAX_LAYERS:
             raise fail(
                 "CC121",
-                f"`{call.name}` expands to at least {layers:,} layers in {steps:,} steps; the "
+                f"with `{call.name}` the network has at least {self.layers + layers:,} layers and "
+                f"{self.steps + steps:,} expansion steps ({layers:,} and {steps:,} here); the "
                 f"limits are {limits.MAX_LAYERS:,} layers and {limits.MAX_STEPS:,} steps",
                 call.span,
                 help="a block that calls blocks twice doubles at every level; reduce the depth",
             )
-        line = Location.of(call.span).line
-        shown = ", ".join(show(inner[p.name]) for p in block.header.params)
-        frame = Frame(f"{call.name}({shown}) called at line {line}")
+        frame = Frame(call.span, values=tuple((p.name, inner[p.name]) for p in block.header.params))
         self.depth += 1
         try:
             self.chain(block.body, inner, (*trace, frame), out)
@@ -386,9 +415,11 @@ class LowerBound:
         if stage.repeat is None:
             return 1 + steps, layers
         try:
-            count = max(0, evaluate(stage.repeat.times, env))
+            count = evaluate(stage.repeat.times, env)
         except FindingError:
             count = 0
+        if not 0 <= count <= limits.MAX_REPEAT:
+            count = 0  # the repetition stops at its own error (CC114, CC122)
         return 1 + count * (1 + steps), count * layers
 
     def term(self, term: Layer | Call | Group | Merge, env: Env) -> tuple[int, int]:
@@ -423,6 +454,10 @@ class LowerBound:
             finally:
                 self.depth -= 1
         return self.memo[key]
+
+
+def _many(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' if n != 1 else ''}"
 
 
 def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
