@@ -1,20 +1,24 @@
-"""The specs shipped inside the package (``convcalc check vgg16`` from any directory)."""
+"""The specs shipped inside the package (``convcalc check vgg16`` from any directory).
+
+Plain ``os.path``: pathlib costs a check 7 ms of imports.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-DIRECTORY = Path(__file__).resolve().parent / "specs"
+DIRECTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
 
 
 def names() -> list[str]:
-    return sorted(p.stem for p in DIRECTORY.glob("*.yaml"))
+    return sorted(f[:-5] for f in os.listdir(DIRECTORY) if f.endswith(".yaml"))
 
 
-def path(name: str) -> Path | None:
+def path(name: str) -> str | None:
+    """The file of a bundled spec, or None."""
     name = name.removesuffix(".yaml")
-    candidate = DIRECTORY / f"{name}.yaml"
-    if "/" in name or "\\" in name or not candidate.is_file():
+    candidate = os.path.join(DIRECTORY, f"{name}.yaml")
+    if "/" in name or "\\" in name or not os.path.isfile(candidate):
         return None
     return candidate
 

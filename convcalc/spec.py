@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -88,9 +87,8 @@ def load(source: str | os.PathLike[str], *, name: str | None = None) -> Spec:
 
 def load_spec(argument: str) -> Spec:
     """A SPEC argument of the CLI: a path, else the name of a bundled spec."""
-    path = Path(argument)
-    if path.exists():
-        return load_file(path)
+    if os.path.exists(argument):
+        return load_file(argument)
     found = bundled.path(argument)
     if found is not None:
         return load_file(found, display=bundled.display(argument))

@@ -121,8 +121,7 @@ def chain(draw: st.DrawFn, shape: Shape, depth: int = 0) -> tuple[str, Shape]:
 def _projectable(before: Shape, after: Shape) -> bool:
     """Some 1×1 stride takes ``before`` to the width and height of ``after``."""
     return all(
-        any((before[i] - 1) // s + 1 == after[i] for s in range(1, before[i] + 1))
-        for i in (0, 1)
+        any((before[i] - 1) // s + 1 == after[i] for s in range(1, before[i] + 1)) for i in (0, 1)
     )
 
 

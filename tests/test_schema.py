@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -41,7 +42,7 @@ def test_draft_07_without_prefix_items() -> None:
 
 @pytest.mark.parametrize("name", bundled.names())
 def test_every_bundled_spec_validates_and_has_the_modeline(name: str) -> None:
-    path = bundled.path(name)
+    path = Path(bundled.path(name) or "")
     assert path is not None
     text = path.read_text(encoding="utf-8")
     assert text.splitlines()[0] == MODELINE
@@ -49,7 +50,7 @@ def test_every_bundled_spec_validates_and_has_the_modeline(name: str) -> None:
 
 
 def test_a_misspelt_key_is_rejected() -> None:
-    path = bundled.path("vgg16")
+    path = Path(bundled.path("vgg16") or "")
     assert path is not None
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     doc["arhc"] = doc.pop("arch")

@@ -5,6 +5,8 @@ The source of every figure is in the spec's own description.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -179,7 +181,7 @@ def test_unet_levels() -> None:
     ],
 )  # fmt: skip
 def test_patterns_read_like_the_notes(name: str, arch: str, counts: tuple[int, int, int]) -> None:
-    path = bundled.path(name)
+    path = Path(bundled.path(name) or "")
     assert path is not None
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["arch"].strip() == arch
     a = analysis(name)

@@ -7,7 +7,6 @@ errors and unreadable files; 3 an internal error (a traceback only with --debug)
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
 
 import click
@@ -41,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # the one place that turns bugs into exit 3
         if debug:
+            import traceback
+
             traceback.print_exc()
         else:
             click.echo(

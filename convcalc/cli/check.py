@@ -6,12 +6,12 @@ import io
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import Severity
 from ..layers import Shape
-from ..report.ci import Result
 from ..schema import ROUNDINGS
 from ..spec import inline
 from .common import (
@@ -27,6 +27,9 @@ from .common import (
     spec_options,
 )
 from .group import cli
+
+if TYPE_CHECKING:
+    from ..report.ci import Result
 
 FORMATS = ("text", "json", "markdown", "github", "sarif", "junit")
 FAIL_ON = ("error", "warning", "info", "never")
@@ -129,6 +132,8 @@ def check(
 
 
 def results(run: Run) -> list[Result]:
+    from ..report.ci import Result
+
     return [Result(o.file, o.analysis, o.all_findings) for o in run.checked]
 
 

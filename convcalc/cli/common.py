@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import click
@@ -245,10 +243,12 @@ def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
     from ..spec import load_spec
 
     for argument in arguments:
-        path = Path(argument)
-        if not path.is_dir():
+        if not os.path.isdir(argument):
             run.add_spec(argument, lambda a=argument: load_spec(a), **options)  # type: ignore[misc]
             continue
+        from pathlib import Path
+
+        path = Path(argument)
         found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
         if not found:
             message = f"no *.yaml or *.yml file in the directory `{argument}`"
@@ -278,6 +278,9 @@ def stderr_console() -> Any:
 def write_atomically(path: str, text: str) -> None:
     """Write a file so that an interrupted run never leaves it truncated: a temporary file in
     the same directory, then a rename over the target."""
+    import tempfile
+    from pathlib import Path
+
     target = Path(path)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path(".")

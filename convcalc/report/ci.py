@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -184,6 +183,8 @@ def sarif_text(results: Sequence[Result], version: str) -> str:
 def junit(results: Sequence[Result], fail_on: Severity | None) -> str:
     """One testsuite per spec, one testcase per finding (a failure at or above --fail-on),
     and a passing testcase for a spec without findings."""
+    import xml.etree.ElementTree as ET
+
     root = ET.Element("testsuites", name="convcalc")
     total = failed = 0
     for r in results:
