@@ -273,7 +273,7 @@ def _workspace(row: Row, batch: int, itemsize: int, rounding: str) -> dict[str, 
             c, k, m = x[2], row.output[2], 4
             ty, tx = -(-row.output[1] // m), -(-row.output[0] // m)
             per_row = tx * 36 * (2 * c + k) * itemsize
-            budget = min(K.WINOGRAD_TILES * 36 * (2 * c + k) * itemsize, K.WINOGRAD_BYTES)
+            budget = K.winograd_chunk_bytes(c, k, itemsize, m)
             images = min(batch, max(1, budget // (ty * per_row)))
             tiles = images * ty * tx if images > 1 else max(1, budget // per_row) * tx
             tiles = min(tiles, ty * tx * images)

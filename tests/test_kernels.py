@@ -197,7 +197,8 @@ def test_winograd_matches_loops(m: int, case: Any, chunk: int | None) -> None:
 
 def test_winograd_pays_for_big_inputs_only() -> None:
     assert K.winograd_pays(1, 224, 224, 64)
-    assert K.winograd_pays(8, 14, 14, 256)
+    assert K.winograd_pays(4, 28, 28, 256)  # 196 tiles: 0.66× the im2col time here
+    assert not K.winograd_pays(1, 28, 28, 512)  # 49 tiles: 1.76× the im2col time here
     assert not K.winograd_pays(1, 14, 14, 256)  # 16 tiles: too few for good GEMMs
     assert not K.winograd_pays(8, 5, 5, 256)  # 8×8 tiles for 5×5: too much overhang
     assert not K.winograd_pays(1, 224, 224, 3)  # three channels: im2col is better
