@@ -6,7 +6,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import click
 
@@ -256,6 +256,29 @@ def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
             run.outcomes.append(Outcome(argument, file_error=message))
         for file in found:
             run.add_spec(str(file), lambda f=file: load_spec(f), **options)  # type: ignore[misc]
+
+
+def one_spec(spec: str, **options: Any) -> Outcome:
+    """The outcome of one SPEC argument, for the commands that take one; a file that cannot be
+    read has been reported and exits 2."""
+    from ..spec import load_spec
+
+    run = Run()
+    run.add_spec(spec, lambda: load_spec(spec), **options)
+    outcome = run.outcomes[0]
+    if outcome.file_error:
+        sys.exit(2)
+    return outcome
+
+
+def refuse(outcome: Outcome, out: Any, note: str | None = None) -> NoReturn:
+    """Print the findings that stop a command on ``out`` (a console), then exit 1."""
+    from ..report import text
+
+    text.print_findings(out, outcome.all_findings)
+    if note is not None:
+        click.echo(note, err=True)
+    sys.exit(1)
 
 
 def console(file: Any = None) -> Any:

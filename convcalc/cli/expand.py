@@ -9,8 +9,15 @@ import click
 
 from ..errors import Severity
 from ..layers import Shape
-from ..spec import load_spec
-from .common import Run, debug_option, emit, output_option, spec_options, stderr_console
+from .common import (
+    debug_option,
+    emit,
+    one_spec,
+    output_option,
+    refuse,
+    spec_options,
+    stderr_console,
+)
 from .group import cli
 
 
@@ -48,16 +55,11 @@ def expand(
     from ..expand import expanded_json, expanded_yaml
     from ..report import text
 
-    run = Run()
-    run.add_spec(spec, lambda: load_spec(spec), input=input_, variables=assignments)
-    outcome = run.outcomes[0]
-    if outcome.file_error:
-        sys.exit(2)
+    outcome = one_spec(spec, input=input_, variables=assignments)
     analysis = outcome.analysis
     errors = [f for f in outcome.all_findings if f.severity is Severity.ERROR]
     if analysis is None or analysis.graph is None:
-        text.print_findings(stderr_console(), outcome.all_findings)
-        sys.exit(1)
+        refuse(outcome, stderr_console())
     if format_ == "json":
         emit(json.dumps(expanded_json(analysis), indent=2, ensure_ascii=False) + "\n", output)
     else:
@@ -103,18 +105,12 @@ def convert(
     from ..advice import strides
     from ..analysis import analyze, show_shape
     from ..expand import fc_to_conv as convert_spec
-    from ..report import text
     from ..spec import load_text
 
-    run = Run()
-    run.add_spec(spec, lambda: load_spec(spec), variables=assignments)
-    outcome = run.outcomes[0]
-    if outcome.file_error:
-        sys.exit(2)
+    outcome = one_spec(spec, variables=assignments)
     analysis = outcome.analysis
     if analysis is None or analysis.output is None:
-        text.print_findings(stderr_console(), outcome.all_findings)
-        sys.exit(1)
+        refuse(outcome, stderr_console())
     converted_text = convert_spec(analysis, input=input_)
     converted = analyze(load_text(converted_text, "<converted>"))
     assert converted.output is not None, [f.render() for f in converted.findings]

@@ -10,16 +10,16 @@ from typing import Any
 import click
 
 from ..layers import Shape
-from ..spec import load_spec
 from .common import (
-    Run,
     budget_option,
     console,
     debug_option,
     emit,
     format_option,
     memory_options,
+    one_spec,
     output_option,
+    refuse,
     spec_options,
 )
 from .group import cli
@@ -64,18 +64,13 @@ def memory(
       convcalc memory resnet18 --budget 12GiB --format json
     """
     from ..report import memory as report
-    from ..report import text
 
-    run = Run()
-    run.add_spec(spec, lambda: load_spec(spec), input=input_, variables=assignments,
-                 batch=batch, dtype=dtype, optimizer=optimizer)  # fmt: skip
-    outcome = run.outcomes[0]
-    if outcome.file_error:
-        sys.exit(2)
+    outcome = one_spec(
+        spec, input=input_, variables=assignments, batch=batch, dtype=dtype, optimizer=optimizer
+    )
     analysis = outcome.analysis
     if analysis is None or analysis.memory is None:
-        text.print_findings(console(), outcome.all_findings)
-        sys.exit(1)
+        refuse(outcome, console())
     estimate = analysis.memory
     if format_ == "json":
         doc: dict[str, Any] = {

@@ -11,15 +11,15 @@ from typing import Any
 import click
 
 from ..layers import Shape
-from ..spec import load_spec
 from .common import (
-    Run,
     budget_option,
     console,
     debug_option,
     emit,
     format_option,
+    one_spec,
     output_option,
+    refuse,
     spec_options,
     stderr_console,
 )
@@ -68,19 +68,11 @@ def run_(
     from ..analysis import show_shape
     from ..errors import ConvcalcError
     from ..forward_pass import forward
-    from ..report import text
 
-    runs = Run()
-    runs.add_spec(spec, lambda: load_spec(spec), input=input_, variables=assignments,
-                  batch=batch)  # fmt: skip
-    outcome = runs.outcomes[0]
-    if outcome.file_error:
-        sys.exit(2)
+    outcome = one_spec(spec, input=input_, variables=assignments, batch=batch)
     analysis = outcome.analysis
     if analysis is None or not analysis.ok or analysis.output is None:
-        text.print_findings(stderr_console(), outcome.all_findings)
-        click.echo("convcalc: the spec has errors: nothing was run", err=True)
-        sys.exit(1)
+        refuse(outcome, stderr_console(), "convcalc: the spec has errors: nothing was run")
     try:
         with _progress(format_ == "text" and output is None) as progress:
             result = forward(analysis, batch=batch, seed=seed, max_memory=max_memory,
