@@ -224,30 +224,95 @@ def _size(shape: Shape, batch: int) -> int:
     return batch * shape[0] * shape[1] * shape[2]
 
 
+#: kinds whose kernel writes a fresh output buffer it takes from the arena (activations, BN
+#: and ADD only when they do not run in place)
+TAKES = frozenset({"CONV", "LOCAL", "POOL", "TCONV", "CAT", "BN", "ADD"} | ACTIVATIONS)
+#: above this many arrays to place, the layout is not planned (the search is quadratic)
+LAYOUT_MAX = 5000
+
+
+class Layout(NamedTuple):
+    """Where each step's output lives in one region, planned before the pass."""
+
+    slots: Mapping[int, tuple[int, int]]  # step -> (offset, bytes)
+    size: int  # bytes of the region
+
+
+def _lifetimes(
+    rows: Sequence[Row], p: Plan, batch: int, itemsize: int
+) -> list[tuple[int, int, int, int, bool]]:
+    """(value, first step, last step, bytes, planned) of every array a step creates."""
+    last_value = p.value[len(rows) - 1]
+    out = []
+    for s, step in enumerate(p.steps):
+        head = step.rows[0]
+        if p.value[step.rows[-1]] != head:  # in place, or an alias: no new array
+            continue
+        planned = rows[head].type in TAKES and head not in p.in_place and head != last_value
+        end = p.last_read.get(head, len(p.steps))  # never read: alive to the end
+        out.append((head, s, end, _size(rows[head].output, batch) * itemsize, planned))
+    return out
+
+
+def layout(analysis: Analysis, batch: int, itemsize: int, the_plan: Plan | None = None) -> Layout:
+    """Offsets for the arrays of the pass in one region, greedy by size (largest first,
+    each at the lowest offset free for its whole lifetime), as TensorFlow Lite plans its
+    arena. The region is paged in with the weights, before the clock starts: a step then
+    writes to memory that is already mapped, as a framework's second call does. Arrays the
+    kernels allocate themselves (FC, GAP, LRN, UP outputs, the last output) are not in it."""
+    p = the_plan or plan(analysis.rows)
+    items = [x for x in _lifetimes(analysis.rows, p, batch, itemsize) if x[4]]
+    if len(items) > LAYOUT_MAX:
+        return Layout({}, 0)
+    align = K.Arena.ALIGN
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end offset, first, last step)
+    slots: dict[int, tuple[int, int]] = {}
+    size = 0
+    for _, first, last, nbytes, _ in sorted(items, key=lambda x: (-x[3], x[1])):
+        busy = sorted((o, e) for o, e, f, l_ in placed if f <= last and l_ >= first)
+        offset = 0
+        for o, e in busy:
+            if o - offset >= nbytes:
+                break
+            offset = max(offset, -(-e // align) * align)
+        placed.append((offset, offset + nbytes, first, last))
+        slots[first] = (offset, nbytes)
+        size = max(size, offset + nbytes)
+    return Layout(slots, size)
+
+
 def estimate_memory(
     analysis: Analysis, batch: int, itemsize: int, the_plan: Plan | None = None
 ) -> MemoryEstimate:
-    """Bytes the pass will hold at its peak, from the rows alone (nothing is allocated)."""
+    """Bytes the pass will hold at its peak, from the rows alone (nothing is allocated):
+    the planned region of activations (see ``layout``), plus the most bytes of the other
+    arrays alive at once, plus the largest step's workspace."""
     rows = analysis.rows
     p = the_plan or plan(rows)
     weights = sum(r.weights + r.biases + r.buffers for r in rows) * itemsize
     weights += sum(3 * r.weights for r in rows if _winograd(r, batch)) * itemsize  # 6·6 vs 3·3
+    region = layout(analysis, batch, itemsize, p).size
+    born: dict[int, list[tuple[int, int]]] = {}
+    for v, first, _, nbytes, planned in _lifetimes(rows, p, batch, itemsize):
+        if not planned or region == 0:
+            born.setdefault(first, []).append((v, nbytes))
+    dies: dict[int, list[int]] = {}
+    for value, last in p.last_read.items():
+        if value != p.value[len(rows) - 1]:
+            dies.setdefault(last, []).append(value)
     live: dict[int, int] = {}
     peak = workspace = arena = 0
     for s, step in enumerate(p.steps):
         head = rows[step.rows[0]]
-        v = p.value[step.rows[-1]]
-        if v not in live and v == step.rows[0]:
-            live[v] = _size(head.output, batch) * itemsize
+        live.update(born.get(s, ()))
         peak = max(peak, sum(live.values()))
         scratch = _workspace(head, batch, itemsize, analysis.rounding)
         named = sum(n + K.Arena.ALIGN for name, n in scratch.items() if name != "temp")
         arena = max(arena, named)
         workspace = max(workspace, named + scratch.get("temp", 0))
-        for value, last in p.last_read.items():
-            if last == s and value in live and value != p.value[len(rows) - 1]:
-                del live[value]
-    return MemoryEstimate(batch, weights, peak, workspace, arena)
+        for value in dies.get(s, ()):
+            live.pop(value, None)
+    return MemoryEstimate(batch, weights, region + peak, workspace, arena)
 
 
 def _workspace(row: Row, batch: int, itemsize: int, rounding: str) -> dict[str, int]:
@@ -449,6 +514,8 @@ class _Runner:
                 out = arena.take(x.shape, x.dtype)
             return _activation(row, x, out)
         if kind == "BN":
+            if out is None:
+                out = arena.take(x.shape, x.dtype)
             return K.batchnorm(
                 x, p["gamma"], p["beta"], p["mean"], p["var"], _float(args, "eps"), out
             )
@@ -615,6 +682,8 @@ def forward(
         runner = _Runner(analysis, the_plan, params)
         runner.arrays[0] = K.he_uniform(rng, (batch, x0[1], x0[0], x0[2]), 2, dtype)
         runner.arena.reserve(estimate.arena)
+        planned = layout(analysis, batch, dtype.itemsize, the_plan)
+        runner.arena.place(planned.slots, planned.size)
         if trace_memory:
             # the peak of the pass itself: the weights and the input count, the temporaries
             # of drawing the weights do not
@@ -624,7 +693,7 @@ def forward(
         fused_into: dict[int, str] = {}
         for s, step in enumerate(the_plan.steps):
             head = step.rows[0]
-            runner.arena.begin()
+            runner.arena.begin(s)
             # folding BN and transforming for Winograd happen before the clock starts, one
             # layer at a time, so only that layer's weights exist twice
             prepared = runner.prepare(step, batch) if rows[head].type in ("CONV", "FC") else None

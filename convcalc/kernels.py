@@ -15,7 +15,7 @@ it is still in cache (``epilogue``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,9 +37,11 @@ class Arena:
 
     ``scratch(name, ...)`` is a named workspace of the current step (the padded input, the
     im2col chunk), carved from one region that every step reuses: the workspace of a pass is
-    that of its largest step, not the sum of every buffer it ever needed. ``begin()`` starts a
-    step; ``reserve()`` sizes the region from the plan. ``take``/``give`` recycle activation
-    buffers by size.
+    that of its largest step, not the sum of every buffer it ever needed. ``begin(step)``
+    starts a step; ``reserve()`` sizes the region from the plan. ``take``/``give`` recycle
+    activation buffers by size; ``place()`` gives steps planned slots of one more region
+    (see ``forward_pass.layout``), which ``take`` hands out first. ``reserve`` and ``place``
+    page their regions in at once, before any step runs.
     """
 
     ALIGN = 64
@@ -50,15 +52,26 @@ class Arena:
         self.offset = 0
         self.free: list[Array] = []
         self.owned: set[int] = set()
+        self.outputs = np.empty(0, np.uint8)
+        self.slots: dict[int, tuple[int, int]] = {}
+        self.step = -1
 
     def reserve(self, nbytes: int) -> None:
         if nbytes > self.region.nbytes:
             self.region = np.empty(nbytes, np.uint8)
+            self.region.fill(0)  # page it in now, not in the first step that uses it
 
-    def begin(self) -> None:
+    def place(self, slots: Mapping[int, tuple[int, int]], nbytes: int) -> None:
+        """Step -> (offset, bytes) of its output in a region of ``nbytes``."""
+        self.outputs = np.empty(nbytes, np.uint8)
+        self.outputs.fill(0)
+        self.slots = dict(slots)
+
+    def begin(self, step: int = -1) -> None:
         """A new step: its scratch may reuse everything the previous steps used."""
         self.used.clear()
         self.offset = 0
+        self.step = step
 
     def scratch(self, name: str, shape: Sequence[int], dtype: npt.DTypeLike) -> Array:
         dt = np.dtype(dtype)
@@ -77,6 +90,10 @@ class Arena:
     def take(self, shape: Sequence[int], dtype: npt.DTypeLike) -> Array:
         dt = np.dtype(dtype)
         nbytes = math.prod(shape) * dt.itemsize
+        slot = self.slots.get(self.step)
+        if slot is not None and slot[1] == nbytes:  # the step's planned output
+            del self.slots[self.step]
+            return self.outputs[slot[0] : slot[0] + nbytes].view(dt).reshape(shape)
         fits = [b for b in self.free if nbytes <= b.nbytes <= 2 * nbytes + (1 << 16)]
         if fits:
             buf = min(fits, key=lambda b: b.nbytes)

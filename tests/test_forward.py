@@ -279,7 +279,7 @@ def test_an_explicit_limit() -> None:
     assert forward(analysis, max_memory=1 << 30).ok
 
 
-@pytest.mark.parametrize("name", ["vgg16", "resnet18"])
+@pytest.mark.parametrize("name", ["vgg16", "resnet18", "resnet50"])
 def test_measured_peak_is_near_the_estimate(name: str) -> None:
     analysis = convcalc.analyze(convcalc.load(name))
     result = forward(analysis, batch=1)
@@ -288,7 +288,44 @@ def test_measured_peak_is_near_the_estimate(name: str) -> None:
     # Winograd's 6×6 weights replace some 3×3 ones; the estimate counts them
     assert result.estimate.weights >= (analysis.totals.params + analysis.totals.buffers) * 4
     assert weights < result.measured_peak_bytes
-    assert 0.75 * estimate < result.measured_peak_bytes < 1.3 * estimate
+    assert 0.85 * estimate < result.measured_peak_bytes < 1.15 * estimate  # the issue's ±15%
+
+
+@pytest.mark.parametrize("name", bundled.names())
+def test_the_layout_never_puts_two_live_arrays_in_the_same_bytes(name: str) -> None:
+    analysis = convcalc.analyze(convcalc.load(name))
+    for batch in (1, 3):
+        p = fw.plan(analysis.rows)
+        items = [x for x in fw._lifetimes(analysis.rows, p, batch, 4) if x[4]]
+        lay = fw.layout(analysis, batch, 4, p)
+        assert sorted(lay.slots) == sorted(first for _, first, _, _, _ in items)
+        placed = [(lay.slots[f], f, last) for _, f, last, _, _ in items]
+        for (o, n), _, _ in placed:
+            assert o % K.Arena.ALIGN == 0 and o + n <= lay.size
+        for i, ((o1, n1), f1, l1) in enumerate(placed):  # every pair, the naive way
+            for (o2, n2), f2, l2 in placed[:i]:
+                if f1 <= l2 and f2 <= l1:  # alive at the same step
+                    assert o1 + n1 <= o2 or o2 + n2 <= o1, (f1, f2)
+        steps = range(len(p.steps))
+        live = max(sum(n for _, f, last, n, _ in items if f <= s <= last) for s in steps)
+        assert live <= lay.size <= sum(x[3] for x in items)
+        assert lay.size <= 1.25 * live  # the greedy packing wastes little
+
+
+def test_every_planned_slot_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    arenas: list[K.Arena] = []
+    place = K.Arena.place
+
+    def spy(self: K.Arena, *args: Any) -> None:
+        arenas.append(self)
+        place(self, *args)
+
+    monkeypatch.setattr(K.Arena, "place", spy)
+    for name in ("resnet18", "densenet121", "googlenet", "unet"):
+        analysis = small_enough(name)
+        planned = fw.layout(analysis, 2, 4)
+        forward(analysis, batch=2, trace_memory=False)
+        assert planned.slots and arenas[-1].slots == {}, name  # each one was taken
 
 
 def test_available_memory_is_positive() -> None:
