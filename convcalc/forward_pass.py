@@ -632,6 +632,9 @@ def _add_region(other: Any) -> K.Epilogue:
 
 
 def _in_place(row: Row) -> K.Epilogue:
+    if row.type == "RELU":
+        return K.RELU
+
     def op(y: Any, region: tuple[slice, slice]) -> None:
         _activation(row, y, y)
 

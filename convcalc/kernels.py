@@ -328,6 +328,9 @@ def conv3x3_winograd(
     Bk = np.kron(BT, BT).astype(x.dtype)  # (α², α²): both sides of the tile in one GEMM
     Ak = np.kron(AT, AT).astype(x.dtype)  # (m², α²)
     Uk = U.reshape(a * a, C, K)
+    ones = int(np.flatnonzero((Ak == 1).all(axis=0))[0])  # a tap every output sums as it is
+    relu = bool(epilogue) and epilogue[0] is RELU  # applied while the tiles are copied out
+    rest = epilogue[1:] if relu else epilogue
     out = _alloc(arena, (N, Ho, Wo, K), x.dtype)
     per_row = tx * a * a * (2 * C + K) * x.itemsize  # D, V and M for one row of tiles
     for images, rows in chunks(N, ty, per_row, chunk_bytes):
@@ -345,15 +348,55 @@ def conv3x3_winograd(
         np.matmul(Bk, D.reshape(a * a, P * C), out=V.reshape(a * a, P * C))  # Bᵀ·d·B
         M = _scratch(arena, "wm", (a * a, P, K), x.dtype)
         np.matmul(V, Uk, out=M)  # (α², P, C) @ (α², C, K): α² GEMMs
+        if b is not None:  # every output of a tile sums this tap once: the bias goes in here
+            np.add(M[ones], b, out=M[ones])
         Y = _scratch(arena, "wz", (m, m, P * K), x.dtype)
         np.matmul(Ak, M.reshape(a * a, P * K), out=Y.reshape(m * m, P * K))  # Aᵀ·M·A
         y0, y1 = rows.start * m, min(Ho, rows.stop * m)
-        tiled = Y.reshape(m, m, n, T, tx, K).transpose(2, 3, 0, 4, 1, 5)
-        tiled = tiled.reshape(n, T * m, tx * m, K)  # (n, rows, Wo, K), overhang included
         y = out[images, y0:y1]
-        np.copyto(y, tiled[:, : y1 - y0, :Wo])
-        _finish(y, (images, slice(y0, y1)), b, epilogue)
+        _untile(Y.reshape(m, m, n, T, tx, K).transpose(2, 3, 0, 4, 1, 5), y, relu)
+        _finish(y, (images, slice(y0, y1)), None, rest)
     return out
+
+
+def _untile(src: Array, y: Array, relu: bool) -> None:
+    """Tiles (n, T, m, tx, m, K) into the rows (n, rows, W, K) of the output, with a ReLU on
+    the way if asked; the last row and column of tiles may overhang ``y`` and are cut."""
+    n, _, m, _, _, K = src.shape
+    rows, W = y.shape[1], y.shape[2]
+    tf, xf, q, r = rows // m, W // m, rows % m, W % m  # whole tiles; the cut ones' extent
+
+    def put(dst: Array, part: Array) -> None:
+        if relu:
+            np.maximum(part, 0, out=dst)
+        else:
+            np.copyto(dst, part)
+
+    s0, s1, s2, s3 = y.strides
+    if tf and xf:
+        put(
+            as_strided(y, (n, tf, m, xf, m, K), (s0, m * s1, s1, m * s2, s2, s3)),
+            src[:, :tf, :, :xf],
+        )
+    if tf and r:
+        right = y[:, :, xf * m :]
+        put(as_strided(right, (n, tf, m, r, K), (s0, m * s1, s1, s2, s3)), src[:, :tf, :, xf, :r])
+    if q and xf:
+        bottom = y[:, tf * m :]
+        put(as_strided(bottom, (n, q, xf, m, K), (s0, s1, m * s2, s2, s3)), src[:, tf, :q, :xf])
+    if q and r:
+        put(y[:, tf * m :, xf * m :], src[:, tf, :q, xf, :r])
+
+
+class _Relu:
+    """The ReLU epilogue, as a value a kernel may recognise and apply on its way (Winograd
+    applies it while copying its tiles out, saving a pass over the output)."""
+
+    def __call__(self, y: Array, region: tuple[slice, slice]) -> None:
+        np.maximum(y, 0, out=y)
+
+
+RELU = _Relu()
 
 
 def _finish(

@@ -182,15 +182,23 @@ def test_conv2d_on_a_view_and_with_an_epilogue() -> None:
     ],
 )
 @pytest.mark.parametrize("chunk", [None, 1])  # 1 byte: one row of tiles a chunk
-def test_winograd_matches_loops(m: int, case: Any, chunk: int | None) -> None:
+@pytest.mark.parametrize("after", ["", "relu", "relu add", "add relu", "no bias, relu"])
+def test_winograd_matches_loops(m: int, case: Any, chunk: int | None, after: str) -> None:
     N, H, W, C, Kk, pad = case
     x, w, b = rand(N, H, W, C), rand(3, 3, C, Kk), rand(Kk)
+    b = None if "no bias" in after else b
     U = K.winograd_weights(w, m)
     assert U.shape == (m + 2, m + 2, C, Kk)
-    got = K.conv3x3_winograd(x, U, b, pad=pad, chunk_bytes=chunk, arena=K.Arena())
-    close(got, naive_conv(x, w, b, (1, 1), pad, (1, 1), 1))
+    want = naive_conv(x, w, b, (1, 1), pad, (1, 1), 1)
+    res = rand(*want.shape)
+    ops: list[K.Epilogue] = []
+    for op in after.replace("no bias,", "").split():  # K.RELU is applied as tiles are copied
+        ops.append(K.RELU if op == "relu" else lambda y, r: np.add(y, res[r], out=y))
+        want = np.maximum(want, 0) if op == "relu" else want + res
+    got = K.conv3x3_winograd(x, U, b, pad=pad, epilogue=ops, chunk_bytes=chunk, arena=K.Arena())
+    close(got, want)
     if m == 4:
-        close(K.conv2d(x, w[:0], b, pad=pad, winograd=U), got)
+        close(K.conv2d(x, w[:0], b, pad=pad, winograd=U, epilogue=ops), got)
         with pytest.raises(ValueError):
             K.conv2d(x, w, b, stride=(2, 2), winograd=U)
 
