@@ -329,19 +329,20 @@ def _workspace(row: Row, batch: int, itemsize: int, rounding: str) -> dict[str, 
             return {"pool": batch * 2 * pad * itemsize, "temp": 0}
         fw, fh = pair(row.args, "F")
         groups = _int(row.args, "groups", 1)
-        per_image = row.output[0] * row.output[1] * fw * fh * x[2] // groups * itemsize
-        images = min(batch, max(1, K.CHUNK_BYTES // max(per_image, 1)))
-        cols = min(per_image * images, max(K.CHUNK_BYTES, per_image // row.output[1]))
+        wo, ho, k = row.output
+        j = fw * fh * x[2] // groups
         if kind == "LOCAL":
+            per_image = wo * ho * j * itemsize
+            images = min(batch, max(1, K.CHUNK_BYTES // max(per_image, 1)))
+            cols = min(per_image * images, max(K.CHUNK_BYTES, per_image // ho))
             return {"temp": batch * pad * itemsize + 3 * cols * batch}
         if _winograd(row, batch):
             c, k, m = x[2], row.output[2], 4
             ty, tx = -(-row.output[1] // m), -(-row.output[0] // m)
             per_row = tx * 36 * (2 * c + k) * itemsize
             budget = K.winograd_chunk_bytes(c, k, itemsize, m)
-            images = min(batch, max(1, budget // (ty * per_row)))
-            tiles = images * ty * tx if images > 1 else max(1, budget // per_row) * tx
-            tiles = min(tiles, ty * tx * images)
+            images, rows = K.largest_chunk(batch, ty, per_row, budget)
+            tiles = images * rows * tx
             return {
                 "pad": images * (ty * m + 2) * (tx * m + 2) * c * itemsize,
                 "wd": 36 * tiles * c * itemsize,
@@ -349,10 +350,13 @@ def _workspace(row: Row, batch: int, itemsize: int, rounding: str) -> dict[str, 
                 "wm": 36 * tiles * k * itemsize,
                 "wz": m * m * tiles * k * itemsize,
             }
+        j += 1  # the bias may ride in the GEMM as a column of ones
+        row_bytes = wo * (j + k) * itemsize
+        images, rows = K.largest_chunk(batch, ho, row_bytes, K.im2col_budget(j, k, itemsize))
         return {
             "pad": images * pad * itemsize if padded else 0,
-            "cols": cols,
-            "dw": out // batch * images if groups > 1 else 0,
+            "cols": images * rows * wo * j * itemsize,
+            "dw": images * rows * wo * k * itemsize if groups > 1 else 0,
         }
     if kind == "TCONV":
         fw, fh = pair(row.args, "F")
