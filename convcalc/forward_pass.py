@@ -18,7 +18,8 @@ and residual adds runs as one step: the batch norm folded into the weights, the 
 to each chunk of the GEMM's output while it is in cache; those rows report 0 s and name the
 row they were fused into (``fuse=False`` runs every row on its own). Weights are prepared
 with their initialisation, outside the timed pass: batch norms folded, and 3×3 convs that
-Winograd F(4×4, 3×3) runs faster (see ``kernels.winograd_pays``) transformed.
+Winograd F(4×4, 3×3) or F(2×2, 3×3) runs faster (see ``kernels.winograd_tile``)
+transformed.
 
 The pass runs in the spec's dtype (float32, float16 or float64); bfloat16 is not a NumPy
 dtype, so it runs in float32 and ``ForwardResult.note`` says so. Times are
@@ -290,7 +291,9 @@ def estimate_memory(
     rows = analysis.rows
     p = the_plan or plan(rows)
     weights = sum(r.weights + r.biases + r.buffers for r in rows) * itemsize
-    weights += sum(3 * r.weights for r in rows if _winograd(r, batch)) * itemsize  # 6·6 vs 3·3
+    for r in rows:  # (m+2)² transformed weights instead of 3·3
+        if m := _winograd(r, batch):
+            weights += r.weights * ((m + 2) ** 2 - 9) // 9 * itemsize
     region = layout(analysis, batch, itemsize, p).size
     born: dict[int, list[tuple[int, int]]] = {}
     for v, first, _, nbytes, planned in _lifetimes(rows, p, batch, itemsize):
@@ -336,18 +339,18 @@ def _workspace(row: Row, batch: int, itemsize: int, rounding: str) -> dict[str, 
             images = min(batch, max(1, K.CHUNK_BYTES // max(per_image, 1)))
             cols = min(per_image * images, max(K.CHUNK_BYTES, per_image // ho))
             return {"temp": batch * pad * itemsize + 3 * cols * batch}
-        if _winograd(row, batch):
-            c, k, m = x[2], row.output[2], 4
+        if m := _winograd(row, batch):
+            c, k, a2 = x[2], row.output[2], (m + 2) ** 2
             ty, tx = -(-row.output[1] // m), -(-row.output[0] // m)
-            per_row = tx * 36 * (2 * c + k) * itemsize
+            per_row = tx * a2 * (2 * c + k) * itemsize
             budget = K.winograd_chunk_bytes(c, k, itemsize, m)
             images, rows = K.largest_chunk(batch, ty, per_row, budget)
             tiles = images * rows * tx
             return {
                 "pad": images * (ty * m + 2) * (tx * m + 2) * c * itemsize,
-                "wd": 36 * tiles * c * itemsize,
-                "wv": 36 * tiles * c * itemsize,
-                "wm": 36 * tiles * k * itemsize,
+                "wd": a2 * tiles * c * itemsize,
+                "wv": a2 * tiles * c * itemsize,
+                "wm": a2 * tiles * k * itemsize,
                 "wz": m * m * tiles * k * itemsize,
             }
         j += 1  # the bias may ride in the GEMM as a column of ones
@@ -390,14 +393,15 @@ def _hw(args: Mapping[str, ArgValue], key: str) -> tuple[int, int]:
     return h, w
 
 
-def _winograd(row: Row, batch: int) -> bool:
-    """A CONV that runs through Winograd F(4×4, 3×3) (see ``kernels.winograd_pays``)."""
+def _winograd(row: Row, batch: int) -> int:
+    """The m of the Winograd F(m×m, 3×3) a CONV runs through, 0 if none (see
+    ``kernels.winograd_tile``)."""
     if row.type != "CONV" or row.args["F"] != (3, 3) or row.args["S"] != (1, 1):
-        return False
+        return 0
     if row.args["dilation"] != (1, 1) or row.args["groups"] != 1:
-        return False
+        return 0
     c = row.input_shapes[0][2]
-    return K.winograd_pays(batch, row.output[1], row.output[0], c)
+    return K.winograd_tile(batch, row.output[1], row.output[0], c)
 
 
 def init_params(row: Row, rng: np.random.Generator, dtype: Any) -> dict[str, Any]:
@@ -573,8 +577,8 @@ class _Runner:
             else:
                 affine[i] = (scale.astype(w.dtype), shift.astype(w.dtype))
         winograd = None
-        if _winograd(head, batch):
-            winograd, w = K.winograd_weights(w), w[:0]
+        if m := _winograd(head, batch):
+            winograd, w = K.winograd_weights(w, m), w[:0]
         self.params[step.rows[0]] = {}  # the unfolded weights can go
         return {"w": w, "b": b, "affine": affine, "winograd": winograd}
 

@@ -212,6 +212,15 @@ def test_winograd_pays_for_big_inputs_only() -> None:
     assert not K.winograd_pays(1, 224, 224, 3)  # three channels: im2col is better
 
 
+def test_winograd_tile_picks_the_measured_fastest() -> None:
+    assert K.winograd_tile(1, 224, 224, 64) == 4
+    assert K.winograd_tile(1, 28, 28, 512) == 2  # 196 2×2 tiles: 30 ms, im2col 35, 4×4 48
+    assert K.winograd_tile(8, 14, 14, 512) == 2  # 392 tiles: 53 ms, im2col 77
+    assert K.winograd_tile(1, 28, 28, 256) == 0  # all three within noise: im2col
+    assert K.winograd_tile(1, 14, 14, 512) == 0  # 49 tiles: im2col 10 ms, 2×2 17
+    assert K.winograd_tile(8, 7, 7, 512) == 0  # 128 tiles: im2col 19 ms, 2×2 27
+
+
 @pytest.mark.parametrize(
     "case",
     [
