@@ -329,7 +329,14 @@ def _workspace(row: Row, batch: int, itemsize: int, rounding: str) -> dict[str, 
         pad = (x[0] + a[0].before + a[0].after) * (x[1] + a[1].before + a[1].after) * x[2]
         padded = a[0].before + a[0].after + a[1].before + a[1].after > 0
         if kind == "POOL":
-            return {"pool": batch * 2 * pad * itemsize, "temp": 0}
+            wp = x[0] + a[0].before + a[0].after + pair(row.args, "F")[0]  # ceil's extra too
+            band = min(row.output[1], max(1, K.POOL_BAND_BYTES // (batch * wp * x[2] * itemsize)))
+            l2 = batch * pad * itemsize if row.args["type"] == "l2" else 0  # the squares
+            return {
+                "pool": batch * 2 * pad * itemsize,
+                "pool_rows": batch * band * wp * x[2] * itemsize,
+                "temp": l2,
+            }
         fw, fh = pair(row.args, "F")
         groups = _int(row.args, "groups", 1)
         wo, ho, k = row.output

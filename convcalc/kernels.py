@@ -33,6 +33,8 @@ Epilogue = Callable[[Array, tuple[slice, slice]], None]
 #: but not fewer than GEMM_ROWS positions while the columns alone fit in CHUNK_BYTES (a GEMM
 #: of 4608 columns runs at 130 GFLOP/s on 256 rows, 160 on 1024, here).
 CACHE_BYTES, CHUNK_BYTES, GEMM_ROWS = 4 << 20, 16 << 20, 1024
+#: a pooling's band of window rows, reduced before its columns are
+POOL_BAND_BYTES = 512 << 10
 #: the bias becomes one more column of the GEMM when positions exceed this many × columns
 FOLD_RATIO = 32
 
@@ -590,17 +592,20 @@ def pool2d(
     else:
         xp = x
     out = _alloc(arena, (N, Ho, Wo, C), x.dtype)
-    for fy in range(FH):
-        for fx in range(FW):
-            tap = xp[:, fy : fy + (Ho - 1) * sy + 1 : sy, fx : fx + (Wo - 1) * sx + 1 : sx]
-            if kind == "l2":
-                tap = np.square(tap)
-            if fy == fx == 0:
-                np.copyto(out, tap)
-            elif kind == "max":
-                np.maximum(out, tap, out=out)
-            else:
-                np.add(out, tap, out=out)
+    op = np.maximum if kind == "max" else np.add
+    if kind == "l2":
+        xp = np.square(xp)
+    # separable: the window's rows first, into a band of rows that stays in cache, then its
+    # columns: FH + FW passes instead of FH·FW (VGG16 pool1: 2.8 ms instead of 4.7)
+    Wp = xp.shape[2]
+    band = min(Ho, max(1, POOL_BAND_BYTES // (N * Wp * C * x.itemsize)))
+    rows_of = _scratch(arena, "pool_rows", (N, band, Wp, C), x.dtype)
+    for r0 in range(0, Ho, band):
+        r1 = min(Ho, r0 + band)
+        t_ = rows_of[:, : r1 - r0]
+        _reduce(op, [xp[:, r0 * sy + fy : (r1 - 1) * sy + fy + 1 : sy] for fy in range(FH)], t_)
+        taps = [t_[:, :, fx : fx + (Wo - 1) * sx + 1 : sx] for fx in range(FW)]
+        _reduce(op, taps, out[:, r0:r1])
     if kind == "avg":
         hp, wp = H + t + bt, W + lf + rt
         cy = np.minimum(np.arange(Ho) * sy + FH, hp) - np.arange(Ho) * sy
@@ -609,6 +614,16 @@ def pool2d(
     elif kind == "l2":
         np.sqrt(out, out=out)
     return out
+
+
+def _reduce(op: Any, parts: Sequence[Array], out: Array) -> None:
+    """out = op(op(parts[0], parts[1]), ...) with no pass to spare."""
+    if len(parts) == 1:
+        np.copyto(out, parts[0])
+        return
+    op(parts[0], parts[1], out=out)
+    for part in parts[2:]:
+        op(out, part, out=out)
 
 
 def global_avg_pool(x: Array) -> Array:
