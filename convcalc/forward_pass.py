@@ -73,7 +73,7 @@ class MemoryLimitError(ConvcalcError):
 class MemoryEstimate(NamedTuple):
     batch: int
     weights: int  # parameters and buffers
-    activations: int  # the most bytes of layer outputs alive at once
+    activations: int  # layer outputs: the planned region, plus the most of the others at once
     workspace: int  # padded inputs, im2col chunks and temporaries of the largest step
     arena: int = 0  # the scratch region: the largest step's named buffers
 
@@ -283,7 +283,11 @@ def layout(analysis: Analysis, batch: int, itemsize: int, the_plan: Plan | None 
 
 
 def estimate_memory(
-    analysis: Analysis, batch: int, itemsize: int, the_plan: Plan | None = None
+    analysis: Analysis,
+    batch: int,
+    itemsize: int,
+    the_plan: Plan | None = None,
+    the_layout: Layout | None = None,
 ) -> MemoryEstimate:
     """Bytes the pass will hold at its peak, from the rows alone (nothing is allocated):
     the planned region of activations (see ``layout``), plus the most bytes of the other
@@ -294,7 +298,7 @@ def estimate_memory(
     for r in rows:  # (m+2)² transformed weights instead of 3·3
         if m := _winograd(r, batch):
             weights += r.weights * ((m + 2) ** 2 - 9) // 9 * itemsize
-    region = layout(analysis, batch, itemsize, p).size
+    region = (the_layout or layout(analysis, batch, itemsize, p)).size
     born: dict[int, list[tuple[int, int]]] = {}
     for v, first, _, nbytes, planned in _lifetimes(rows, p, batch, itemsize):
         if not planned or region == 0:
@@ -682,7 +686,8 @@ def forward(
     dtype = np.dtype(DTYPES.get(name, np.float32))
     rows = analysis.rows
     the_plan = plan(rows, fuse=fuse)
-    estimate = estimate_memory(analysis, batch, dtype.itemsize, the_plan)
+    planned = layout(analysis, batch, dtype.itemsize, the_plan)
+    estimate = estimate_memory(analysis, batch, dtype.itemsize, the_plan, planned)
     limit = max_memory if max_memory is not None else available_memory() // 2
     if estimate.total > limit:
         raise MemoryLimitError(estimate, limit, max_memory is None)
@@ -700,7 +705,6 @@ def forward(
         runner = _Runner(analysis, the_plan, params)
         runner.arrays[0] = K.he_uniform(rng, (batch, x0[1], x0[0], x0[2]), 2, dtype)
         runner.arena.reserve(estimate.arena)
-        planned = layout(analysis, batch, dtype.itemsize, the_plan)
         runner.arena.place(planned.slots, planned.size)
         if trace_memory:
             # the peak of the pass itself: the weights and the input count, the temporaries

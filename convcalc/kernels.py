@@ -71,15 +71,20 @@ class Arena:
         self.slots: dict[int, tuple[int, int]] = {}
         self.step = -1
 
+    @staticmethod
+    def _paged(nbytes: int) -> Array:
+        """A region paged in now, not in the first step that writes it."""
+        region = np.empty(nbytes, np.uint8)
+        region.fill(0)
+        return region
+
     def reserve(self, nbytes: int) -> None:
         if nbytes > self.region.nbytes:
-            self.region = np.empty(nbytes, np.uint8)
-            self.region.fill(0)  # page it in now, not in the first step that uses it
+            self.region = self._paged(nbytes)
 
     def place(self, slots: Mapping[int, tuple[int, int]], nbytes: int) -> None:
         """Step -> (offset, bytes) of its output in a region of ``nbytes``."""
-        self.outputs = np.empty(nbytes, np.uint8)
-        self.outputs.fill(0)
+        self.outputs = self._paged(nbytes)
         self.slots = dict(slots)
 
     def begin(self, step: int = -1) -> None:
@@ -174,27 +179,21 @@ def patches(xp: Array, size: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -
     )
 
 
-def chunks(n: int, rows: int, row_bytes: int, budget: int) -> Iterator[tuple[slice, slice]]:
-    """(images, output rows) pieces of about ``budget`` bytes: whole images while one fits,
-    else a band of rows of one image."""
-    per_image = rows * row_bytes
-    if per_image <= budget:
-        g = max(1, budget // max(per_image, 1))
-        for n0 in range(0, n, g):
-            yield slice(n0, min(n, n0 + g)), slice(0, rows)
-    else:
-        band = max(1, budget // max(row_bytes, 1))
-        for i in range(n):
-            for y0 in range(0, rows, band):
-                yield slice(i, i + 1), slice(y0, min(rows, y0 + band))
-
-
 def largest_chunk(n: int, rows: int, row_bytes: int, budget: int) -> tuple[int, int]:
-    """(images, rows) of the biggest piece ``chunks`` yields."""
+    """(images, rows) of the biggest piece ``chunks`` yields: whole images while one fits in
+    ``budget``, else a band of rows of one image."""
     per_image = rows * row_bytes
     if per_image <= budget:
         return min(n, max(1, budget // max(per_image, 1))), rows
     return 1, min(rows, max(1, budget // max(row_bytes, 1)))
+
+
+def chunks(n: int, rows: int, row_bytes: int, budget: int) -> Iterator[tuple[slice, slice]]:
+    """(images, output rows) pieces of about ``budget`` bytes (see ``largest_chunk``)."""
+    g, band = largest_chunk(n, rows, row_bytes, budget)
+    for n0 in range(0, n, g):
+        for y0 in range(0, rows, band):
+            yield slice(n0, min(n, n0 + g)), slice(y0, min(rows, y0 + band))
 
 
 def conv2d(
