@@ -73,8 +73,8 @@ except ImportError:
 import numpy as np  # noqa: E402
 
 import convcalc  # noqa: E402
-from convcalc.forward_pass import forward  # noqa: E402
-from convcalc.layers import LAYERS  # noqa: E402
+from convcalc.engine.forward import forward  # noqa: E402
+from convcalc.layers.vocabulary import LAYERS  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .analysis import Analysis, Row, Totals, analyze
+from .analysis.analyzer import Analysis, Row, Totals, analyze
 from .errors import ConvcalcError, FileError, Finding, Severity, SpecError, SpecNotFound
-from .spec import Spec, load, load_file, load_text
+from .frontend.spec import Spec, load, load_file, load_text
 
 __version__ = "0.1.0"
 
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> Any:
     """``convcalc.forward``: imported on first use, so that a check never loads NumPy."""
     if name == "forward":
-        from .forward_pass import forward
+        from .engine.forward import forward
 
         return forward
     raise AttributeError(f"module 'convcalc' has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import convcalc
-from convcalc import bundled
+from convcalc.frontend import bundled
 
 # name: (output, parameters, MACs or None); the source of each figure is in the spec's description
 PUBLISHED = {

@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from convcalc import Severity, SpecError
-from convcalc.lint import LintConfig
 from convcalc.report.ci import _escape_data, _escape_property
+from convcalc.rules.lint import LintConfig
 
 from .conftest import DATA, ROOT, check, run, spec
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import convcalc
-from convcalc import bundled
-from convcalc.expand import fc_to_conv
+from convcalc.frontend import bundled
+from convcalc.report.expanded import fc_to_conv
 
 from .conftest import run
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 import convcalc
-from convcalc import bundled
-from convcalc import forward_pass as fw
-from convcalc import kernels as K
-from convcalc.forward_pass import ForwardError, MemoryLimitError, forward
-from convcalc.layers import LAYERS
+from convcalc.engine import forward as fw
+from convcalc.engine import kernels as K
+from convcalc.engine.forward import ForwardError, MemoryLimitError, forward
+from convcalc.frontend import bundled
+from convcalc.layers.vocabulary import LAYERS
 
 from .conftest import check
 from .test_kernels import close, naive_conv, naive_local, naive_pool, naive_tconv
@@ -334,7 +334,7 @@ def test_available_memory_is_positive() -> None:
 
 def test_forward_imports_no_cli_code() -> None:
     code = (
-        "import sys, convcalc, convcalc.forward_pass\n"
+        "import sys, convcalc, convcalc.engine.forward\n"
         "print(sorted(m for m in ('click', 'rich', 'convcalc.report', 'convcalc.cli') "
         "if m in sys.modules))"
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import convcalc
-from convcalc.fit import fits
-from convcalc.geometry import Axis, fix_lines, same_padding
+from convcalc.analysis.fit import fits
+from convcalc.layers.geometry import Axis, fix_lines, same_padding
 
 from .conftest import check, spec
 

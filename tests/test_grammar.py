@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import convcalc
-from convcalc.pattern import parse_pattern, tokenize
+from convcalc.frontend.parser import parse_pattern, tokenize
 from convcalc.source import Source, SourceFile
 
 from .conftest import check, spec
@@ -206,7 +206,7 @@ def test_parse_keeps_structure() -> None:
 
 
 def test_inline_pattern() -> None:
-    from convcalc.spec import inline
+    from convcalc.frontend.spec import inline
 
     a = convcalc.analyze(inline("INPUT -> CONV(4, F=3) -> FC(2)", (8, 8, 1)))
     assert a.output == (1, 1, 2) and a.rows[1].location.column == 10

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from convcalc import kernels as K
+from convcalc.engine import kernels as K
 
 Array = Any
 RNG = np.random.default_rng(1234)

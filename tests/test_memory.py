@@ -7,7 +7,7 @@ import json
 import pytest
 
 import convcalc
-from convcalc.memory import SLOTS, parse_size
+from convcalc.analysis.memory import SLOTS, parse_size
 
 from .conftest import check, run, spec
 

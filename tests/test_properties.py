@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
-from convcalc.expand import expanded_yaml
 from convcalc.report.data import result_json
+from convcalc.report.expanded import expanded_yaml
 
 Shape = tuple[int, int, int]
 
@@ -140,7 +140,7 @@ def analysed(text: str) -> convcalc.Analysis:
 
 @given(spec_text())
 def test_forward_pass_shapes_equal_the_analysis(text: str) -> None:
-    from convcalc.forward_pass import forward
+    from convcalc.engine.forward import forward
 
     a = analysed(text)
     result = forward(a, batch=1, trace_memory=False)

@@ -7,8 +7,8 @@ import json
 import pytest
 
 import convcalc
-from convcalc.explanations import EXPLANATIONS
-from convcalc.rules import RULES
+from convcalc.rules.catalogue import RULES
+from convcalc.rules.explanations import EXPLANATIONS
 
 from .conftest import check, run, spec
 

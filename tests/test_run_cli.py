@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import convcalc.forward_pass
+import convcalc.engine.forward
 
 from .conftest import run
 
@@ -36,15 +36,15 @@ def test_text_report() -> None:
 
 
 def test_a_shape_mismatch_exits_1_and_names_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = convcalc.forward_pass.forward
+    real = convcalc.engine.forward.forward
 
-    def wrong(*args: object, **kwargs: object) -> convcalc.forward_pass.ForwardResult:
+    def wrong(*args: object, **kwargs: object) -> convcalc.engine.forward.ForwardResult:
         result = real(*args, **kwargs)  # type: ignore[arg-type]
         layers = list(result.layers)
         layers[1] = layers[1]._replace(actual=(1, 1, 1), match=False)
         return result._replace(layers=tuple(layers), ok=False)
 
-    monkeypatch.setattr(convcalc.forward_pass, "forward", wrong)
+    monkeypatch.setattr(convcalc.engine.forward, "forward", wrong)
     result = run("run", "cifar10-convnet")
     assert result.exit_code == 1
     assert "1 shape differ, first at conv1: expected 32×32×12, got 1×1×1" in result.stdout

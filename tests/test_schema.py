@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from convcalc import bundled
-from convcalc.editor_schema import json_schema
+from convcalc.frontend import bundled
+from convcalc.report.json_schema import json_schema
 
 from .conftest import ROOT, run
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 import convcalc
-from convcalc import Severity, bundled
+from convcalc import Severity
+from convcalc.frontend import bundled
 
 IMAGENET = (1, 1, 1000)
 CIFAR10 = (1, 1, 10)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import Severity
-from ..layers import Shape
-from ..schema import ROUNDINGS
-from ..spec import inline
+from ..frontend.spec import inline
+from ..frontend.spec_schema import ROUNDINGS
+from ..layers.vocabulary import Shape
 from .common import (
     Run,
     add_specs,

@@ -10,14 +10,14 @@ from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import click
 
-from ..analysis import Analysis, analyze
+from ..analysis.analyzer import Analysis, analyze
+from ..analysis.memory import parse_size
 from ..errors import FileError, Finding, Severity, SpecError
-from ..layers import Shape
-from ..lint import LintConfig, unknown_codes
-from ..memory import parse_size
-from ..rules import RULES
-from ..schema import DTYPES, OPTIMIZERS, parse_shape
-from ..spec import Spec
+from ..frontend.spec import Spec
+from ..frontend.spec_schema import DTYPES, OPTIMIZERS, parse_shape
+from ..layers.vocabulary import Shape
+from ..rules.catalogue import RULES
+from ..rules.lint import LintConfig, unknown_codes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -240,7 +240,7 @@ class Run:
 def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
     """Every SPEC argument, with directories expanded to their *.yaml and *.yml files,
     recursively and sorted; an empty directory is an error like a missing file."""
-    from ..spec import load_spec
+    from ..frontend.spec import load_spec
 
     for argument in arguments:
         if not os.path.isdir(argument):
@@ -261,7 +261,7 @@ def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
 def one_spec(spec: str, **options: Any) -> Outcome:
     """The outcome of one SPEC argument, for the commands that take one; a file that cannot be
     read has been reported and exits 2."""
-    from ..spec import load_spec
+    from ..frontend.spec import load_spec
 
     run = Run()
     run.add_spec(spec, lambda: load_spec(spec), **options)

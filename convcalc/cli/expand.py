@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import Severity
-from ..layers import Shape
+from ..layers.vocabulary import Shape
 from .common import (
     debug_option,
     emit,
@@ -52,8 +52,8 @@ def expand(
       convcalc expand vgg16
       convcalc expand cs231n-pattern --set N=2 --format json
     """
-    from ..expand import expanded_json, expanded_yaml
     from ..report import text
+    from ..report.expanded import expanded_json, expanded_yaml
 
     outcome = one_spec(spec, input=input_, variables=assignments)
     analysis = outcome.analysis
@@ -102,10 +102,10 @@ def convert(
       convcalc convert --fc-to-conv vgg16 > vgg16-conv.yaml
       convcalc convert --fc-to-conv vgg16 --input 384x384x3 -o vgg16-384.yaml
     """
-    from ..advice import strides
-    from ..analysis import analyze, show_shape
-    from ..expand import fc_to_conv as convert_spec
-    from ..spec import load_text
+    from ..analysis.analyzer import analyze, show_shape
+    from ..frontend.spec import load_text
+    from ..report.expanded import fc_to_conv as convert_spec
+    from ..rules.design import strides
 
     outcome = one_spec(spec, variables=assignments)
     analysis = outcome.analysis

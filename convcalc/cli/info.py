@@ -8,9 +8,9 @@ import sys
 
 import click
 
-from .. import bundled
-from ..analysis import Analysis, analyze, show_shape
-from ..spec import load_spec
+from ..analysis.analyzer import Analysis, analyze, show_shape
+from ..frontend import bundled
+from ..frontend.spec import load_spec
 from .common import console, debug_option, emit, format_option, output_option
 from .group import cli
 
@@ -83,9 +83,9 @@ def rules(code: str | None, format_: str, debug: bool) -> None:
       convcalc rules CC201
       convcalc rules CC5 --format json
     """
-    from ..explanations import EXPLANATIONS
     from ..report.text import grid
-    from ..rules import RULES
+    from ..rules.catalogue import RULES
+    from ..rules.explanations import EXPLANATIONS
 
     chosen = [r for c, r in RULES.items() if code is None or c.startswith(code.upper())]
     if not chosen:
@@ -135,7 +135,7 @@ def schema(output: str | None, debug: bool) -> None:
       convcalc schema > convcalc.schema.json
       convcalc schema --output convcalc.schema.json
     """
-    from ..editor_schema import json_schema
+    from ..report.json_schema import json_schema
 
     emit(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", output)
     sys.exit(0)

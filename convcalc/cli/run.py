@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..layers import Shape
+from ..layers.vocabulary import Shape
 from .common import (
     budget_option,
     console,
@@ -65,9 +65,9 @@ def run_(
       convcalc run resnet18 --batch 8 --format json
       convcalc run unet --input 512x512x1 --max-memory 2GiB
     """
-    from ..analysis import show_shape
+    from ..analysis.analyzer import show_shape
+    from ..engine.forward import forward
     from ..errors import ConvcalcError
-    from ..forward_pass import forward
 
     outcome = one_spec(spec, input=input_, variables=assignments, batch=batch)
     analysis = outcome.analysis

@@ -11,10 +11,10 @@ import os
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from ..analysis import Analysis, show_shape
+from ..analysis.analyzer import Analysis, show_shape
 from ..errors import Finding, Severity
-from ..explanations import EXPLANATIONS
-from ..rules import RULES
+from ..rules.catalogue import RULES
+from ..rules.explanations import EXPLANATIONS
 from .text import summary
 
 MB = 1024 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..analysis import Analysis
+from ..analysis.analyzer import Analysis
 from ..errors import Finding
 
 VERSION = 1

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from ..analysis import Analysis
-from ..memory import BYTES, SLOTS, Memory
+from ..analysis.analyzer import Analysis
+from ..analysis.memory import BYTES, SLOTS, Memory
 from .text import grid
 
 MB = 1024 * 1024

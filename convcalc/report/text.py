@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from ..analysis import Analysis, Row, show_shape
+from ..analysis.analyzer import Analysis, Row, show_shape
+from ..analysis.memory import BYTES, Memory
 from ..errors import Finding, Severity
-from ..layers import ArgValue
-from ..memory import BYTES, Memory
+from ..layers.vocabulary import ArgValue
 
 MB = 1024 * 1024
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from .errors import Finding, Severity
-from .rules import RULES
+from ..errors import Finding, Severity
+from .catalogue import RULES
 
 
 class LintConfig(NamedTuple):

@@ -16,9 +16,9 @@ from typing import Any
 from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
 
-from . import limits
-from .layers import Shape
-from .memory import parse_size
+from .. import limits
+from ..analysis.memory import parse_size
+from ..layers.vocabulary import Shape
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 ROUNDINGS = ("floor", "strict", "caffe")

@@ -37,10 +37,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..analysis.analyzer import Analysis, Row
+from ..errors import ConvcalcError
+from ..layers.vocabulary import LAYERS, ArgValue, Shape, pair
 from . import kernels as K
-from .analysis import Analysis, Row
-from .errors import ConvcalcError
-from .layers import LAYERS, ArgValue, Shape, pair
 
 MB = 1024 * 1024
 ACTIVATIONS = frozenset({"RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX"})

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from . import limits
-from .errors import FindingError, Location, did_you_mean
-from .layers import ArgValue, ParamSpec
-from .rules import finding
-from .source import Span
+from .. import limits
+from ..errors import FindingError, Location, did_you_mean
+from ..layers.vocabulary import ArgValue, ParamSpec
+from ..rules.catalogue import finding
+from ..source import Span
+from .keywords import WORDS
 from .syntax import Expr, IntLit, Name, Neg, Num, Pair, ValueExpr
-from .vocab import WORDS
 
 Env = Mapping[str, ArgValue]
 

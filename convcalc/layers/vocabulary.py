@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import ClassVar, NamedTuple
 
-from .errors import did_you_mean
+from ..errors import did_you_mean
 from .geometry import Axis, same_padding
 
 Shape = tuple[int, int, int]

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from . import limits
-from .errors import Finding, FindingError, Location, did_you_mean
-from .layers import LAYERS, ArgValue, ParamSpec, argument_hint
-from .rules import finding
-from .source import Span
-from .spec import Block, Spec
-from .syntax import Arg, Call, Chain, Group, Layer, Merge, Name, Stage
-from .values import Env, check_arg, evaluate, evaluate_value, fail, show, unbound
-from .vocab import LAYER_TYPES, MERGE_TYPES, WORDS
+from .. import limits
+from ..errors import Finding, FindingError, Location, did_you_mean
+from ..frontend.evaluate import Env, check_arg, evaluate, evaluate_value, fail, show, unbound
+from ..frontend.keywords import LAYER_TYPES, MERGE_TYPES, WORDS
+from ..frontend.spec import Block, Spec
+from ..frontend.syntax import Arg, Call, Chain, Group, Layer, Merge, Name, Stage
+from ..layers.vocabulary import LAYERS, ArgValue, ParamSpec, argument_hint
+from ..rules.catalogue import finding
+from ..source import Span
 
 
 class Frame(NamedTuple):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-DIRECTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
+DIRECTORY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
 
 
 def names() -> list[str]:

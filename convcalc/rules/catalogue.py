@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .errors import Finding, Location, Severity
+from ..errors import Finding, Location, Severity
 
 
 class Rule(NamedTuple):

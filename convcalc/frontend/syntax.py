@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .source import Span
+from ..source import Span
 
 
 class IntLit(NamedTuple):

@@ -12,10 +12,10 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from .layers import pair
+from ..layers.vocabulary import pair
 
 if TYPE_CHECKING:
-    from .analysis import Row
+    from .analyzer import Row
 
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 SWITCH_BYTES = 8  # one int64 index per max-pool output value (the notes' "switches")

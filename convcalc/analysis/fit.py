@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .geometry import MINUS, Axis, same_padding
-from .layers import integer, pair
+from ..layers.geometry import MINUS, Axis, same_padding
+from ..layers.vocabulary import integer, pair
 
 if TYPE_CHECKING:
-    from .analysis import Row
+    from .analyzer import Row
 
 SEARCH = 64  # how far from the given size to look, each way
 WORK = 200_000  # rows replayed at most per direction and axis: big networks look less far

@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 
 from pydantic_core import ValidationError
 
-from . import bundled, limits
-from .errors import (
+from .. import limits
+from ..errors import (
     FileError,
     Finding,
     FindingError,
@@ -25,11 +25,15 @@ from .errors import (
     SpecNotFound,
     did_you_mean,
 )
-from .layers import LAYERS, ArgValue, Shape, argument_hint
-from .lint import LintConfig, unknown_codes
-from .pattern import parse_header, parse_pattern
-from .rules import RULES, finding
-from .schema import (
+from ..layers.vocabulary import LAYERS, ArgValue, Shape, argument_hint
+from ..rules.catalogue import RULES, finding
+from ..rules.lint import LintConfig, unknown_codes
+from ..source import Source, SourceFile, Span
+from . import bundled
+from .evaluate import check_arg
+from .keywords import KEYWORDS, WORDS
+from .parser import parse_header, parse_pattern
+from .spec_schema import (
     BUDGET_FIELDS,
     LINT_FIELDS,
     MEMORY_FIELDS,
@@ -37,11 +41,8 @@ from .schema import (
     SPEC_FIELDS,
     VALIDATOR,
 )
-from .source import Source, SourceFile, Span
 from .syntax import BlockHeader, Chain
-from .values import check_arg
-from .vocab import KEYWORDS, WORDS
-from .yamlload import YamlDoc, compose, read_text
+from .yaml_reader import YamlDoc, compose, read_text
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")

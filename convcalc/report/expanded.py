@@ -11,10 +11,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .analysis import Analysis
-from .graph import LayerNode, Node
-from .layers import LAYERS, ArgValue
-from .values import show
+from ..analysis.analyzer import Analysis
+from ..expansion.graph import LayerNode, Node
+from ..frontend.evaluate import show
+from ..layers.vocabulary import LAYERS, ArgValue
 
 
 def _value(value: ArgValue) -> str:

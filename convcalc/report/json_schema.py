@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .layers import LAYERS, ParamSpec
-from .schema import SPEC_SCHEMA
+from ..frontend.spec_schema import SPEC_SCHEMA
+from ..layers.vocabulary import LAYERS, ParamSpec
 
 
 def _convert(schema: Any) -> dict[str, Any]:

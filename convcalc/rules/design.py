@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .errors import Finding
-from .geometry import Axis
-from .layers import LAYERS, pair
-from .rules import finding
+from ..errors import Finding
+from ..layers.geometry import Axis
+from ..layers.vocabulary import LAYERS, pair
+from .catalogue import finding
 
 if TYPE_CHECKING:
-    from .analysis import Row
+    from ..analysis.analyzer import Row
 
 WINDOWED = ("CONV", "LOCAL", "POOL")
 

@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from . import limits
-from .errors import FindingError, Location
-from .rules import finding
-from .source import Source, SourceFile, Span, align
+from .. import limits
+from ..errors import FindingError, Location
+from ..rules.catalogue import finding
+from ..source import Source, SourceFile, Span, align
 
 Path = tuple[str | int, ...]
 

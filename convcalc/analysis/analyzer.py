@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from .advice import advise
-from .errors import Finding, FindingError, Location, Severity
+from ..errors import Finding, FindingError, Location, Severity
+from ..expansion.graph import LayerGraph, LayerNode, MergeNode, Node, build, trace_text
+from ..frontend.spec import Spec
+from ..layers.geometry import MINUS, Axis, fix_lines
+from ..layers.vocabulary import LAYERS, RF, ArgValue, Shape, integer, pair
+from ..rules.catalogue import finding
+from ..rules.design import advise
+from ..rules.lint import LintConfig
+from ..rules.lint import apply as lint_apply
 from .fit import network_fits
-from .geometry import MINUS, Axis, fix_lines
-from .graph import LayerGraph, LayerNode, MergeNode, Node, build, trace_text
-from .layers import LAYERS, RF, ArgValue, Shape, integer, pair
-from .lint import LintConfig
-from .lint import apply as lint_apply
 from .memory import Memory, estimate
-from .rules import finding
-from .spec import Spec
 
 AXES = ("width", "height")
 #: Layers whose backward pass needs their own output (so it is kept for training).

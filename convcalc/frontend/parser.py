@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, NoReturn
 
-from . import limits
-from .errors import FindingError, Location, did_you_mean
-from .rules import finding
-from .source import Source, Span
+from .. import limits
+from ..errors import FindingError, Location, did_you_mean
+from ..rules.catalogue import finding
+from ..source import Source, Span
+from .keywords import LAYER_TYPES, MERGE_TYPES
 from .syntax import (
     Arg,
     Binding,
@@ -37,7 +38,6 @@ from .syntax import (
     Term,
     ValueExpr,
 )
-from .vocab import LAYER_TYPES, MERGE_TYPES
 
 _TOKEN = re.compile(
     r"""
