@@ -47,8 +47,10 @@ from typing import Any
 import convcalc.specs
 from convcalc.cli import main as cli_main
 
-SEEDS = {p.name: p.read_text(encoding="utf-8") for p in sorted(
-    Path(convcalc.specs.__file__).parent.glob("*.yaml"))}
+SEEDS = {
+    p.name: p.read_text(encoding="utf-8")
+    for p in sorted(Path(convcalc.specs.__file__).parent.glob("*.yaml"))
+}
 SEED_NAMES = sorted(SEEDS)
 
 # ---------------------------------------------------------------------------------------------
@@ -59,40 +61,232 @@ UNICODE = "→×—–−·²³½٣４⑤ℌﬁİßẞ\u00a0\u200b\u2028\u0085\u
 OTHER = "\t\0 \n\r_.!&%$^~\\<>"
 ALPHABET = GRAMMAR * 3 + string.digits * 2 + string.ascii_letters + UNICODE + OTHER
 NUMBERS = (
-    "0", "-1", "1", "2", "3", "-0", "00", "007", "+5", "1.5", "0.5", "1e3", "1e400", "-1e400",
-    "0x10", "0o17", "1_000", "1:30", ".inf", "-.inf", ".nan", str(10**12), str(10**40),
-    "99999999999999999999", str(2**24), str(2**24 + 1), str(2**40), str(2**40 + 1),
-    str(2**63), "2147483648", "9" * 29, "9" * 31, "9" * 400, "١٢", "４", "²",
+    "0",
+    "-1",
+    "1",
+    "2",
+    "3",
+    "-0",
+    "00",
+    "007",
+    "+5",
+    "1.5",
+    "0.5",
+    "1e3",
+    "1e400",
+    "-1e400",
+    "0x10",
+    "0o17",
+    "1_000",
+    "1:30",
+    ".inf",
+    "-.inf",
+    ".nan",
+    str(10**12),
+    str(10**40),
+    "99999999999999999999",
+    str(2**24),
+    str(2**24 + 1),
+    str(2**40),
+    str(2**40 + 1),
+    str(2**63),
+    "2147483648",
+    "9" * 29,
+    "9" * 31,
+    "9" * 400,
+    "١٢",
+    "４",
+    "²",
 )
-SMALL_COUNTS = ("0", "1", "2", "3", "7", "64", "65", "1000", "100000", "100001", "N", "(N + 1)",
-                "(0 - 1)", "(2 ** 3)", "(10 // 0)", "(7 % 0)", "x", "-1", "(" * 70 + "1" + ")" * 70)
+SMALL_COUNTS = (
+    "0",
+    "1",
+    "2",
+    "3",
+    "7",
+    "64",
+    "65",
+    "1000",
+    "100000",
+    "100001",
+    "N",
+    "(N + 1)",
+    "(0 - 1)",
+    "(2 ** 3)",
+    "(10 // 0)",
+    "(7 % 0)",
+    "x",
+    "-1",
+    "(" * 70 + "1" + ")" * 70,
+)
 LAYERS = (
-    "CONV", "LOCAL", "TCONV", "POOL", "GAP", "FC", "RELU", "LRELU", "ELU", "GELU", "SIGMOID",
-    "TANH", "SOFTMAX", "BN", "LRN", "DROPOUT", "FLATTEN", "UP", "ID", "SKIP", "INPUT",
-    "CONV3-64", "CONV1-0", "CONV99999999999-1", "POOL2", "POOL0", "FC-4096", "FC-0", "conv", "Conv",
+    "CONV",
+    "LOCAL",
+    "TCONV",
+    "POOL",
+    "GAP",
+    "FC",
+    "RELU",
+    "LRELU",
+    "ELU",
+    "GELU",
+    "SIGMOID",
+    "TANH",
+    "SOFTMAX",
+    "BN",
+    "LRN",
+    "DROPOUT",
+    "FLATTEN",
+    "UP",
+    "ID",
+    "SKIP",
+    "INPUT",
+    "CONV3-64",
+    "CONV1-0",
+    "CONV99999999999-1",
+    "POOL2",
+    "POOL0",
+    "FC-4096",
+    "FC-0",
+    "conv",
+    "Conv",
 )
 ARGS = (
-    "16", "64", "0", "-1", "K=8", "K=0", "F=3", "F=1", "F=0", "F=7", "S=1", "S=2", "S=0", "P=1",
-    "P=0", "P=-1", "P=same", "P=valid", "P=(1, 2)", "F=(3, 5)", "F=(0, 3)", "S=(2, 1)",
-    "groups=2", "groups=0", "groups=3", "groups=-1", "groups=64", "dilation=2", "dilation=0",
-    "dilation=99999", "ceil=true", "ceil=false", "ceil=1", "type=avg", "type=l2", "type=max",
-    "type=min", "bias=false", "bias=true", "bias=2", "inplace=false", "out_pad=1", "out_pad=5",
-    "p=0.5", "p=1.5", "p=-0", "n=2", "n=0", "K=2*3", "K=(N+1)", "F=N//0", "K=10**12",
-    "S=2**40", "K=" + "9" * 30, "F=same", "X=1", "F=", "=3", "K=K", "(1, 2, 3)", "(3, 3)",
+    "16",
+    "64",
+    "0",
+    "-1",
+    "K=8",
+    "K=0",
+    "F=3",
+    "F=1",
+    "F=0",
+    "F=7",
+    "S=1",
+    "S=2",
+    "S=0",
+    "P=1",
+    "P=0",
+    "P=-1",
+    "P=same",
+    "P=valid",
+    "P=(1, 2)",
+    "F=(3, 5)",
+    "F=(0, 3)",
+    "S=(2, 1)",
+    "groups=2",
+    "groups=0",
+    "groups=3",
+    "groups=-1",
+    "groups=64",
+    "dilation=2",
+    "dilation=0",
+    "dilation=99999",
+    "ceil=true",
+    "ceil=false",
+    "ceil=1",
+    "type=avg",
+    "type=l2",
+    "type=max",
+    "type=min",
+    "bias=false",
+    "bias=true",
+    "bias=2",
+    "inplace=false",
+    "out_pad=1",
+    "out_pad=5",
+    "p=0.5",
+    "p=1.5",
+    "p=-0",
+    "n=2",
+    "n=0",
+    "K=2*3",
+    "K=(N+1)",
+    "F=N//0",
+    "K=10**12",
+    "S=2**40",
+    "K=" + "9" * 30,
+    "F=same",
+    "X=1",
+    "F=",
+    "=3",
+    "K=K",
+    "(1, 2, 3)",
+    "(3, 3)",
 )
 LABELS = ("@a", "@b", "@conv1", "@input", "@x y", "@[bold]", "@", "@1", "@é")
 MARKUP = ("[/]", "[bold]", "[red]x[/red]", "[link=http://x]", "[/foo]", "\\[", "%s", "{0}", "{}")
 YAML_VALUES = (
-    "null", "~", "[]", "{}", "true", "no", "1.5", "-1", "0", str(10**40), ".inf", ".nan",
-    "[1, 2]", "{a: 1}", "''", '""', "!!binary aGVsbG8=", "!!timestamp 2001-12-14", "!!set {a}",
-    "!!python/object/apply:os.system ['echo pwned']", "!!python/name:os.system", "!foo bar",
-    "!!str 3", "!!int '7'", "!!float 1", "*undefined", "&a", "|", ">", "- x", "? x", "@x", "`x`",
-    "%YAML 1.1", "1:30", "0o17", "2001-12-14", "[224, 224, 3]", "224x224x3", "0x0x0",
-    "224x224", "224x224x3x1", "-224x224x3", "99999999999x1x1", "224×224×3", "[224, 224, .inf]",
-    "[224, 224, .nan]", "[1e400, 1, 1]", "[true, 1, 1]", "[[1], 1, 1]",
+    "null",
+    "~",
+    "[]",
+    "{}",
+    "true",
+    "no",
+    "1.5",
+    "-1",
+    "0",
+    str(10**40),
+    ".inf",
+    ".nan",
+    "[1, 2]",
+    "{a: 1}",
+    "''",
+    '""',
+    "!!binary aGVsbG8=",
+    "!!timestamp 2001-12-14",
+    "!!set {a}",
+    "!!python/object/apply:os.system ['echo pwned']",
+    "!!python/name:os.system",
+    "!foo bar",
+    "!!str 3",
+    "!!int '7'",
+    "!!float 1",
+    "*undefined",
+    "&a",
+    "|",
+    ">",
+    "- x",
+    "? x",
+    "@x",
+    "`x`",
+    "%YAML 1.1",
+    "1:30",
+    "0o17",
+    "2001-12-14",
+    "[224, 224, 3]",
+    "224x224x3",
+    "0x0x0",
+    "224x224",
+    "224x224x3x1",
+    "-224x224x3",
+    "99999999999x1x1",
+    "224×224×3",
+    "[224, 224, .inf]",
+    "[224, 224, .nan]",
+    "[1e400, 1, 1]",
+    "[true, 1, 1]",
+    "[[1], 1, 1]",
 )
-TOP_KEYS = ("name", "description", "input", "dtype", "rounding", "vars", "defaults", "blocks",
-            "memory", "budgets", "lint", "arch", "Arch", "arhc", "<<", "x", "")
+TOP_KEYS = (
+    "name",
+    "description",
+    "input",
+    "dtype",
+    "rounding",
+    "vars",
+    "defaults",
+    "blocks",
+    "memory",
+    "budgets",
+    "lint",
+    "arch",
+    "Arch",
+    "arhc",
+    "<<",
+    "x",
+    "",
+)
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+|->|[^\s\w]")
 NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
 ARROW = re.compile(r"->")
@@ -146,6 +340,7 @@ def span(rng: random.Random, pattern: re.Pattern[str], text: str) -> re.Match[st
 # ---------------------------------------------------------------------------------------------
 # Mutations: each takes (rng, text) and returns the new text
 
+
 def m_insert_chars(rng: random.Random, text: str) -> str:
     for _ in range(rng.randint(1, 5)):
         at = rng.randint(0, len(text))
@@ -157,14 +352,14 @@ def m_insert_chars(rng: random.Random, text: str) -> str:
 def m_delete_chars(rng: random.Random, text: str) -> str:
     for _ in range(rng.randint(1, 4)):
         at = rng.randint(0, len(text))
-        text = text[:at] + text[at + rng.randint(1, 4):]
+        text = text[:at] + text[at + rng.randint(1, 4) :]
     return text
 
 
 def m_replace_chars(rng: random.Random, text: str) -> str:
     for _ in range(rng.randint(1, 5)):
         at = rng.randrange(len(text) or 1)
-        text = text[:at] + pick(rng, ALPHABET) + text[at + 1:]
+        text = text[:at] + pick(rng, ALPHABET) + text[at + 1 :]
     return text
 
 
@@ -173,8 +368,7 @@ def m_swap_tokens(rng: random.Random, text: str) -> str:
     if len(tokens) < 2:
         return text
     a, b = sorted(rng.sample(tokens, 2), key=lambda m: m.start())
-    return (text[:a.start()] + b.group() + text[a.end():b.start()] + a.group()
-            + text[b.end():])
+    return text[: a.start()] + b.group() + text[a.end() : b.start()] + a.group() + text[b.end() :]
 
 
 def m_copy_token(rng: random.Random, text: str) -> str:
@@ -182,18 +376,18 @@ def m_copy_token(rng: random.Random, text: str) -> str:
     if not tokens:
         return text
     source, target = rng.choice(tokens), rng.choice(tokens)
-    return text[:target.start()] + source.group() + text[target.end():]
+    return text[: target.start()] + source.group() + text[target.end() :]
 
 
 def m_number(rng: random.Random, text: str) -> str:
     match = span(rng, NUMBER, text)
     if match is None:
         return text
-    return text[:match.start()] + pick(rng, NUMBERS) + text[match.end():]
+    return text[: match.start()] + pick(rng, NUMBERS) + text[match.end() :]
 
 
 def m_truncate(rng: random.Random, text: str) -> str:
-    return text[:rng.randint(0, len(text))]
+    return text[: rng.randint(0, len(text))]
 
 
 def m_lines(rng: random.Random, text: str) -> str:
@@ -237,7 +431,7 @@ def m_yaml(rng: random.Random, text: str) -> str:
         value = f"&v {a.group(2)}" if a.group(2) else "&v"
         edits = {a: f"{a.group(1)}: {value}", b: f"{b.group(1)}: *v"}
         for match in sorted(edits, key=lambda m: m.start(), reverse=True):
-            text = text[:match.start()] + edits[match] + text[match.end():]
+            text = text[: match.start()] + edits[match] + text[match.end() :]
         return text
     if kind == 2 and tops:  # a tag or a strange value
         match = rng.choice(tops)
@@ -245,7 +439,7 @@ def m_yaml(rng: random.Random, text: str) -> str:
         if rng.random() < 0.5 and match.group(2):
             value = f"{pick(rng, ('!!str', '!!int', '!!map', '!!seq', '!x', '!!binary'))} "
             value += match.group(2)
-        return text[:match.start()] + f"{match.group(1)}: {value}" + text[match.end():]
+        return text[: match.start()] + f"{match.group(1)}: {value}" + text[match.end() :]
     if kind == 3:  # billion laughs
         levels = rng.randint(3, 12)
         bomb = ["x0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
@@ -254,8 +448,11 @@ def m_yaml(rng: random.Random, text: str) -> str:
         bomb_text = f"{key}:\n" + "".join(f"  {line}\n" for line in bomb)
         return bomb_text + text
     if kind == 4:  # merge key
-        return text.replace("defaults:\n", "base: &b {K: 3}\ndefaults:\n  <<: *b\n", 1) \
-            if "defaults:\n" in text else "x: &b {a: 1}\nvars: {<<: *b}\n" + text
+        return (
+            text.replace("defaults:\n", "base: &b {K: 3}\ndefaults:\n  <<: *b\n", 1)
+            if "defaults:\n" in text
+            else "x: &b {a: 1}\nvars: {<<: *b}\n" + text
+        )
     if kind == 5:  # arch style: | -> > / |- / |+ / |2 / quoted / plain
         style = pick(rng, (">", "|-", "|+", "|2", ">-", "|1", "|0", "|" + "9", "'", '"', ""))
         return text.replace("arch: |", f"arch: {style}", 1)
@@ -264,15 +461,28 @@ def m_yaml(rng: random.Random, text: str) -> str:
         flow = re.search(r"^(\w+): \{(.*)\}$", text, re.M)
         if flow and (rng.random() < 0.5 or not block):
             items = "".join(f"  {item.strip()}\n" for item in flow.group(2).split(","))
-            return text[:flow.start()] + f"{flow.group(1)}:\n{items}" + text[flow.end() + 1:]
+            return text[: flow.start()] + f"{flow.group(1)}:\n{items}" + text[flow.end() + 1 :]
         if block:
             entries = [line.strip() for line in block.group(2).splitlines() if line.strip()]
-            return (text[:block.start()] + f"{block.group(1)}: {{{', '.join(entries)}}}\n"
-                    + text[block.end():])
+            return (
+                text[: block.start()]
+                + f"{block.group(1)}: {{{', '.join(entries)}}}\n"
+                + text[block.end() :]
+            )
         return text
     if kind == 7:  # documents and directives
-        extra = pick(rng, ("---\n", "...\n", "%YAML 1.2\n---\n", "%TAG ! tag:x,2000:\n---\n",
-                           "--- !!map\n", "\ufeff", "# " + "x" * 5000 + "\n"))
+        extra = pick(
+            rng,
+            (
+                "---\n",
+                "...\n",
+                "%YAML 1.2\n---\n",
+                "%TAG ! tag:x,2000:\n---\n",
+                "--- !!map\n",
+                "\ufeff",
+                "# " + "x" * 5000 + "\n",
+            ),
+        )
         return extra + text if rng.random() < 0.6 else text + "\n---\n" + text
     if kind == 8:  # a new key (unknown, misspelt or duplicate)
         return text + f"\n{pick(rng, TOP_KEYS)}: {pick(rng, YAML_VALUES)}\n"
@@ -287,9 +497,23 @@ def m_wrap(rng: random.Random, text: str) -> str:
     if len(arrows) < 2:
         return text
     a, b = sorted(rng.sample(arrows, 2), key=lambda m: m.start())
-    suffix = pick(rng, ("*" + pick(rng, SMALL_COUNTS), "?", "?N", "*2 over c=(1, 2)",
-                        "*3 over c=(1, 2)", "*0", "*1?x", "* ", "**2"))
-    return text[:a.end()] + " [" + text[a.end():b.start()] + "]" + suffix + " " + text[b.start():]
+    suffix = pick(
+        rng,
+        (
+            "*" + pick(rng, SMALL_COUNTS),
+            "?",
+            "?N",
+            "*2 over c=(1, 2)",
+            "*3 over c=(1, 2)",
+            "*0",
+            "*1?x",
+            "* ",
+            "**2",
+        ),
+    )
+    return (
+        text[: a.end()] + " [" + text[a.end() : b.start()] + "]" + suffix + " " + text[b.start() :]
+    )
 
 
 def m_nest(rng: random.Random, text: str) -> str:
@@ -299,8 +523,15 @@ def m_nest(rng: random.Random, text: str) -> str:
     a, b = sorted(rng.sample(arrows, 2), key=lambda m: m.start())
     depth = rng.choice((2, 5, 30, 63, 64, 65, 100, 1000, 5000))
     opener, closer = rng.choice((("[", "]"), ("[", "]*1"), ("RES{", "}"), ("ADD{", "|ID}")))
-    return (text[:a.end()] + " " + opener * depth + text[a.end():b.start()] + closer * depth
-            + " " + text[b.start():])
+    return (
+        text[: a.end()]
+        + " "
+        + opener * depth
+        + text[a.end() : b.start()]
+        + closer * depth
+        + " "
+        + text[b.start() :]
+    )
 
 
 def m_insert_stage(rng: random.Random, text: str) -> str:
@@ -319,7 +550,7 @@ def m_insert_stage(rng: random.Random, text: str) -> str:
         stage = pick(rng, ("SKIP", "SKIP(8)", "SKIP(S=2)", "SKIP(0)", random_layer(rng)))
     else:
         stage = random_chain(rng)
-    return text[:match.end()] + f" {stage} ->" + text[match.end():]
+    return text[: match.end()] + f" {stage} ->" + text[match.end() :]
 
 
 def m_layer_args(rng: random.Random, text: str) -> str:
@@ -333,14 +564,14 @@ def m_layer_args(rng: random.Random, text: str) -> str:
         new = random_args(rng)
     if rng.random() < 0.1:
         new += pick(rng, LABELS)
-    return text[:match.start()] + match.group(1) + new + text[match.end():]
+    return text[: match.start()] + match.group(1) + new + text[match.end() :]
 
 
 def m_repeat(rng: random.Random, text: str) -> str:
     match = span(rng, REPEAT, text)
     if match is None:
         return text
-    return text[:match.start()] + "*" + pick(rng, SMALL_COUNTS) + text[match.end():]
+    return text[: match.start()] + "*" + pick(rng, SMALL_COUNTS) + text[match.end() :]
 
 
 def m_blocks(rng: random.Random, text: str) -> str:
@@ -357,8 +588,10 @@ def m_blocks(rng: random.Random, text: str) -> str:
     elif kind == 2:
         blocks, call = ['  m(a, b=2, a): "CONV(a)"', '  m: "RELU"'], "m(1, 2, 3)"
     elif kind == 3:
-        blocks = [f"  {pick(rng, ('x(', 'CONV(c)', 'x(c=)', 'y(c, d=c)', 'z()', '9(x)'))}: "
-                  f'"{random_chain(rng)}"']
+        blocks = [
+            f"  {pick(rng, ('x(', 'CONV(c)', 'x(c=)', 'y(c, d=c)', 'z()', '9(x)'))}: "
+            f'"{random_chain(rng)}"'
+        ]
         call = rng.choice(("x", "y(1)", "z()", "CONV(c)", "y(d=1)"))
     else:
         blocks = [f'  w(c): "[CONV(c) -> RELU]*{pick(rng, SMALL_COUNTS)}"']
@@ -370,12 +603,14 @@ def m_blocks(rng: random.Random, text: str) -> str:
     match = span(rng, ARROW, text)
     if match is None:
         return text
-    return text[:match.end()] + f" {call} ->" + text[match.end():]
+    return text[: match.end()] + f" {call} ->" + text[match.end() :]
 
 
 def m_vars(rng: random.Random, text: str) -> str:
-    line = (f"vars: {{{pick(rng, ('N', 'M', 'K', 'x', 'c', 'CONV', 'INPUT', 'over'))}: "
-            f"{pick(rng, NUMBERS + YAML_VALUES)}}}\n")
+    line = (
+        f"vars: {{{pick(rng, ('N', 'M', 'K', 'x', 'c', 'CONV', 'INPUT', 'over'))}: "
+        f"{pick(rng, NUMBERS + YAML_VALUES)}}}\n"
+    )
     if re.search(r"^vars:.*$", text, re.M) and rng.random() < 0.7:
         return re.sub(r"^vars:.*$", line.rstrip("\n"), text, count=1, flags=re.M)
     return line + text
@@ -390,28 +625,61 @@ def m_markup(rng: random.Random, text: str) -> str:
         match = span(rng, LAYER_CALL, text)
         if match is None:
             return text
-        return text[:match.end()] + "@" + pick(rng, MARKUP) + text[match.end():]
+        return text[: match.end()] + "@" + pick(rng, MARKUP) + text[match.end() :]
     at = rng.randint(0, len(text))
     return text[:at] + pick(rng, MARKUP) + text[at:]
 
 
 MUTATIONS: dict[str, Callable[[random.Random, str], str]] = {
-    "insert": m_insert_chars, "delete": m_delete_chars, "replace": m_replace_chars,
-    "swap": m_swap_tokens, "copy-token": m_copy_token, "number": m_number,
-    "truncate": m_truncate, "lines": m_lines, "bytes": m_random_bytes, "yaml": m_yaml,
-    "wrap": m_wrap, "nest": m_nest, "stage": m_insert_stage, "args": m_layer_args,
-    "repeat": m_repeat, "blocks": m_blocks, "vars": m_vars, "markup": m_markup,
+    "insert": m_insert_chars,
+    "delete": m_delete_chars,
+    "replace": m_replace_chars,
+    "swap": m_swap_tokens,
+    "copy-token": m_copy_token,
+    "number": m_number,
+    "truncate": m_truncate,
+    "lines": m_lines,
+    "bytes": m_random_bytes,
+    "yaml": m_yaml,
+    "wrap": m_wrap,
+    "nest": m_nest,
+    "stage": m_insert_stage,
+    "args": m_layer_args,
+    "repeat": m_repeat,
+    "blocks": m_blocks,
+    "vars": m_vars,
+    "markup": m_markup,
 }
 WEIGHTS = {"truncate": 0.4, "bytes": 0.5, "nest": 0.6, "markup": 0.5, "blocks": 0.8}
 EXTRA_OPTIONS = (
-    ["--set", "N=0"], ["--set", "N=100000"], ["--set", "N=-1"], ["--set", "N=99999999999999"],
-    ["--set", "x=true"], ["--set", "N=abc"], ["--set", "=1"], ["--set", "CONV=1"],
-    ["--input", "1x1x1"], ["--input", "0x0x0"], ["--input", "99999999x99999999x3"],
-    ["--input", "224x224"], ["--input", "-3x3x3"], ["--rounding", "strict"],
-    ["--rounding", "caffe"], ["--dtype", "float16"], ["--optimizer", "adam"],
-    ["--batch", "1073741824"], ["--select", "CC5"], ["--select", "XX,,"], ["--ignore", "CC,"],
-    ["--severity", "CC5=error"], ["--severity", "CC201=garbage"], ["--severity", "=="],
-    ["--strict"], ["--exit-zero"], ["--fail-on", "info"], ["--fail-on", "never"],
+    ["--set", "N=0"],
+    ["--set", "N=100000"],
+    ["--set", "N=-1"],
+    ["--set", "N=99999999999999"],
+    ["--set", "x=true"],
+    ["--set", "N=abc"],
+    ["--set", "=1"],
+    ["--set", "CONV=1"],
+    ["--input", "1x1x1"],
+    ["--input", "0x0x0"],
+    ["--input", "99999999x99999999x3"],
+    ["--input", "224x224"],
+    ["--input", "-3x3x3"],
+    ["--rounding", "strict"],
+    ["--rounding", "caffe"],
+    ["--dtype", "float16"],
+    ["--optimizer", "adam"],
+    ["--batch", "1073741824"],
+    ["--select", "CC5"],
+    ["--select", "XX,,"],
+    ["--ignore", "CC,"],
+    ["--severity", "CC5=error"],
+    ["--severity", "CC201=garbage"],
+    ["--severity", "=="],
+    ["--strict"],
+    ["--exit-zero"],
+    ["--fail-on", "info"],
+    ["--fail-on", "never"],
 )
 OTHER_FORMATS = ("text", "text", "markdown", "github", "sarif", "junit")
 
@@ -438,8 +706,15 @@ def make_case(seed: int, index: int) -> Case:
     argv = ["check", "{path}", "--format", "json"]
     roll = rng.random()
     if roll < 0.04:
-        argv = ["check", "--format", "json", "-e", "INPUT -> " + random_chain(rng),
-                "--input", pick(rng, ("32x32x3", "1x1x1", "224x224x3", "7x7x99999"))]
+        argv = [
+            "check",
+            "--format",
+            "json",
+            "-e",
+            "INPUT -> " + random_chain(rng),
+            "--input",
+            pick(rng, ("32x32x3", "1x1x1", "224x224x3", "7x7x99999")),
+        ]
         recipe = "inline pattern"
     elif roll < 0.10:
         argv = ["check", "{path}", "--format", pick(rng, OTHER_FORMATS)]
@@ -452,6 +727,7 @@ def make_case(seed: int, index: int) -> Case:
 
 # ---------------------------------------------------------------------------------------------
 # Running one case
+
 
 class CaseTimeout(BaseException):
     """Raised by SIGALRM inside a case that runs past the hard limit (not an Exception, so
@@ -552,19 +828,31 @@ def setup_worker(memory_mb: int) -> None:
     signal.signal(signal.SIGALRM, on_alarm)
 
 
-def worker(slot: int, start: int, args: argparse.Namespace, workdir: Path,
-           results: mp.Queue, current: Any, started: Any) -> None:  # type: ignore[type-arg]
+def worker(
+    slot: int,
+    start: int,
+    args: argparse.Namespace,
+    workdir: Path,
+    results: mp.Queue,
+    current: Any,
+    started: Any,
+) -> None:  # type: ignore[type-arg]
     """Run cases start, start + workers, ...; `current` and `started` (shared arrays) say which
     case this worker is in and since when, for the parent's watchdog."""
     setup_worker(args.memory_mb)
     for index in range(start, args.cases, args.workers):
         current[slot], started[slot] = index, time.monotonic()
         try:
-            result = run_case(make_case(args.seed, index), workdir, args.timeout,
-                              args.hard_timeout)
+            result = run_case(make_case(args.seed, index), workdir, args.timeout, args.hard_timeout)
         except Exception:  # a bug in the fuzzer itself: report, don't die
-            result = Result(index, "fuzzer", 0.0, bug="fuzzer error",
-                            signature="fuzzer error", details=traceback.format_exc())
+            result = Result(
+                index,
+                "fuzzer",
+                0.0,
+                bug="fuzzer error",
+                signature="fuzzer error",
+                details=traceback.format_exc(),
+            )
         results.put(result)
     current[slot] = -1
 
@@ -576,10 +864,14 @@ def run_all(args: argparse.Namespace, workdir: Path) -> list[Result]:
     results_q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     current = ctx.Array("q", [-2] * args.workers)
     started = ctx.Array("d", [0.0] * args.workers)
+
     def spawn(slot: int, start: int) -> Any:
         current[slot], started[slot] = -2, time.monotonic()
-        proc = ctx.Process(target=worker, daemon=True,
-                           args=(slot, start, args, workdir, results_q, current, started))
+        proc = ctx.Process(
+            target=worker,
+            daemon=True,
+            args=(slot, start, args, workdir, results_q, current, started),
+        )
         proc.start()
         return proc
 
@@ -599,16 +891,20 @@ def run_all(args: argparse.Namespace, workdir: Path) -> list[Result]:
         alive = False
         for slot, proc in enumerate(procs):
             index = current[slot]
-            stuck = proc.is_alive() and index >= 0 and \
-                time.monotonic() - started[slot] > args.hard_timeout + 5
+            stuck = (
+                proc.is_alive()
+                and index >= 0
+                and time.monotonic() - started[slot] > args.hard_timeout + 5
+            )
             dead = not proc.is_alive() and index != -1
             if stuck or dead:
                 proc.kill()
                 proc.join()
                 if index >= 0 and index not in results:
                     kind = "hang" if stuck else f"crash (exit {proc.exitcode})"
-                    results[index] = Result(index, kind.split()[0], args.hard_timeout,
-                                            bug=kind, signature=kind)
+                    results[index] = Result(
+                        index, kind.split()[0], args.hard_timeout, bug=kind, signature=kind
+                    )
                 start = index + args.workers  # a worker that died before any case: gone
                 if index >= 0 and start < args.cases:
                     procs[slot] = spawn(slot, start)
@@ -621,13 +917,14 @@ def run_all(args: argparse.Namespace, workdir: Path) -> list[Result]:
 # ---------------------------------------------------------------------------------------------
 # Minimising a failing input
 
+
 def shrink(units: list[str], test: Callable[[list[str]], bool]) -> list[str]:
     """Greedy deletion: chunks of halving size, then single units until nothing goes."""
     chunk = max(1, len(units) // 2)
     while True:
         progress, i = False, 0
         while i < len(units):
-            candidate = units[:i] + units[i + chunk:]
+            candidate = units[:i] + units[i + chunk :]
             if candidate and test(candidate):
                 units, progress = candidate, True
             else:
@@ -638,8 +935,9 @@ def shrink(units: list[str], test: Callable[[list[str]], bool]) -> list[str]:
             return units
 
 
-def minimise_worker(case: Case, signature: str, args: argparse.Namespace, workdir: Path,
-                    out: mp.Queue) -> None:  # type: ignore[type-arg]
+def minimise_worker(
+    case: Case, signature: str, args: argparse.Namespace, workdir: Path, out: mp.Queue
+) -> None:  # type: ignore[type-arg]
     """Runs in a child process (a C-level hang can only be stopped by killing it); puts every
     smaller input that still fails the same way on `out`."""
     setup_worker(args.memory_mb)
@@ -668,8 +966,9 @@ def minimise(
 ) -> str:
     ctx = mp.get_context("fork")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    proc = ctx.Process(target=minimise_worker, args=(case, signature, args, workdir, out),
-                       daemon=True)
+    proc = ctx.Process(
+        target=minimise_worker, args=(case, signature, args, workdir, out), daemon=True
+    )
     proc.start()
     best, deadline = case.text, time.monotonic() + budget
     while time.monotonic() < deadline:
@@ -689,25 +988,43 @@ def minimise(
 
 # ---------------------------------------------------------------------------------------------
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20_000, help="how many cases (20000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    parser.add_argument("--timeout", type=float, default=1.0,
-                        help="flag cases slower than this, in seconds (1)")
-    parser.add_argument("--hard-timeout", type=float, default=20.0,
-                        help="stop a case after this many seconds and call it a hang (20)")
+    parser.add_argument(
+        "--timeout", type=float, default=1.0, help="flag cases slower than this, in seconds (1)"
+    )
+    parser.add_argument(
+        "--hard-timeout",
+        type=float,
+        default=20.0,
+        help="stop a case after this many seconds and call it a hang (20)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (2)")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/convcalc-fuzz"),
-                        help="where failing inputs go (/tmp/convcalc-fuzz)")
-    parser.add_argument("--memory-mb", type=int, default=3072,
-                        help="address-space limit per worker, MiB (3072)")
-    parser.add_argument("--minimise-budget", type=float, default=120.0,
-                        help="seconds to spend minimising one input (120; a quarter for a "
-                        "slow one)")
-    parser.add_argument("--minimise-per-bug", type=int, default=2,
-                        help="inputs minimised per distinct failure (one per distinct slow "
-                        "outcome); all are saved raw (2)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("/tmp/convcalc-fuzz"),
+        help="where failing inputs go (/tmp/convcalc-fuzz)",
+    )
+    parser.add_argument(
+        "--memory-mb", type=int, default=3072, help="address-space limit per worker, MiB (3072)"
+    )
+    parser.add_argument(
+        "--minimise-budget",
+        type=float,
+        default=120.0,
+        help="seconds to spend minimising one input (120; a quarter for a slow one)",
+    )
+    parser.add_argument(
+        "--minimise-per-bug",
+        type=int,
+        default=2,
+        help="inputs minimised per distinct failure (one per distinct slow "
+        "outcome); all are saved raw (2)",
+    )
     parser.add_argument("--progress", type=int, default=2000, help="report every N cases")
     parser.add_argument("--show", type=int, metavar="I", help="print case I and exit")
     args = parser.parse_args()
@@ -728,8 +1045,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(args: argparse.Namespace, results: list[Result], elapsed: float,
-           workdir: Path) -> None:
+def report(args: argparse.Namespace, results: list[Result], elapsed: float, workdir: Path) -> None:
     outcomes = Counter(str(r.code) for r in results)
     codes = sorted({c for r in results for c in r.finding_codes})
     bugs = [r for r in results if r.bug and r.bug != "slow"]
@@ -747,8 +1063,11 @@ def report(args: argparse.Namespace, results: list[Result], elapsed: float,
         per_signature[result.signature or ""] += 1
         if per_signature[result.signature or ""] > (1 if is_slow else args.minimise_per_bug):
             continue
-        print(f"  minimising case {result.index} ({result.signature}) ...", file=sys.stderr,
-              flush=True)
+        print(
+            f"  minimising case {result.index} ({result.signature}) ...",
+            file=sys.stderr,
+            flush=True,
+        )
         budget = args.minimise_budget / (4 if is_slow else 1)
         case = make_case(args.seed, result.index)
         small = minimise(case, result.signature or "", args, workdir, budget)
@@ -758,16 +1077,25 @@ def report(args: argparse.Namespace, results: list[Result], elapsed: float,
         path.write_bytes(small.encode("utf-8", "surrogateescape"))
         saved.append((result, path, small))
 
-    print(f"\nconvcalc fuzz: seed {args.seed}, {len(results):,} cases in {elapsed:.1f} s "
-          f"({len(results) / elapsed:.0f} cases/s, {args.workers} workers)")
-    print("outcomes: " + ", ".join(f"exit {k}: {v:,}" if k.isdigit() else f"{k}: {v:,}"
-                                   for k, v in sorted(outcomes.items())))
+    print(
+        f"\nconvcalc fuzz: seed {args.seed}, {len(results):,} cases in {elapsed:.1f} s "
+        f"({len(results) / elapsed:.0f} cases/s, {args.workers} workers)"
+    )
+    print(
+        "outcomes: "
+        + ", ".join(
+            f"exit {k}: {v:,}" if k.isdigit() else f"{k}: {v:,}"
+            for k, v in sorted(outcomes.items())
+        )
+    )
     print(f"distinct finding codes ({len(codes)}): {' '.join(codes)}")
     print("slowest 5:")
     for r in sorted(results, key=lambda r: r.seconds, reverse=True)[:5]:
         case = make_case(args.seed, r.index)
-        print(f"  case {r.index:>6}  {r.seconds * 1e3:8.1f} ms  exit {r.code}  "
-              f"{' '.join(case.argv[:1])}: {case.recipe}")
+        print(
+            f"  case {r.index:>6}  {r.seconds * 1e3:8.1f} ms  exit {r.code}  "
+            f"{' '.join(case.argv[:1])}: {case.recipe}"
+        )
     print(f"cases slower than {args.timeout:g} s: {len(slow)}")
     for result, path, small in saved:
         case = make_case(args.seed, result.index)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import convcalc
-from convcalc.analysis.analyzer import Row
+from convcalc.records import Row
 
 MODELS = ("vgg16", "alexnet", "resnet18", "resnet50")
 MB = 1024 * 1024

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .analysis.analyzer import Analysis, Row, Totals, analyze
+from .analysis.analyzer import Analysis, analyze
 from .errors import ConvcalcError, FileError, Finding, Severity, SpecError, SpecNotFound
 from .frontend.spec import Spec, load, load_file, load_text
+from .records import Row, Totals
 
 __version__ = "0.1.0"
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 import convcalc
-from convcalc.analysis.memory import SLOTS, parse_size
+from convcalc.analysis.memory import SLOTS
+from convcalc.units import parse_size
 
 from .conftest import check, run, spec
 

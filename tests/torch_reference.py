@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from convcalc.analysis.analyzer import Row
 from convcalc.layers.vocabulary import LAYERS
+from convcalc.records import Row
 
 
 def shapes(rows: Sequence[Row]) -> list[tuple[int, int, int]]:

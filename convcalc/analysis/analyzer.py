@@ -14,11 +14,13 @@ from ..errors import Finding, FindingError, Location, Severity
 from ..expansion.graph import LayerGraph, LayerNode, MergeNode, Node, build, trace_text
 from ..frontend.spec import Spec
 from ..layers.geometry import MINUS, Axis, fix_lines
-from ..layers.vocabulary import LAYERS, RF, ArgValue, Shape, integer, pair
+from ..layers.vocabulary import LAYERS, RF, integer, pair
+from ..records import ArgValue, Row, Shape, Totals, show_shape
 from ..rules.catalogue import finding
 from ..rules.design import advise
 from ..rules.lint import LintConfig
 from ..rules.lint import apply as lint_apply
+from ..units import mb
 from .fit import network_fits
 from .memory import Memory, estimate
 
@@ -26,53 +28,6 @@ AXES = ("width", "height")
 #: Layers whose backward pass needs their own output (so it is kept for training).
 KEEPS_OUTPUT = frozenset(("RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX"))
 UNITS = ("column", "row")
-
-
-def show_shape(shape: Shape) -> str:
-    return "×".join(str(v) for v in shape)
-
-
-class Row(NamedTuple):
-    """One layer's facts; ``inputs`` are the positions of the rows it reads."""
-
-    name: str
-    type: str
-    args: Mapping[str, ArgValue]
-    inputs: tuple[int, ...]
-    input_shapes: tuple[Shape, ...]
-    output: Shape
-    weights: int
-    biases: int
-    buffers: int
-    macs: int
-    activations: int
-    receptive_field: tuple[int, int]
-    location: Location
-    in_place: bool = False
-
-    @property
-    def params(self) -> int:
-        return self.weights + self.biases
-
-
-class Totals(NamedTuple):
-    params: int
-    weights: int
-    biases: int
-    buffers: int
-    macs: int
-    activations: int
-
-    @classmethod
-    def of(cls, rows: tuple[Row, ...]) -> Totals:
-        return cls(
-            params=sum(r.params for r in rows),
-            weights=sum(r.weights for r in rows),
-            biases=sum(r.biases for r in rows),
-            buffers=sum(r.buffers for r in rows),
-            macs=sum(r.macs for r in rows),
-            activations=sum(r.activations for r in rows),
-        )
 
 
 class Analysis(NamedTuple):
@@ -708,11 +663,6 @@ def memory_findings(
                 else None,
             ))  # fmt: skip
     return found
-
-
-def mb(value: int) -> str:
-    """Bytes as MB (1024² bytes), as the notes count."""
-    return f"{value / 1024**2:,.2f} MB"
 
 
 def _order(f: Finding) -> tuple[int, int, str]:

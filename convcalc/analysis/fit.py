@@ -8,13 +8,10 @@ sizes. The nearest fitting sizes below and above the given one are the suggestio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..layers.geometry import MINUS, Axis, same_padding
 from ..layers.vocabulary import integer, pair
-
-if TYPE_CHECKING:
-    from .analyzer import Row
+from ..records import Row
 
 SEARCH = 64  # how far from the given size to look, each way
 WORK = 200_000  # rows replayed at most per direction and axis: big networks look less far

@@ -8,16 +8,13 @@ reports turn bytes into MB (1024² bytes, as the notes do).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from ..layers.vocabulary import pair
+from ..records import Row
+from ..units import BYTES
 
-if TYPE_CHECKING:
-    from .analyzer import Row
-
-BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 SWITCH_BYTES = 8  # one int64 index per max-pool output value (the notes' "switches")
 #: Values the optimizer keeps per parameter: momentum's velocity, Adam's two moments, ...
 SLOTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adam": 2, "adamw": 2}
@@ -187,26 +184,3 @@ def estimate(rows: Sequence[Row], *, dtype: str, batch: int, optimizer: str) -> 
         parameters=sum(r.params for r in rows) * width,
         buffers=sum(r.buffers for r in rows) * width,
     )
-
-
-_UNITS = {
-    "": 1, "b": 1,
-    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
-    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
-}  # fmt: skip
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
-
-
-def parse_size(text: str) -> int:
-    """``12GiB`` → 12·1024³ bytes, ``16GB`` → 16·1000³, ``8000MiB``, ``512MB``, ``1000000``.
-
-    Raises ValueError with the accepted forms.
-    """
-    m = _SIZE.match(text)
-    unit = m.group(2).lower() if m else ""
-    if m is None or unit not in _UNITS:
-        raise ValueError(
-            f"{text!r} is not a size: write a number with a unit, like 12GiB, 16GB, 8000MiB "
-            "or 512MB (KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB powers of 1000)"
-        )
-    return int(float(m.group(1)) * _UNITS[unit])

@@ -13,7 +13,7 @@ import click
 from ..errors import Severity
 from ..frontend.spec import inline
 from ..frontend.spec_schema import ROUNDINGS
-from ..layers.vocabulary import Shape
+from ..records import Shape
 from .common import (
     Run,
     add_specs,

@@ -11,13 +11,13 @@ from typing import Any, NamedTuple, NoReturn, TypeVar
 import click
 
 from ..analysis.analyzer import Analysis, analyze
-from ..analysis.memory import parse_size
 from ..errors import FileError, Finding, Severity, SpecError
 from ..frontend.spec import Spec
 from ..frontend.spec_schema import DTYPES, OPTIMIZERS, parse_shape
-from ..layers.vocabulary import Shape
+from ..records import Shape
 from ..rules.catalogue import RULES
 from ..rules.lint import LintConfig, unknown_codes
+from ..units import parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 

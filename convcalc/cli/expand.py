@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import Severity
-from ..layers.vocabulary import Shape
+from ..records import Shape
 from .common import (
     debug_option,
     emit,
@@ -102,8 +102,9 @@ def convert(
       convcalc convert --fc-to-conv vgg16 > vgg16-conv.yaml
       convcalc convert --fc-to-conv vgg16 --input 384x384x3 -o vgg16-384.yaml
     """
-    from ..analysis.analyzer import analyze, show_shape
+    from ..analysis.analyzer import analyze
     from ..frontend.spec import load_text
+    from ..records import show_shape
     from ..report.expanded import fc_to_conv as convert_spec
     from ..rules.design import strides
 

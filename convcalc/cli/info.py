@@ -8,9 +8,10 @@ import sys
 
 import click
 
-from ..analysis.analyzer import Analysis, analyze, show_shape
+from ..analysis.analyzer import Analysis, analyze
 from ..frontend import bundled
 from ..frontend.spec import load_spec
+from ..records import show_shape
 from .common import console, debug_option, emit, format_option, output_option
 from .group import cli
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..layers.vocabulary import Shape
+from ..records import Shape
 from .common import (
     budget_option,
     console,

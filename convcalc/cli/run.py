@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from ..layers.vocabulary import Shape
+from ..records import Shape
+from ..units import mb
 from .common import (
     budget_option,
     console,
@@ -24,8 +25,6 @@ from .common import (
     stderr_console,
 )
 from .group import cli
-
-MB = 1024 * 1024
 
 
 @cli.command(name="run")
@@ -65,9 +64,9 @@ def run_(
       convcalc run resnet18 --batch 8 --format json
       convcalc run unet --input 512x512x1 --max-memory 2GiB
     """
-    from ..analysis.analyzer import show_shape
     from ..engine.forward import forward
     from ..errors import ConvcalcError
+    from ..records import show_shape
 
     outcome = one_spec(spec, input=input_, variables=assignments, batch=batch)
     analysis = outcome.analysis
@@ -132,8 +131,8 @@ def run_(
             f"{wrong[0].name}: expected {show_shape(wrong[0].expected)}, got "
             f"{show_shape(wrong[0].actual) if wrong[0].actual else '?'}")  # fmt: skip
         out.print(f"[bold]{spec_.name}: {status}[/bold] · forward {result.seconds:.3f} s · "
-                  f"measured peak {result.measured_peak_bytes / MB:,.2f} MB (tracemalloc) · "
-                  f"estimated inference peak {estimated / MB:,.2f} MB", soft_wrap=True)  # fmt: skip
+                  f"measured peak {mb(result.measured_peak_bytes)} (tracemalloc) · "
+                  f"estimated inference peak {mb(estimated)}", soft_wrap=True)  # fmt: skip
         if result.note:
             out.print(f"[dim]{result.note}[/dim]")
         if buffer is not None:

@@ -37,12 +37,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..analysis.analyzer import Analysis, Row
+from ..analysis.analyzer import Analysis
 from ..errors import ConvcalcError
-from ..layers.vocabulary import LAYERS, ArgValue, Shape, pair
+from ..layers.vocabulary import LAYERS, pair
+from ..records import ArgValue, Row, Shape
+from ..units import mb
 from . import kernels as K
 
-MB = 1024 * 1024
 ACTIVATIONS = frozenset({"RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX"})
 ALIASES = frozenset({"ID", "DROPOUT", "SKIP", "FLATTEN"})  # the output is the input's array
 #: what may follow a CONV or FC inside one fused step
@@ -62,11 +63,11 @@ class MemoryLimitError(ConvcalcError):
         self.limit = limit
         why = " (half the available memory)" if default else ""
         super().__init__(
-            f"the forward pass needs about {estimate.total / MB:,.0f} MB at batch "
-            f"{estimate.batch} (weights {estimate.weights / MB:,.0f} MB, activations "
-            f"{estimate.activations / MB:,.0f} MB, workspace {estimate.workspace / MB:,.0f} "
-            f"MB) but the limit is {limit / MB:,.0f} MB{why}; use a smaller input or batch, "
-            "or raise the limit"
+            f"the forward pass needs about {mb(estimate.total, 0)} at batch "
+            f"{estimate.batch} (weights {mb(estimate.weights, 0)}, activations "
+            f"{mb(estimate.activations, 0)}, workspace "
+            f"{mb(estimate.workspace, 0)}) but the limit is {mb(limit, 0)}{why}; use a smaller "
+            "input or batch, or raise the limit"
         )
 
 

@@ -25,7 +25,8 @@ from ..errors import (
     SpecNotFound,
     did_you_mean,
 )
-from ..layers.vocabulary import LAYERS, ArgValue, Shape, argument_hint
+from ..layers.vocabulary import LAYERS, argument_hint
+from ..records import ArgValue, Shape
 from ..rules.catalogue import RULES, finding
 from ..rules.lint import LintConfig, unknown_codes
 from ..source import Source, SourceFile, Span

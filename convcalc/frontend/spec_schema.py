@@ -17,8 +17,8 @@ from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
 
 from .. import limits
-from ..analysis.memory import parse_size
-from ..layers.vocabulary import Shape
+from ..records import Shape
+from ..units import parse_size
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 ROUNDINGS = ("floor", "strict", "caffe")

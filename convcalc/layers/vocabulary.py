@@ -9,17 +9,13 @@ objects; the analysis applies the rounding rules and findings to them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from fractions import Fraction
 from typing import ClassVar, NamedTuple
 
 from ..errors import did_you_mean
+from ..records import Args, ArgValue, IntPair, Shape
 from .geometry import Axis, same_padding
-
-Shape = tuple[int, int, int]
-IntPair = tuple[int, int]
-ArgValue = bool | int | float | str | IntPair
-Args = Mapping[str, ArgValue]
 
 
 class ParamSpec(NamedTuple):

@@ -11,13 +11,14 @@ import os
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from ..analysis.analyzer import Analysis, show_shape
+from ..analysis.analyzer import Analysis
 from ..errors import Finding, Severity
+from ..records import show_shape
 from ..rules.catalogue import RULES
 from ..rules.explanations import EXPLANATIONS
+from ..units import mb
 from .text import summary
 
-MB = 1024 * 1024
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -59,7 +60,7 @@ def markdown(results: Sequence[Result]) -> str:
             continue
         mark = "❌" if not a.ok else ("⚠️" if any(
             f.severity is Severity.WARNING for f in r.findings) else "✅")  # fmt: skip
-        memory = f"{a.memory.training_total / MB:,.1f} MB" if a.memory else "—"
+        memory = mb(a.memory.training_total, 1) if a.memory else "—"
         output = show_shape(a.output) if a.output else "—"
         lines.append(
             f"| `{r.file}` ({a.spec.name}) | {output} | {a.totals.params:,} | "

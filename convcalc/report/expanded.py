@@ -14,7 +14,8 @@ from typing import Any
 from ..analysis.analyzer import Analysis
 from ..expansion.graph import LayerNode, Node
 from ..frontend.evaluate import show
-from ..layers.vocabulary import LAYERS, ArgValue
+from ..layers.vocabulary import LAYERS
+from ..records import ArgValue
 
 
 def _value(value: ArgValue) -> str:

@@ -8,16 +8,13 @@ from rich.console import Console
 from rich.text import Text
 
 from ..analysis.analyzer import Analysis
-from ..analysis.memory import BYTES, SLOTS, Memory
+from ..analysis.memory import SLOTS, Memory
+from ..units import BYTES
+from ..units import megabytes as mb
 from .text import grid
 
-MB = 1024 * 1024
 BAR = 24
 _EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def mb(value: int) -> str:
-    return f"{value / MB:,.2f}"
 
 
 def bar(value: int, largest: int, width: int = BAR) -> str:
@@ -52,7 +49,12 @@ def breakdown_cells(memory: Memory) -> tuple[list[list[str]], list[str], list[st
     ]
     body = [[name, mb(value), mb(n * value), share(n * value)] for name, value in scaled]
     body += [[name, "", mb(value), share(value)] for name, value in fixed]
-    training = ["training total", mb(per.training), mb(total), "100.0%" if total else "—"]
+    training = [
+        "training total",
+        mb(per.training),
+        mb(total),
+        "100.0%" if total else "—",
+    ]
     inference = [
         "inference peak",
         mb(per.live_peak + per.workspace),

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from ..analysis.analyzer import Analysis, Row, show_shape
-from ..analysis.memory import BYTES, Memory
+from ..analysis.analyzer import Analysis
+from ..analysis.memory import Memory
 from ..errors import Finding, Severity
-from ..layers.vocabulary import ArgValue
+from ..records import ArgValue, Row, show_shape
+from ..units import BYTES, MB
 
-MB = 1024 * 1024
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 

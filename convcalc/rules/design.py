@@ -10,15 +10,12 @@ common to pad" pools; a stack of 3×3 CONVs beats one large CONV.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..errors import Finding
 from ..layers.geometry import Axis
 from ..layers.vocabulary import LAYERS, pair
+from ..records import Row
 from .catalogue import finding
-
-if TYPE_CHECKING:
-    from ..analysis.analyzer import Row
 
 WINDOWED = ("CONV", "LOCAL", "POOL")
 
