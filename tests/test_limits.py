@@ -11,7 +11,7 @@ import convcalc
 from convcalc import limits
 from convcalc.cli import common
 
-from .conftest import run, spec
+from .support import run, spec
 
 
 def codes_of(text: str) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 import convcalc
 from convcalc.cli import main
 
-from .conftest import ROOT
+from ..support import ROOT
 
 INVALID = ROOT / "tests" / "data" / "invalid"
 CASES = sorted(INVALID.glob("*.yaml"))

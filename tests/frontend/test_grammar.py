@@ -8,7 +8,7 @@ import convcalc
 from convcalc.frontend.parser import parse_pattern, tokenize
 from convcalc.source import Source, SourceFile
 
-from .conftest import check, spec
+from ..support import check, spec
 
 
 def types(a: convcalc.Analysis) -> list[str]:

@@ -8,7 +8,7 @@ import convcalc
 from convcalc.analysis.fit import fits
 from convcalc.layers.geometry import Axis, fix_lines, same_padding
 
-from .conftest import check, spec
+from ..support import check, spec
 
 
 def findings(a: convcalc.Analysis) -> list[tuple[str, str]]:

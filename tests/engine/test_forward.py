@@ -20,7 +20,7 @@ from convcalc.engine.forward import ForwardError, MemoryLimitError, forward
 from convcalc.frontend import bundled
 from convcalc.layers.vocabulary import LAYERS
 
-from .conftest import check
+from ..support import check
 from .test_kernels import close, naive_conv, naive_local, naive_pool, naive_tconv
 
 #: run at their own input size; the other bundled specs run on a smaller input if they are big

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from ..support import ROOT
 
 pytest.importorskip("pre_commit")
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import convcalc
 
-from .conftest import check, spec
+from ..support import check, spec
 
 
 def naive_windows(size: int, f: int, s: int, p: int, d: int, ceil: bool = False) -> int:

@@ -12,7 +12,7 @@ import yaml
 from convcalc.frontend import bundled
 from convcalc.report.json_schema import json_schema
 
-from .conftest import ROOT, run
+from ..support import ROOT, run
 
 SCHEMA_FILE = ROOT / "convcalc.schema.json"
 MODELINE = "# yaml-language-server: $schema=../../convcalc.schema.json"

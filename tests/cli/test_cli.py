@@ -13,7 +13,7 @@ import convcalc.cli
 import convcalc.cli.common
 from convcalc.cli import main
 
-from .conftest import ROOT, run
+from ..support import ROOT, run
 
 WARN = "name: w\ninput: 10x10x1\narch: INPUT -> CONV(4, F=3, S=2) -> FC(2)\n"  # CC201 warning
 INFO = "name: i\ninput: 10x10x1\narch: INPUT -> CONV(4, F=3, S=2, P=1) -> FC(2)\n"  # CC202

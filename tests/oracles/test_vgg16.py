@@ -11,7 +11,7 @@ import json
 
 import convcalc
 
-from .conftest import run
+from ..support import run
 
 # (type, output, activations, weights) exactly as the notes write them
 NOTES_TABLE = [

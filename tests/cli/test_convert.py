@@ -8,7 +8,7 @@ import convcalc
 from convcalc.frontend import bundled
 from convcalc.report.expanded import fc_to_conv
 
-from .conftest import run
+from ..support import run
 
 WITH_FC = [n for n in bundled.names()
            if any(r.type == "FC" for r in convcalc.analyze(convcalc.load(n)).rows)]  # fmt: skip

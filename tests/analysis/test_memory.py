@@ -10,7 +10,7 @@ import convcalc
 from convcalc.analysis.memory import SLOTS
 from convcalc.units import parse_size
 
-from .conftest import check, run, spec
+from ..support import check, run, spec
 
 MIB = 1024 * 1024
 

@@ -6,7 +6,7 @@ import pytest
 
 import convcalc
 
-from .conftest import check, spec
+from ..support import check, spec
 
 
 def row(analysis: convcalc.Analysis, name: str) -> convcalc.Row:

@@ -183,7 +183,7 @@ def test_json_round_trips(text: str) -> None:
 @given(spec_text())
 def test_torch_agrees_on_every_shape(text: str) -> None:
     pytest.importorskip("torch")
-    from .torch_reference import shapes
+    from ..torch_reference import shapes
 
     a = analysed(text)
     assert shapes(a.rows) == [r.output for r in a.rows]

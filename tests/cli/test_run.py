@@ -10,7 +10,7 @@ import pytest
 
 import convcalc.engine.forward
 
-from .conftest import run
+from ..support import run
 
 
 def test_json_document() -> None:

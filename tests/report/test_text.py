@@ -12,7 +12,7 @@ from rich.console import Console
 import convcalc
 from convcalc.report import text
 
-from .conftest import ROOT
+from ..support import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 

@@ -13,7 +13,7 @@ from convcalc import Severity, SpecError
 from convcalc.report.ci import _escape_data, _escape_property
 from convcalc.rules.lint import LintConfig
 
-from .conftest import DATA, ROOT, check, run, spec
+from ..support import DATA, ROOT, check, run, spec
 
 MIXED = "tests/data/mixed.yaml"  # one error, one warning, one info
 GOLDEN = ROOT / "tests" / "golden" / "formats"

@@ -10,7 +10,7 @@ import convcalc
 from convcalc.rules.catalogue import RULES
 from convcalc.rules.explanations import EXPLANATIONS
 
-from .conftest import check, run, spec
+from ..support import check, run, spec
 
 
 def codes(a: convcalc.Analysis) -> list[str]:
