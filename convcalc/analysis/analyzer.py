@@ -13,8 +13,9 @@ from typing import NamedTuple
 from ..errors import Finding, FindingError, Location, Severity
 from ..expansion.graph import LayerGraph, LayerNode, MergeNode, Node, build, trace_text
 from ..frontend.spec import Spec
+from ..layers.base import RF, integer, pair
 from ..layers.geometry import MINUS, Axis, fix_lines
-from ..layers.vocabulary import LAYERS, RF, integer, pair
+from ..layers.vocabulary import LAYERS
 from ..records import ArgValue, Row, Shape, Totals, show_shape
 from ..rules.catalogue import finding
 from ..rules.design import advise

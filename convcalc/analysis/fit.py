@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..layers.base import integer, pair
 from ..layers.geometry import MINUS, Axis, same_padding
-from ..layers.vocabulary import integer, pair
 from ..records import Row
 
 SEARCH = 64  # how far from the given size to look, each way

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ..layers.vocabulary import pair
+from ..layers.base import pair
 from ..records import Row
 from ..units import BYTES
 

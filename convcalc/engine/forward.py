@@ -39,7 +39,8 @@ import numpy as np
 
 from ..analysis.analyzer import Analysis
 from ..errors import ConvcalcError
-from ..layers.vocabulary import LAYERS, pair
+from ..layers.base import pair
+from ..layers.vocabulary import LAYERS
 from ..records import ArgValue, Row, Shape
 from ..units import mb
 from . import kernels as K

@@ -16,7 +16,8 @@ from ..frontend.evaluate import Env, check_arg, evaluate, evaluate_value, fail, 
 from ..frontend.keywords import LAYER_TYPES, MERGE_TYPES, WORDS
 from ..frontend.spec import Block, Spec
 from ..frontend.syntax import Arg, Call, Chain, Group, Layer, Merge, Name, Stage
-from ..layers.vocabulary import LAYERS, ParamSpec, argument_hint
+from ..layers.base import ParamSpec
+from ..layers.vocabulary import LAYERS, argument_hint
 from ..records import ArgValue
 from ..rules.catalogue import finding
 from ..source import Span

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from .. import limits
 from ..errors import FindingError, Location, did_you_mean
-from ..layers.vocabulary import ParamSpec
+from ..layers.base import ParamSpec
 from ..records import ArgValue
 from ..rules.catalogue import finding
 from ..source import Span

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..frontend.spec_schema import SPEC_SCHEMA
-from ..layers.vocabulary import LAYERS, ParamSpec
+from ..layers.base import ParamSpec
+from ..layers.vocabulary import LAYERS
 
 
 def _convert(schema: Any) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import Finding
+from ..layers.base import pair
 from ..layers.geometry import Axis
-from ..layers.vocabulary import LAYERS, pair
+from ..layers.vocabulary import LAYERS
 from ..records import Row
 from .catalogue import finding
 

@@ -1,0 +1,117 @@
+"""What every layer type shares: its arguments, its counts, its receptive field, its class.
+
+Each layer type is one small class (in windowed.py, elementwise.py, resizing.py) that declares
+its arguments and computes, from the input volume, its output volume, weights, biases, buffers
+(non-trainable state), multiply-accumulates and receptive field. Volumes are (W, H, D).
+Windowed layers (CONV, LOCAL, POOL) expose their two :class:`Axis` objects; the analysis applies
+the rounding rules and findings to them.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import ClassVar, NamedTuple
+
+from ..records import Args, ArgValue, IntPair, Shape
+from .geometry import Axis
+
+
+class ParamSpec(NamedTuple):
+    """One layer argument: its kind decides which values it accepts."""
+
+    name: str
+    kind: str  # int | pair | pad | bool | float | choice
+    default: ArgValue | None = None  # None: required
+    minimum: float = 1
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+
+
+class Counts(NamedTuple):
+    weights: int = 0
+    biases: int = 0
+    buffers: int = 0
+    macs: int = 0
+
+
+Number = int | Fraction
+
+
+def divide(a: Number, b: int) -> Number:
+    """Exact division that stays an int when it can (Fractions are slow)."""
+    return a // b if isinstance(a, int) and a % b == 0 else Fraction(a) / b
+
+
+class RF(NamedTuple):
+    """Receptive field per axis: its size, the jump between neighbouring units and the centre
+    of the first unit's field in input pixels (None where it is not tracked: after TCONV, UP)."""
+
+    size: tuple[Number, Number] = (1, 1)
+    jump: tuple[Number, Number] = (1, 1)
+    centre: tuple[Number, Number] | None = (0, 0)
+
+    def pixels(self) -> tuple[int, int]:
+        return math.ceil(self.size[0]), math.ceil(self.size[1])
+
+
+def pair(args: Args, key: str) -> IntPair:
+    value = args[key]
+    assert isinstance(value, tuple)
+    return value
+
+
+def integer(args: Args, key: str) -> int:
+    value = args[key]
+    assert isinstance(value, int)
+    return value
+
+
+def flag(args: Args, key: str) -> bool:
+    return bool(args[key])
+
+
+FILTERS = ParamSpec("K", "int", None, doc="number of filters (output depth)")
+FILTER = ParamSpec("F", "pair", 3, doc="filter size, or (width, height)")
+STRIDE = ParamSpec("S", "pair", 1, doc="stride, or (width, height)")
+PADDING = ParamSpec("P", "pad", 0, minimum=0, doc="zero padding: an integer, a pair, same or valid")
+DILATION = ParamSpec("dilation", "pair", 1, doc="spacing between filter taps")
+GROUPS = ParamSpec("groups", "int", 1, doc="filter groups; each sees D1/groups channels")
+BIAS = ParamSpec("bias", "bool", True, doc="one bias per filter")
+INPLACE = ParamSpec("inplace", "bool", True, doc="overwrite the input (no new activations)")
+
+
+class LayerType:
+    name: str
+    params: tuple[ParamSpec, ...] = ()
+    doc: ClassVar[str] = ""
+    in_place: ClassVar[bool] = False  # output shares the input's memory
+
+    @property
+    def positional(self) -> str | None:
+        return self.params[0].name if self.params else None
+
+    def is_in_place(self, args: Args) -> bool:
+        return self.in_place
+
+    def axes(self, args: Args, x: Shape) -> tuple[Axis, Axis] | None:
+        """The sliding window along width and height, for windowed layers."""
+        return None
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        """The output volume; ``spatial`` is the rounded window count for windowed layers."""
+        return x
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        return Counts()
+
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        return rf
+
+
+def whole_input(x: Shape, rf: RF) -> RF:
+    """A unit that sees the whole input volume."""
+    size = tuple(rf.size[i] + (x[i] - 1) * rf.jump[i] for i in (0, 1))
+    jump = tuple(rf.jump[i] * x[i] for i in (0, 1))
+    return RF((size[0], size[1]), (jump[0], jump[1]), None)

@@ -1,0 +1,69 @@
+"""Layers that keep the volume's shape: INPUT, the activations, BN, LRN, DROPOUT, ID, SKIP."""
+
+from __future__ import annotations
+
+from ..records import Args, Shape
+from .base import INPLACE, Counts, LayerType, ParamSpec, flag
+
+
+class Input(LayerType):
+    name = "INPUT"
+    doc = "the spec's input volume"
+
+
+class Activation(LayerType):
+    params: tuple[ParamSpec, ...] = (INPLACE,)
+    doc = "elementwise non-linearity, shape unchanged"
+
+    def __init__(self, name: str, extra: tuple[ParamSpec, ...] = ()) -> None:
+        self.name = name
+        self.params = (*extra, INPLACE)
+
+    def is_in_place(self, args: Args) -> bool:
+        return flag(args, "inplace")
+
+
+class BN(LayerType):
+    name = "BN"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("eps", "float", 1e-5, minimum=0, doc="added to the variance"),
+    )
+    doc = "batch normalisation: γ, β per channel; running mean and variance as buffers"
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        return Counts(x[2], x[2], 2 * x[2], 0)
+
+
+class LRN(LayerType):
+    name = "LRN"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("size", "int", 5, doc="channels in the normalisation window"),
+        ParamSpec("alpha", "float", 1e-4, minimum=0),
+        ParamSpec("beta", "float", 0.75, minimum=0),
+        ParamSpec("k", "float", 2.0, minimum=0),
+    )
+    doc = "local response normalisation across channels (AlexNet's constants by default)"
+
+
+class Dropout(LayerType):
+    name = "DROPOUT"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("p", "float", 0.5, minimum=0, maximum=1, doc="drop probability"),
+    )
+    doc = "dropout: identity at inference, shape unchanged"
+    in_place = True
+
+
+class Identity(LayerType):
+    name = "ID"
+    doc = "identity, for branches"
+    in_place = True
+
+
+class Skip(Identity):
+    name = "SKIP"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("K", "int", 0, minimum=0, doc="projection depth (default: the sibling's)"),
+        ParamSpec("S", "pair", 0, minimum=0, doc="projection stride (default: inferred)"),
+    )
+    doc = "identity, or a CONV(K, F=1, S, bias=false) -> BN projection matching the sibling"

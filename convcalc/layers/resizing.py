@@ -1,0 +1,72 @@
+"""Layers that reshape the volume without a window: GAP, FC, FLATTEN, UP."""
+
+from __future__ import annotations
+
+from ..records import Args, IntPair, Shape
+from .base import (
+    BIAS,
+    FILTERS,
+    RF,
+    Counts,
+    LayerType,
+    ParamSpec,
+    divide,
+    flag,
+    integer,
+    whole_input,
+)
+from .geometry import Axis
+
+
+class GAP(LayerType):
+    name = "GAP"
+    doc = "global average pooling: 1×1×D1"
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        return 1, 1, x[2]
+
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        return whole_input(x, rf)
+
+
+class FC(LayerType):
+    name = "FC"
+    params: tuple[ParamSpec, ...] = (FILTERS, BIAS)
+    doc = "fully connected: every output sees the whole input volume (flattened)"
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        return 1, 1, integer(args, "K")
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        k = integer(args, "K")
+        inputs = x[0] * x[1] * x[2]
+        return Counts(inputs * k, k if flag(args, "bias") else 0, 0, inputs * k)
+
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        return whole_input(x, rf)
+
+
+class Flatten(LayerType):
+    name = "FLATTEN"
+    doc = "1×1×(W·H·D)"
+    in_place = True
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        return 1, 1, x[0] * x[1] * x[2]
+
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        return whole_input(x, rf)
+
+
+class Up(LayerType):
+    name = "UP"
+    params: tuple[ParamSpec, ...] = (ParamSpec("n", "int", 2, doc="scale factor"),)
+    doc = "nearest-neighbour upsampling: (W·n)×(H·n)×D"
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        n = integer(args, "n")
+        return x[0] * n, x[1] * n, x[2]
+
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        n = integer(args, "n")
+        return RF(rf.size, (divide(rf.jump[0], n), divide(rf.jump[1], n)), None)

@@ -1,0 +1,140 @@
+"""The windowed layers: CONV, LOCAL, TCONV and POOL slide a window over width and height."""
+
+from __future__ import annotations
+
+from ..records import Args, IntPair, Shape
+from .base import (
+    BIAS,
+    DILATION,
+    FILTER,
+    FILTERS,
+    GROUPS,
+    PADDING,
+    RF,
+    STRIDE,
+    Counts,
+    LayerType,
+    ParamSpec,
+    divide,
+    flag,
+    integer,
+    pair,
+)  # fmt: skip
+from .geometry import Axis, same_padding
+
+
+class Conv(LayerType):
+    name = "CONV"
+    params: tuple[ParamSpec, ...] = (FILTERS, FILTER, STRIDE, PADDING, DILATION, GROUPS, BIAS)
+    doc = "convolution: K filters of F×F×(D1/groups), shared across positions"
+
+    def axes(self, args: Args, x: Shape) -> tuple[Axis, Axis]:
+        f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
+        pad = args["P"]
+        result = []
+        for i in (0, 1):
+            f_eff = d[i] * (f[i] - 1) + 1
+            if pad == "same":
+                before, after = same_padding(x[i], f_eff, s[i])
+            elif pad == "valid":
+                before = after = 0
+            else:
+                assert isinstance(pad, tuple)
+                before = after = pad[i]
+            result.append(Axis(x[i], f[i], s[i], before, after, d[i]))
+        return result[0], result[1]
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        assert spatial is not None
+        return spatial[0], spatial[1], integer(args, "K")
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        fw, fh = pair(args, "F")
+        k, groups = integer(args, "K"), integer(args, "groups")
+        per_filter = fw * fh * (x[2] // groups)
+        biases = k if flag(args, "bias") else 0
+        return Counts(per_filter * k, biases, 0, y[0] * y[1] * k * per_filter)
+
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
+        size = tuple(rf.size[i] + (f[i] - 1) * d[i] * rf.jump[i] for i in (0, 1))
+        jump = tuple(rf.jump[i] * s[i] for i in (0, 1))
+        centre = None
+        if rf.centre is not None:
+            axes = axes or self.axes(args, x)
+            # the first window starts `before` pixels into the padding; its middle tap is
+            # (F_eff - 1)/2 further on
+            cw, ch = (
+                rf.centre[i] + (divide(axes[i].f_eff - 1, 2) - axes[i].before) * rf.jump[i]
+                for i in (0, 1)
+            )
+            centre = (cw, ch)
+        return RF((size[0], size[1]), (jump[0], jump[1]), centre)
+
+
+class Local(Conv):
+    name = "LOCAL"
+    doc = "locally connected: like CONV but every output position has its own filters"
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        conv = super().counts(args, x, y)
+        positions = y[0] * y[1]
+        return Counts(conv.weights * positions, conv.biases * positions, 0, conv.macs)
+
+
+class TConv(LayerType):
+    name = "TCONV"
+    params: tuple[ParamSpec, ...] = (
+        FILTERS, ParamSpec("F", "pair", None, doc="filter size"), STRIDE,
+        ParamSpec("P", "pair", 0, minimum=0, doc="padding removed from the output"),
+        ParamSpec("out_pad", "pair", 0, minimum=0, doc="extra rows/columns added at the end"),
+        DILATION, GROUPS, BIAS,
+    )  # fmt: skip
+    doc = "transposed convolution: W2 = (W1 − 1)·S − 2P + F_eff + out_pad"
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        f, s, p = pair(args, "F"), pair(args, "S"), pair(args, "P")
+        d, op = pair(args, "dilation"), pair(args, "out_pad")
+        w, h = ((x[i] - 1) * s[i] - 2 * p[i] + d[i] * (f[i] - 1) + 1 + op[i] for i in (0, 1))
+        return w, h, integer(args, "K")
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        fw, fh = pair(args, "F")
+        k, groups = integer(args, "K"), integer(args, "groups")
+        weights = fw * fh * (x[2] // groups) * k
+        biases = k if flag(args, "bias") else 0
+        return Counts(weights, biases, 0, x[0] * x[1] * x[2] * fw * fh * k // groups)
+
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
+        size, jump = [], []
+        for i in (0, 1):
+            taps = -(-(d[i] * (f[i] - 1) + 1) // s[i])  # inputs that reach one output
+            size.append(rf.size[i] + (taps - 1) * rf.jump[i])
+            jump.append(divide(rf.jump[i], s[i]))
+        return RF((size[0], size[1]), (jump[0], jump[1]), None)
+
+
+class Pool(Conv):
+    name = "POOL"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("F", "pair", 2, doc="window size"),
+        ParamSpec("S", "pair", "F", doc="stride (default: F)"),
+        ParamSpec("P", "pad", 0, minimum=0, doc="padding (at most F/2)"),
+        ParamSpec("type", "choice", "max", choices=("max", "avg", "l2"), doc="max, avg or l2"),
+        ParamSpec("ceil", "bool", False, doc="round the output size up (PyTorch ceil_mode)"),
+    )
+    doc = "pooling: max (default), average or L2 over F×F windows, depth unchanged"
+
+    def axes(self, args: Args, x: Shape) -> tuple[Axis, Axis]:
+        return super().axes({**args, "dilation": (1, 1)}, x)
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        assert spatial is not None
+        return spatial[0], spatial[1], x[2]
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        return Counts()
+
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        return super().receptive({**args, "dilation": (1, 1)}, x, rf, axes)
