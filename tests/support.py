@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 import convcalc
@@ -27,3 +28,20 @@ def check(text: str, **options: object) -> convcalc.Analysis:
 def spec(arch: str, shape: str = "32x32x3", extra: str = "") -> str:
     """A minimal spec around an arch pattern."""
     return f"name: t\ninput: {shape}\n{extra}arch: |\n  {arch}\n"
+
+
+def matches_golden(path: Path, actual: str, regenerate: bool) -> None:
+    """Assert that ``actual`` is the reviewed golden text at ``path``.
+
+    A missing golden fails like a different one: it is written only with ``pytest
+    --regenerate``, and whoever regenerates reviews the diff before committing it.
+    """
+    if regenerate:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    if not path.exists():
+        pytest.fail(
+            f"no golden file {path.relative_to(ROOT)}: run `pytest --regenerate`, review the "
+            "new file by hand and commit it"
+        )
+    assert actual == path.read_text(encoding="utf-8")

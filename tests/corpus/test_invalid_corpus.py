@@ -1,7 +1,8 @@
 """The invalid-spec corpus: tests/data/invalid/NAME.yaml with the exact expected message in
 NAME.txt. Every case must exit 1, name file:line:col, show a caret, and never a traceback.
 
-A new case is a new file; `pytest --regenerate` writes the .txt of a case that has none.
+A new case is a new file; its .txt is written only by `pytest --regenerate` (a missing one
+fails), and reviewed by hand before it is committed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 import convcalc
 from convcalc.cli import main
 
-from ..support import ROOT
+from ..support import ROOT, matches_golden
 
 INVALID = ROOT / "tests" / "data" / "invalid"
 CASES = sorted(INVALID.glob("*.yaml"))
@@ -42,9 +43,7 @@ def test_error_corpus(path: Path, capsys: pytest.CaptureFixture[str], regenerate
     assert re.search(r"^\S+\.yaml:\d+:\d+: CC\d{3} error: ", text, re.M), text
     assert re.search(r"^ +\| [ \t]*\^~*$", text, re.M), "no caret under the offending text"
     expected = path.with_suffix(".txt")
-    if regenerate or not expected.exists():
-        expected.write_text(text, encoding="utf-8")
-    assert text == expected.read_text(encoding="utf-8")
+    matches_golden(expected, text, regenerate)
 
     with pytest.raises(SystemExit) as exit_info:
         main(["check", relative])

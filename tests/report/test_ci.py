@@ -13,7 +13,7 @@ from convcalc import Severity, SpecError
 from convcalc.report.ci import _escape_data, _escape_property
 from convcalc.rules.lint import LintConfig
 
-from ..support import DATA, ROOT, check, run, spec
+from ..support import DATA, ROOT, check, matches_golden, run, spec
 
 MIXED = "tests/data/mixed.yaml"  # one error, one warning, one info
 GOLDEN = ROOT / "tests" / "golden" / "formats"
@@ -32,10 +32,7 @@ def test_golden_format(format_: str, regenerate: bool) -> None:
     result = run("check", MIXED, "--format", format_)
     assert result.exit_code == 1
     path = GOLDEN / f"mixed.{FORMATS[format_]}"
-    if regenerate or not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(result.output, encoding="utf-8")
-    assert result.output == path.read_text(encoding="utf-8")
+    matches_golden(path, result.output, regenerate)
 
 
 def test_sarif_is_valid_and_has_one_rule_per_code() -> None:

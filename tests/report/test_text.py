@@ -12,7 +12,7 @@ from rich.console import Console
 import convcalc
 from convcalc.report import text
 
-from ..support import ROOT
+from ..support import ROOT, matches_golden
 
 GOLDEN = ROOT / "tests" / "golden"
 
@@ -28,9 +28,7 @@ def render(name: str, **options: object) -> str:
 def test_golden(name: str, regenerate: bool) -> None:
     output = render(name)
     path = GOLDEN / f"{name}.txt"
-    if regenerate or not path.exists():
-        path.write_text(output, encoding="utf-8")
-    assert output == path.read_text(encoding="utf-8")
+    matches_golden(path, output, regenerate)
 
 
 def table_lines(output: str) -> tuple[list[list[str]], list[str]]:
