@@ -58,12 +58,22 @@ def test_caffe_ceils_pools_and_floors_convs() -> None:
 
 
 def test_ceil_pool_drops_a_window_starting_in_the_padding() -> None:
-    # PyTorch: (6 + 2 - 2)/2 rounds up to 3, +1 = 4, but the 4th window would start at 6,
-    # inside the padding after the input (6 >= 6 + 1 - 1), so it is dropped
-    a = check(spec("INPUT -> POOL(F=2, S=2, P=1, ceil=true)", "6x6x1"))
-    assert a.output == (4, 4, 1)
+    # PyTorch's ceil_mode on 5 wide, F=2, S=2, P=1: ceil((5 + 2 - 2)/2) + 1 = 4 windows, but
+    # the 4th would start at 3·2 = 6, inside the padding after the input (6 >= 5 + 1), so
+    # it is dropped: 3 (torch.nn.functional.max_pool2d gives 3 too)
+    a = check(spec("INPUT -> POOL(F=2, S=2, P=1, ceil=true)", "5x5x1"))
+    assert a.output == (3, 3, 1)
+    # the same pool on 6 wide: (6 + 2 - 2)/2 + 1 = 4 exactly; the 4th window starts at
+    # padded index 6, the input's last column (6 < 6 + 1): kept
+    b = check(spec("INPUT -> POOL(F=2, S=2, P=1, ceil=true)", "6x6x1"))
+    assert b.output == (4, 4, 1)
+
+
+def test_ceil_pool_keeps_a_last_window_that_starts_inside_the_input() -> None:
+    # (6 + 2 - 3)/2 = 2.5 rounds up to 3, + 1 = 4; the 4th window starts at padded index
+    # 3·2 = 6, which is the input's last column (1 pixel of padding before it): kept
     b = check(spec("INPUT -> POOL(F=3, S=2, P=1, ceil=true)", "6x6x1"))
-    assert b.output == (4, 4, 1)  # (6 + 2 - 3)/2 = 2.5 -> 3 + 1 = 4; 3*2 = 6 < 6 + 1
+    assert b.output == (4, 4, 1)
 
 
 def test_output_below_one_is_an_error_in_every_mode() -> None:

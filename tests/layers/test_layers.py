@@ -4,7 +4,7 @@ every layer."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import convcalc
@@ -48,8 +48,7 @@ def test_conv_output_size_matches_enumeration(size: int, f: int, s: int, p: int,
 @settings(max_examples=300, deadline=None)
 @given(size=st.integers(1, 40), f=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 2))
 def test_ceil_pool_size_matches_enumeration(size: int, f: int, s: int, p: int) -> None:
-    if 2 * p > f:
-        return  # padding above half the window is refused (CC111)
+    assume(2 * p <= f)  # padding above half the window is refused (CC111)
     a = check(spec(f"INPUT -> POOL(F={f}, S={s}, P={p}, ceil=true)", f"{size}x{size}x1"))
     expected = naive_windows(size, f, s, p, 1, ceil=True)
     if size + 2 * p < f:
@@ -70,8 +69,7 @@ def test_ceil_pool_size_matches_enumeration(size: int, f: int, s: int, p: int) -
 def test_tconv_output_size_by_scattering(
     size: int, f: int, s: int, p: int, d: int, out_pad: int
 ) -> None:
-    if out_pad >= max(s, d):
-        return
+    assume(out_pad < max(s, d))  # a larger out_pad is refused (CC111)
     touched = {i * s + k * d for i in range(size) for k in range(f)}
     expected = max(touched) + 1 - 2 * p + out_pad
     a = check(

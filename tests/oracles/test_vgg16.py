@@ -97,6 +97,11 @@ def test_the_notes_total_does_not_match_their_rows() -> None:
     assert round(fc1.weights / 1e6) == 103 and round(a.totals.params / 1e6) == 138
 
 
+# conv1 comes from the CONV of the `stage` block's body, `  stage(c, n): "[CONV(c) -> ...`:
+# line 12 of specs/vgg16.yaml, column 18 (1-based)
+STAGE_LINE, STAGE_COLUMN = 12, 18
+
+
 def test_vgg16_json() -> None:
     result = run("check", "vgg16", "--format", "json")
     assert result.exit_code == 0
@@ -127,8 +132,8 @@ def test_vgg16_json() -> None:
         "macs": 86_704_128,
         "activations": 3_211_264,
         "receptive_field": [3, 3],
-        "line": conv1["line"],
-        "column": conv1["column"],
+        "line": STAGE_LINE,
+        "column": STAGE_COLUMN,
     }
     for key in ("params", "weights", "biases", "buffers", "macs", "activations"):
         assert sum(layer[key] for layer in r["layers"]) == r["totals"][key]

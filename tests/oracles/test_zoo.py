@@ -182,7 +182,9 @@ def test_unet_levels() -> None:
     ],
 )  # fmt: skip
 def test_patterns_read_like_the_notes(name: str, arch: str, counts: tuple[int, int, int]) -> None:
-    path = Path(bundled.path(name) or "")
+    found = bundled.path(name)
+    assert found is not None, name
+    path = Path(found)
     assert path is not None
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["arch"].strip() == arch
     a = analysis(name)

@@ -42,7 +42,9 @@ def test_draft_07_without_prefix_items() -> None:
 
 @pytest.mark.parametrize("name", bundled.names())
 def test_every_bundled_spec_validates_and_has_the_modeline(name: str) -> None:
-    path = Path(bundled.path(name) or "")
+    found = bundled.path(name)
+    assert found is not None, name
+    path = Path(found)
     assert path is not None
     text = path.read_text(encoding="utf-8")
     assert text.splitlines()[0] == MODELINE
@@ -50,7 +52,9 @@ def test_every_bundled_spec_validates_and_has_the_modeline(name: str) -> None:
 
 
 def test_a_misspelt_key_is_rejected() -> None:
-    path = Path(bundled.path("vgg16") or "")
+    found = bundled.path("vgg16")
+    assert found is not None, "vgg16"
+    path = Path(found)
     assert path is not None
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     doc["arhc"] = doc.pop("arch")
