@@ -7,7 +7,7 @@ import json
 import pytest
 
 import convcalc
-from convcalc.analysis.memory import SLOTS
+from convcalc.frontend.spec_schema import OPTIMIZERS
 from convcalc.units import parse_size
 
 from ..support import check, run, spec
@@ -57,13 +57,25 @@ def test_the_notes_three_conv_layers_take_about_72_mb() -> None:
     assert m.activations + m.activation_gradients == (volumes + 224 * 224 * 3) * 8
 
 
-@pytest.mark.parametrize(("optimizer", "factor"), [("sgd", 2), ("momentum", 3), ("adam", 4)])
-def test_parameter_memory_factor(optimizer: str, factor: int) -> None:
+# values each optimizer keeps per parameter, as torch.optim's state holds them: plain SGD
+# none; momentum and Nesterov a velocity; Adagrad the sum of squares; RMSprop the square
+# average; Adam and AdamW two moments
+OPTIMIZER_VALUES = {
+    "sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adam": 2, "adamw": 2,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("optimizer", "state"), sorted(OPTIMIZER_VALUES.items()))
+def test_parameter_memory_factor(optimizer: str, state: int) -> None:
     # "the memory to store the parameter vector alone must usually be multiplied by a factor of
     # at least 3 or so": parameters, their gradients and a step cache
     m = memory(vgg16(optimizer=optimizer))
-    assert m.parameters + m.parameter_gradients + m.optimizer_state == factor * m.parameters
-    assert m.optimizer_state == SLOTS[optimizer] * m.parameters
+    assert m.optimizer_state == state * 138_357_544 * 4
+    assert m.parameters + m.parameter_gradients + m.optimizer_state == (2 + state) * m.parameters
+
+
+def test_every_optimizer_has_its_literal_factor() -> None:
+    assert set(OPTIMIZER_VALUES) == set(OPTIMIZERS)
 
 
 @pytest.mark.parametrize(("dtype", "ratio"), [("float16", 0.5), ("bfloat16", 0.5), ("float64", 2)])
