@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import tracemalloc
 from typing import Any
 
@@ -257,14 +256,11 @@ def test_the_guard_refuses_a_4096_input_without_allocating() -> None:
     analysis = convcalc.analyze(convcalc.load("vgg16"), input=(4096, 4096, 3))
     tracemalloc.start()
     try:
-        start = time.perf_counter()
         with pytest.raises(MemoryLimitError) as info:
             forward(analysis)
-        elapsed = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert elapsed < 1.0
     assert peak < 16 << 20
     message = str(info.value)
     assert "MB" in message and "limit" in message and "half the available memory" in message
