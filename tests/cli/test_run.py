@@ -22,7 +22,6 @@ def test_json_document() -> None:
     assert doc["ok"] is True and doc["batch"] == 2
     assert [layer["name"] for layer in doc["layers"]][:3] == ["input", "C1", "tanh1"]
     assert all(layer["match"] and layer["expected"] == layer["actual"] for layer in doc["layers"])
-    assert doc["seconds"] == pytest.approx(sum(layer["seconds"] for layer in doc["layers"]))
     assert doc["measured_peak_bytes"] > 0 and doc["estimated_inference_peak_bytes"] > 0
 
 

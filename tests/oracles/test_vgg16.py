@@ -135,8 +135,6 @@ def test_vgg16_json() -> None:
         "line": STAGE_LINE,
         "column": STAGE_COLUMN,
     }
-    for key in ("params", "weights", "biases", "buffers", "macs", "activations"):
-        assert sum(layer[key] for layer in r["layers"]) == r["totals"][key]
     # the notes: most parameters sit in the first FC layer (infos, no warning)
     assert [(f["code"], f["layer"], f["severity"]) for f in r["findings"]] == [
         ("CC403", "fc1", "info"),
