@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,28 @@ def matches_golden(path: Path, actual: str, regenerate: bool) -> None:
             "new file by hand and commit it"
         )
     assert actual == path.read_text(encoding="utf-8")
+
+
+def padding(pad: object, size: int, f: int, s: int, dilation: int = 1) -> tuple[int, int]:
+    """The padding before and after one axis, written from the conventions, not the code:
+    an integer pads both sides; `valid` pads nothing; `same` is TensorFlow's, an output of
+    ceil(size/S) with the odd pixel of the total padding after."""
+    if pad == "valid":
+        return 0, 0
+    if pad == "same":
+        out = -(-size // s)
+        total = max(0, (out - 1) * s + dilation * (f - 1) + 1 - size)
+        return total // 2, total - total // 2
+    assert isinstance(pad, int)
+    return pad, pad
+
+
+def paddings(args: Mapping[str, object], shape: tuple[int, int, int]) -> list[tuple[int, int]]:
+    """``[(left, right), (top, bottom)]`` of a CONV/LOCAL/POOL row's arguments on its input."""
+    pad, f, s = args["P"], args["F"], args["S"]
+    dilation = args.get("dilation", (1, 1))
+    assert isinstance(f, tuple) and isinstance(s, tuple) and isinstance(dilation, tuple)
+    return [
+        padding(pad[i] if isinstance(pad, tuple) else pad, shape[i], f[i], s[i], dilation[i])
+        for i in (0, 1)
+    ]

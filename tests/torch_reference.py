@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from convcalc.layers.vocabulary import LAYERS
 from convcalc.records import Row
+
+from .support import paddings
 
 
 def shapes(rows: Sequence[Row]) -> list[tuple[int, int, int]]:
@@ -27,11 +28,10 @@ def shapes(rows: Sequence[Row]) -> list[tuple[int, int, int]]:
                 continue
             x = outputs[row.inputs[0]]
             if row.type in ("CONV", "POOL"):
-                axes = LAYERS[row.type].axes(a, row.input_shapes[0])
-                assert axes is not None
+                (left, right), (top, bottom) = paddings(a, row.input_shapes[0])
                 (fw, fh), (sw, sh) = a["F"], a["S"]  # type: ignore[misc]
                 # explicit (possibly asymmetric) padding: left, right, top, bottom
-                pads = (axes[0].before, axes[0].after, axes[1].before, axes[1].after)
+                pads = (left, right, top, bottom)
                 if row.type == "CONV":
                     d1, k, g = x.shape[1], a["K"], a["groups"]
                     dw, dh = a["dilation"]  # type: ignore[misc]
@@ -39,7 +39,7 @@ def shapes(rows: Sequence[Row]) -> list[tuple[int, int, int]]:
                     y = F.conv2d(F.pad(x, pads), weight, None, (sh, sw), 0, (dh, dw), g)
                 elif a["ceil"] or a["type"] != "max":
                     pool = F.max_pool2d if a["type"] == "max" else F.avg_pool2d
-                    y = pool(x, (fh, fw), (sh, sw), (axes[1].before, axes[0].before),
+                    y = pool(x, (fh, fw), (sh, sw), (top, left),
                              ceil_mode=bool(a["ceil"]))  # fmt: skip
                 else:
                     y = F.max_pool2d(F.pad(x, pads, value=float("-inf")), (fh, fw), (sh, sw))
