@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 Shape = tuple[int, int, int]
-Layer = tuple[str, int, int, Shape]  # type, parameters, buffers, output W×H×D
+Layer = tuple[str, int, int, Shape, int]  # type, parameters, buffers, output W×H×D, MACs
 
 KINDS = {nn.Conv2d: "CONV", nn.Linear: "FC", nn.BatchNorm2d: "BN"}
 
@@ -305,6 +305,8 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "resnet18": lambda: resnet(BasicBlock, (2, 2, 2, 2)),
     "resnet34": lambda: resnet(BasicBlock, (3, 4, 6, 3)),
     "resnet50": lambda: resnet(Bottleneck, (3, 4, 6, 3)),
+    "resnet101": lambda: resnet(Bottleneck, (3, 4, 23, 3)),
+    "resnet152": lambda: resnet(Bottleneck, (3, 8, 36, 3)),
     "googlenet": googlenet,
     "mobilenet-v2": mobilenet_v2,
     "densenet121": densenet121,
@@ -322,6 +324,18 @@ def build(factory: Callable[[], nn.Module]) -> nn.Module:
     return model.eval()
 
 
+def macs_of(module: nn.Module, output: torch.Tensor) -> int:
+    """Multiply-accumulates from the module's own attributes: one per weight per output
+    position (a conv's outputs each read in_channels/groups × kh × kw inputs)."""
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        per_output = module.in_channels // module.groups * kh * kw
+        return int(output[0].numel()) * per_output
+    if isinstance(module, nn.Linear):
+        return module.in_features * module.out_features
+    return 0
+
+
 def torch_layers(model: nn.Module) -> list[Layer]:
     layers: list[Layer] = []
 
@@ -330,7 +344,7 @@ def torch_layers(model: nn.Module) -> list[Layer]:
         buffers = sum(b.numel() for b in module.buffers() if b.is_floating_point())
         shape = tuple(output.shape)
         wh_d = (shape[3], shape[2], shape[1]) if len(shape) == 4 else (1, 1, shape[1])
-        layers.append((KINDS[type(module)], params, buffers, wh_d))
+        layers.append((KINDS[type(module)], params, buffers, wh_d, macs_of(module, output)))
 
     hooks = [m.register_forward_hook(record) for m in model.modules() if type(m) in KINDS]
     try:
@@ -344,7 +358,7 @@ def torch_layers(model: nn.Module) -> list[Layer]:
 
 def convcalc_layers(a: convcalc.Analysis) -> list[Layer]:
     kinds = set(KINDS.values())
-    return [(r.type, r.params, r.buffers, r.output) for r in a.rows if r.type in kinds]
+    return [(r.type, r.params, r.buffers, r.output, r.macs) for r in a.rows if r.type in kinds]
 
 
 @pytest.fixture(autouse=True)
@@ -363,4 +377,5 @@ def test_layer_by_layer(name: str) -> None:
     for i, (mine, theirs) in enumerate(zip(actual, expected, strict=True)):
         assert mine == theirs, f"layer {i} of {len(expected)}"
     assert a.totals.params == sum(p.numel() for p in model.parameters())
+    assert a.totals.macs == sum(layer[4] for layer in expected)
     assert a.output == expected[-1][3]
