@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 
 import click
 
-from ..analysis.analyzer import Analysis, analyze
+from ..analysis.analyzer import analyze
 from ..frontend import bundled
 from ..frontend.spec import load_spec
 from ..records import show_shape
@@ -27,25 +26,14 @@ def list_(format_: str, debug: bool) -> None:
       convcalc list
       convcalc list --format json
     """
+    from ..report.data import list_document, source_line
     from ..report.text import grid
 
     names = bundled.names()
     analyses = [analyze(load_spec(name)) for name in names]
     if format_ == "json":
-        entries = [
-            {
-                "name": name,
-                "title": a.spec.name,
-                "input": list(a.input),
-                "output": list(a.output) if a.output else None,
-                "params": a.totals.params,
-                "macs": a.totals.macs,
-                "source": _source_line(a),
-                "file": a.spec.path,
-            }
-            for name, a in zip(names, analyses, strict=True)
-        ]
-        click.echo(json.dumps({"version": 1, "specs": entries}, indent=2, ensure_ascii=False))
+        doc = list_document(names, analyses)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     body = [
         [
@@ -54,19 +42,13 @@ def list_(format_: str, debug: bool) -> None:
             show_shape(a.output) if a.output else "—",
             f"{a.totals.params:,}",
             f"{a.totals.macs:,}",
-            _source_line(a),
+            source_line(a),
         ]
         for name, a in zip(names, analyses, strict=True)
     ]
     header = ["name", "input", "output", "params", "MACs", "source"]
     right = [False, False, False, True, True, False]
     console().print(grid(header, body, right), soft_wrap=True, crop=False)
-
-
-def _source_line(analysis: Analysis) -> str:
-    """The first sentence of a spec's description."""
-    text = " ".join((analysis.spec.description or "").split())
-    return re.split(r"(?<!\bal)\.\s+(?=[A-Z])", text)[0].rstrip(".")
 
 
 @cli.command()
@@ -84,6 +66,7 @@ def rules(code: str | None, format_: str, debug: bool) -> None:
       convcalc rules CC201
       convcalc rules CC5 --format json
     """
+    from ..report.data import rules_document
     from ..report.text import grid
     from ..rules.catalogue import RULES
     from ..rules.explanations import EXPLANATIONS
@@ -96,16 +79,8 @@ def rules(code: str | None, format_: str, debug: bool) -> None:
             f"no rule is {code}{did_you_mean(str(code), RULES)}", param_hint="CODE"
         )
     if format_ == "json":
-        entries = [
-            {
-                "code": r.code,
-                "severity": str(r.severity),
-                "summary": r.summary,
-                "explanation": EXPLANATIONS[r.code],
-            }
-            for r in chosen
-        ]
-        click.echo(json.dumps({"version": 1, "rules": entries}, indent=2, ensure_ascii=False))
+        doc = rules_document(chosen)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     out = console()
     if code is None:

@@ -81,25 +81,9 @@ def run_(
         sys.exit(1)
     estimated = analysis.memory.inference_peak if analysis.memory else 0
     if format_ == "json":
-        doc = {
-            "version": 1,
-            "ok": result.ok,
-            "batch": batch,
-            "layers": [
-                {
-                    "name": r.name,
-                    "type": r.type,
-                    "expected": list(r.expected),
-                    "actual": list(r.actual) if r.actual else None,
-                    "match": r.match,
-                    "seconds": r.seconds,
-                }
-                for r in result.layers
-            ],
-            "seconds": result.seconds,
-            "measured_peak_bytes": result.measured_peak_bytes,
-            "estimated_inference_peak_bytes": estimated,
-        }
+        from ..report.data import run_document
+
+        doc = run_document(result, batch, estimated)
         emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
     else:
         from ..report.text import grid
