@@ -111,13 +111,13 @@ def memory_document(analysis: Analysis, memory: Memory, budget: int | None) -> d
     return doc
 
 
-def run_document(result: ForwardResult, batch: int, estimated: int) -> dict[str, Any]:
+def run_document(result: ForwardResult, estimated: int) -> dict[str, Any]:
     """`convcalc run --format json`: each layer's expected and actual shape, the timings, the
     measured peak beside the ``estimated`` inference peak."""
     return {
         "version": VERSION,
         "ok": result.ok,
-        "batch": batch,
+        "batch": result.batch,
         "layers": [
             {
                 "name": r.name,
