@@ -26,11 +26,11 @@ from .syntax import (
     Group,
     IntLit,
     Layer,
+    Maybe,
     Merge,
     Name,
     Neg,
     Num,
-    Optional,
     Pair,
     Param,
     Repeat,
@@ -88,7 +88,7 @@ class Parser(Tokenizer):
                 self.enter(opener)
                 condition = self.parse_expr()
                 self.close(opener, ")", "the condition")
-            optional = Optional(name, self.span(mark), condition)
+            optional = Maybe(name, self.span(mark), condition)
         return Stage(term, repeat, optional, self.span(first))
 
     def parse_repeat(self) -> Repeat:
