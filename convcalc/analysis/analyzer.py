@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from ..errors import Finding, FindingError, Location, Severity
-from ..expansion.graph import LayerGraph, LayerNode, MergeNode, Node, build, trace_text
+from ..expansion.expander import build
+from ..expansion.graph import LayerGraph, LayerNode, MergeNode, Node, trace_text
 from ..frontend.spec import Spec
 from ..layers.base import RF, integer, pair
 from ..layers.geometry import MINUS, Axis, fix_lines

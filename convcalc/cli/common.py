@@ -15,7 +15,6 @@ from ..errors import FileError, Finding, Severity, SpecError
 from ..frontend.spec import Spec
 from ..frontend.spec_schema import DTYPES, OPTIMIZERS, parse_shape
 from ..records import Shape
-from ..rules.catalogue import RULES
 from ..rules.lint import LintConfig, unknown_codes
 from ..units import parse_size
 
@@ -328,7 +327,3 @@ def emit(text: str, output: str | None) -> None:
         raise click.BadParameter(
             f"cannot write `{output}`: {exc.strerror or exc}", param_hint="--output"
         ) from None
-
-
-def known_rules() -> list[str]:
-    return list(RULES)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 
 import click
 
-from ..analysis.analyzer import Analysis, analyze
+from ..analysis.analyzer import analyze
 from ..frontend import bundled
 from ..frontend.spec import load_spec
-from ..records import show_shape
 from .common import console, debug_option, emit, format_option, output_option
 from .group import cli
 
@@ -27,46 +25,16 @@ def list_(format_: str, debug: bool) -> None:
       convcalc list
       convcalc list --format json
     """
-    from ..report.text import grid
+    from ..report.data import list_document
+    from ..report.info import print_specs
 
     names = bundled.names()
     analyses = [analyze(load_spec(name)) for name in names]
     if format_ == "json":
-        entries = [
-            {
-                "name": name,
-                "title": a.spec.name,
-                "input": list(a.input),
-                "output": list(a.output) if a.output else None,
-                "params": a.totals.params,
-                "macs": a.totals.macs,
-                "source": _source_line(a),
-                "file": a.spec.path,
-            }
-            for name, a in zip(names, analyses, strict=True)
-        ]
-        click.echo(json.dumps({"version": 1, "specs": entries}, indent=2, ensure_ascii=False))
+        doc = list_document(names, analyses)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    body = [
-        [
-            name,
-            show_shape(a.input),
-            show_shape(a.output) if a.output else "—",
-            f"{a.totals.params:,}",
-            f"{a.totals.macs:,}",
-            _source_line(a),
-        ]
-        for name, a in zip(names, analyses, strict=True)
-    ]
-    header = ["name", "input", "output", "params", "MACs", "source"]
-    right = [False, False, False, True, True, False]
-    console().print(grid(header, body, right), soft_wrap=True, crop=False)
-
-
-def _source_line(analysis: Analysis) -> str:
-    """The first sentence of a spec's description."""
-    text = " ".join((analysis.spec.description or "").split())
-    return re.split(r"(?<!\bal)\.\s+(?=[A-Z])", text)[0].rstrip(".")
+    print_specs(console(), names, analyses)
 
 
 @cli.command()
@@ -84,9 +52,9 @@ def rules(code: str | None, format_: str, debug: bool) -> None:
       convcalc rules CC201
       convcalc rules CC5 --format json
     """
-    from ..report.text import grid
+    from ..report.data import rules_document
+    from ..report.info import print_explanations, print_rules
     from ..rules.catalogue import RULES
-    from ..rules.explanations import EXPLANATIONS
 
     chosen = [r for c, r in RULES.items() if code is None or c.startswith(code.upper())]
     if not chosen:
@@ -96,29 +64,13 @@ def rules(code: str | None, format_: str, debug: bool) -> None:
             f"no rule is {code}{did_you_mean(str(code), RULES)}", param_hint="CODE"
         )
     if format_ == "json":
-        entries = [
-            {
-                "code": r.code,
-                "severity": str(r.severity),
-                "summary": r.summary,
-                "explanation": EXPLANATIONS[r.code],
-            }
-            for r in chosen
-        ]
-        click.echo(json.dumps({"version": 1, "rules": entries}, indent=2, ensure_ascii=False))
+        doc = rules_document(chosen)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    out = console()
     if code is None:
-        body = [[r.code, str(r.severity), r.summary] for r in chosen]
-        out.print(grid(["code", "severity", "summary"], body, [False] * 3), soft_wrap=True)
-        out.print("\n`convcalc rules CODE` explains one rule, with an example and its fix.")
-        return
-    for i, r in enumerate(chosen):
-        if i:
-            out.print()
-        out.print(f"[bold]{r.code}[/bold] ({r.severity}): {r.summary}", soft_wrap=True)
-        out.print()
-        out.print(EXPLANATIONS[r.code], markup=False, soft_wrap=True)
+        print_rules(console(), chosen)
+    else:
+        print_explanations(console(), chosen)
 
 
 @cli.command()

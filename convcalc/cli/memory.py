@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-from typing import Any
 
 import click
 
@@ -63,8 +62,6 @@ def memory(
       convcalc memory vgg16 --batch 32 --optimizer adam --dtype float16
       convcalc memory resnet18 --budget 12GiB --format json
     """
-    from ..report import memory as report
-
     outcome = one_spec(
         spec, input=input_, variables=assignments, batch=batch, dtype=dtype, optimizer=optimizer
     )
@@ -73,19 +70,13 @@ def memory(
         refuse(outcome, console())
     estimate = analysis.memory
     if format_ == "json":
-        doc: dict[str, Any] = {
-            "version": 1,
-            "file": analysis.spec.path,
-            "name": analysis.spec.name,
-            **estimate.to_json(),
-            "per_image": estimate.per_image._asdict(),
-            "layers": report.layer_json(analysis, estimate),
-        }
-        if budget is not None:
-            doc["budget"] = budget
-            doc["max_batch"] = estimate.max_batch(budget)
+        from ..report.data import memory_document
+
+        doc = memory_document(analysis, estimate, budget)
         emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
     else:
+        from ..report import memory as report
+
         buffer = io.StringIO() if output is not None else None
         out = console(buffer)
         report.print_memory(out, analysis, estimate)

@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from ..records import Shape
-from ..units import mb
 from .common import (
     budget_option,
     console,
@@ -66,7 +65,6 @@ def run_(
     """
     from ..engine.forward import forward
     from ..errors import ConvcalcError
-    from ..records import show_shape
 
     outcome = one_spec(spec, input=input_, variables=assignments, batch=batch)
     analysis = outcome.analysis
@@ -81,60 +79,15 @@ def run_(
         sys.exit(1)
     estimated = analysis.memory.inference_peak if analysis.memory else 0
     if format_ == "json":
-        doc = {
-            "version": 1,
-            "ok": result.ok,
-            "batch": batch,
-            "layers": [
-                {
-                    "name": r.name,
-                    "type": r.type,
-                    "expected": list(r.expected),
-                    "actual": list(r.actual) if r.actual else None,
-                    "match": r.match,
-                    "seconds": r.seconds,
-                }
-                for r in result.layers
-            ],
-            "seconds": result.seconds,
-            "measured_peak_bytes": result.measured_peak_bytes,
-            "estimated_inference_peak_bytes": estimated,
-        }
+        from ..report.data import run_document
+
+        doc = run_document(result, estimated)
         emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
     else:
-        from ..report.text import grid
+        from ..report.run import print_run
 
         buffer = io.StringIO() if output is not None else None
-        out = console(buffer)
-        spec_ = analysis.spec
-        out.print(f"[bold]{spec_.name}[/bold]  [dim]{spec_.path}[/dim]")
-        out.print(f"[dim]input {show_shape(analysis.input)} · batch {batch} · seed {seed} · "
-                  f"{result.dtype}[/dim]")  # fmt: skip
-        body = [
-            [
-                r.name,
-                r.type,
-                show_shape(r.expected),
-                show_shape(r.actual) if r.actual else "?",
-                "yes" if r.match else "NO",
-                f"{r.seconds * 1000:,.2f}" if not r.fused_into else f"(in {r.fused_into})",
-                f"{r.gflops:,.1f}" if r.gflops else "—",
-            ]
-            for r in result.layers
-        ]
-        header = ["layer", "type", "expected", "actual", "match", "ms", "GFLOP/s"]
-        right = [False, False, False, False, False, True, True]
-        out.print(grid(header, body, right), soft_wrap=True, crop=False)
-        wrong = [r for r in result.layers if not r.match]
-        status = "every shape matches" if not wrong else (
-            f"{len(wrong)} shape{'s' if len(wrong) > 1 else ''} differ, first at "
-            f"{wrong[0].name}: expected {show_shape(wrong[0].expected)}, got "
-            f"{show_shape(wrong[0].actual) if wrong[0].actual else '?'}")  # fmt: skip
-        out.print(f"[bold]{spec_.name}: {status}[/bold] · forward {result.seconds:.3f} s · "
-                  f"measured peak {mb(result.measured_peak_bytes)} (tracemalloc) · "
-                  f"estimated inference peak {mb(estimated)}", soft_wrap=True)  # fmt: skip
-        if result.note:
-            out.print(f"[dim]{result.note}[/dim]")
+        print_run(console(buffer), analysis, result, seed, estimated)
         if buffer is not None:
             emit(buffer.getvalue(), output)
     sys.exit(0 if result.ok else 1)

@@ -1,4 +1,4 @@
-"""The Arrow+ grammar: a small tokenizer and a recursive-descent parser.
+"""The Arrow+ grammar: a recursive-descent parser over the tokens of :mod:`.lexer`.
 
 One method per grammar rule, the rule as its docstring. Every AST node keeps its span, so an
 error found much later (a shape that does not fit in repetition 4 of a block) still points at
@@ -8,13 +8,13 @@ the token in the file.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, NoReturn
 
 from .. import limits
 from ..errors import FindingError, Location, did_you_mean
 from ..rules.catalogue import finding
-from ..source import Source, Span
+from ..source import Source
 from .keywords import LAYER_TYPES, MERGE_TYPES
+from .lexer import Token, Tokenizer, describe, syntax_error
 from .syntax import (
     Arg,
     Binding,
@@ -26,11 +26,11 @@ from .syntax import (
     Group,
     IntLit,
     Layer,
+    Maybe,
     Merge,
     Name,
     Neg,
     Num,
-    Optional,
     Pair,
     Param,
     Repeat,
@@ -39,155 +39,12 @@ from .syntax import (
     ValueExpr,
 )
 
-_TOKEN = re.compile(
-    r"""
-    (?P<SKIP>(?:[ \t\r\n]+|\#[^\n]*)+)
-  | (?P<ARROW>->)
-  | (?P<SUGAR>(?:CONV\d+-\d+|FC-\d+|POOL\d+)(?![\w.]))
-  | (?P<FLOAT>(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)
-  | (?P<BADNUM>\d+[A-Za-z_]\w*)
-  | (?P<INT>\d+)
-  | (?P<NAME>[A-Za-z_]\w*)
-  | (?P<LABEL>@[A-Za-z_][\w.]*)
-  | (?P<OP>//|[-+*%?\[\]{}|(),=])
-  | (?P<ERROR>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-_HINTS = {
-    "/": "integer division is written //",
-    "@": "a label is @ followed by a name, like CONV(64)@conv1",
-    ">": "stages are joined by ->",
-    ":": "block parameters go under `blocks:`; inside `arch` write name(args)",
-    ";": "stages are joined by ->",
-    "x": "a pair is written (width, height)",
-    "→": "did you mean `->`? The arrow is written with a hyphen and >",
-    "⟶": "did you mean `->`? The arrow is written with a hyphen and >",
-    "×": "a pair is written (width, height)",
-    "—": "did you mean `->`? The arrow is written with a hyphen and >",
-    "–": "did you mean `->`? The arrow is written with a hyphen and >",
-    '"': "quotes belong to YAML, not to the pattern; write the pattern as a | block",
-    "'": "quotes belong to YAML, not to the pattern; write the pattern as a | block",
-}
-
-
 # expr = sum; sum = product (("+"|"-") product)*; product = unary (("*"|"//"|"%") unary)*
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2, "%": 2}
 
 
-class Token(NamedTuple):
-    kind: str  # ARROW, SUGAR, FLOAT, INT, NAME, LABEL, the operator itself, or END
-    text: str
-    start: int
-    end: int
-
-
-def tokenize(source: Source) -> list[Token]:
-    text = source.text
-    tokens: list[Token] = []
-    append = tokens.append
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind == "SKIP":
-            continue
-        start, end = m.span()
-        if kind == "OP":
-            kind = m.group()
-        elif kind == "ERROR":
-            ch = m.group()
-            raise _error(source, start, end, f"unexpected character `{ch}`", _HINTS.get(ch))
-        elif kind == "BADNUM":
-            raise _error(
-                source,
-                start,
-                end,
-                f"`{m.group()}` is not a number",
-                "a pair is written (width, height), like F=(3, 3)",
-            )
-        append(Token(kind or "", m.group(), start, end))
-    tokens.append(Token("END", "", len(text), len(text)))
-    return tokens
-
-
-def _error(
-    source: Source, start: int, end: int, message: str, help: str | None = None
-) -> FindingError:
-    return FindingError(finding("CC107", message, Location.of(Span(source, start, end)), help=help))
-
-
-def _describe(token: Token) -> str:
-    return "the end of the pattern" if token.kind == "END" else f"`{token.text}`"
-
-
-class Parser:
+class Parser(Tokenizer):
     """Recursive descent over a token list; ``parse_chain`` etc. follow the grammar."""
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.tokens = tokenize(source)
-        self.i = 0
-        self.depth = 0
-
-    # -- token helpers -------------------------------------------------------------------
-
-    @property
-    def token(self) -> Token:
-        return self.tokens[self.i]
-
-    def check(self, kind: str, text: str | None = None) -> bool:
-        tok = self.tokens[self.i]
-        return tok.kind == kind and (text is None or tok.text == text)
-
-    def read(self) -> Token:
-        tok = self.tokens[self.i]
-        self.i += 1
-        return tok
-
-    def expect(self, kind: str, *, expected: str, help: str | None = None) -> Token:
-        if not self.check(kind):
-            self.fail(f"expected {expected}, found {_describe(self.token)}", help=help)
-        return self.read()
-
-    def fail(self, message: str, token: Token | None = None, help: str | None = None) -> NoReturn:
-        tok = token or self.token
-        raise _error(self.source, tok.start, max(tok.end, tok.start + 1), message, help)
-
-    def span(self, start: Token, end: Token | None = None) -> Span:
-        last = end or self.tokens[self.i - 1]
-        stop = last.end if last.end > start.end else start.end
-        return Span(self.source, start.start, stop)
-
-    def enter(self, opener: Token) -> None:
-        self.depth += 1
-        if self.depth > limits.MAX_NESTING:
-            raise FindingError(
-                finding(
-                    "CC123",
-                    f"brackets nest deeper than {limits.MAX_NESTING} levels",
-                    Location.of(Span(self.source, opener.start, opener.end)),
-                    help="brackets are needed only around what repeats or is optional; "
-                    "a block (`blocks:`) can name a deep part",
-                )
-            )
-
-    def close(self, opener: Token, closer: str, what: str) -> Token:
-        if not self.check(closer):
-            tok = self.token
-            found = _describe(tok)
-            if tok.kind == "END":
-                self.fail(
-                    f"`{opener.text}` is never closed", opener, help=f"add `{closer}` after {what}"
-                )
-            self.fail(
-                f"expected `{closer}` to close the `{opener.text}` at column "
-                f"{Location.of(Span(self.source, opener.start, opener.end)).column}, "
-                f"found {found}"
-            )
-        self.depth -= 1
-        return self.read()
-
-    # -- grammar -------------------------------------------------------------------------
 
     def parse(self) -> Chain:
         """arch = chain END"""
@@ -201,7 +58,7 @@ class Parser:
             if tok.kind == "|":
                 self.fail("`|` separates branches, only inside ADD{...} or CAT{...}")
             self.fail(
-                f"expected `->` or the end of the pattern, found {_describe(tok)}",
+                f"expected `->` or the end of the pattern, found {describe(tok)}",
                 help="stages are joined by ->",
             )
         return chain
@@ -231,7 +88,7 @@ class Parser:
                 self.enter(opener)
                 condition = self.parse_expr()
                 self.close(opener, ")", "the condition")
-            optional = Optional(name, self.span(mark), condition)
+            optional = Maybe(name, self.span(mark), condition)
         return Stage(term, repeat, optional, self.span(first))
 
     def parse_repeat(self) -> Repeat:
@@ -251,7 +108,7 @@ class Parser:
             self.close(tok, ")", "the count")
         else:
             self.fail(
-                f"expected a repetition count after `*`, found {_describe(tok)}",
+                f"expected a repetition count after `*`, found {describe(tok)}",
                 help="write *3, *N or *(N + 1)",
             )
         bindings: list[Binding] = []
@@ -324,7 +181,7 @@ class Parser:
             )
         if tok.kind == "ARROW":
             self.fail("expected a layer before `->`")
-        self.fail(f"expected a layer, a block, `[` or a merge, found {_describe(tok)}")
+        self.fail(f"expected a layer, a block, `[` or a merge, found {describe(tok)}")
 
     def parse_layer(self) -> Layer:
         """layer = TYPE args? ("@" NAME)?"""
@@ -412,7 +269,7 @@ class Parser:
             value = self.parse_value()
             return Arg(first.text, value, self.span(first), self.span(first, first))
         if first.kind in (")", ",", "END"):
-            self.fail(f"expected an argument, found {_describe(first)}")
+            self.fail(f"expected an argument, found {describe(first)}")
         return Arg(None, self.parse_value(), self.span(first))
 
     def parse_value(self) -> ValueExpr:
@@ -480,7 +337,7 @@ class Parser:
             return inner
         if tok.kind == "FLOAT":
             self.fail(f"`{tok.text}` is not an integer; arithmetic here is on integers")
-        self.fail(f"expected a number or a name, found {_describe(tok)}")
+        self.fail(f"expected a number or a name, found {describe(tok)}")
 
     def parse_int(self, tok: Token) -> IntLit:
         if len(tok.text) > limits.MAX_INT_DIGITS:
@@ -514,7 +371,7 @@ class Parser:
             self.close(opener, ")", "the parameters")
         if not self.check("END"):
             self.fail(
-                f"expected the end of the block header, found {_describe(self.token)}",
+                f"expected the end of the block header, found {describe(self.token)}",
                 help="write name(p1, p2=default)",
             )
         return BlockHeader(tok.text, tuple(params), self.span(tok, tok))
@@ -525,7 +382,7 @@ def parse_pattern(source: Source) -> Chain:
     try:
         return Parser(source).parse()
     except RecursionError:  # pragma: no cover - MAX_NESTING keeps the stack shallow
-        raise _error(source, 0, 1, "the pattern nests too deeply") from None
+        raise syntax_error(source, 0, 1, "the pattern nests too deeply") from None
 
 
 def parse_header(source: Source) -> BlockHeader:

@@ -98,7 +98,7 @@ class Repeat(NamedTuple):
     span: Span
 
 
-class Optional(NamedTuple):
+class Maybe(NamedTuple):
     """``X?`` (bare), ``X?name`` or ``X?(expr)``: present when the name or expression is
     true or non-zero."""
 
@@ -110,7 +110,7 @@ class Optional(NamedTuple):
 class Stage(NamedTuple):
     term: Term
     repeat: Repeat | None
-    optional: Optional | None
+    optional: Maybe | None
     span: Span
 
 

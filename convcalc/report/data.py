@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..analysis.analyzer import Analysis
+from ..analysis.memory import Memory
 from ..errors import Finding
+from ..rules.catalogue import Rule
+from ..rules.explanations import EXPLANATIONS
+from ..units import BYTES
+
+if TYPE_CHECKING:
+    from ..engine.forward import ForwardResult
 
 VERSION = 1
 
@@ -71,3 +79,95 @@ def failed_json(file: str, findings: Sequence[Finding]) -> dict[str, Any]:
 
 def check_document(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"version": VERSION, "results": list(results)}
+
+
+def memory_layer_json(analysis: Analysis, memory: Memory) -> list[dict[str, Any]]:
+    width = BYTES[memory.dtype]
+    return [
+        {
+            "name": r.name,
+            "type": r.type,
+            "activations": r.activations * width,
+            "parameters": r.params * width,
+        }
+        for r in analysis.rows
+    ]
+
+
+def memory_document(analysis: Analysis, memory: Memory, budget: int | None) -> dict[str, Any]:
+    """`convcalc memory --format json`: the estimate, per image and per layer, and the largest
+    batch within ``budget`` when one is given."""
+    doc: dict[str, Any] = {
+        "version": VERSION,
+        "file": analysis.spec.path,
+        "name": analysis.spec.name,
+        **memory.to_json(),
+        "per_image": memory.per_image._asdict(),
+        "layers": memory_layer_json(analysis, memory),
+    }
+    if budget is not None:
+        doc["budget"] = budget
+        doc["max_batch"] = memory.max_batch(budget)
+    return doc
+
+
+def run_document(result: ForwardResult, estimated: int) -> dict[str, Any]:
+    """`convcalc run --format json`: each layer's expected and actual shape, the timings, the
+    measured peak beside the ``estimated`` inference peak."""
+    return {
+        "version": VERSION,
+        "ok": result.ok,
+        "batch": result.batch,
+        "layers": [
+            {
+                "name": r.name,
+                "type": r.type,
+                "expected": list(r.expected),
+                "actual": list(r.actual) if r.actual else None,
+                "match": r.match,
+                "seconds": r.seconds,
+            }
+            for r in result.layers
+        ],
+        "seconds": result.seconds,
+        "measured_peak_bytes": result.measured_peak_bytes,
+        "estimated_inference_peak_bytes": estimated,
+    }
+
+
+def source_line(analysis: Analysis) -> str:
+    """The first sentence of a spec's description."""
+    text = " ".join((analysis.spec.description or "").split())
+    return re.split(r"(?<!\bal)\.\s+(?=[A-Z])", text)[0].rstrip(".")
+
+
+def list_document(names: Sequence[str], analyses: Sequence[Analysis]) -> dict[str, Any]:
+    """`convcalc list --format json`: each bundled spec's input, output, parameters, MACs."""
+    entries = [
+        {
+            "name": name,
+            "title": a.spec.name,
+            "input": list(a.input),
+            "output": list(a.output) if a.output else None,
+            "params": a.totals.params,
+            "macs": a.totals.macs,
+            "source": source_line(a),
+            "file": a.spec.path,
+        }
+        for name, a in zip(names, analyses, strict=True)
+    ]
+    return {"version": VERSION, "specs": entries}
+
+
+def rules_document(rules: Sequence[Rule]) -> dict[str, Any]:
+    """`convcalc rules --format json`: each rule with its explanation."""
+    entries = [
+        {
+            "code": r.code,
+            "severity": str(r.severity),
+            "summary": r.summary,
+            "explanation": EXPLANATIONS[r.code],
+        }
+        for r in rules
+    ]
+    return {"version": VERSION, "rules": entries}

@@ -1,8 +1,8 @@
 """A draft-07 JSON Schema of the spec format, for editors (yaml-language-server) and CI.
 
-Generated from the same pydantic-core declaration that validates specs (convcalc.schema), so
-the two cannot drift; `defaults` is spelled out per layer type from the vocabulary, so an
-editor completes argument names and shows their documentation.
+Generated from the same pydantic-core declaration that validates specs
+(frontend/spec_schema.py), so the two cannot drift; `defaults` is spelled out per layer type
+from the vocabulary, so an editor completes argument names and shows their documentation.
 """
 
 from __future__ import annotations

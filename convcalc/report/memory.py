@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from rich.console import Console
 from rich.text import Text
 
@@ -141,17 +139,4 @@ def budget_lines(memory: Memory, budget: int) -> list[str]:
         f"(activations and their gradients {mb(per.activations + per.activation_gradients)}, "
         f"switches {mb(per.pool_switches)}, workspace {mb(per.workspace)}) on top of "
         f"{mb(fixed)} MB for the parameters",
-    ]
-
-
-def layer_json(analysis: Analysis, memory: Memory) -> Sequence[dict[str, object]]:
-    width = BYTES[memory.dtype]
-    return [
-        {
-            "name": r.name,
-            "type": r.type,
-            "activations": r.activations * width,
-            "parameters": r.params * width,
-        }
-        for r in analysis.rows
     ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import convcalc
-from convcalc.frontend.parser import parse_pattern, tokenize
+from convcalc.frontend.lexer import tokenize
+from convcalc.frontend.parser import parse_pattern
 from convcalc.source import Source, SourceFile
 
 from ..support import check, spec

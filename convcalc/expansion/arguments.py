@@ -1,0 +1,154 @@
+"""Arguments, resolved: a block call's matched to its parameters, a layer's checked and
+completed with the spec's defaults and the built-in ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..errors import FindingError, did_you_mean
+from ..frontend.evaluate import Env, check_arg, evaluate_value, fail
+from ..frontend.keywords import WORDS
+from ..frontend.spec import Block
+from ..frontend.syntax import Arg, Call, Name
+from ..layers.base import ParamSpec
+from ..layers.vocabulary import LAYERS, argument_hint
+from ..records import ArgValue
+from ..source import Span
+
+
+def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
+    """Match a call's arguments to the block's parameters."""
+    params = block.header.params
+    names = [p.name for p in params]
+    signature = (
+        f"the block is {block.header.name}("
+        + ", ".join(
+            p.name if p.default is None else f"{p.name}={p.default.span.text}" for p in params
+        )
+        + ")"
+    )
+    bound: dict[str, ArgValue] = {}
+    positional = True
+    for i, arg in enumerate(call.args):
+        if arg.key is None:
+            if not positional:
+                raise fail("CC113", "a positional argument follows a named one", arg.span)
+            if i >= len(params):
+                raise fail(
+                    "CC113",
+                    f"`{call.name}` takes {len(params)} argument"
+                    f"{'s' if len(params) != 1 else ''}, got {len(call.args)}",
+                    arg.span,
+                    help=signature,
+                )
+            key = names[i]
+        else:
+            positional = False
+            key = arg.key
+            if key not in names:
+                raise fail(
+                    "CC113",
+                    f"`{call.name}` has no parameter `{key}`{did_you_mean(key, names)}",
+                    arg.key_span or arg.span,
+                    help=signature,
+                )
+        if key in bound:
+            raise fail("CC113", f"parameter `{key}` of `{call.name}` is given twice", arg.span)
+        value = evaluate_value(arg.value, env)
+        bound[key] = value
+    for param in params:
+        if param.name not in bound:
+            if param.default is None:
+                raise fail(
+                    "CC113",
+                    f"`{call.name}` needs a value for `{param.name}`",
+                    call.span,
+                    help=signature,
+                )
+            bound[param.name] = evaluate_value(param.default, {**env, **bound})
+    return bound
+
+
+def resolve_args(
+    type_name: str,
+    given: tuple[Arg, ...],
+    env: Env,
+    defaults: Mapping[str, ArgValue],
+    span: Span,
+) -> dict[str, ArgValue]:
+    """Explicit arguments, then the spec's defaults, then the built-in ones."""
+    layer = LAYERS[type_name]
+    declared = {p.name: p for p in layer.params}
+    args: dict[str, ArgValue] = {}
+    for i, arg in enumerate(given):
+        key = arg.key
+        if key is None:
+            if i > 0 or layer.positional is None:
+                first = layer.positional
+                raise fail(
+                    "CC111",
+                    f"{type_name} takes no arguments"
+                    if first is None
+                    else f"only the first argument of {type_name} may be positional",
+                    arg.span,
+                    help=None
+                    if first is None
+                    else f"name it: {type_name}(..., {_next_param(layer.params, args)}=...)",
+                )
+            key = layer.positional
+        spec = declared.get(key)
+        if spec is None:
+            raise fail(
+                "CC111",
+                f"{type_name} has no argument `{key}`{argument_hint(key, declared)}",
+                arg.key_span or arg.span,
+                help=f"{type_name} takes: {', '.join(declared) or 'no arguments'}",
+            )
+        if key in args:
+            raise fail("CC111", f"{type_name} argument {key} is given twice", arg.span)
+        if (
+            isinstance(arg.value, Name)
+            and arg.value.name not in env
+            and arg.value.name not in WORDS
+            and spec.kind in ("pad", "choice", "bool")
+        ):
+            # a misspelt word (P=smae, type=maxx), not a missing variable
+            check_arg(type_name, spec, arg.value.name, arg.value.span)
+        value = evaluate_value(arg.value, env, words=True)
+        if isinstance(value, str) and value not in WORDS:
+            raise fail("CC111", f"{type_name} argument {key}={value}: not a known word", arg.span)
+        args[key] = check_arg(type_name, spec, value, arg.value.span)
+    for spec in layer.params:
+        if spec.name in args:
+            continue
+        if spec.name in defaults:
+            args[spec.name] = defaults[spec.name]
+        elif spec.default == "F":
+            args[spec.name] = args["F"]
+        elif spec.default is not None:
+            args[spec.name] = _builtin(spec)
+        else:
+            raise _missing(type_name, spec, span)
+    return args
+
+
+def _next_param(params: tuple[ParamSpec, ...], args: Mapping[str, ArgValue]) -> str:
+    return next((p.name for p in params[1:] if p.name not in args), params[-1].name)
+
+
+def _builtin(spec: ParamSpec) -> ArgValue:
+    value = spec.default
+    assert value is not None
+    if spec.kind in ("pair", "pad") and isinstance(value, int):
+        return (value, value)
+    return value
+
+
+def _missing(type_name: str, spec: ParamSpec, span: Span) -> FindingError:
+    return fail(
+        "CC111",
+        f"{type_name} needs {spec.name} ({spec.doc})",
+        span,
+        help=f"write {type_name}({spec.name}=64), or set it for every {type_name} in the spec: "
+        f"defaults: {{{type_name}: {{{spec.name}: 64}}}}",
+    )

@@ -1,0 +1,361 @@
+"""Expansion: pattern AST + spec → a layer graph with every repetition, call and default resolved.
+
+:func:`build` walks the pattern once, stage by stage, checking the expansion limits before
+each repetition and block call (with :class:`~.bounds.LowerBound`), then names the layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .. import limits
+from ..errors import Finding, FindingError, Location, did_you_mean
+from ..frontend.evaluate import Env, evaluate, fail, show, unbound
+from ..frontend.keywords import LAYER_TYPES, MERGE_TYPES
+from ..frontend.spec import Spec
+from ..frontend.syntax import Call, Chain, Group, Layer, Merge, Name, Stage
+from ..records import ArgValue
+from ..rules.catalogue import finding
+from ..source import Span
+from .arguments import bind_call, resolve_args
+from .bounds import LowerBound
+from .graph import Frame, LayerGraph, LayerNode, MergeNode, Node, trace_text
+
+
+class Expander:
+    def __init__(self, spec: Spec, variables: Mapping[str, int | bool]) -> None:
+        self.spec = spec
+        self.globals: dict[str, ArgValue] = {**spec.vars, **variables}
+        self.findings: list[Finding] = []
+        self.steps = 0
+        self.layers = 0
+        self.depth = 0
+        self._optional_seen: set[tuple[int, int, int]] = set()
+        self.bound = LowerBound(spec.blocks, self.globals)
+
+    def build(self) -> LayerGraph:
+        chain = self.spec.arch
+        stages = list(chain.stages)
+        nodes: list[Node] = []
+        first = stages[0].term
+        if isinstance(first, Layer) and first.type == "INPUT":
+            extra = stages[0].optional or stages[0].repeat
+            if extra is not None:
+                raise fail(
+                    "CC115",
+                    "INPUT cannot be optional or repeated",
+                    extra.span,
+                    help="the network has exactly one input: write INPUT -> ...",
+                )
+        if (
+            isinstance(first, Layer)
+            and first.type == "INPUT"
+            and stages[0].repeat is None
+            and stages[0].optional is None
+        ):
+            if first.args:
+                raise fail(
+                    "CC111",
+                    "INPUT takes no arguments",
+                    first.args[0].span,
+                    help="the input volume is `input:` in the spec (or --input WxHxD)",
+                )
+            nodes.append(LayerNode("INPUT", {}, first.span, (), first.label))
+            stages = stages[1:]
+        else:
+            start = Span(chain.span.source, chain.span.start, chain.span.start + 1)
+            nodes.append(LayerNode("INPUT", {}, start))
+        self.layers = 1
+        self._check_whole(stages)
+        for stage in stages:
+            self.stage(stage, self.globals, (), nodes)
+        _assign_names(nodes)
+        return LayerGraph(nodes, self.findings, self.layers)
+
+    # -- the grammar, expanded ------------------------------------------------------------
+
+    def chain(self, chain: Chain, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        for stage in chain.stages:
+            self.stage(stage, env, trace, out)
+
+    def stage(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        self._step(stage.span)
+        if stage.optional is not None and not self._present(stage, env):
+            return
+        repeat = stage.repeat
+        if repeat is None:
+            self.term(stage, env, trace, out)
+            return
+        count = evaluate(repeat.times, env)
+        if count < 0:
+            raise fail(
+                "CC114",
+                f"repetition count `{repeat.times.span.text}` is {count}",
+                repeat.times.span,
+                help="a count is 0 or more",
+            )
+        if count > limits.MAX_REPEAT:
+            raise fail(
+                "CC122",
+                f"repetition count {count:,} is over the limit of {limits.MAX_REPEAT:,}",
+                repeat.times.span,
+            )
+        values: list[tuple[str, list[int]]] = []
+        for binding in repeat.bindings:
+            if len(binding.values) != count:
+                raise fail(
+                    "CC110",
+                    f"`over {binding.name}=...` gives {len(binding.values)} value"
+                    f"{'s' if len(binding.values) != 1 else ''} for {count} repetition"
+                    f"{'s' if count != 1 else ''}",
+                    binding.span,
+                    help=f"give exactly {count} values, one per repetition",
+                )
+            values.append((binding.name, [evaluate(v, env) for v in binding.values]))
+        self._check_size(stage, count, env)
+        for i in range(count):
+            self._step(stage.span)
+            inner: Env = env
+            bound: tuple[tuple[str, ArgValue], ...] = ()
+            if values:
+                bound = tuple((name, vals[i]) for name, vals in values)
+                inner = {**env, **dict(bound)}
+            frame = Frame(stage.term.span, i + 1, count, bound)
+            self.term(stage, inner, (*trace, frame), out)
+
+    def _check_whole(self, stages: list[Stage]) -> None:
+        """Refuse at once a pattern whose stages add up past a limit, at the stage that does."""
+        steps, layers = 0, 1
+        for stage in stages:
+            s, n = self.bound.stage(stage, self.globals)
+            steps, layers = steps + s, layers + n
+            if layers > limits.MAX_LAYERS or steps > limits.MAX_STEPS:
+                raise fail(
+                    "CC121",
+                    f"up to here the network has at least {_many(layers, 'layer')} and "
+                    f"{_many(steps, 'expansion step')}; the limits are {limits.MAX_LAYERS:,} "
+                    f"layers and {limits.MAX_STEPS:,} steps",
+                    stage.span,
+                    help="reduce the repetition counts",
+                )
+
+    def _check_size(self, stage: Stage, count: int, env: Env) -> None:
+        """Refuse a repetition whose expansion is already known to exceed the limits."""
+        steps, layers = self.bound.term(stage.term, env)
+        steps, layers = count * (1 + steps), count * layers
+        if self.layers + layers > limits.MAX_LAYERS:
+            raise fail(
+                "CC121",
+                f"with this repetition the network has at least {self.layers + layers:,} layers "
+                f"({layers:,} here); the limit is {limits.MAX_LAYERS:,}",
+                _repeat_span(stage),
+                help="reduce the repetition counts",
+            )
+        if self.steps + steps > limits.MAX_STEPS:
+            raise fail(
+                "CC121",
+                f"with this repetition the expansion takes at least {self.steps + steps:,} steps "
+                f"({steps:,} here); the limit is {limits.MAX_STEPS:,}",
+                _repeat_span(stage),
+                help="reduce the repetition counts (repetitions of nothing count too)",
+            )
+
+    def _present(self, stage: Stage, env: Env) -> bool:
+        optional = stage.optional
+        assert optional is not None
+        if optional.condition is not None:
+            return bool(evaluate(optional.condition, env))
+        if optional.name is None:
+            span = stage.span
+            key = (id(span.source), span.start, span.end)
+            if key not in self._optional_seen:
+                self._optional_seen.add(key)
+                text = stage.term.span.text
+                self.findings.append(
+                    finding(
+                        "CC112",
+                        f"optional `{text}?` is present by default",
+                        Location.of(optional.span),
+                        help=f"name it to choose: {text}?pool, with vars: {{pool: true}} or "
+                        "--set pool=false",
+                    )
+                )
+            return True
+        if optional.name not in env:
+            raise unbound(Name(optional.name, optional.span), env)
+        value = env[optional.name]
+        if isinstance(value, (bool, int)):
+            return bool(value)
+        raise fail(
+            "CC114",
+            f"`{optional.name}` is {show(value)}, not true/false or a number",
+            optional.span,
+        )
+
+    def term(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        try:
+            self._term(stage, env, trace, out)
+        except FindingError as exc:
+            if exc.finding.note is None and trace:
+                raise FindingError(exc.finding._replace(note=trace_text(trace))) from None
+            raise
+
+    def _term(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        term = stage.term
+        if isinstance(term, Layer):
+            out.append(self.layer(term, env, trace))
+        elif isinstance(term, Group):
+            self.chain(term.chain, env, trace, out)
+        elif isinstance(term, Merge):
+            out.append(self.merge(term, env, trace))
+        else:
+            self.call(term, env, trace, out)
+
+    def layer(self, layer: Layer, env: Env, trace: tuple[Frame, ...]) -> LayerNode:
+        if layer.type == "INPUT":
+            raise fail(
+                "CC115",
+                "INPUT can only be the first stage of `arch`",
+                layer.span,
+                help="remove it; every pattern starts from the spec's input volume",
+            )
+        self.layers += 1
+        if self.layers > limits.MAX_LAYERS:
+            raise fail(
+                "CC121",
+                f"the network expands to more than {limits.MAX_LAYERS:,} layers",
+                layer.span,
+            )
+        defaults = self.spec.defaults.get(layer.type, {})
+        args = resolve_args(layer.type, layer.args, env, defaults, layer.span)
+        return LayerNode(layer.type, args, layer.span, trace, layer.label)
+
+    def merge(self, merge: Merge, env: Env, trace: tuple[Frame, ...]) -> MergeNode:
+        branches: list[list[Node]] = []
+        for branch in merge.branches:
+            nodes: list[Node] = []
+            self.chain(branch, env, trace, nodes)
+            branches.append(nodes)
+        if merge.kind == "RES":
+            self.layers += 1
+            branches.append([LayerNode("ID", {}, merge.span, trace)])
+        self.layers += 1
+        kind = "ADD" if merge.kind == "RES" else merge.kind
+        return MergeNode(kind, tuple(branches), merge.span, trace, merge.label)
+
+    def call(self, call: Call, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        block = self.spec.blocks.get(call.name)
+        if block is None:
+            known = [*self.spec.blocks, *LAYER_TYPES, *MERGE_TYPES]
+            raise fail(
+                "CC108",
+                f"unknown layer or block `{call.name}`{did_you_mean(call.name, known)}",
+                call.span,
+                help="layer types: "
+                + ", ".join(LAYER_TYPES)
+                + (f"; blocks: {', '.join(self.spec.blocks)}" if self.spec.blocks else ""),
+            )
+        if self.depth >= limits.MAX_RECURSION:
+            raise fail(
+                "CC124",
+                f"block calls nest deeper than {limits.MAX_RECURSION} levels (at `{call.name}`)",
+                call.span,
+                help="a recursive block must stop within that depth, as "
+                'b(n): "CONV -> b(n - 1)?n" does for n < 32; a repetition like [CONV]*n '
+                "repeats without nesting",
+            )
+        inner = {**self.globals, **bind_call(block, call, env)}
+        steps, layers = self.bound.call(call, env)
+        if self.steps + steps > limits.MAX_STEPS or self.layers + layers > limits.MAX_LAYERS:
+            raise fail(
+                "CC121",
+                f"with `{call.name}` the network has at least {self.layers + layers:,} layers and "
+                f"{self.steps + steps:,} expansion steps ({layers:,} and {steps:,} here); the "
+                f"limits are {limits.MAX_LAYERS:,} layers and {limits.MAX_STEPS:,} steps",
+                call.span,
+                help="a block that calls blocks twice doubles at every level; reduce the depth",
+            )
+        frame = Frame(call.span, values=tuple((p.name, inner[p.name]) for p in block.header.params))
+        self.depth += 1
+        try:
+            self.chain(block.body, inner, (*trace, frame), out)
+        finally:
+            self.depth -= 1
+
+    def _step(self, span: Span) -> None:
+        self.steps += 1
+        if self.steps > limits.MAX_STEPS:
+            raise fail(
+                "CC121",
+                f"expanding the pattern takes more than {limits.MAX_STEPS:,} steps",
+                span,
+                help="reduce the repetition counts",
+            )
+
+
+def _repeat_span(stage: Stage) -> Span:
+    repeat = stage.repeat
+    assert repeat is not None
+    return stage.term.span.to(repeat.times.span)
+
+
+def _many(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' if n != 1 else ''}"
+
+
+def _assign_names(nodes: list[Node]) -> None:
+    """Labels first (numbered when a label repeats), then ``conv1``, ``relu3``, ... per type."""
+    flat: list[Node] = []
+
+    def walk(seq: list[Node]) -> None:
+        for node in seq:
+            if isinstance(node, MergeNode):
+                for branch in node.branches:
+                    walk(branch)
+            flat.append(node)
+
+    walk(nodes)
+    counts: dict[str, int] = {}
+    origin: dict[str, Span] = {}
+    for node in flat:
+        if node.label:
+            counts[node.label] = counts.get(node.label, 0) + 1
+            first = origin.setdefault(node.label, node.span)
+            if first.source is not node.span.source or first.start != node.span.start:
+                line, col, _ = first.location()
+                raise fail(
+                    "CC113",
+                    f"label `{node.label}` already names another layer (line {line}, column {col})",
+                    node.span,
+                    help="give each layer its own label; a label repeated by *n or by a "
+                    "block called twice is numbered for you (name.1, name.2, ...)",
+                )
+    used = {label for label in counts}
+    seen: dict[str, int] = {}
+    for node in flat:
+        if node.label:
+            if counts[node.label] == 1:
+                node.name = node.label
+            else:
+                seen[node.label] = seen.get(node.label, 0) + 1
+                node.name = f"{node.label}.{seen[node.label]}"
+                used.add(node.name)
+    numbers: dict[str, int] = {}
+    for node in flat:
+        if node.name:
+            continue
+        prefix = (node.kind if isinstance(node, MergeNode) else node.type).lower()
+        n = numbers.get(prefix, 0)
+        while True:
+            n += 1
+            candidate = prefix if prefix == "input" and n == 1 else f"{prefix}{n}"
+            if candidate not in used:
+                break
+        numbers[prefix] = n
+        node.name = candidate
+        used.add(candidate)
+
+
+def build(spec: Spec, variables: Mapping[str, int | bool] | None = None) -> LayerGraph:
+    """Expand a spec's pattern; raise :class:`FindingError` at the first error."""
+    return Expander(spec, variables or {}).build()

@@ -1,0 +1,162 @@
+"""The Arrow+ tokenizer: the token kinds, ``tokenize`` and the :class:`Tokenizer` the parser
+reads with (``check``/``read``/``expect``, brackets counted against ``limits.MAX_NESTING``).
+
+A character that cannot start a token is refused here, with a hint for the usual mistakes
+(``→`` for ``->``, ``/`` for ``//``, quotes from YAML).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, NoReturn
+
+from .. import limits
+from ..errors import FindingError, Location
+from ..rules.catalogue import finding
+from ..source import Source, Span
+
+_TOKEN = re.compile(
+    r"""
+    (?P<SKIP>(?:[ \t\r\n]+|\#[^\n]*)+)
+  | (?P<ARROW>->)
+  | (?P<SUGAR>(?:CONV\d+-\d+|FC-\d+|POOL\d+)(?![\w.]))
+  | (?P<FLOAT>(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)
+  | (?P<BADNUM>\d+[A-Za-z_]\w*)
+  | (?P<INT>\d+)
+  | (?P<NAME>[A-Za-z_]\w*)
+  | (?P<LABEL>@[A-Za-z_][\w.]*)
+  | (?P<OP>//|[-+*%?\[\]{}|(),=])
+  | (?P<ERROR>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+_HINTS = {
+    "/": "integer division is written //",
+    "@": "a label is @ followed by a name, like CONV(64)@conv1",
+    ">": "stages are joined by ->",
+    ":": "block parameters go under `blocks:`; inside `arch` write name(args)",
+    ";": "stages are joined by ->",
+    "x": "a pair is written (width, height)",
+    "→": "did you mean `->`? The arrow is written with a hyphen and >",
+    "⟶": "did you mean `->`? The arrow is written with a hyphen and >",
+    "×": "a pair is written (width, height)",
+    "—": "did you mean `->`? The arrow is written with a hyphen and >",
+    "–": "did you mean `->`? The arrow is written with a hyphen and >",
+    '"': "quotes belong to YAML, not to the pattern; write the pattern as a | block",
+    "'": "quotes belong to YAML, not to the pattern; write the pattern as a | block",
+}
+
+
+class Token(NamedTuple):
+    kind: str  # ARROW, SUGAR, FLOAT, INT, NAME, LABEL, the operator itself, or END
+    text: str
+    start: int
+    end: int
+
+
+def tokenize(source: Source) -> list[Token]:
+    """The tokens of a pattern, whitespace and comments dropped, ending with an END token;
+    a character that starts no token raises CC107."""
+    text = source.text
+    tokens: list[Token] = []
+    append = tokens.append
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind == "SKIP":
+            continue
+        start, end = m.span()
+        if kind == "OP":
+            kind = m.group()
+        elif kind == "ERROR":
+            ch = m.group()
+            raise syntax_error(source, start, end, f"unexpected character `{ch}`", _HINTS.get(ch))
+        elif kind == "BADNUM":
+            raise syntax_error(
+                source,
+                start,
+                end,
+                f"`{m.group()}` is not a number",
+                "a pair is written (width, height), like F=(3, 3)",
+            )
+        append(Token(kind or "", m.group(), start, end))
+    tokens.append(Token("END", "", len(text), len(text)))
+    return tokens
+
+
+def syntax_error(
+    source: Source, start: int, end: int, message: str, help: str | None = None
+) -> FindingError:
+    """CC107, the error of a pattern that does not follow the grammar."""
+    return FindingError(finding("CC107", message, Location.of(Span(source, start, end)), help=help))
+
+
+def describe(token: Token) -> str:
+    """A token as an error message names it: `CONV`, or the end of the pattern."""
+    return "the end of the pattern" if token.kind == "END" else f"`{token.text}`"
+
+
+class Tokenizer:
+    """A cursor over the tokens of a source, with the bracket depth it is at."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.tokens = tokenize(source)
+        self.i = 0
+        self.depth = 0
+
+    @property
+    def token(self) -> Token:
+        return self.tokens[self.i]
+
+    def check(self, kind: str, text: str | None = None) -> bool:
+        tok = self.tokens[self.i]
+        return tok.kind == kind and (text is None or tok.text == text)
+
+    def read(self) -> Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, kind: str, *, expected: str, help: str | None = None) -> Token:
+        if not self.check(kind):
+            self.fail(f"expected {expected}, found {describe(self.token)}", help=help)
+        return self.read()
+
+    def fail(self, message: str, token: Token | None = None, help: str | None = None) -> NoReturn:
+        tok = token or self.token
+        raise syntax_error(self.source, tok.start, max(tok.end, tok.start + 1), message, help)
+
+    def span(self, start: Token, end: Token | None = None) -> Span:
+        last = end or self.tokens[self.i - 1]
+        stop = last.end if last.end > start.end else start.end
+        return Span(self.source, start.start, stop)
+
+    def enter(self, opener: Token) -> None:
+        self.depth += 1
+        if self.depth > limits.MAX_NESTING:
+            raise FindingError(
+                finding(
+                    "CC123",
+                    f"brackets nest deeper than {limits.MAX_NESTING} levels",
+                    Location.of(Span(self.source, opener.start, opener.end)),
+                    help="brackets are needed only around what repeats or is optional; "
+                    "a block (`blocks:`) can name a deep part",
+                )
+            )
+
+    def close(self, opener: Token, closer: str, what: str) -> Token:
+        if not self.check(closer):
+            tok = self.token
+            found = describe(tok)
+            if tok.kind == "END":
+                self.fail(
+                    f"`{opener.text}` is never closed", opener, help=f"add `{closer}` after {what}"
+                )
+            self.fail(
+                f"expected `{closer}` to close the `{opener.text}` at column "
+                f"{Location.of(Span(self.source, opener.start, opener.end)).column}, "
+                f"found {found}"
+            )
+        self.depth -= 1
+        return self.read()
