@@ -1,4 +1,5 @@
-"""The pattern AST: frozen dataclasses, each node with the span it was parsed from."""
+"""The pattern AST: immutable NamedTuples (cheap to create at start-up), each node with the span
+it was parsed from."""
 
 from __future__ import annotations
 
