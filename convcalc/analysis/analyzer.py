@@ -15,6 +15,7 @@ from ..expansion.graph import LayerGraph, LayerNode, MergeNode, Node, build, tra
 from ..frontend.spec import Spec
 from ..layers.base import RF, integer, pair
 from ..layers.geometry import MINUS, Axis, fix_lines
+from ..layers.merges import MERGES, MergeType
 from ..layers.vocabulary import LAYERS
 from ..records import ArgValue, Row, Shape, Totals, show_shape
 from ..rules.catalogue import finding
@@ -395,6 +396,7 @@ class Analyzer:
     # -- merges ---------------------------------------------------------------------------
 
     def merge(self, node: MergeNode, state: _State) -> _State:
+        merge = MERGES[node.kind]
         results: list[_State | None] = []
         deferred: list[int] = []
         for i, branch in enumerate(node.branches):
@@ -408,12 +410,12 @@ class Analyzer:
             skip = branch[-1]
             assert isinstance(skip, LayerNode)
             targets = [r.shape for r in results if r is not None]
-            if node.kind != "ADD" or not targets:
+            if not merge.takes_skip or not targets:
                 raise self.stop(
                     skip,
                     "CC305",
                     "SKIP needs a sibling branch in ADD{...} to match"
-                    if node.kind == "ADD"
+                    if merge.takes_skip
                     else "SKIP works only inside ADD{...}",
                 )
             before = self.sequence(branch[:-1], state)
@@ -421,23 +423,16 @@ class Analyzer:
         states = [r for r in results if r is not None]
         shapes = [s.shape for s in states]
         listing = "; ".join(f"branch {i + 1} → {show_shape(s)}" for i, s in enumerate(shapes))
-        if node.kind == "ADD":
-            if len(set(shapes)) > 1:
-                raise self.stop(
-                    node,
-                    "CC301",
-                    f"ADD needs branches of the same shape: {listing}",
-                    help="end a branch with SKIP to project it to its sibling's shape"
-                    if not deferred
-                    else None,
-                )
-            y = shapes[0]
-        else:
-            if len({s[:2] for s in shapes}) > 1:
-                raise self.stop(
-                    node, "CC302", f"CAT needs branches of the same width and height: {listing}"
-                )
-            y = (shapes[0][0], shapes[0][1], sum(s[2] for s in shapes))
+        y = merge.output(shapes)
+        if y is None:
+            raise self.stop(
+                node,
+                "CC301" if node.kind == "ADD" else "CC302",
+                f"{merge.name} needs branches of {merge.needs}: {listing}",
+                help="end a branch with SKIP to project it to its sibling's shape"
+                if merge.takes_skip and not deferred
+                else None,
+            )
         size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
         jump = tuple(max(s.rf.jump[i] for s in states) for i in (0, 1))
         centres = {s.rf.centre for s in states}
@@ -448,7 +443,7 @@ class Analyzer:
         rf = RF((size[0], size[1]), (jump[0], jump[1]), centre)
         fake = LayerNode(node.kind, {}, node.span, node.trace, node.label, node.name)
         inputs = [s.row for s in states]
-        target = self.add_in_place(node.kind, inputs, state.row)
+        target = self.add_in_place(merge, inputs, state.row)
         if target is not None:  # the sum overwrites that branch's output, as `out += identity`
             inputs.insert(0, inputs.pop(target))
             shapes.insert(0, shapes.pop(target))
@@ -458,7 +453,7 @@ class Analyzer:
                         in_place=in_place)  # fmt: skip
         return _State(row, y, rf)
 
-    def add_in_place(self, kind: str, inputs: list[int], merge_input: int) -> int | None:
+    def add_in_place(self, merge: MergeType, inputs: list[int], merge_input: int) -> int | None:
         """Which branch an ADD can sum into, PyTorch-style (`out += identity`), if any.
 
         A branch output that the branch made itself (not the merge's input, not an in-place
@@ -467,7 +462,7 @@ class Analyzer:
         pass: unless the layer that made them keeps its own output (activation functions do),
         they are not kept either, and count no activations (ResNet's projection BN).
         """
-        if kind != "ADD":
+        if not merge.sums_in_place:
             return None
         fresh = [k for k, i in enumerate(inputs) if i != merge_input and not self.rows[i].in_place]
         if not fresh:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from ..layers.base import integer, pair
 from ..layers.geometry import MINUS, Axis, same_padding
+from ..layers.merges import MERGES
 from ..records import Row
 
 SEARCH = 64  # how far from the given size to look, each way
@@ -60,10 +61,11 @@ def fits(rows: Sequence[Row], axis: int, size: int, rounding: str) -> bool:
         if not row.inputs:
             sizes.append(size)
             continue
-        inputs = {sizes[i] for i in row.inputs}
-        if len(inputs) > 1 and (row.type == "ADD" or row.type == "CAT"):
-            return False
-        out = _size_after(row, axis, next(iter(inputs)), rounding)
+        merge = MERGES.get(row.type)
+        if merge is not None:
+            out = merge.size_along([sizes[i] for i in row.inputs])
+        else:
+            out = _size_after(row, axis, sizes[row.inputs[0]], rounding)
         if out is None:
             return False
         sizes.append(out)
