@@ -16,7 +16,7 @@ from ..frontend.spec import Spec
 from ..layers.base import RF, integer, pair
 from ..layers.geometry import MINUS, Axis, fix_lines
 from ..layers.merges import MERGES, MergeType
-from ..layers.vocabulary import LAYERS
+from ..layers.vocabulary import KINDS, LAYERS
 from ..records import ArgValue, Row, Shape, Totals, show_shape
 from ..rules.catalogue import finding
 from ..rules.design import advise
@@ -27,8 +27,6 @@ from .fit import network_fits
 from .memory import Memory, estimate
 
 AXES = ("width", "height")
-#: Layers whose backward pass needs their own output (so it is kept for training).
-KEEPS_OUTPUT = frozenset(("RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX"))
 UNITS = ("column", "row")
 
 
@@ -469,7 +467,7 @@ class Analyzer:
             return None
         for k in fresh[1:]:
             row = self.rows[inputs[k]]
-            if row.type not in KEEPS_OUTPUT:
+            if not KINDS[row.type].keeps_output:
                 self.rows[inputs[k]] = row._replace(activations=0)
         return fresh[0]
 

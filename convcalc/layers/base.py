@@ -87,6 +87,8 @@ class LayerType:
     params: tuple[ParamSpec, ...] = ()
     doc: ClassVar[str] = ""
     in_place: ClassVar[bool] = False  # output shares the input's memory
+    keeps_output: ClassVar[bool] = False  # its backward pass reads its own output
+    windowed: ClassVar[bool] = False  # a window slides over width and height (see axes)
 
     @property
     def positional(self) -> str | None:

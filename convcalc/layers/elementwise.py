@@ -14,6 +14,7 @@ class Input(LayerType):
 class Activation(LayerType):
     params: tuple[ParamSpec, ...] = (INPLACE,)
     doc = "elementwise non-linearity, shape unchanged"
+    keeps_output = True  # the gradient is computed from the output (ReLU's mask, σ(1 − σ))
 
     def __init__(self, name: str, extra: tuple[ParamSpec, ...] = ()) -> None:
         self.name = name

@@ -17,6 +17,8 @@ class MergeType:
     name: ClassVar[str]
     doc: ClassVar[str] = ""
     needs: ClassVar[str] = ""  # what the branches must share: "the same shape"
+    keeps_output: ClassVar[bool] = False  # its backward pass copies or splits the gradient
+    windowed: ClassVar[bool] = False
     sums_in_place: ClassVar[bool] = False  # may write its result over a branch's output
     takes_skip: ClassVar[bool] = False  # a branch may end in SKIP, projected to its sibling's
 

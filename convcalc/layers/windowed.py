@@ -27,6 +27,7 @@ class Conv(LayerType):
     name = "CONV"
     params: tuple[ParamSpec, ...] = (FILTERS, FILTER, STRIDE, PADDING, DILATION, GROUPS, BIAS)
     doc = "convolution: K filters of F×F×(D1/groups), shared across positions"
+    windowed = True
 
     def axes(self, args: Args, x: Shape) -> tuple[Axis, Axis]:
         f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
