@@ -273,7 +273,7 @@ class Analyzer:
                         f"more than half the window ({axis.f}) along the {AXES[i]}",
                         help=f"use P ≤ {axis.f // 2}",
                     )
-        ceil = pool and (bool(args["ceil"]) or self.rounding == "caffe")
+        ceil = LAYERS[kind].rounds_up(args, self.rounding)
         out = (axes[0].ceil, axes[1].ceil) if ceil else (axes[0].floor, axes[1].floor)
         self.window_findings(node, args, axes, ceil, pool)
         return out

@@ -111,6 +111,16 @@ class LayerType:
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return rf
 
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        """The output size along axis ``i`` (0 width, 1 height) for an input of ``size`` there,
+        or None when the layer does not take that size cleanly: its window does not fit, its
+        stride leaves a remainder that floor rounding drops, or its output is below 1."""
+        return size
+
+    def rounds_up(self, args: Args, rounding: str) -> bool:
+        """Whether a windowed layer's output size is the ceiling rather than the floor."""
+        return False
+
 
 def whole_input(x: Shape, rf: RF) -> RF:
     """A unit that sees the whole input volume."""

@@ -72,6 +72,14 @@ class Conv(LayerType):
             centre = (cw, ch)
         return RF((size[0], size[1]), (jump[0], jump[1]), centre)
 
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        window = self.axes(args, (size, size, 1))[i]  # the other axis and the depth don't matter
+        if window.span < 0:
+            return None
+        if self.rounds_up(args, rounding):
+            return window.ceil
+        return None if window.remainder else window.floor
+
 
 class Local(Conv):
     name = "LOCAL"
@@ -115,6 +123,10 @@ class TConv(LayerType):
             jump.append(divide(rf.jump[i], s[i]))
         return RF((size[0], size[1]), (jump[0], jump[1]), None)
 
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        out = self.output(args, (size, size, 1), None)[i]
+        return out if out >= 1 else None
+
 
 class Pool(Conv):
     name = "POOL"
@@ -139,3 +151,7 @@ class Pool(Conv):
 
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return super().receptive({**args, "dilation": (1, 1)}, x, rf, axes)
+
+    def rounds_up(self, args: Args, rounding: str) -> bool:
+        """PyTorch's ceil_mode, and Caffe's pooling."""
+        return bool(args["ceil"]) or rounding == "caffe"
