@@ -121,6 +121,10 @@ class LayerType:
         """Whether a windowed layer's output size is the ceiling rather than the floor."""
         return False
 
+    def describe(self, args: Args) -> str:
+        """How reports name the layer: the type with the arguments that shape the output."""
+        return self.name
+
 
 def whole_input(x: Shape, rf: RF) -> RF:
     """A unit that sees the whole input volume."""

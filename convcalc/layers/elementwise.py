@@ -54,6 +54,11 @@ class Dropout(LayerType):
     doc = "dropout: identity at inference, shape unchanged"
     in_place = True
 
+    def describe(self, args: Args) -> str:
+        """``DROPOUT 0.5``"""
+        p = args["p"]
+        return f"{self.name} {p:g}" if isinstance(p, float) else self.name
+
 
 class Identity(LayerType):
     name = "ID"

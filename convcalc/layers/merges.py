@@ -31,6 +31,10 @@ class MergeType:
         first = sizes[0]
         return first if all(size == first for size in sizes) else None
 
+    def describe(self, branches: int) -> str:
+        """``ADD ×2``"""
+        return f"{self.name} ×{branches}"
+
 
 class Add(MergeType):
     name = "ADD"

@@ -82,3 +82,7 @@ class Up(LayerType):
 
     def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
         return size * integer(args, "n")
+
+    def describe(self, args: Args) -> str:
+        """``UP ×2``"""
+        return f"{self.name} ×{args['n']}"

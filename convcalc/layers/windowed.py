@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..records import Args, IntPair, Shape
+from ..records import Args, ArgValue, IntPair, Shape
 from .base import (
     BIAS,
     DILATION,
@@ -21,6 +21,28 @@ from .base import (
     pair,
 )  # fmt: skip
 from .geometry import Axis, same_padding
+
+
+def _show(value: ArgValue) -> str:
+    """A pair as one number when both are equal: ``3``, ``3×1``."""
+    if isinstance(value, tuple):
+        return str(value[0]) if value[0] == value[1] else f"{value[0]}×{value[1]}"
+    return str(value)
+
+
+def _window_words(args: Args) -> list[str]:
+    """``3×3 s1 p1``: the filter, stride, and the padding, dilation and groups if not plain."""
+    f = args["F"]
+    assert isinstance(f, tuple)
+    words = [f"{f[0]}×{f[1]}", f"s{_show(args['S'])}"]
+    pad = args["P"]
+    if pad not in ((0, 0), "valid"):
+        words.append("same" if pad == "same" else f"p{_show(pad)}")
+    if args.get("dilation", (1, 1)) != (1, 1):
+        words.append(f"d{_show(args['dilation'])}")
+    if args.get("groups", 1) != 1:
+        words.append(f"g{args['groups']}")
+    return words
 
 
 class Conv(LayerType):
@@ -80,6 +102,10 @@ class Conv(LayerType):
             return window.ceil
         return None if window.remainder else window.floor
 
+    def describe(self, args: Args) -> str:
+        """``CONV 3×3 s1 p1``"""
+        return " ".join((self.name, *_window_words(args)))
+
 
 class Local(Conv):
     name = "LOCAL"
@@ -127,6 +153,10 @@ class TConv(LayerType):
         out = self.output(args, (size, size, 1), None)[i]
         return out if out >= 1 else None
 
+    def describe(self, args: Args) -> str:
+        """``TCONV 4×4 s2 p1``"""
+        return " ".join((self.name, *_window_words(args)))
+
 
 class Pool(Conv):
     name = "POOL"
@@ -155,3 +185,9 @@ class Pool(Conv):
     def rounds_up(self, args: Args, rounding: str) -> bool:
         """PyTorch's ceil_mode, and Caffe's pooling."""
         return bool(args["ceil"]) or rounding == "caffe"
+
+    def describe(self, args: Args) -> str:
+        """``POOL avg 3×3 s2 ceil``: the pooling type unless max, ceil if it rounds up."""
+        kind = [] if args["type"] == "max" else [str(args["type"])]
+        ceil = ["ceil"] if args["ceil"] else []
+        return " ".join((self.name, *kind, *_window_words(args), *ceil))
