@@ -121,6 +121,10 @@ class LayerType:
         """Whether a windowed layer's output size is the ceiling rather than the floor."""
         return False
 
+    def padding_limit(self, axis: Axis) -> int | None:
+        """The most padding a windowed layer takes on either side (None: no limit)."""
+        return None
+
     def describe(self, args: Args) -> str:
         """How reports name the layer: the type with the arguments that shape the output."""
         return self.name

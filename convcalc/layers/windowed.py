@@ -20,7 +20,7 @@ from .base import (
     integer,
     pair,
 )  # fmt: skip
-from .geometry import Axis, same_padding
+from .geometry import MINUS, Axis, same_padding
 
 
 def _show(value: ArgValue) -> str:
@@ -157,6 +157,26 @@ class TConv(LayerType):
         """``TCONV 4×4 s2 p1``"""
         return " ".join((self.name, *_window_words(args)))
 
+    def formula(self, args: Args, i: int, size: int) -> str:
+        """``(W1 − 1)·S − 2P + F_eff + out_pad = (2 − 1)·2 − 2·3 + 3 + 0 = −1`` along axis i."""
+        f, s, p = pair(args, "F")[i], pair(args, "S")[i], pair(args, "P")[i]
+        d, op = pair(args, "dilation")[i], pair(args, "out_pad")[i]
+        out = self.output(args, (size, size, 1), None)[i]
+        return (
+            f"(W1 {MINUS} 1)·S {MINUS} 2P + F_eff + out_pad = ({size} {MINUS} 1)·{s} "
+            f"{MINUS} 2·{p} + {d * (f - 1) + 1} + {op} = {out}".replace("-", MINUS)
+        )
+
+    def largest_padding(self, args: Args, i: int, size: int) -> int:
+        """The largest P that keeps the output along axis i at 1 or more (negative: none)."""
+        f, s = pair(args, "F")[i], pair(args, "S")[i]
+        d, op = pair(args, "dilation")[i], pair(args, "out_pad")[i]
+        return ((size - 1) * s + d * (f - 1) + 1 + op - 1) // 2
+
+    def out_pad_limit(self, args: Args, i: int) -> int:
+        """out_pad along axis i must stay below this: the stride or the dilation."""
+        return max(pair(args, "S")[i], pair(args, "dilation")[i])
+
 
 class Pool(Conv):
     name = "POOL"
@@ -191,3 +211,7 @@ class Pool(Conv):
         kind = [] if args["type"] == "max" else [str(args["type"])]
         ceil = ["ceil"] if args["ceil"] else []
         return " ".join((self.name, *kind, *_window_words(args), *ceil))
+
+    def padding_limit(self, axis: Axis) -> int | None:
+        """Half the window: more would make windows of padding alone."""
+        return axis.f // 2
