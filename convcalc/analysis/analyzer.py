@@ -17,13 +17,12 @@ from ..layers.base import RF, LayerType, integer, pair
 from ..layers.geometry import Axis
 from ..layers.merges import MERGES, MergeType
 from ..layers.vocabulary import KINDS, LAYERS
-from ..records import Args, ArgValue, IntPair, Row, Shape, Totals, show_shape
-from ..rules import windows
+from ..records import Args, ArgValue, IntPair, Row, Shape, Totals
+from ..rules import merges, windows
 from ..rules.catalogue import finding
 from ..rules.design import advise
 from ..rules.lint import LintConfig
 from ..rules.lint import apply as lint_apply
-from ..rules.nodes import AXES, at, stop
 from ..units import mb
 from .fit import network_fits
 from .memory import Memory, estimate
@@ -121,12 +120,7 @@ class Analyzer:
     ) -> _State:
         kind = type_ or node.type
         if kind == "SKIP":
-            raise stop(
-                node,
-                "CC305",
-                "SKIP must be the last layer of a branch of ADD{...}",
-                help="write ADD{ CONV -> BN -> RELU -> CONV -> BN | SKIP }",
-            )
+            raise merges.misplaced_skip(node)
         layer = LAYERS[kind]
         args = node.args if args is None else args
         x = state.shape
@@ -193,34 +187,20 @@ class Analyzer:
             assert isinstance(skip, LayerNode)
             targets = [r.shape for r in results if r is not None]
             if not merge.takes_skip or not targets:
-                raise stop(
-                    skip,
-                    "CC305",
-                    "SKIP needs a sibling branch in ADD{...} to match"
-                    if merge.takes_skip
-                    else "SKIP works only inside ADD{...}",
-                )
+                raise merges.unmatched_skip(skip, merge)
             before = self.sequence(branch[:-1], state)
             results[i] = self.skip(skip, before, targets[0])
         states = [r for r in results if r is not None]
         shapes = [s.shape for s in states]
-        listing = "; ".join(f"branch {i + 1} → {show_shape(s)}" for i, s in enumerate(shapes))
         y = merge.output(shapes)
         if y is None:
-            raise stop(
-                node,
-                "CC301" if node.kind == "ADD" else "CC302",
-                f"{merge.name} needs branches of {merge.needs}: {listing}",
-                help="end a branch with SKIP to project it to its sibling's shape"
-                if merge.takes_skip and not deferred
-                else None,
-            )
+            raise merges.mismatch(node, merge, shapes, skipped=bool(deferred))
         size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
         jump = tuple(max(s.rf.jump[i] for s in states) for i in (0, 1))
         centres = {s.rf.centre for s in states}
         aligned = len(centres) == 1 and len({s.rf.jump for s in states}) == 1
         if not aligned and None not in centres:
-            self.misaligned(node, states)
+            self.findings.append(merges.misaligned(node, [s.rf for s in states]))
         centre = next(iter(centres)) if aligned else None
         rf = RF((size[0], size[1]), (jump[0], jump[1]), centre)
         fake = LayerNode(node.kind, {}, node.span, node.trace, node.label, node.name)
@@ -255,25 +235,6 @@ class Analyzer:
                 self.rows[inputs[k]] = row._replace(activations=0)
         return fresh[0]
 
-    def misaligned(self, node: MergeNode, states: list[_State]) -> None:
-        """CC303: the branches sample the input on different grids."""
-
-        def grid(state: _State) -> str:
-            jump, centre = state.rf.jump, state.rf.centre
-            assert centre is not None
-            return (f"every {_num(jump[0])}×{_num(jump[1])} pixels from "
-                    f"({_num(centre[0])}, {_num(centre[1])})")  # fmt: skip
-
-        listing = "; ".join(f"branch {i + 1} {grid(s)}" for i, s in enumerate(states))
-        self.findings.append(at(
-            node,
-            "CC303",
-            f"the branches of {node.kind} are misaligned: their units look at different places "
-            f"of the input ({listing})",
-            help="give the branches the same total stride, and windows centred alike: the "
-            "same filter size and padding (P = (F − 1)/2) where they downsample",
-        ))  # fmt: skip
-
     def skip(self, node: LayerNode, state: _State, target: Shape) -> _State:
         x = state.shape
         k = integer(node.args, "K") or target[2]
@@ -285,12 +246,7 @@ class Analyzer:
                 continue
             s = next((s for s in range(1, x[i] + 1) if (x[i] - 1) // s + 1 == target[i]), None)
             if s is None:
-                raise stop(
-                    node,
-                    "CC305",
-                    f"no 1×1 stride takes {show_shape(x)} to "
-                    f"{show_shape(target)} along the {AXES[i]}",
-                )
+                raise merges.no_skip_stride(node, x, target, i)
             stride.append(s)
         if k == x[2] and stride == [1, 1]:
             row = self._add(node, (state.row,), (x,), x, state.rf, 0, 0, 0, 0, 0, in_place=True)
@@ -299,14 +255,7 @@ class Analyzer:
             "K": k, "F": (1, 1), "S": (stride[0], stride[1]), "P": (0, 0), "dilation": (1, 1),
             "groups": 1, "bias": False,
         }  # fmt: skip
-        s_text = str(stride[0]) if stride[0] == stride[1] else f"({stride[0]}, {stride[1]})"
-        self.findings.append(at(
-            node,
-            "CC304",
-            f"SKIP becomes a projection CONV({k}, F=1, S={s_text}, "
-            f"bias=false) -> BN, taking {show_shape(x)} to {show_shape(target)} like its "
-            "sibling branch",
-        ))  # fmt: skip
+        self.findings.append(merges.projection(node, k, stride, x, target))
         mid = self.layer(node, state, type_="CONV", name=f"{node.name}.conv", args=conv_args)
         return self.layer(node, mid, type_="BN", name=f"{node.name}.bn", args={"eps": 1e-5})
 
@@ -319,14 +268,6 @@ class Analyzer:
                 suggestions[p.axes] = network_fits(self.rows, self.shape, p.axes, self.rounding)
             self.findings.append(p.complete(suggestions.get(p.axes)))
         self.pending.clear()
-
-
-def _num(value: object) -> str:
-    """A jump or centre: 2, 0.5, 1/3."""
-    if isinstance(value, int):
-        return str(value)
-    number = float(value)  # type: ignore[arg-type]
-    return f"{number:g}" if number * 8 == int(number * 8) else str(value)
 
 
 def analyze(
