@@ -18,12 +18,10 @@ from ..layers.geometry import Axis
 from ..layers.merges import MERGES, MergeType
 from ..layers.vocabulary import KINDS, LAYERS
 from ..records import Args, ArgValue, IntPair, Row, Shape, Totals
-from ..rules import merges, windows
-from ..rules.catalogue import finding
+from ..rules import budgets, merges, windows
 from ..rules.design import advise
 from ..rules.lint import LintConfig
 from ..rules.lint import apply as lint_apply
-from ..units import mb
 from .fit import network_fits
 from .memory import Memory, estimate
 
@@ -312,51 +310,12 @@ def analyze(
             batch=batch or spec.batch,
             optimizer=optimizer or spec.optimizer,
         )
-        analyzer.findings.extend(memory_findings(spec, rows, totals, memory))
+        analyzer.findings.extend(budgets.memory_findings(spec, rows, totals, memory))
         analyzer.findings.extend(advise(rows, shape))
     config = spec.lint.merged(lint) if lint is not None else spec.lint
     kept = lint_apply(analyzer.findings, config, stopper=stopper)
     findings = tuple(sorted(kept, key=_order))
     return Analysis(spec, shape, mode, rows, totals, findings, output, graph, memory)
-
-
-def memory_findings(
-    spec: Spec, rows: tuple[Row, ...], totals: Totals, memory: Memory
-) -> list[Finding]:
-    """CC401/CC402: over a budget of the spec; CC403: one layer holds most parameters."""
-    found = []
-    checks = (
-        ("activations", "CC401", "activations per image", memory.per_image.activations),
-        ("parameters", "CC402", "parameters", memory.parameters),
-    )
-    for key, code, what, used in checks:
-        if key in spec.budgets:
-            budget, location = spec.budgets[key]
-            if used > budget:
-                found.append(finding(
-                    code,
-                    f"{what} take {mb(used)} at {memory.dtype}, over the budget of {mb(budget)}",
-                    location,
-                    help="a smaller input, fewer filters in the early layers, or float16"
-                    if key == "activations"
-                    else "fewer or narrower FC layers; a GAP before the classifier",
-                ))  # fmt: skip
-    if sum(1 for r in rows if r.params) >= 3:  # in a 1- or 2-layer net it is no news
-        biggest = max(rows, key=lambda r: r.params)
-        share = biggest.params / totals.params
-        if share > 0.5:
-            found.append(finding(
-                "CC403",
-                f"{biggest.name} holds {share:.0%} of all parameters ({biggest.params:,} of "
-                f"{totals.params:,})",
-                biggest.location,
-                layer=biggest.name,
-                help="the notes: such FC layers can be removed with no performance downgrade; "
-                "a GAP before a small classifier, or the FC→CONV conversion, removes most of them"
-                if biggest.type == "FC"
-                else None,
-            ))  # fmt: skip
-    return found
 
 
 def _order(f: Finding) -> tuple[int, int, str]:
