@@ -3,6 +3,10 @@
 Rows are facts only (shapes, counts, receptive fields); reports format them. The walk stops
 at the first error that leaves no shape to propagate (an output below 1, a merge whose
 branches disagree) and returns what it has, with ``output`` None.
+
+The walk asks each layer type and merge for its arithmetic (layers/) and hands what it finds
+to the rules, which live with their families: rules/windows.py (CC2xx, the CC111 window
+checks), rules/merges.py (CC3xx), rules/budgets.py (CC4xx), rules/design.py (CC5xx).
 """
 
 from __future__ import annotations
@@ -234,6 +238,8 @@ class Analyzer:
         return fresh[0]
 
     def skip(self, node: LayerNode, state: _State, target: Shape) -> _State:
+        """SKIP as its sibling's shape asks: the identity, or a 1×1 CONV -> BN projection
+        whose depth and stride (unless given) are inferred."""
         x = state.shape
         k = integer(node.args, "K") or target[2]
         given = pair(node.args, "S")
