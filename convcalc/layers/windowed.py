@@ -207,11 +207,11 @@ class Pool(Conv):
         return bool(args["ceil"]) or rounding == "caffe"
 
     def describe(self, args: Args) -> str:
-        """``POOL avg 3×3 s2 ceil``: the pooling type unless max, ceil if it rounds up."""
+        """``POOL avg 3×3 s2 ceil``: the pooling type unless max, and ceil=true."""
         kind = [] if args["type"] == "max" else [str(args["type"])]
         ceil = ["ceil"] if args["ceil"] else []
         return " ".join((self.name, *kind, *_window_words(args), *ceil))
 
     def padding_limit(self, axis: Axis) -> int | None:
-        """Half the window: more would make windows of padding alone."""
+        """Half the window (PyTorch refuses more)."""
         return axis.f // 2
