@@ -3,6 +3,10 @@
 Rows are facts only (shapes, counts, receptive fields); reports format them. The walk stops
 at the first error that leaves no shape to propagate (an output below 1, a merge whose
 branches disagree) and returns what it has, with ``output`` None.
+
+The walk asks each layer type and merge for its arithmetic (layers/) and hands what it finds
+to the rules, which live with their families: rules/windows.py (CC2xx, the CC111 window
+checks), rules/merges.py (CC3xx), rules/budgets.py (CC4xx), rules/design.py (CC5xx).
 """
 
 from __future__ import annotations
@@ -12,24 +16,19 @@ from typing import NamedTuple
 
 from ..errors import Finding, FindingError, Location, Severity
 from ..expansion.expander import build
-from ..expansion.graph import LayerGraph, LayerNode, MergeNode, Node, trace_text
+from ..expansion.graph import LayerGraph, LayerNode, MergeNode, Node
 from ..frontend.spec import Spec
-from ..layers.base import RF, integer, pair
-from ..layers.geometry import MINUS, Axis, fix_lines
-from ..layers.vocabulary import LAYERS
-from ..records import ArgValue, Row, Shape, Totals, show_shape
-from ..rules.catalogue import finding
+from ..layers.base import RF, LayerType, integer, pair
+from ..layers.geometry import Axis
+from ..layers.merges import MERGES, MergeType
+from ..layers.vocabulary import KINDS, LAYERS
+from ..records import Args, ArgValue, IntPair, Row, Shape, Totals
+from ..rules import budgets, merges, windows
 from ..rules.design import advise
 from ..rules.lint import LintConfig
 from ..rules.lint import apply as lint_apply
-from ..units import mb
 from .fit import network_fits
 from .memory import Memory, estimate
-
-AXES = ("width", "height")
-#: Layers whose backward pass needs their own output (so it is kept for training).
-KEEPS_OUTPUT = frozenset(("RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX"))
-UNITS = ("column", "row")
 
 
 class Analysis(NamedTuple):
@@ -56,19 +55,6 @@ class _State(NamedTuple):
     rf: RF
 
 
-class _Pending(NamedTuple):
-    """A CC201/CC202 whose help waits for the whole-network search."""
-
-    code: str
-    severity: Severity
-    message: str
-    location: Location
-    help: list[str]
-    layer: str
-    note: str | None
-    axes: tuple[int, ...]
-
-
 class Analyzer:
     """Walks a layer graph once, appending rows and findings."""
 
@@ -78,7 +64,7 @@ class Analyzer:
         self.rounding = rounding
         self.rows: list[Row] = []
         self.findings: list[Finding] = []
-        self.pending: list[_Pending] = []
+        self.pending: list[windows.Pending] = []
 
     def run(self, graph: LayerGraph) -> Shape:
         first = graph.nodes[0]
@@ -124,30 +110,6 @@ class Analyzer:
         ))  # fmt: skip
         return index
 
-    @staticmethod
-    def at(
-        node: LayerNode | MergeNode, code: str, message: str, help: str | None = None
-    ) -> Finding:
-        """A finding about a node: named, located at its token, with its trace as a note."""
-        return finding(
-            code,
-            f"{node.name}: {message}",
-            Location.of(node.span),
-            help=help,
-            layer=node.name,
-            note=trace_text(node.trace),
-        )
-
-    def stop(
-        self, node: LayerNode | MergeNode, code: str, message: str, help: str | None = None
-    ) -> FindingError:
-        return FindingError(self.at(node, code, message, help))
-
-    def note(
-        self, node: LayerNode | MergeNode, code: str, message: str, help: str | None = None
-    ) -> None:
-        self.findings.append(self.at(node, code, message, help))
-
     # -- layers ---------------------------------------------------------------------------
 
     def layer(
@@ -161,26 +123,21 @@ class Analyzer:
     ) -> _State:
         kind = type_ or node.type
         if kind == "SKIP":
-            raise self.stop(
-                node,
-                "CC305",
-                "SKIP must be the last layer of a branch of ADD{...}",
-                help="write ADD{ CONV -> BN -> RELU -> CONV -> BN | SKIP }",
-            )
+            raise merges.misplaced_skip(node)
         layer = LAYERS[kind]
         args = node.args if args is None else args
         x = state.shape
         spatial = None
         axes = layer.axes(args, x)
         if axes is not None:
-            spatial = self.window(node, kind, args, axes)
+            spatial = self.window(node, layer, args, axes)
         if "groups" in args:
-            self.check_groups(node, args, x)
+            windows.check_groups(node, args, x)
         y = layer.output(args, x, spatial)
         if min(y[0], y[1]) < 1:
-            raise self.too_small(node, args, x, y)
-        if kind == "TCONV":
-            self.check_out_pad(node, args)
+            raise windows.too_small(node, layer, args, x, y)
+        if "out_pad" in args:
+            windows.check_out_pad(node, layer, args)
         counts = layer.counts(args, x, y)
         rf = layer.receptive(args, x, state.rf, axes)
         in_place = layer.is_in_place(args)
@@ -203,199 +160,22 @@ class Analyzer:
         )
         return _State(row, y, rf)
 
-    def too_small(
-        self, node: LayerNode, args: Mapping[str, ArgValue], x: Shape, y: Shape
-    ) -> FindingError:
-        """CC203 for a TCONV, with its formula (windowed layers are caught in window())."""
-        i = 0 if y[0] < 1 else 1
-        f, s, p = pair(args, "F")[i], pair(args, "S")[i], pair(args, "P")[i]
-        d, op = pair(args, "dilation")[i], pair(args, "out_pad")[i]
-        f_eff = d * (f - 1) + 1
-        formula = (
-            f"(W1 {MINUS} 1)·S {MINUS} 2P + F_eff + out_pad = ({x[i]} {MINUS} 1)·{s} "
-            f"{MINUS} 2·{p} + {f_eff} + {op} = {y[i]}".replace("-", MINUS)
-        )
-        largest = ((x[i] - 1) * s + f_eff + op - 1) // 2
-        return self.stop(
-            node,
-            "CC203",
-            f"the {AXES[i]} would be {formula} < 1",
-            help=f"reduce P: at most P={largest} keeps the {AXES[i]} at 1 or more"
-            if largest >= 0
-            else "use a larger filter or stride",
-        )
-
-    def check_groups(self, node: LayerNode, args: Mapping[str, ArgValue], x: Shape) -> None:
-        groups = integer(args, "groups")
-        if groups == 1:
-            return
-        k = integer(args, "K")
-        for what, value in (("the input depth", x[2]), ("K", k)):
-            if value % groups:
-                raise self.stop(
-                    node,
-                    "CC207",
-                    f"groups={groups} does not divide {what} {value}",
-                    help=f"groups must divide both the input depth and K; groups that divide "
-                    f"both {x[2]} and {k}: "
-                    f"{', '.join(str(g) for g in _divisors(x[2]) if k % g == 0)}",
-                )
-
-    def check_out_pad(self, node: LayerNode, args: Mapping[str, ArgValue]) -> None:
-        s, d, op = pair(args, "S"), pair(args, "dilation"), pair(args, "out_pad")
-        for i in (0, 1):
-            if op[i] >= max(s[i], d[i]):
-                raise self.stop(
-                    node,
-                    "CC111",
-                    f"out_pad={op[i]} must be smaller than the stride "
-                    f"or the dilation ({max(s[i], d[i])})",
-                )
-
     def window(
-        self, node: LayerNode, kind: str, args: Mapping[str, ArgValue], axes: tuple[Axis, Axis]
-    ) -> tuple[int, int]:
-        for i, axis in enumerate(axes):
-            if axis.span < 0:
-                raise self.stop(
-                    node,
-                    "CC203",
-                    f"the {AXES[i]} would be {axis.formula()} < 1: a window of {axis.f_eff} "
-                    f"does not fit in {axis.size} + {axis.before + axis.after} padding",
-                    help="pad more, use a smaller filter, or remove a pooling layer before this",
-                )
-        pool = kind == "POOL"
-        if pool:
-            for i, axis in enumerate(axes):
-                if max(axis.before, axis.after) > axis.f // 2:
-                    raise self.stop(
-                        node,
-                        "CC111",
-                        f"padding {max(axis.before, axis.after)} is "
-                        f"more than half the window ({axis.f}) along the {AXES[i]}",
-                        help=f"use P ≤ {axis.f // 2}",
-                    )
-        ceil = pool and (bool(args["ceil"]) or self.rounding == "caffe")
-        out = (axes[0].ceil, axes[1].ceil) if ceil else (axes[0].floor, axes[1].floor)
-        self.window_findings(node, args, axes, ceil, pool)
-        return out
-
-    def window_findings(
-        self,
-        node: LayerNode,
-        args: Mapping[str, ArgValue],
-        axes: tuple[Axis, Axis],
-        ceil: bool,
-        pool: bool,
-    ) -> None:
-        bad = tuple(i for i in (0, 1) if axes[i].remainder)
-        if bad and ceil:
-            differ = [i for i in bad if axes[i].ceil != axes[i].floor]
-            if differ:
-                parts = [
-                    f"{AXES[i]} {axes[i].formula()}: ceil gives {axes[i].ceil}, floor "
-                    f"{axes[i].floor}"
-                    for i in differ
-                ]
-                self.note(
-                    node,
-                    "CC205",
-                    "the size depends on the framework's rounding: " + "; ".join(parts),
-                    help="PyTorch ceil_mode=True and Caffe round up; Keras, TensorFlow and "
-                    "PyTorch's default round down. Pad so the stride fits to agree everywhere",
-                )
-        elif bad:
-            self.stride_finding(node, axes, bad, pool)
-        for i in (0, 1):
-            if axes[i].s > axes[i].f_eff:
-                self.note(
-                    node,
-                    "CC204",
-                    f"stride {axes[i].s} is larger than the window "
-                    f"{axes[i].f_eff} along the {AXES[i]}: input pixels between windows "
-                    "are never read",
-                )
-                break
-        if args.get("P") == "same" and any(a.before != a.after for a in axes):
-            pads = ", ".join(
-                f"{AXES[i]} {a.before} before and {a.after} after"
-                for i, a in enumerate(axes)
-                if a.before != a.after
-            )
-            self.note(
-                node,
-                "CC206",
-                f"`same` padding is asymmetric here ({pads})",
-                help="TensorFlow pads the extra pixel after, PyTorch's padding='same' "
-                "refuses strides above 1, and Caffe cannot express it; an odd filter at "
-                "stride 1 keeps it symmetric",
-            )
-
-    def stride_finding(
-        self, node: LayerNode, axes: tuple[Axis, Axis], bad: tuple[int, ...], pool: bool
-    ) -> None:
-        a = axes[bad[0]]
-        same = len(bad) == 2 and axes[0] == Axis(
-            axes[1].size, axes[1].f, axes[1].s, axes[1].before, axes[1].after, axes[1].dilation
-        )
-        where = "the width and height" if same else " and ".join(f"the {AXES[i]}" for i in bad)
-        formulas = (
-            a.formula()
-            if same or len(bad) == 1
-            else "; ".join(f"{AXES[i]} {axes[i].formula()}" for i in bad)
-        )
-        strides = sorted({axes[i].s for i in bad})
-        lost = [axes[i].lost for i in bad]
-        strict = self.rounding == "strict"
-        if strict:
-            code, severity = "CC201", Severity.ERROR
-            message = f"{formulas} is not an integer: stride {strides[0]} does not fit {where}"
-        else:
-            floored = " and ".join(str(axes[i].floor) for i in (bad[:1] if same else bad))
-            gaps = all(axes[i].lost <= axes[i].s - axes[i].f_eff for i in bad)
-            if any(lost) and gaps:
-                # a stride larger than the window skips pixels between all windows anyway
-                # (CC204); the last ones are no worse: ResNet's 1×1 stride-2 projections
-                code, severity = "CC202", Severity.INFO
-                message = (
-                    f"stride {strides[0]} does not fit {where}: {formulas}; the output is "
-                    f"floored to {floored} and {_lost_text(axes, bad, same)}, no more than "
-                    f"the gap the stride leaves between any two windows"
-                )
-            elif any(lost):
-                code, severity = "CC201", Severity.WARNING
-                message = (
-                    f"stride {strides[0]} does not fit {where}: {formulas}; the output is "
-                    f"floored to {floored} and {_lost_text(axes, bad, same)}"
-                )
-            else:
-                code, severity = "CC202", Severity.INFO
-                message = (
-                    f"stride {strides[0]} does not fit {where}: {formulas}; the output is "
-                    f"floored to {floored} and only padding is left unread"
-                )
-        help: list[str] = []
-        for i in bad[:1] if same else bad:
-            max_pad = axes[i].f // 2 if pool else axes[i].f_eff - 1
-            lines = fix_lines(axes[i], max_pad=max_pad)
-            prefix = "" if same or len(bad) == 1 else f"{AXES[i]}: "
-            help.extend(prefix + line for line in lines)
-        self.pending.append(
-            _Pending(
-                code,
-                severity,
-                f"{node.name}: {message}",
-                Location.of(node.span),
-                help,
-                node.name,
-                trace_text(node.trace),
-                bad,
-            )
-        )
+        self, node: LayerNode, layer: LayerType, args: Args, axes: tuple[Axis, Axis]
+    ) -> IntPair:
+        """The windows along width and height, floored or (where the layer says) ceiled."""
+        windows.check_window(node, layer, axes)
+        ceil = layer.rounds_up(args, self.rounding)
+        notes, pending = windows.window_findings(node, layer, args, axes, ceil, self.rounding)
+        self.findings.extend(notes)
+        if pending is not None:
+            self.pending.append(pending)
+        return (axes[0].ceil, axes[1].ceil) if ceil else (axes[0].floor, axes[1].floor)
 
     # -- merges ---------------------------------------------------------------------------
 
     def merge(self, node: MergeNode, state: _State) -> _State:
+        merge = MERGES[node.kind]
         results: list[_State | None] = []
         deferred: list[int] = []
         for i, branch in enumerate(node.branches):
@@ -409,47 +189,26 @@ class Analyzer:
             skip = branch[-1]
             assert isinstance(skip, LayerNode)
             targets = [r.shape for r in results if r is not None]
-            if node.kind != "ADD" or not targets:
-                raise self.stop(
-                    skip,
-                    "CC305",
-                    "SKIP needs a sibling branch in ADD{...} to match"
-                    if node.kind == "ADD"
-                    else "SKIP works only inside ADD{...}",
-                )
+            if not merge.takes_skip or not targets:
+                raise merges.unmatched_skip(skip, merge)
             before = self.sequence(branch[:-1], state)
             results[i] = self.skip(skip, before, targets[0])
         states = [r for r in results if r is not None]
         shapes = [s.shape for s in states]
-        listing = "; ".join(f"branch {i + 1} → {show_shape(s)}" for i, s in enumerate(shapes))
-        if node.kind == "ADD":
-            if len(set(shapes)) > 1:
-                raise self.stop(
-                    node,
-                    "CC301",
-                    f"ADD needs branches of the same shape: {listing}",
-                    help="end a branch with SKIP to project it to its sibling's shape"
-                    if not deferred
-                    else None,
-                )
-            y = shapes[0]
-        else:
-            if len({s[:2] for s in shapes}) > 1:
-                raise self.stop(
-                    node, "CC302", f"CAT needs branches of the same width and height: {listing}"
-                )
-            y = (shapes[0][0], shapes[0][1], sum(s[2] for s in shapes))
+        y = merge.output(shapes)
+        if y is None:
+            raise merges.mismatch(node, merge, shapes, skipped=bool(deferred))
         size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
         jump = tuple(max(s.rf.jump[i] for s in states) for i in (0, 1))
         centres = {s.rf.centre for s in states}
         aligned = len(centres) == 1 and len({s.rf.jump for s in states}) == 1
         if not aligned and None not in centres:
-            self.misaligned(node, states)
+            self.findings.append(merges.misaligned(node, [s.rf for s in states]))
         centre = next(iter(centres)) if aligned else None
         rf = RF((size[0], size[1]), (jump[0], jump[1]), centre)
         fake = LayerNode(node.kind, {}, node.span, node.trace, node.label, node.name)
         inputs = [s.row for s in states]
-        target = self.add_in_place(node.kind, inputs, state.row)
+        target = self.add_in_place(merge, inputs, state.row)
         if target is not None:  # the sum overwrites that branch's output, as `out += identity`
             inputs.insert(0, inputs.pop(target))
             shapes.insert(0, shapes.pop(target))
@@ -459,7 +218,7 @@ class Analyzer:
                         in_place=in_place)  # fmt: skip
         return _State(row, y, rf)
 
-    def add_in_place(self, kind: str, inputs: list[int], merge_input: int) -> int | None:
+    def add_in_place(self, merge: MergeType, inputs: list[int], merge_input: int) -> int | None:
         """Which branch an ADD can sum into, PyTorch-style (`out += identity`), if any.
 
         A branch output that the branch made itself (not the merge's input, not an in-place
@@ -468,37 +227,20 @@ class Analyzer:
         pass: unless the layer that made them keeps its own output (activation functions do),
         they are not kept either, and count no activations (ResNet's projection BN).
         """
-        if kind != "ADD":
+        if not merge.sums_in_place:
             return None
         fresh = [k for k, i in enumerate(inputs) if i != merge_input and not self.rows[i].in_place]
         if not fresh:
             return None
         for k in fresh[1:]:
             row = self.rows[inputs[k]]
-            if row.type not in KEEPS_OUTPUT:
+            if not KINDS[row.type].keeps_output:
                 self.rows[inputs[k]] = row._replace(activations=0)
         return fresh[0]
 
-    def misaligned(self, node: MergeNode, states: list[_State]) -> None:
-        """CC303: the branches sample the input on different grids."""
-
-        def grid(state: _State) -> str:
-            jump, centre = state.rf.jump, state.rf.centre
-            assert centre is not None
-            return (f"every {_num(jump[0])}×{_num(jump[1])} pixels from "
-                    f"({_num(centre[0])}, {_num(centre[1])})")  # fmt: skip
-
-        listing = "; ".join(f"branch {i + 1} {grid(s)}" for i, s in enumerate(states))
-        self.note(
-            node,
-            "CC303",
-            f"the branches of {node.kind} are misaligned: their units look at different places "
-            f"of the input ({listing})",
-            help="give the branches the same total stride, and windows centred alike: the "
-            "same filter size and padding (P = (F − 1)/2) where they downsample",
-        )
-
     def skip(self, node: LayerNode, state: _State, target: Shape) -> _State:
+        """SKIP as its sibling's shape asks: the identity, or a 1×1 CONV -> BN projection
+        whose depth and stride (unless given) are inferred."""
         x = state.shape
         k = integer(node.args, "K") or target[2]
         given = pair(node.args, "S")
@@ -509,12 +251,7 @@ class Analyzer:
                 continue
             s = next((s for s in range(1, x[i] + 1) if (x[i] - 1) // s + 1 == target[i]), None)
             if s is None:
-                raise self.stop(
-                    node,
-                    "CC305",
-                    f"no 1×1 stride takes {show_shape(x)} to "
-                    f"{show_shape(target)} along the {AXES[i]}",
-                )
+                raise merges.no_skip_stride(node, x, target, i)
             stride.append(s)
         if k == x[2] and stride == [1, 1]:
             row = self._add(node, (state.row,), (x,), x, state.rf, 0, 0, 0, 0, 0, in_place=True)
@@ -523,14 +260,7 @@ class Analyzer:
             "K": k, "F": (1, 1), "S": (stride[0], stride[1]), "P": (0, 0), "dilation": (1, 1),
             "groups": 1, "bias": False,
         }  # fmt: skip
-        s_text = str(stride[0]) if stride[0] == stride[1] else f"({stride[0]}, {stride[1]})"
-        self.note(
-            node,
-            "CC304",
-            f"SKIP becomes a projection CONV({k}, F=1, S={s_text}, "
-            f"bias=false) -> BN, taking {show_shape(x)} to {show_shape(target)} like its "
-            "sibling branch",
-        )
+        self.findings.append(merges.projection(node, k, stride, x, target))
         mid = self.layer(node, state, type_="CONV", name=f"{node.name}.conv", args=conv_args)
         return self.layer(node, mid, type_="BN", name=f"{node.name}.bn", args={"eps": 1e-5})
 
@@ -541,41 +271,8 @@ class Analyzer:
         for p in self.pending:
             if complete and p.axes not in suggestions:
                 suggestions[p.axes] = network_fits(self.rows, self.shape, p.axes, self.rounding)
-            extra = suggestions.get(p.axes)
-            help = [*p.help, extra] if extra else p.help
-            self.findings.append(
-                Finding(p.code, p.severity, p.message, p.location, "\n".join(help), p.layer, p.note)
-            )
+            self.findings.append(p.complete(suggestions.get(p.axes)))
         self.pending.clear()
-
-
-def _lost_text(axes: tuple[Axis, Axis], bad: tuple[int, ...], same: bool) -> str:
-    """``the last column and row of the input are never read``"""
-
-    def last(n: int, unit: str) -> str:
-        return f"the last {unit}" if n == 1 else f"the last {n} {unit}s"
-
-    if same:
-        n = axes[bad[0]].lost
-        what = f"{last(n, 'column')} and row{'s' if n > 1 else ''}"
-        plural = True
-    else:
-        parts = [last(axes[i].lost, UNITS[i]) for i in bad if axes[i].lost]
-        what = " and ".join(parts)
-        plural = len(parts) > 1 or any(axes[i].lost > 1 for i in bad)
-    return f"{what} of the input {'are' if plural else 'is'} never read"
-
-
-def _num(value: object) -> str:
-    """A jump or centre: 2, 0.5, 1/3."""
-    if isinstance(value, int):
-        return str(value)
-    number = float(value)  # type: ignore[arg-type]
-    return f"{number:g}" if number * 8 == int(number * 8) else str(value)
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, min(n, 4096) + 1) if n % d == 0]
 
 
 def analyze(
@@ -620,51 +317,12 @@ def analyze(
             batch=batch or spec.batch,
             optimizer=optimizer or spec.optimizer,
         )
-        analyzer.findings.extend(memory_findings(spec, rows, totals, memory))
+        analyzer.findings.extend(budgets.memory_findings(spec, rows, totals, memory))
         analyzer.findings.extend(advise(rows, shape))
     config = spec.lint.merged(lint) if lint is not None else spec.lint
     kept = lint_apply(analyzer.findings, config, stopper=stopper)
     findings = tuple(sorted(kept, key=_order))
     return Analysis(spec, shape, mode, rows, totals, findings, output, graph, memory)
-
-
-def memory_findings(
-    spec: Spec, rows: tuple[Row, ...], totals: Totals, memory: Memory
-) -> list[Finding]:
-    """CC401/CC402: over a budget of the spec; CC403: one layer holds most parameters."""
-    found = []
-    checks = (
-        ("activations", "CC401", "activations per image", memory.per_image.activations),
-        ("parameters", "CC402", "parameters", memory.parameters),
-    )
-    for key, code, what, used in checks:
-        if key in spec.budgets:
-            budget, location = spec.budgets[key]
-            if used > budget:
-                found.append(finding(
-                    code,
-                    f"{what} take {mb(used)} at {memory.dtype}, over the budget of {mb(budget)}",
-                    location,
-                    help="a smaller input, fewer filters in the early layers, or float16"
-                    if key == "activations"
-                    else "fewer or narrower FC layers; a GAP before the classifier",
-                ))  # fmt: skip
-    if sum(1 for r in rows if r.params) >= 3:  # in a 1- or 2-layer net it is no news
-        biggest = max(rows, key=lambda r: r.params)
-        share = biggest.params / totals.params
-        if share > 0.5:
-            found.append(finding(
-                "CC403",
-                f"{biggest.name} holds {share:.0%} of all parameters ({biggest.params:,} of "
-                f"{totals.params:,})",
-                biggest.location,
-                layer=biggest.name,
-                help="the notes: such FC layers can be removed with no performance downgrade; "
-                "a GAP before a small classifier, or the FC→CONV conversion, removes most of them"
-                if biggest.type == "FC"
-                else None,
-            ))  # fmt: skip
-    return found
 
 
 def _order(f: Finding) -> tuple[int, int, str]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..layers.base import integer, pair
-from ..layers.geometry import MINUS, Axis, same_padding
+from ..layers.geometry import MINUS
+from ..layers.merges import MERGES
+from ..layers.vocabulary import LAYERS
 from ..records import Row
 
 SEARCH = 64  # how far from the given size to look, each way
@@ -22,48 +23,17 @@ def reach(rows: Sequence[Row]) -> int:
     return max(4, min(SEARCH, WORK // max(len(rows), 1)))
 
 
-def _size_after(row: Row, axis: int, size: int, rounding: str) -> int | None:
-    """The row's output size along one axis, or None when its stride does not fit."""
-    kind, args = row.type, row.args
-    if kind in ("CONV", "LOCAL", "POOL"):
-        f, s = pair(args, "F")[axis], pair(args, "S")[axis]
-        d = pair(args, "dilation")[axis] if kind != "POOL" else 1
-        pad = args["P"]
-        if pad == "same":
-            before, after = same_padding(size, d * (f - 1) + 1, s)
-        elif pad == "valid":
-            before = after = 0
-        else:
-            assert isinstance(pad, tuple)
-            before = after = pad[axis]
-        window = Axis(size, f, s, before, after, d)
-        if window.span < 0:
-            return None
-        if kind == "POOL" and (args["ceil"] or rounding == "caffe"):
-            return window.ceil
-        return None if window.remainder else window.floor
-    if kind == "TCONV":
-        f, s, p = pair(args, "F")[axis], pair(args, "S")[axis], pair(args, "P")[axis]
-        d, op = pair(args, "dilation")[axis], pair(args, "out_pad")[axis]
-        out = (size - 1) * s - 2 * p + d * (f - 1) + 1 + op
-        return out if out >= 1 else None
-    if kind in ("FC", "GAP", "FLATTEN"):
-        return 1
-    if kind == "UP":
-        return size * integer(args, "n")
-    return size
-
-
 def fits(rows: Sequence[Row], axis: int, size: int, rounding: str) -> bool:
     sizes: list[int] = []
     for row in rows:
         if not row.inputs:
             sizes.append(size)
             continue
-        inputs = {sizes[i] for i in row.inputs}
-        if len(inputs) > 1 and (row.type == "ADD" or row.type == "CAT"):
-            return False
-        out = _size_after(row, axis, next(iter(inputs)), rounding)
+        merge = MERGES.get(row.type)
+        if merge is not None:
+            out = merge.size_along([sizes[i] for i in row.inputs])
+        else:
+            out = LAYERS[row.type].size_along(row.args, axis, sizes[row.inputs[0]], rounding)
         if out is None:
             return False
         sizes.append(out)

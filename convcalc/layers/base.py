@@ -87,6 +87,8 @@ class LayerType:
     params: tuple[ParamSpec, ...] = ()
     doc: ClassVar[str] = ""
     in_place: ClassVar[bool] = False  # output shares the input's memory
+    keeps_output: ClassVar[bool] = False  # its backward pass reads its own output
+    windowed: ClassVar[bool] = False  # a window slides over width and height (see axes)
 
     @property
     def positional(self) -> str | None:
@@ -108,6 +110,24 @@ class LayerType:
 
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return rf
+
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        """The output size along axis ``i`` (0 width, 1 height) for an input of ``size`` there,
+        or None when the layer does not take that size cleanly: its window does not fit, its
+        stride leaves a remainder that floor rounding drops, or its output is below 1."""
+        return size
+
+    def rounds_up(self, args: Args, rounding: str) -> bool:
+        """Whether a windowed layer's output size is the ceiling rather than the floor."""
+        return False
+
+    def padding_limit(self, axis: Axis) -> int | None:
+        """The most padding a windowed layer takes on either side (None: no limit)."""
+        return None
+
+    def describe(self, args: Args) -> str:
+        """How reports name the layer: the type with the arguments that shape the output."""
+        return self.name
 
 
 def whole_input(x: Shape, rf: RF) -> RF:

@@ -14,6 +14,7 @@ class Input(LayerType):
 class Activation(LayerType):
     params: tuple[ParamSpec, ...] = (INPLACE,)
     doc = "elementwise non-linearity, shape unchanged"
+    keeps_output = True  # the gradient is computed from the output (ReLU's mask, σ(1 − σ))
 
     def __init__(self, name: str, extra: tuple[ParamSpec, ...] = ()) -> None:
         self.name = name
@@ -52,6 +53,11 @@ class Dropout(LayerType):
     )
     doc = "dropout: identity at inference, shape unchanged"
     in_place = True
+
+    def describe(self, args: Args) -> str:
+        """``DROPOUT 0.5``"""
+        p = args["p"]
+        return f"{self.name} {p:g}" if isinstance(p, float) else self.name
 
 
 class Identity(LayerType):

@@ -28,6 +28,9 @@ class GAP(LayerType):
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return whole_input(x, rf)
 
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        return 1
+
 
 class FC(LayerType):
     name = "FC"
@@ -45,6 +48,9 @@ class FC(LayerType):
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return whole_input(x, rf)
 
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        return 1
+
 
 class Flatten(LayerType):
     name = "FLATTEN"
@@ -56,6 +62,9 @@ class Flatten(LayerType):
 
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return whole_input(x, rf)
+
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        return 1
 
 
 class Up(LayerType):
@@ -70,3 +79,10 @@ class Up(LayerType):
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         n = integer(args, "n")
         return RF(rf.size, (divide(rf.jump[0], n), divide(rf.jump[1], n)), None)
+
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        return size * integer(args, "n")
+
+    def describe(self, args: Args) -> str:
+        """``UP ×2``"""
+        return f"{self.name} ×{args['n']}"

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from ..errors import did_you_mean
 from .base import LayerType, ParamSpec
 from .elementwise import BN, LRN, Activation, Dropout, Identity, Input, Skip
+from .merges import MERGES, MergeType
 from .resizing import FC, GAP, Flatten, Up
 from .windowed import Conv, Local, Pool, TConv
 
@@ -42,3 +43,6 @@ LAYERS: dict[str, LayerType] = {
         BN(), LRN(), Dropout(), Flatten(), Up(), Identity(), Skip(),
     )
 }  # fmt: skip
+
+#: Every row type: the layer types and the merges, for what both answer (keeps_output, windowed).
+KINDS: dict[str, LayerType | MergeType] = {**LAYERS, **MERGES}

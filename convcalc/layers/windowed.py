@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..records import Args, IntPair, Shape
+from ..records import Args, ArgValue, IntPair, Shape
 from .base import (
     BIAS,
     DILATION,
@@ -20,13 +20,36 @@ from .base import (
     integer,
     pair,
 )  # fmt: skip
-from .geometry import Axis, same_padding
+from .geometry import MINUS, Axis, same_padding
+
+
+def _show(value: ArgValue) -> str:
+    """A pair as one number when both are equal: ``3``, ``3×1``."""
+    if isinstance(value, tuple):
+        return str(value[0]) if value[0] == value[1] else f"{value[0]}×{value[1]}"
+    return str(value)
+
+
+def _window_words(args: Args) -> list[str]:
+    """``3×3 s1 p1``: the filter, stride, and the padding, dilation and groups if not plain."""
+    f = args["F"]
+    assert isinstance(f, tuple)
+    words = [f"{f[0]}×{f[1]}", f"s{_show(args['S'])}"]
+    pad = args["P"]
+    if pad not in ((0, 0), "valid"):
+        words.append("same" if pad == "same" else f"p{_show(pad)}")
+    if args.get("dilation", (1, 1)) != (1, 1):
+        words.append(f"d{_show(args['dilation'])}")
+    if args.get("groups", 1) != 1:
+        words.append(f"g{args['groups']}")
+    return words
 
 
 class Conv(LayerType):
     name = "CONV"
     params: tuple[ParamSpec, ...] = (FILTERS, FILTER, STRIDE, PADDING, DILATION, GROUPS, BIAS)
     doc = "convolution: K filters of F×F×(D1/groups), shared across positions"
+    windowed = True
 
     def axes(self, args: Args, x: Shape) -> tuple[Axis, Axis]:
         f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
@@ -71,6 +94,18 @@ class Conv(LayerType):
             centre = (cw, ch)
         return RF((size[0], size[1]), (jump[0], jump[1]), centre)
 
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        window = self.axes(args, (size, size, 1))[i]  # the other axis and the depth don't matter
+        if window.span < 0:
+            return None
+        if self.rounds_up(args, rounding):
+            return window.ceil
+        return None if window.remainder else window.floor
+
+    def describe(self, args: Args) -> str:
+        """``CONV 3×3 s1 p1``"""
+        return " ".join((self.name, *_window_words(args)))
+
 
 class Local(Conv):
     name = "LOCAL"
@@ -114,6 +149,34 @@ class TConv(LayerType):
             jump.append(divide(rf.jump[i], s[i]))
         return RF((size[0], size[1]), (jump[0], jump[1]), None)
 
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        out = self.output(args, (size, size, 1), None)[i]
+        return out if out >= 1 else None
+
+    def describe(self, args: Args) -> str:
+        """``TCONV 4×4 s2 p1``"""
+        return " ".join((self.name, *_window_words(args)))
+
+    def formula(self, args: Args, i: int, size: int) -> str:
+        """``(W1 − 1)·S − 2P + F_eff + out_pad = (2 − 1)·2 − 2·3 + 3 + 0 = −1`` along axis i."""
+        f, s, p = pair(args, "F")[i], pair(args, "S")[i], pair(args, "P")[i]
+        d, op = pair(args, "dilation")[i], pair(args, "out_pad")[i]
+        out = self.output(args, (size, size, 1), None)[i]
+        return (
+            f"(W1 {MINUS} 1)·S {MINUS} 2P + F_eff + out_pad = ({size} {MINUS} 1)·{s} "
+            f"{MINUS} 2·{p} + {d * (f - 1) + 1} + {op} = {out}".replace("-", MINUS)
+        )
+
+    def largest_padding(self, args: Args, i: int, size: int) -> int:
+        """The largest P that keeps the output along axis i at 1 or more (negative: none)."""
+        f, s = pair(args, "F")[i], pair(args, "S")[i]
+        d, op = pair(args, "dilation")[i], pair(args, "out_pad")[i]
+        return ((size - 1) * s + d * (f - 1) + 1 + op - 1) // 2
+
+    def out_pad_limit(self, args: Args, i: int) -> int:
+        """out_pad along axis i must stay below this: the stride or the dilation."""
+        return max(pair(args, "S")[i], pair(args, "dilation")[i])
+
 
 class Pool(Conv):
     name = "POOL"
@@ -138,3 +201,17 @@ class Pool(Conv):
 
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return super().receptive({**args, "dilation": (1, 1)}, x, rf, axes)
+
+    def rounds_up(self, args: Args, rounding: str) -> bool:
+        """PyTorch's ceil_mode, and Caffe's pooling."""
+        return bool(args["ceil"]) or rounding == "caffe"
+
+    def describe(self, args: Args) -> str:
+        """``POOL avg 3×3 s2 ceil``: the pooling type unless max, and ceil=true."""
+        kind = [] if args["type"] == "max" else [str(args["type"])]
+        ceil = ["ceil"] if args["ceil"] else []
+        return " ".join((self.name, *kind, *_window_words(args), *ceil))
+
+    def padding_limit(self, axis: Axis) -> int | None:
+        """Half the window (PyTorch refuses more)."""
+        return axis.f // 2

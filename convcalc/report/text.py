@@ -14,46 +14,20 @@ from rich.text import Text
 from ..analysis.analyzer import Analysis
 from ..analysis.memory import Memory
 from ..errors import Finding, Severity
-from ..records import ArgValue, Row, show_shape
+from ..layers.merges import MERGES
+from ..layers.vocabulary import LAYERS
+from ..records import Row, show_shape
 from ..units import BYTES, MB
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-def _pair(value: ArgValue) -> str:
-    if isinstance(value, tuple):
-        return str(value[0]) if value[0] == value[1] else f"{value[0]}×{value[1]}"
-    return str(value)
-
-
 def describe(row: Row) -> str:
-    """``CONV 3×3 s1 p1``: the type with the arguments that shape the output."""
-    a = row.args
-    if row.type in ("CONV", "LOCAL", "TCONV", "POOL"):
-        f = a["F"]
-        assert isinstance(f, tuple)
-        parts = [row.type]
-        if row.type == "POOL" and a["type"] != "max":
-            parts.append(str(a["type"]))
-        parts.append(f"{f[0]}×{f[1]}")
-        parts.append(f"s{_pair(a['S'])}")
-        pad = a["P"]
-        if pad not in ((0, 0), "valid"):
-            parts.append("same" if pad == "same" else f"p{_pair(pad)}")
-        if a.get("dilation", (1, 1)) != (1, 1):
-            parts.append(f"d{_pair(a['dilation'])}")
-        if a.get("groups", 1) != 1:
-            parts.append(f"g{a['groups']}")
-        if a.get("ceil"):
-            parts.append("ceil")
-        return " ".join(parts)
-    if row.type in ("ADD", "CAT"):
-        return f"{row.type} ×{len(row.inputs)}"
-    if row.type == "DROPOUT":
-        return f"DROPOUT {a['p']:g}" if isinstance(a["p"], float) else "DROPOUT"
-    if row.type == "UP":
-        return f"UP ×{a['n']}"
-    return row.type
+    """``CONV 3×3 s1 p1``, ``ADD ×2``: as the row's layer type (or merge) describes itself."""
+    merge = MERGES.get(row.type)
+    if merge is not None:
+        return merge.describe(len(row.inputs))
+    return LAYERS[row.type].describe(row.args)
 
 
 def rounded_mb(values: Sequence[int], scale: int) -> tuple[list[str], str]:

@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from ..errors import Finding
 from ..layers.base import pair
 from ..layers.geometry import Axis
-from ..layers.vocabulary import LAYERS
+from ..layers.vocabulary import KINDS, LAYERS
 from ..records import Row
 from .catalogue import finding
-
-WINDOWED = ("CONV", "LOCAL", "POOL")
 
 
 def advise(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]:
@@ -30,7 +28,7 @@ def advise(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]:
             found += _conv_advice(row, later=i != first_conv)
         if row.type == "POOL":
             found += _pool_advice(row)
-        if row.type in WINDOWED:
+        if KINDS[row.type].windowed:
             found += _mostly_padding(row, shape)
     found += _big_first_fc(rows)
     return found
@@ -74,7 +72,7 @@ def strides(rows: Sequence[Row]) -> list[tuple[int, int]]:
     path: list[tuple[int, int]] = []
     for row in rows:
         before = max((path[i] for i in row.inputs), default=(1, 1))
-        s = pair(row.args, "S") if row.type in WINDOWED else (1, 1)
+        s = pair(row.args, "S") if KINDS[row.type].windowed else (1, 1)
         path.append((before[0] * s[0], before[1] * s[1]))
     return path
 

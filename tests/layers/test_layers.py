@@ -4,10 +4,14 @@ every layer."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import convcalc
+from convcalc.frontend import bundled
+from convcalc.layers.merges import MERGES
+from convcalc.layers.vocabulary import LAYERS
 
 from ..support import check, spec
 
@@ -187,3 +191,32 @@ def test_resnet18_totals_split_into_weights_biases_and_buffers_by_hand() -> None
     assert t.biases == 4_800 + 1_000
     assert t.weights == 11_689_512 - 5_800
     assert t.buffers == 2 * 4_800
+
+
+#: Layer types the bundled specs lack, and ceil-rounded or asymmetric windows.
+MORE = (
+    ("INPUT -> CONV(4, F=2, S=2, P=same) -> TCONV(4, F=4, S=2, P=1, dilation=2, out_pad=1) "
+     "-> LOCAL(2, F=3, S=2, P=1) -> UP(n=3) -> POOL(F=3, S=2, ceil=true) -> FLATTEN -> FC(3)",
+     "29x30x3"),
+    ("INPUT -> CAT{ POOL(F=3, S=2, P=1, type=avg) | CONV(4, F=1, S=2) } -> GAP", "29x29x3"),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("rounding", ["floor", "strict", "caffe"])
+def test_size_along_agrees_with_the_walk(rounding: str) -> None:
+    """The per-axis size the input search replays (size_along) is the walk's, wherever it
+    answers: for every row of every bundled spec, and of specs with the other layer types."""
+    names = bundled.names()
+    analyses = [convcalc.analyze(convcalc.load(name), rounding=rounding) for name in names]
+    analyses += [check(spec(arch, shape), rounding=rounding) for arch, shape in MORE]
+    for a in analyses:
+        assert a.output is not None
+        for row in a.rows[1:]:
+            merge = MERGES.get(row.type)
+            for i in (0, 1):
+                sizes = [shape[i] for shape in row.input_shapes]
+                if merge is not None:
+                    size = merge.size_along(sizes)
+                else:
+                    size = LAYERS[row.type].size_along(row.args, i, sizes[0], rounding)
+                assert size in (None, row.output[i]), (a.spec.name, row.name, i)

@@ -1,0 +1,103 @@
+"""Merge findings (CC3xx): branches whose volumes do not combine (CC301 for ADD, CC302 for
+CAT), branches that look at different places of the input (CC303), and SKIP: the projection it
+became (CC304) or why it cannot be resolved (CC305).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import Finding, FindingError
+from ..expansion.graph import LayerNode, MergeNode
+from ..layers.base import RF
+from ..layers.merges import MergeType
+from ..records import Shape, show_shape
+from .nodes import AXES, at, stop
+
+#: The rule that a merge's branches break when their volumes do not combine.
+MISMATCH = {"ADD": "CC301", "CAT": "CC302"}
+
+
+def mismatch(
+    node: MergeNode, merge: MergeType, shapes: Sequence[Shape], skipped: bool
+) -> FindingError:
+    """CC301/CC302, listing every branch's volume; ``skipped``: a branch ends in SKIP already."""
+    listing = "; ".join(f"branch {i + 1} → {show_shape(s)}" for i, s in enumerate(shapes))
+    return stop(
+        node,
+        MISMATCH[merge.name],
+        f"{merge.name} needs branches of {merge.needs}: {listing}",
+        help="end a branch with SKIP to project it to its sibling's shape"
+        if merge.takes_skip and not skipped
+        else None,
+    )
+
+
+def misaligned(node: MergeNode, fields: Sequence[RF]) -> Finding:
+    """CC303: the branches sample the input on different grids."""
+
+    def grid(rf: RF) -> str:
+        jump, centre = rf.jump, rf.centre
+        assert centre is not None
+        return (f"every {_num(jump[0])}×{_num(jump[1])} pixels from "
+                f"({_num(centre[0])}, {_num(centre[1])})")  # fmt: skip
+
+    listing = "; ".join(f"branch {i + 1} {grid(rf)}" for i, rf in enumerate(fields))
+    return at(
+        node,
+        "CC303",
+        f"the branches of {node.kind} are misaligned: their units look at different places "
+        f"of the input ({listing})",
+        help="give the branches the same total stride, and windows centred alike: the "
+        "same filter size and padding (P = (F − 1)/2) where they downsample",
+    )
+
+
+def _num(value: object) -> str:
+    """A jump or centre: 2, 0.5, 1/3."""
+    if isinstance(value, int):
+        return str(value)
+    number = float(value)  # type: ignore[arg-type]
+    return f"{number:g}" if number * 8 == int(number * 8) else str(value)
+
+
+def misplaced_skip(node: LayerNode) -> FindingError:
+    """CC305: SKIP anywhere but at the end of a branch."""
+    return stop(
+        node,
+        "CC305",
+        "SKIP must be the last layer of a branch of ADD{...}",
+        help="write ADD{ CONV -> BN -> RELU -> CONV -> BN | SKIP }",
+    )
+
+
+def unmatched_skip(node: LayerNode, merge: MergeType) -> FindingError:
+    """CC305: a SKIP in a merge that takes none, or with no sibling branch to match."""
+    return stop(
+        node,
+        "CC305",
+        "SKIP needs a sibling branch in ADD{...} to match"
+        if merge.takes_skip
+        else "SKIP works only inside ADD{...}",
+    )
+
+
+def no_skip_stride(node: LayerNode, x: Shape, target: Shape, i: int) -> FindingError:
+    """CC305: no stride of a 1×1 projection takes this axis to its sibling's size."""
+    return stop(
+        node,
+        "CC305",
+        f"no 1×1 stride takes {show_shape(x)} to {show_shape(target)} along the {AXES[i]}",
+    )
+
+
+def projection(node: LayerNode, k: int, stride: Sequence[int], x: Shape, target: Shape) -> Finding:
+    """CC304: the projection a SKIP became to match its sibling branch."""
+    s_text = str(stride[0]) if stride[0] == stride[1] else f"({stride[0]}, {stride[1]})"
+    return at(
+        node,
+        "CC304",
+        f"SKIP becomes a projection CONV({k}, F=1, S={s_text}, "
+        f"bias=false) -> BN, taking {show_shape(x)} to {show_shape(target)} like its "
+        "sibling branch",
+    )
