@@ -8,6 +8,8 @@ the analysis. The oracle of each property:
 - test_totals_are_the_sums_of_the_readme_rows: the sums of the strategy's rows;
 - test_strict_rounding_errs_exactly_where_a_stride_does_not_fit: the strategy's remainder
   (W1 + P_before + P_after − F_eff) mod S of every CONV, LOCAL, POOL and SKIP projection;
+- test_strict_rounding_errs_on_a_ceil_pool_whose_stride_does_not_fit: the same remainder,
+  for a ceil pool built not to fit (xfail, strict: a convcalc bug, see its reason);
 - test_forward_pass_shapes_equal_the_readme_shapes: the arrays of the NumPy forward pass,
   against the strategy's shapes (and the analysis's);
 - test_forward_pass_pads_same_pools_as_tensorflow: a direct NumPy sliding window over the
@@ -38,7 +40,7 @@ from convcalc.records import Row
 from convcalc.report.data import result_json
 from convcalc.report.expanded import expanded_yaml
 
-from .strategies import Net, draw_pair, nets, same_pads, show_pair
+from .strategies import Net, draw_pair, fits, nets, same_pads, show_pair, windows
 
 
 def analysed(net: Net, *, ok: bool = True, rounding: str | None = None) -> convcalc.Analysis:
@@ -91,6 +93,34 @@ def test_strict_rounding_errs_exactly_where_a_stride_does_not_fit(net: Net) -> N
     assert Counter(errors) == Counter(misfits)
     assert all(f.code == "CC201" for f in a.findings if f.severity is convcalc.Severity.ERROR)
     assert a.ok == (not misfits)
+
+
+@st.composite
+def misfit_ceil_pools(draw: st.DrawFn) -> str:
+    """``INPUT -> POOL(F, S, P, ceil=true)`` whose stride doesn't fit the width:
+    W + 2P − F = S·m + r with 0 < r < S."""
+    f, s = draw(st.integers(1, 3)), draw(st.integers(2, 3))
+    p = draw(st.integers(0, f // 2))
+    m, r = draw(st.integers(0, 6)), draw(st.integers(1, s - 1))
+    w = s * m + r + f - 2 * p
+    h, d = draw(st.integers(max(f - 2 * p, 1), 20)), draw(st.integers(1, 3))
+    assert w >= 1 and windows(w, f, s, p, p) is not None and not fits(w, f, s, p, p)
+    pool = f"POOL(F={f}, S={s}, P={p}, ceil=true)"
+    return f"name: t\ninput: {w}x{h}x{d}\narch: |\n  INPUT -> {pool}\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="convcalc bug: under rounding strict, a POOL(ceil=true) whose stride doesn't fit "
+    "gets no CC201 error (Analyzer.window_findings sends ceil pools to CC205, an info given "
+    "only when ceil and floor differ, never to stride_finding), so the analysis is ok; the "
+    "README says strict makes CC201 an error 'every time' for a CONV, LOCAL or POOL",
+)
+@given(misfit_ceil_pools())
+def test_strict_rounding_errs_on_a_ceil_pool_whose_stride_does_not_fit(text: str) -> None:
+    a = convcalc.analyze(convcalc.load_text(text, "t.yaml"), rounding="strict")
+    assert any(f.code == "CC201" and f.severity is convcalc.Severity.ERROR for f in a.findings)
+    assert not a.ok
 
 
 # -- the forward pass ---------------------------------------------------------------------------
