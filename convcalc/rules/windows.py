@@ -84,7 +84,7 @@ def window_findings(
     found = []
     pending = None
     bad = tuple(i for i in (0, 1) if axes[i].remainder)
-    if bad and ceil:
+    if bad and ceil and rounding != "strict":  # strict: a misfit is an error, rounding or not
         differ = [i for i in bad if axes[i].ceil != axes[i].floor]
         if differ:
             parts = [

@@ -9,7 +9,7 @@ the analysis. The oracle of each property:
 - test_strict_rounding_errs_exactly_where_a_stride_does_not_fit: the strategy's remainder
   (W1 + P_before + P_after − F_eff) mod S of every CONV, LOCAL, POOL and SKIP projection;
 - test_strict_rounding_errs_on_a_ceil_pool_whose_stride_does_not_fit: the same remainder,
-  for a ceil pool built not to fit (xfail, strict: a convcalc bug, see its reason);
+  for a ceil pool built not to fit (ceil or floor, strict refuses it);
 - test_forward_pass_shapes_equal_the_readme_shapes: the arrays of the NumPy forward pass,
   against the strategy's shapes (and the analysis's);
 - test_forward_pass_pads_same_pools_as_tensorflow: a direct NumPy sliding window over the
@@ -109,13 +109,6 @@ def misfit_ceil_pools(draw: st.DrawFn) -> str:
     return f"name: t\ninput: {w}x{h}x{d}\narch: |\n  INPUT -> {pool}\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="convcalc bug: under rounding strict, a POOL(ceil=true) whose stride doesn't fit "
-    "gets no CC201 error (Analyzer.window_findings sends ceil pools to CC205, an info given "
-    "only when ceil and floor differ, never to stride_finding), so the analysis is ok; the "
-    "README says strict makes CC201 an error 'every time' for a CONV, LOCAL or POOL",
-)
 @given(misfit_ceil_pools())
 def test_strict_rounding_errs_on_a_ceil_pool_whose_stride_does_not_fit(text: str) -> None:
     a = convcalc.analyze(convcalc.load_text(text, "t.yaml"), rounding="strict")
