@@ -115,3 +115,15 @@ def whole_input(x: Shape, rf: RF) -> RF:
     size = tuple(rf.size[i] + (x[i] - 1) * rf.jump[i] for i in (0, 1))
     jump = tuple(rf.jump[i] * x[i] for i in (0, 1))
     return RF((size[0], size[1]), (jump[0], jump[1]), None)
+
+
+def real(args: Args, key: str) -> float:
+    value = args[key]
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+def hw(args: Args, key: str) -> IntPair:
+    """A convcalc (width, height) pair as the kernels' (height, width)."""
+    w, h = pair(args, key)
+    return h, w

@@ -23,7 +23,7 @@ class Arena:
     that of its largest step, not the sum of every buffer it ever needed. ``begin(step)``
     starts a step; ``reserve()`` sizes the region from the plan. ``take``/``give`` recycle
     activation buffers by size; ``place()`` gives steps planned slots of one more region
-    (see ``engine.forward.layout``), which ``take`` hands out first. ``reserve`` and ``place``
+    (see ``engine.layout``), which ``take`` hands out first. ``reserve`` and ``place``
     page their regions in at once, before any step runs.
     """
 

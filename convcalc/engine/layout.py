@@ -1,0 +1,223 @@
+"""Memory before the pass: the arena layout of the layer outputs, and the estimate the guard
+compares with the limit (nothing is allocated to compute either)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from ..analysis.analyzer import Analysis
+from ..errors import ConvcalcError
+from ..layers.base import integer, pair
+from ..layers.vocabulary import LAYERS
+from ..records import Row, Shape
+from ..units import mb
+from . import kernels as K
+from .plan import ACTIVATIONS, Plan, plan
+from .weights import winograd_tile
+
+
+class MemoryEstimate(NamedTuple):
+    batch: int
+    weights: int  # parameters and buffers
+    activations: int  # layer outputs: the planned region, plus the most of the others at once
+    workspace: int  # padded inputs, im2col chunks and temporaries of the largest step
+    arena: int = 0  # the scratch region: the largest step's named buffers
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.activations + self.workspace
+
+
+class MemoryLimitError(ConvcalcError):
+    """The estimated memory of the pass exceeds the limit; nothing was allocated."""
+
+    def __init__(self, estimate: MemoryEstimate, limit: int, default: bool) -> None:
+        self.estimate = estimate
+        self.limit = limit
+        why = " (half the available memory)" if default else ""
+        super().__init__(
+            f"the forward pass needs about {mb(estimate.total, 0)} at batch "
+            f"{estimate.batch} (weights {mb(estimate.weights, 0)}, activations "
+            f"{mb(estimate.activations, 0)}, workspace "
+            f"{mb(estimate.workspace, 0)}) but the limit is {mb(limit, 0)}{why}; use a smaller "
+            "input or batch, or raise the limit"
+        )
+
+
+def available_memory() -> int:
+    """MemAvailable from /proc/meminfo, else free physical pages, else 4 GiB."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 4 << 30
+
+
+def _size(shape: Shape, batch: int) -> int:
+    return batch * shape[0] * shape[1] * shape[2]
+
+
+#: kinds whose kernel writes a fresh output buffer it takes from the arena (activations, BN
+#: and ADD only when they do not run in place)
+TAKES = frozenset({"CONV", "LOCAL", "POOL", "TCONV", "CAT", "BN", "ADD"} | ACTIVATIONS)
+#: above this many arrays to place, the layout is not planned (the search is quadratic)
+LAYOUT_MAX = 5000
+
+
+class Layout(NamedTuple):
+    """Where each step's output lives in one region, planned before the pass."""
+
+    slots: Mapping[int, tuple[int, int]]  # step -> (offset, bytes)
+    size: int  # bytes of the region
+
+
+def lifetimes(
+    rows: Sequence[Row], p: Plan, batch: int, itemsize: int
+) -> list[tuple[int, int, int, int, bool]]:
+    """(value, first step, last step, bytes, planned) of every array a step creates."""
+    last_value = p.value[len(rows) - 1]
+    out = []
+    for s, step in enumerate(p.steps):
+        head = step.rows[0]
+        if p.value[step.rows[-1]] != head:  # in place, or an alias: no new array
+            continue
+        planned = rows[head].type in TAKES and head not in p.in_place and head != last_value
+        end = p.last_read.get(head, len(p.steps))  # never read: alive to the end
+        out.append((head, s, end, _size(rows[head].output, batch) * itemsize, planned))
+    return out
+
+
+def layout(analysis: Analysis, batch: int, itemsize: int, the_plan: Plan | None = None) -> Layout:
+    """Offsets for the arrays of the pass in one region, greedy by size (largest first,
+    each at the lowest offset free for its whole lifetime), as TensorFlow Lite plans its
+    arena. The region is paged in with the weights, before the clock starts: a step then
+    writes to memory that is already mapped, as a framework's second call does. Arrays the
+    kernels allocate themselves (FC, GAP, LRN, UP outputs, the last output) are not in it."""
+    p = the_plan or plan(analysis.rows)
+    items = [x for x in lifetimes(analysis.rows, p, batch, itemsize) if x[4]]
+    if len(items) > LAYOUT_MAX:
+        return Layout({}, 0)
+    align = K.Arena.ALIGN
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end offset, first, last step)
+    slots: dict[int, tuple[int, int]] = {}
+    size = 0
+    for _, first, last, nbytes, _ in sorted(items, key=lambda x: (-x[3], x[1])):
+        busy = sorted((o, e) for o, e, f, l_ in placed if f <= last and l_ >= first)
+        offset = 0
+        for o, e in busy:
+            if o - offset >= nbytes:
+                break
+            offset = max(offset, -(-e // align) * align)
+        placed.append((offset, offset + nbytes, first, last))
+        slots[first] = (offset, nbytes)
+        size = max(size, offset + nbytes)
+    return Layout(slots, size)
+
+
+def estimate_memory(
+    analysis: Analysis,
+    batch: int,
+    itemsize: int,
+    the_plan: Plan | None = None,
+    the_layout: Layout | None = None,
+) -> MemoryEstimate:
+    """Bytes the pass will hold at its peak, from the rows alone (nothing is allocated):
+    the planned region of activations (see ``layout``), plus the most bytes of the other
+    arrays alive at once, plus the largest step's workspace."""
+    rows = analysis.rows
+    p = the_plan or plan(rows)
+    weights = sum(r.weights + r.biases + r.buffers for r in rows) * itemsize
+    for r in rows:  # (m+2)² transformed weights instead of 3·3
+        if m := winograd_tile(r, batch):
+            weights += r.weights * ((m + 2) ** 2 - 9) // 9 * itemsize
+    region = (the_layout or layout(analysis, batch, itemsize, p)).size
+    born: dict[int, list[tuple[int, int]]] = {}
+    for v, first, _, nbytes, planned in lifetimes(rows, p, batch, itemsize):
+        if not planned or region == 0:
+            born.setdefault(first, []).append((v, nbytes))
+    dies: dict[int, list[int]] = {}
+    for value, last in p.last_read.items():
+        if value != p.value[len(rows) - 1]:
+            dies.setdefault(last, []).append(value)
+    live: dict[int, int] = {}
+    peak = workspace = arena = 0
+    for s, step in enumerate(p.steps):
+        head = rows[step.rows[0]]
+        live.update(born.get(s, ()))
+        peak = max(peak, sum(live.values()))
+        scratch = _workspace(head, batch, itemsize, analysis.rounding)
+        named = sum(n + K.Arena.ALIGN for name, n in scratch.items() if name != "temp")
+        arena = max(arena, named)
+        workspace = max(workspace, named + scratch.get("temp", 0))
+        for value in dies.get(s, ()):
+            live.pop(value, None)
+    return MemoryEstimate(batch, weights, region + peak, workspace, arena)
+
+
+def _workspace(row: Row, batch: int, itemsize: int, rounding: str) -> dict[str, int]:
+    """The scratch buffers one row's kernel uses, by arena slot."""
+    kind = row.type
+    x = row.input_shapes[0] if row.input_shapes else row.output
+    out = _size(row.output, batch) * itemsize
+    if kind in ("CONV", "LOCAL", "POOL"):
+        a = LAYERS[kind].axes(row.args, x)
+        assert a is not None
+        pad = (x[0] + a[0].before + a[0].after) * (x[1] + a[1].before + a[1].after) * x[2]
+        padded = a[0].before + a[0].after + a[1].before + a[1].after > 0
+        if kind == "POOL":
+            wp = x[0] + a[0].before + a[0].after + pair(row.args, "F")[0]  # ceil's extra too
+            band = min(row.output[1], max(1, K.POOL_BAND_BYTES // (batch * wp * x[2] * itemsize)))
+            l2 = batch * pad * itemsize if row.args["type"] == "l2" else 0  # the squares
+            return {
+                "pool": batch * 2 * pad * itemsize,
+                "pool_rows": batch * band * wp * x[2] * itemsize,
+                "temp": l2,
+            }
+        fw, fh = pair(row.args, "F")
+        groups = integer(row.args, "groups")
+        wo, ho, k = row.output
+        j = fw * fh * x[2] // groups
+        if kind == "LOCAL":
+            per_image = wo * ho * j * itemsize
+            images = min(batch, max(1, K.CHUNK_BYTES // max(per_image, 1)))
+            cols = min(per_image * images, max(K.CHUNK_BYTES, per_image // ho))
+            return {"temp": batch * pad * itemsize + 3 * cols * batch}
+        if m := winograd_tile(row, batch):
+            c, k, a2 = x[2], row.output[2], (m + 2) ** 2
+            ty, tx = -(-row.output[1] // m), -(-row.output[0] // m)
+            per_row = tx * a2 * (2 * c + k) * itemsize
+            budget = K.winograd_chunk_bytes(c, k, itemsize, m)
+            images, rows = K.largest_chunk(batch, ty, per_row, budget)
+            tiles = images * rows * tx
+            return {
+                "pad": images * (ty * m + 2) * (tx * m + 2) * c * itemsize,
+                "wd": a2 * tiles * c * itemsize,
+                "wv": a2 * tiles * c * itemsize,
+                "wm": a2 * tiles * k * itemsize,
+                "wz": m * m * tiles * k * itemsize,
+            }
+        j += 1  # the bias may ride in the GEMM as a column of ones
+        row_bytes = wo * (j + k) * itemsize
+        images, rows = K.largest_chunk(batch, ho, row_bytes, K.im2col_budget(j, k, itemsize))
+        return {
+            "pad": images * pad * itemsize if padded else 0,
+            "cols": images * rows * wo * j * itemsize,
+            "dw": images * rows * wo * k * itemsize if groups > 1 else 0,
+        }
+    if kind == "TCONV":
+        fw, fh = pair(row.args, "F")
+        cols = batch * x[0] * x[1] * fw * fh * row.output[2] // integer(row.args, "groups")
+        return {"temp": cols * itemsize + 2 * out}
+    if kind in ("LRN", "GELU", "ELU", "LRELU", "SOFTMAX", "CAT"):
+        return {"temp": 4 * out}
+    if kind == "FC":
+        return {"temp": 3 * _size(x, batch) * itemsize + 2 * out}
+    return {}

@@ -1,0 +1,97 @@
+"""The weights of a pass: drawn for every row, then prepared one step at a time before the
+clock starts (batch norms folded, Winograd's transformed filters)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..layers.base import hw, integer, real
+from ..records import Row
+from . import kernels as K
+from .plan import Step
+
+
+def winograd_tile(row: Row, batch: int) -> int:
+    """The m of the Winograd F(m×m, 3×3) a CONV runs through, 0 if none (see
+    ``kernels.winograd_tile``)."""
+    if row.type != "CONV" or row.args["F"] != (3, 3) or row.args["S"] != (1, 1):
+        return 0
+    if row.args["dilation"] != (1, 1) or row.args["groups"] != 1:
+        return 0
+    c = row.input_shapes[0][2]
+    return K.winograd_tile(batch, row.output[1], row.output[0], c)
+
+
+def init_params(row: Row, rng: np.random.Generator, dtype: Any) -> dict[str, Any]:
+    """He-initialised weights, zero biases; batch norm starts as PyTorch's (γ=1, β=0,
+    running mean 0, running variance 1)."""
+    kind, args = row.type, row.args
+    x = row.input_shapes[0] if row.input_shapes else row.output
+    params: dict[str, Any] = {}
+    if kind in ("CONV", "LOCAL", "TCONV"):
+        fh, fw = hw(args, "F")
+        groups = integer(args, "groups")
+        k, cg = integer(args, "K"), x[2] // groups
+        if kind == "CONV":
+            shape: tuple[int, ...] = (fh, fw, cg, k)
+        elif kind == "LOCAL":
+            shape = (row.output[1], row.output[0], fh, fw, cg, k)
+        else:
+            shape = (x[2], fh, fw, k // groups)
+        params["w"] = K.he_uniform(rng, shape, fh * fw * cg, dtype)
+        if args.get("bias", True):
+            bias = (row.output[1], row.output[0], k) if kind == "LOCAL" else (k,)
+            params["b"] = np.zeros(bias, dtype)
+    elif kind == "FC":
+        d = x[0] * x[1] * x[2]
+        params["w"] = K.he_uniform(rng, (integer(args, "K"), d), d, dtype)
+        if args.get("bias", True):
+            params["b"] = np.zeros(integer(args, "K"), dtype)
+    elif kind == "BN":
+        d = x[2]
+        params.update(
+            gamma=np.ones(d, dtype),
+            beta=np.zeros(d, dtype),
+            mean=np.zeros(d, dtype),
+            var=np.ones(d, dtype),
+        )
+    return params
+
+
+def prepare(
+    rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch: int
+) -> dict[str, Any]:
+    """Weights of a CONV or FC step, before the clock starts: a batch norm right after it
+    is folded into its weights and bias, a later one becomes scale and shift, and a 3×3
+    conv that Winograd does faster gets its transformed weights instead of its own. The
+    step's entries in ``params`` are emptied (what they held lives on in the result)."""
+    head = rows[step.rows[0]]
+    w, b = params[step.rows[0]]["w"], params[step.rows[0]].get("b")
+    affine: dict[int, tuple[Any, Any]] = {}
+    folding = True
+    for i in step.rows[1:]:
+        row = rows[i]
+        if row.type in ("ID", "DROPOUT"):
+            continue
+        if row.type != "BN":
+            folding = False
+            continue
+        q = params[i]
+        scale, shift = K.bn_affine(
+            q["gamma"], q["beta"], q["mean"], q["var"], real(row.args, "eps")
+        )
+        params[i] = {}  # γ, β and the running statistics live on in w, b or affine
+        if folding:  # (x·w + b)·scale + shift = x·(w·scale) + (b·scale + shift)
+            per_k = scale[:, None] if head.type == "FC" else scale  # w is (K, D) or (.., K)
+            w *= per_k.astype(w.dtype)  # in place: the unfolded weights are not needed
+            b = ((b.astype(np.float64) if b is not None else 0.0) * scale + shift).astype(w.dtype)
+        else:
+            affine[i] = (scale.astype(w.dtype), shift.astype(w.dtype))
+    winograd = None
+    if m := winograd_tile(head, batch):
+        winograd, w = K.winograd_weights(w, m), w[:0]
+    params[step.rows[0]] = {}  # the unfolded weights can go
+    return {"w": w, "b": b, "affine": affine, "winograd": winograd}
