@@ -109,6 +109,14 @@ class LayerType:
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return rf
 
+    # -- memory and the forward pass (convcalc.engine). NumPy and the kernels are imported
+    # inside these methods, never at the top of a layer module, so a check does not load them.
+
+    def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
+        """Values of scratch one image needs besides its input and output (the im2col buffer
+        of a convolution), as the memory estimate counts it: none by default."""
+        return 0
+
 
 def whole_input(x: Shape, rf: RF) -> RF:
     """A unit that sees the whole input volume."""

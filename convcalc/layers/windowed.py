@@ -71,6 +71,11 @@ class Conv(LayerType):
             centre = (cw, ch)
         return RF((size[0], size[1]), (jump[0], jump[1]), centre)
 
+    def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
+        """The im2col buffer: (F·F·D1/groups) × (W2·H2) values."""
+        fw, fh = pair(args, "F")
+        return fw * fh * (x[2] // integer(args, "groups")) * y[0] * y[1]
+
 
 class Local(Conv):
     name = "LOCAL"
@@ -114,6 +119,11 @@ class TConv(LayerType):
             jump.append(divide(rf.jump[i], s[i]))
         return RF((size[0], size[1]), (jump[0], jump[1]), None)
 
+    def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
+        """The column buffer: (F·F·K/groups) × (W1·H1) values."""
+        fw, fh = pair(args, "F")
+        return fw * fh * (y[2] // integer(args, "groups")) * x[0] * x[1]
+
 
 class Pool(Conv):
     name = "POOL"
@@ -138,3 +148,6 @@ class Pool(Conv):
 
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return super().receptive({**args, "dilation": (1, 1)}, x, rf, axes)
+
+    def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
+        return 0  # a window to reduce, no columns to gather
