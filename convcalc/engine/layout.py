@@ -9,13 +9,12 @@ from typing import NamedTuple
 
 from ..analysis.analyzer import Analysis
 from ..errors import ConvcalcError
-from ..layers.base import integer, pair
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
 from ..units import mb
 from . import kernels as K
 from .plan import ACTIVATIONS, Plan, plan
-from .weights import winograd_tile
+from .weights import input_volume, winograd_tile
 
 
 class MemoryEstimate(NamedTuple):
@@ -153,71 +152,24 @@ def estimate_memory(
         head = rows[step.rows[0]]
         live.update(born.get(s, ()))
         peak = max(peak, sum(live.values()))
-        scratch = _workspace(head, batch, itemsize, analysis.rounding)
-        named = sum(n + K.Arena.ALIGN for name, n in scratch.items() if name != "temp")
+        buffers = scratch(head, batch, itemsize)
+        named = sum(n + K.Arena.ALIGN for name, n in buffers.items() if name != "temp")
         arena = max(arena, named)
-        workspace = max(workspace, named + scratch.get("temp", 0))
+        workspace = max(workspace, named + buffers.get("temp", 0))
         for value in dies.get(s, ()):
             live.pop(value, None)
     return MemoryEstimate(batch, weights, region + peak, workspace, arena)
 
 
-def _workspace(row: Row, batch: int, itemsize: int, rounding: str) -> dict[str, int]:
-    """The scratch buffers one row's kernel uses, by arena slot."""
-    kind = row.type
-    x = row.input_shapes[0] if row.input_shapes else row.output
-    out = _size(row.output, batch) * itemsize
-    if kind in ("CONV", "LOCAL", "POOL"):
-        a = LAYERS[kind].axes(row.args, x)
-        assert a is not None
-        pad = (x[0] + a[0].before + a[0].after) * (x[1] + a[1].before + a[1].after) * x[2]
-        padded = a[0].before + a[0].after + a[1].before + a[1].after > 0
-        if kind == "POOL":
-            wp = x[0] + a[0].before + a[0].after + pair(row.args, "F")[0]  # ceil's extra too
-            band = min(row.output[1], max(1, K.POOL_BAND_BYTES // (batch * wp * x[2] * itemsize)))
-            l2 = batch * pad * itemsize if row.args["type"] == "l2" else 0  # the squares
-            return {
-                "pool": batch * 2 * pad * itemsize,
-                "pool_rows": batch * band * wp * x[2] * itemsize,
-                "temp": l2,
-            }
-        fw, fh = pair(row.args, "F")
-        groups = integer(row.args, "groups")
-        wo, ho, k = row.output
-        j = fw * fh * x[2] // groups
-        if kind == "LOCAL":
-            per_image = wo * ho * j * itemsize
-            images = min(batch, max(1, K.CHUNK_BYTES // max(per_image, 1)))
-            cols = min(per_image * images, max(K.CHUNK_BYTES, per_image // ho))
-            return {"temp": batch * pad * itemsize + 3 * cols * batch}
-        if m := winograd_tile(row, batch):
-            c, k, a2 = x[2], row.output[2], (m + 2) ** 2
-            ty, tx = -(-row.output[1] // m), -(-row.output[0] // m)
-            per_row = tx * a2 * (2 * c + k) * itemsize
-            budget = K.winograd_chunk_bytes(c, k, itemsize, m)
-            images, rows = K.largest_chunk(batch, ty, per_row, budget)
-            tiles = images * rows * tx
-            return {
-                "pad": images * (ty * m + 2) * (tx * m + 2) * c * itemsize,
-                "wd": a2 * tiles * c * itemsize,
-                "wv": a2 * tiles * c * itemsize,
-                "wm": a2 * tiles * k * itemsize,
-                "wz": m * m * tiles * k * itemsize,
-            }
-        j += 1  # the bias may ride in the GEMM as a column of ones
-        row_bytes = wo * (j + k) * itemsize
-        images, rows = K.largest_chunk(batch, ho, row_bytes, K.im2col_budget(j, k, itemsize))
-        return {
-            "pad": images * pad * itemsize if padded else 0,
-            "cols": images * rows * wo * j * itemsize,
-            "dw": images * rows * wo * k * itemsize if groups > 1 else 0,
-        }
-    if kind == "TCONV":
-        fw, fh = pair(row.args, "F")
-        cols = batch * x[0] * x[1] * fw * fh * row.output[2] // integer(row.args, "groups")
-        return {"temp": cols * itemsize + 2 * out}
-    if kind in ("LRN", "GELU", "ELU", "LRELU", "SOFTMAX", "CAT"):
-        return {"temp": 4 * out}
-    if kind == "FC":
-        return {"temp": 3 * _size(x, batch) * itemsize + 2 * out}
-    return {}
+#: output-sized temporaries of a merge's kernel (the layer types answer for their own)
+MERGE_TEMPORARIES = {"CAT": 4}
+
+
+def scratch(row: Row, batch: int, itemsize: int) -> dict[str, int]:
+    """The scratch buffers one row's kernel uses, by arena slot (``"temp"``: what the kernel
+    allocates for itself); see ``LayerType.scratch_bytes``."""
+    layer = LAYERS.get(row.type)
+    if layer is not None:
+        return layer.scratch_bytes(row.args, input_volume(row), row.output, batch, itemsize)
+    temporaries = MERGE_TEMPORARIES.get(row.type, 0)
+    return {"temp": temporaries * _size(row.output, batch) * itemsize} if temporaries else {}

@@ -9,20 +9,22 @@ from typing import Any
 import numpy as np
 
 from ..layers.base import hw, integer, real
-from ..records import Row
+from ..layers.vocabulary import LAYERS
+from ..records import Row, Shape
 from . import kernels as K
 from .plan import Step
 
 
+def input_volume(row: Row) -> Shape:
+    """The volume the row reads (its first input's), INPUT's own for the input row."""
+    return row.input_shapes[0] if row.input_shapes else row.output
+
+
 def winograd_tile(row: Row, batch: int) -> int:
-    """The m of the Winograd F(m×m, 3×3) a CONV runs through, 0 if none (see
-    ``kernels.winograd_tile``)."""
-    if row.type != "CONV" or row.args["F"] != (3, 3) or row.args["S"] != (1, 1):
-        return 0
-    if row.args["dilation"] != (1, 1) or row.args["groups"] != 1:
-        return 0
-    c = row.input_shapes[0][2]
-    return K.winograd_tile(batch, row.output[1], row.output[0], c)
+    """The m of the Winograd F(m×m, 3×3) the row runs through, 0 if none (its layer type
+    answers; see ``kernels.winograd_tile``)."""
+    layer = LAYERS.get(row.type)
+    return layer.winograd_tile(row.args, input_volume(row), row.output, batch) if layer else 0
 
 
 def init_params(row: Row, rng: np.random.Generator, dtype: Any) -> dict[str, Any]:

@@ -117,6 +117,22 @@ class LayerType:
         of a convolution), as the memory estimate counts it: none by default."""
         return 0
 
+    #: output-sized temporaries its forward kernel allocates for itself (NumPy's, per call)
+    temporaries: ClassVar[int] = 0
+
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """Bytes of scratch its forward kernel uses on a batch, by arena slot (``"temp"``: what
+        the kernel allocates for itself); the forward pass reserves its largest step's."""
+        if not self.temporaries:
+            return {}
+        return {"temp": self.temporaries * batch * y[0] * y[1] * y[2] * itemsize}
+
+    def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
+        """The m of the Winograd F(m×m, 3×3) the forward pass runs it through, 0 for none."""
+        return 0
+
 
 def whole_input(x: Shape, rf: RF) -> RF:
     """A unit that sees the whole input volume."""

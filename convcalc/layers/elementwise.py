@@ -44,6 +44,8 @@ class LRN(LayerType):
     )
     doc = "local response normalisation across channels (AlexNet's constants by default)"
 
+    temporaries = 4
+
 
 class Dropout(LayerType):
     name = "DROPOUT"
@@ -67,3 +69,49 @@ class Skip(Identity):
         ParamSpec("S", "pair", 0, minimum=0, doc="projection stride (default: inferred)"),
     )
     doc = "identity, or a CONV(K, F=1, S, bias=false) -> BN projection matching the sibling"
+
+
+# -- one class per activation function: each answers for its own kernel ---------------------
+
+
+class Relu(Activation):
+    def __init__(self) -> None:
+        super().__init__("RELU")
+
+
+class LeakyRelu(Activation):
+    temporaries = 4
+
+    def __init__(self) -> None:
+        super().__init__("LRELU", (ParamSpec("slope", "float", 0.01, minimum=0),))
+
+
+class Elu(Activation):
+    temporaries = 4
+
+    def __init__(self) -> None:
+        super().__init__("ELU", (ParamSpec("alpha", "float", 1.0, minimum=0),))
+
+
+class Gelu(Activation):
+    temporaries = 4
+
+    def __init__(self) -> None:
+        super().__init__("GELU")
+
+
+class Sigmoid(Activation):
+    def __init__(self) -> None:
+        super().__init__("SIGMOID")
+
+
+class Tanh(Activation):
+    def __init__(self) -> None:
+        super().__init__("TANH")
+
+
+class Softmax(Activation):
+    temporaries = 4
+
+    def __init__(self) -> None:
+        super().__init__("SOFTMAX")

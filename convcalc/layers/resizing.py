@@ -45,6 +45,13 @@ class FC(LayerType):
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return whole_input(x, rf)
 
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """Copies of the flattened input and of the output (NumPy's own)."""
+        inputs = batch * x[0] * x[1] * x[2] * itemsize
+        return {"temp": 3 * inputs + 2 * batch * y[0] * y[1] * y[2] * itemsize}
+
 
 class Flatten(LayerType):
     name = "FLATTEN"

@@ -76,6 +76,38 @@ class Conv(LayerType):
         fw, fh = pair(args, "F")
         return fw * fh * (x[2] // integer(args, "groups")) * y[0] * y[1]
 
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """im2col: the padded images and one chunk of columns (with a column of ones for the
+        bias) and, for groups, of products; Winograd: see ``_winograd_scratch``."""
+        from ..engine.kernels import im2col_budget, largest_chunk
+
+        if m := self.winograd_tile(args, x, y, batch):
+            return _winograd_scratch(m, x, y, batch, itemsize)
+        pad, padded = _padded(self.axes(args, x), x)
+        fw, fh = pair(args, "F")
+        groups = integer(args, "groups")
+        wo, ho, k = y
+        j = fw * fh * x[2] // groups + 1  # the bias may ride in the GEMM as a column of ones
+        row_bytes = wo * (j + k) * itemsize
+        images, rows = largest_chunk(batch, ho, row_bytes, im2col_budget(j, k, itemsize))
+        return {
+            "pad": images * pad * itemsize if padded else 0,
+            "cols": images * rows * wo * j * itemsize,
+            "dw": images * rows * wo * k * itemsize if groups > 1 else 0,
+        }
+
+    def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
+        """3×3, stride 1, undilated, ungrouped, where ``kernels.winograd_tile`` says it pays."""
+        if args["F"] != (3, 3) or args["S"] != (1, 1):
+            return 0
+        if args["dilation"] != (1, 1) or args["groups"] != 1:
+            return 0
+        from ..engine.kernels import winograd_tile
+
+        return winograd_tile(batch, y[1], y[0], x[2])
+
 
 class Local(Conv):
     name = "LOCAL"
@@ -85,6 +117,23 @@ class Local(Conv):
         conv = super().counts(args, x, y)
         positions = y[0] * y[1]
         return Counts(conv.weights * positions, conv.biases * positions, 0, conv.macs)
+
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """The padded input, and a few copies of a chunk of columns (all NumPy's own)."""
+        from ..engine.kernels import CHUNK_BYTES
+
+        pad, _ = _padded(self.axes(args, x), x)
+        fw, fh = pair(args, "F")
+        wo, ho, _ = y
+        per_image = wo * ho * (fw * fh * x[2] // integer(args, "groups")) * itemsize
+        images = min(batch, max(1, CHUNK_BYTES // max(per_image, 1)))
+        cols = min(per_image * images, max(CHUNK_BYTES, per_image // ho))
+        return {"temp": batch * pad * itemsize + 3 * cols * batch}
+
+    def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
+        return 0
 
 
 class TConv(LayerType):
@@ -124,6 +173,14 @@ class TConv(LayerType):
         fw, fh = pair(args, "F")
         return fw * fh * (y[2] // integer(args, "groups")) * x[0] * x[1]
 
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """Its columns, the uncropped output and the output (NumPy's own)."""
+        fw, fh = pair(args, "F")
+        cols = batch * x[0] * x[1] * fw * fh * y[2] // integer(args, "groups")
+        return {"temp": cols * itemsize + 2 * batch * y[0] * y[1] * y[2] * itemsize}
+
 
 class Pool(Conv):
     name = "POOL"
@@ -151,3 +208,51 @@ class Pool(Conv):
 
     def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
         return 0  # a window to reduce, no columns to gather
+
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """The padded images (room for ceil's extra window too), a band of rows reduced along
+        the window's height, and for l2 the squares."""
+        from ..engine.kernels import POOL_BAND_BYTES
+
+        a = self.axes(args, x)
+        pad, _ = _padded(a, x)
+        wp = x[0] + a[0].before + a[0].after + pair(args, "F")[0]  # ceil's extra too
+        band = min(y[1], max(1, POOL_BAND_BYTES // (batch * wp * x[2] * itemsize)))
+        l2 = batch * pad * itemsize if args["type"] == "l2" else 0  # the squares
+        return {
+            "pool": batch * 2 * pad * itemsize,
+            "pool_rows": batch * band * wp * x[2] * itemsize,
+            "temp": l2,
+        }
+
+    def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
+        return 0
+
+
+def _padded(axes: tuple[Axis, Axis], x: Shape) -> tuple[int, bool]:
+    """Values of one padded input image, and whether there is any padding."""
+    a = axes
+    pad = (x[0] + a[0].before + a[0].after) * (x[1] + a[1].before + a[1].after) * x[2]
+    return pad, a[0].before + a[0].after + a[1].before + a[1].after > 0
+
+
+def _winograd_scratch(m: int, x: Shape, y: Shape, batch: int, itemsize: int) -> dict[str, int]:
+    """Winograd F(m×m, 3×3): the padded images with room for overhanging tiles, and one chunk
+    of tiles by tap: the input (wd), transformed (wv), multiplied (wm), transformed back (wz)."""
+    from ..engine.kernels import largest_chunk, winograd_chunk_bytes
+
+    c, k, a2 = x[2], y[2], (m + 2) ** 2
+    ty, tx = -(-y[1] // m), -(-y[0] // m)
+    per_row = tx * a2 * (2 * c + k) * itemsize
+    budget = winograd_chunk_bytes(c, k, itemsize, m)
+    images, rows = largest_chunk(batch, ty, per_row, budget)
+    tiles = images * rows * tx
+    return {
+        "pad": images * (ty * m + 2) * (tx * m + 2) * c * itemsize,
+        "wd": a2 * tiles * c * itemsize,
+        "wv": a2 * tiles * c * itemsize,
+        "wm": a2 * tiles * k * itemsize,
+        "wz": m * m * tiles * k * itemsize,
+    }
