@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..layers.base import hw, integer, real
+from ..layers.base import real
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
 from . import kernels as K
@@ -29,38 +29,11 @@ def winograd_tile(row: Row, batch: int) -> int:
 
 def init_params(row: Row, rng: np.random.Generator, dtype: Any) -> dict[str, Any]:
     """He-initialised weights, zero biases; batch norm starts as PyTorch's (γ=1, β=0,
-    running mean 0, running variance 1)."""
-    kind, args = row.type, row.args
-    x = row.input_shapes[0] if row.input_shapes else row.output
-    params: dict[str, Any] = {}
-    if kind in ("CONV", "LOCAL", "TCONV"):
-        fh, fw = hw(args, "F")
-        groups = integer(args, "groups")
-        k, cg = integer(args, "K"), x[2] // groups
-        if kind == "CONV":
-            shape: tuple[int, ...] = (fh, fw, cg, k)
-        elif kind == "LOCAL":
-            shape = (row.output[1], row.output[0], fh, fw, cg, k)
-        else:
-            shape = (x[2], fh, fw, k // groups)
-        params["w"] = K.he_uniform(rng, shape, fh * fw * cg, dtype)
-        if args.get("bias", True):
-            bias = (row.output[1], row.output[0], k) if kind == "LOCAL" else (k,)
-            params["b"] = np.zeros(bias, dtype)
-    elif kind == "FC":
-        d = x[0] * x[1] * x[2]
-        params["w"] = K.he_uniform(rng, (integer(args, "K"), d), d, dtype)
-        if args.get("bias", True):
-            params["b"] = np.zeros(integer(args, "K"), dtype)
-    elif kind == "BN":
-        d = x[2]
-        params.update(
-            gamma=np.ones(d, dtype),
-            beta=np.zeros(d, dtype),
-            mean=np.zeros(d, dtype),
-            var=np.ones(d, dtype),
-        )
-    return params
+    running mean 0, running variance 1). Each layer type draws its own (merges have none)."""
+    layer = LAYERS.get(row.type)
+    if layer is None:
+        return {}
+    return layer.init_weights(row.args, input_volume(row), row.output, rng, dtype)
 
 
 def prepare(

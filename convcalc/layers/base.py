@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ..records import Args, ArgValue, IntPair, Shape
 from .geometry import Axis
@@ -133,6 +133,11 @@ class LayerType:
         """The m of the Winograd F(m×m, 3×3) the forward pass runs it through, 0 for none."""
         return 0
 
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """Its parameters and buffers as NumPy arrays of ``dtype``, drawn from ``rng`` (a
+        ``numpy.random.Generator``) for the forward pass: none by default."""
+        return {}
+
 
 def whole_input(x: Shape, rf: RF) -> RF:
     """A unit that sees the whole input volume."""
@@ -151,3 +156,18 @@ def hw(args: Args, key: str) -> IntPair:
     """A convcalc (width, height) pair as the kernels' (height, width)."""
     w, h = pair(args, key)
     return h, w
+
+
+def he_weights(
+    args: Args, shape: tuple[int, ...], fan_in: int, bias: tuple[int, ...], rng: Any, dtype: Any
+) -> dict[str, Any]:
+    """Weights of ``shape``, He-initialised for ``fan_in`` inputs (see ``kernels.he_uniform``),
+    and zero biases of shape ``bias`` unless the layer has none."""
+    import numpy as np
+
+    from ..engine.kernels import he_uniform
+
+    params = {"w": he_uniform(rng, shape, fan_in, dtype)}
+    if args.get("bias", True):
+        params["b"] = np.zeros(bias, dtype)
+    return params

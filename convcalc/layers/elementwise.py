@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..records import Args, Shape
 from .base import INPLACE, Counts, LayerType, ParamSpec, flag
 
@@ -32,6 +34,18 @@ class BN(LayerType):
 
     def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
         return Counts(x[2], x[2], 2 * x[2], 0)
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """As PyTorch starts one: γ = 1, β = 0, running mean 0, running variance 1."""
+        import numpy as np
+
+        d = x[2]
+        return {
+            "gamma": np.ones(d, dtype),
+            "beta": np.zeros(d, dtype),
+            "mean": np.zeros(d, dtype),
+            "var": np.ones(d, dtype),
+        }
 
 
 class LRN(LayerType):

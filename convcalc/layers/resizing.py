@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..records import Args, IntPair, Shape
 from .base import (
     BIAS,
@@ -12,6 +14,7 @@ from .base import (
     ParamSpec,
     divide,
     flag,
+    he_weights,
     integer,
     whole_input,
 )
@@ -51,6 +54,11 @@ class FC(LayerType):
         """Copies of the flattened input and of the output (NumPy's own)."""
         inputs = batch * x[0] * x[1] * x[2] * itemsize
         return {"temp": 3 * inputs + 2 * batch * y[0] * y[1] * y[2] * itemsize}
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """Weights (K, W1·H1·D1), as PyTorch stores them, He-initialised; zero biases."""
+        d, k = x[0] * x[1] * x[2], integer(args, "K")
+        return he_weights(args, (k, d), d, (k,), rng, dtype)
 
 
 class Flatten(LayerType):

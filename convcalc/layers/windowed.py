@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..records import Args, IntPair, Shape
 from .base import (
     BIAS,
@@ -17,6 +19,8 @@ from .base import (
     ParamSpec,
     divide,
     flag,
+    he_weights,
+    hw,
     integer,
     pair,
 )  # fmt: skip
@@ -108,6 +112,12 @@ class Conv(LayerType):
 
         return winograd_tile(batch, y[1], y[0], x[2])
 
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """HWIO filters (FH, FW, D1/groups, K), He-initialised; zero biases (K,)."""
+        fh, fw = hw(args, "F")
+        k, cg = integer(args, "K"), x[2] // integer(args, "groups")
+        return he_weights(args, (fh, fw, cg, k), fh * fw * cg, (k,), rng, dtype)
+
 
 class Local(Conv):
     name = "LOCAL"
@@ -134,6 +144,13 @@ class Local(Conv):
 
     def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
         return 0
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """Filters for every output position (H2, W2, FH, FW, D1/groups, K), and biases."""
+        fh, fw = hw(args, "F")
+        k, cg = integer(args, "K"), x[2] // integer(args, "groups")
+        shape = (y[1], y[0], fh, fw, cg, k)
+        return he_weights(args, shape, fh * fw * cg, (y[1], y[0], k), rng, dtype)
 
 
 class TConv(LayerType):
@@ -180,6 +197,13 @@ class TConv(LayerType):
         fw, fh = pair(args, "F")
         cols = batch * x[0] * x[1] * fw * fh * y[2] // integer(args, "groups")
         return {"temp": cols * itemsize + 2 * batch * y[0] * y[1] * y[2] * itemsize}
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """Filters (D1, FH, FW, K/groups), He-initialised for F·F·D1/groups inputs; biases."""
+        fh, fw = hw(args, "F")
+        groups = integer(args, "groups")
+        k, cg = integer(args, "K"), x[2] // groups
+        return he_weights(args, (x[2], fh, fw, k // groups), fh * fw * cg, (k,), rng, dtype)
 
 
 class Pool(Conv):
@@ -229,6 +253,9 @@ class Pool(Conv):
 
     def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
         return 0
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        return {}
 
 
 def _padded(axes: tuple[Axis, Axis], x: Shape) -> tuple[int, bool]:
