@@ -48,7 +48,7 @@ from . import kernels as K
 from . import weights
 from .layout import MemoryEstimate, MemoryLimitError, available_memory, estimate_memory, layout
 from .plan import plan
-from .runner import Runner
+from .runner import MERGE_KERNELS, Runner
 
 __all__ = ["ForwardError", "ForwardResult", "LayerRecord", "MemoryLimitError", "forward"]
 
@@ -112,7 +112,7 @@ def forward(
     if batch < 1:
         raise ForwardError(f"batch must be at least 1, not {batch}")
     for row in analysis.rows[1:]:
-        if row.type not in LAYERS and row.type not in ("ADD", "CAT"):
+        if row.type not in LAYERS and row.type not in MERGE_KERNELS:
             raise ForwardError(f"{row.name}: the forward pass cannot compute {row.type} layers")
     note = None
     name = analysis.spec.dtype
@@ -153,8 +153,9 @@ def forward(
             runner.arena.begin(s)
             # folding BN and transforming for Winograd happen before the clock starts, one
             # layer at a time, so only that layer's weights exist twice
+            layer = LAYERS.get(rows[head].type)
             prepared = None
-            if rows[head].type in ("CONV", "FC"):
+            if layer is not None and layer.takes_epilogue:
                 prepared = weights.prepare(rows, runner.params, step, batch)
             start = time.perf_counter()
             if head == 0:

@@ -13,7 +13,7 @@ from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
 from ..units import mb
 from . import kernels as K
-from .plan import ACTIVATIONS, Plan, plan
+from .plan import Plan, plan
 from .weights import input_volume, winograd_tile
 
 
@@ -64,11 +64,15 @@ def _size(shape: Shape, batch: int) -> int:
     return batch * shape[0] * shape[1] * shape[2]
 
 
-#: kinds whose kernel writes a fresh output buffer it takes from the arena (activations, BN
-#: and ADD only when they do not run in place)
-TAKES = frozenset({"CONV", "LOCAL", "POOL", "TCONV", "CAT", "BN", "ADD"} | ACTIVATIONS)
 #: above this many arrays to place, the layout is not planned (the search is quadratic)
 LAYOUT_MAX = 5000
+
+
+def _takes(row: Row) -> bool:
+    """Whether the row's kernel takes a fresh output buffer from the arena (activations, BN
+    and ADD only when they do not run in place): the merges do, the layer types say."""
+    layer = LAYERS.get(row.type)
+    return layer.arena_output if layer is not None else True
 
 
 class Layout(NamedTuple):
@@ -88,7 +92,7 @@ def lifetimes(
         head = step.rows[0]
         if p.value[step.rows[-1]] != head:  # in place, or an alias: no new array
             continue
-        planned = rows[head].type in TAKES and head not in p.in_place and head != last_value
+        planned = _takes(rows[head]) and head not in p.in_place and head != last_value
         end = p.last_read.get(head, len(p.steps))  # never read: alive to the end
         out.append((head, s, end, _size(rows[head].output, batch) * itemsize, planned))
     return out

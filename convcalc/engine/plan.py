@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from ..layers.vocabulary import LAYERS
 from ..records import Row
 
-ACTIVATIONS = frozenset({"RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX"})
-ALIASES = frozenset({"ID", "DROPOUT", "SKIP", "FLATTEN"})  # the output is the input's array
-#: what may follow a CONV or FC inside one fused step
-FUSABLE = frozenset({"BN", "ID", "DROPOUT", "ADD"} | ACTIVATIONS - {"SOFTMAX"})
+#: The merge that sums: it may overwrite a branch's array and run inside a CONV's or FC's step.
+#: (Merges have no class yet; the layer types answer through LAYERS.)
+ADD = "ADD"
 
 
 class Step(NamedTuple):
@@ -43,10 +43,17 @@ def _settled(rows: Sequence[Row], value: Sequence[int], j: int, before: int) -> 
     """The value row j will hold, if it is computed before row ``before`` (an identity row
     after it, such as SKIP, holds its input's value)."""
     while j >= before:
-        if rows[j].type not in ALIASES or rows[j].type == "FLATTEN":
+        layer = LAYERS.get(rows[j].type)
+        if layer is None or not layer.passes_input:
             return None
         j = rows[j].inputs[0]
     return value[j]
+
+
+def _fusable(row: Row) -> bool:
+    """Whether the row may run on each chunk of a CONV's or FC's output, inside its step."""
+    layer = LAYERS.get(row.type)
+    return layer.fusable if layer is not None else row.type == ADD
 
 
 def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
@@ -65,13 +72,13 @@ def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
     for i, row in enumerate(rows):
         if i in done:
             continue
-        kind = row.type
-        if kind in ALIASES:
+        layer = LAYERS.get(row.type)  # None for a merge
+        if layer is not None and layer.in_place:  # ID, DROPOUT, SKIP, FLATTEN
             value[i] = value[row.inputs[0]]
-        elif kind in ACTIVATIONS | {"BN"} and safe(i, value[row.inputs[0]]):
+        elif layer is not None and layer.overwrites and safe(i, value[row.inputs[0]]):
             value[i] = value[row.inputs[0]]
             in_place.add(i)
-        elif kind == "ADD":
+        elif row.type == ADD:
             values = [value[j] for j in row.inputs]
             dead = [v for v in values if values.count(v) == 1 and safe(i, v)]
             if dead:
@@ -81,13 +88,13 @@ def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
             members[value[i]].append(i)
         chain: list[int] = [i]
         extra: list[tuple[int, tuple[int, ...]]] = []
-        if fuse and kind in ("CONV", "FC"):
+        if fuse and layer is not None and layer.takes_epilogue:
             tail = i
             while len(readers[tail]) == 1:
                 nxt = readers[tail][0]
-                if rows[nxt].type not in FUSABLE:
+                if not _fusable(rows[nxt]):
                     break
-                if rows[nxt].type == "ADD":
+                if rows[nxt].type == ADD:
                     others = [j for j in rows[nxt].inputs if j != tail]
                     if len(others) != len(rows[nxt].inputs) - 1:
                         break

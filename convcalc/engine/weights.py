@@ -4,11 +4,10 @@ clock starts (batch norms folded, Winograd's transformed filters)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..layers.base import real
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
 from . import kernels as K
@@ -36,9 +35,14 @@ def init_params(row: Row, rng: np.random.Generator, dtype: Any) -> dict[str, Any
     return layer.init_weights(row.args, input_volume(row), row.output, rng, dtype)
 
 
-def prepare(
-    rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch: int
-) -> dict[str, Any]:
+class Prepared(NamedTuple):
+    """The weights of a CONV or FC step, ready for the pass."""
+
+    params: dict[str, Any]  # the head's w and b, and its Winograd filters ("winograd") if any
+    affine: dict[int, tuple[Any, Any]]  # a batch norm not folded in -> (scale, shift)
+
+
+def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch: int) -> Prepared:
     """Weights of a CONV or FC step, before the clock starts: a batch norm right after it
     is folded into its weights and bias, a later one becomes scale and shift, and a 3×3
     conv that Winograd does faster gets its transformed weights instead of its own. The
@@ -49,19 +53,17 @@ def prepare(
     folding = True
     for i in step.rows[1:]:
         row = rows[i]
-        if row.type in ("ID", "DROPOUT"):
+        layer = LAYERS.get(row.type)
+        if layer is not None and layer.passes_input:  # ID, DROPOUT
             continue
-        if row.type != "BN":
+        found = layer.affine(row.args, params[i]) if layer is not None else None
+        if found is None:  # an activation or an ADD: what follows is not folded
             folding = False
             continue
-        q = params[i]
-        scale, shift = K.bn_affine(
-            q["gamma"], q["beta"], q["mean"], q["var"], real(row.args, "eps")
-        )
+        scale, shift = found
         params[i] = {}  # γ, β and the running statistics live on in w, b or affine
         if folding:  # (x·w + b)·scale + shift = x·(w·scale) + (b·scale + shift)
-            per_k = scale[:, None] if head.type == "FC" else scale  # w is (K, D) or (.., K)
-            w *= per_k.astype(w.dtype)  # in place: the unfolded weights are not needed
+            LAYERS[head.type].scale_filters(w, scale)  # in place: w unfolded is not needed
             b = ((b.astype(np.float64) if b is not None else 0.0) * scale + shift).astype(w.dtype)
         else:
             affine[i] = (scale.astype(w.dtype), shift.astype(w.dtype))
@@ -69,4 +71,4 @@ def prepare(
     if m := winograd_tile(head, batch):
         winograd, w = K.winograd_weights(w, m), w[:0]
     params[step.rows[0]] = {}  # the unfolded weights can go
-    return {"w": w, "b": b, "affine": affine, "winograd": winograd}
+    return Prepared({"w": w, "b": b, "winograd": winograd}, affine)

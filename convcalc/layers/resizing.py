@@ -9,6 +9,7 @@ from .base import (
     BIAS,
     FILTERS,
     RF,
+    Call,
     Counts,
     LayerType,
     ParamSpec,
@@ -30,6 +31,11 @@ class GAP(LayerType):
 
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return whole_input(x, rf)
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import global_avg_pool
+
+        return global_avg_pool(call.array)
 
 
 class FC(LayerType):
@@ -60,6 +66,20 @@ class FC(LayerType):
         d, k = x[0] * x[1] * x[2], integer(args, "K")
         return he_weights(args, (k, d), d, (k,), rng, dtype)
 
+    takes_epilogue = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """The flattened input times the weights (see ``kernels.fully_connected``), with the
+        step's epilogues."""
+        from ..engine.kernels import fully_connected
+
+        p = call.params
+        return fully_connected(call.array, p["w"], p.get("b"), epilogue=call.epilogue)
+
+    def scale_filters(self, w: Any, scale: Any) -> None:
+        """Its weights are (K, D), as PyTorch stores them: a filter is a row."""
+        w *= scale[:, None].astype(w.dtype)
+
 
 class Flatten(LayerType):
     name = "FLATTEN"
@@ -71,6 +91,11 @@ class Flatten(LayerType):
 
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         return whole_input(x, rf)
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """A view of the input, (N, 1, 1, H·W·D)."""
+        a = call.array
+        return a.reshape(a.shape[0], 1, 1, -1)
 
 
 class Up(LayerType):
@@ -85,3 +110,8 @@ class Up(LayerType):
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
         n = integer(args, "n")
         return RF(rf.size, (divide(rf.jump[0], n), divide(rf.jump[1], n)), None)
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import upsample_nearest
+
+        return upsample_nearest(call.array, integer(args, "n"))

@@ -14,6 +14,7 @@ from .base import (
     PADDING,
     RF,
     STRIDE,
+    Call,
     Counts,
     LayerType,
     ParamSpec,
@@ -22,6 +23,7 @@ from .base import (
     he_weights,
     hw,
     integer,
+    pads,
     pair,
 )  # fmt: skip
 from .geometry import Axis, same_padding
@@ -118,6 +120,21 @@ class Conv(LayerType):
         k, cg = integer(args, "K"), x[2] // integer(args, "groups")
         return he_weights(args, (fh, fw, cg, k), fh * fw * cg, (k,), rng, dtype)
 
+    arena_output = True
+    takes_epilogue = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """im2col + GEMM, or Winograd when the step prepared its weights (see
+        ``kernels.conv2d``), with the step's epilogues on each chunk."""
+        from ..engine.kernels import conv2d
+
+        p = call.params
+        return conv2d(
+            call.array, p["w"], p.get("b"), stride=hw(args, "S"), pad=pads(self.axes(args, x)),
+            dilation=hw(args, "dilation"), groups=integer(args, "groups"),
+            epilogue=call.epilogue, arena=call.arena, winograd=p.get("winograd"),
+        )  # fmt: skip
+
 
 class Local(Conv):
     name = "LOCAL"
@@ -151,6 +168,17 @@ class Local(Conv):
         k, cg = integer(args, "K"), x[2] // integer(args, "groups")
         shape = (y[1], y[0], fh, fw, cg, k)
         return he_weights(args, shape, fh * fw * cg, (y[1], y[0], k), rng, dtype)
+
+    takes_epilogue = False
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import local2d
+
+        p = call.params
+        return local2d(
+            call.array, p["w"], p.get("b"), stride=hw(args, "S"), pad=pads(self.axes(args, x)),
+            dilation=hw(args, "dilation"), groups=integer(args, "groups"), arena=call.arena,
+        )  # fmt: skip
 
 
 class TConv(LayerType):
@@ -205,6 +233,18 @@ class TConv(LayerType):
         k, cg = integer(args, "K"), x[2] // groups
         return he_weights(args, (x[2], fh, fw, k // groups), fh * fw * cg, (k,), rng, dtype)
 
+    arena_output = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import conv_transpose2d
+
+        p = call.params
+        return conv_transpose2d(
+            call.array, p["w"], p.get("b"), stride=hw(args, "S"), pad=hw(args, "P"),
+            out_pad=hw(args, "out_pad"), dilation=hw(args, "dilation"),
+            groups=integer(args, "groups"), arena=call.arena,
+        )  # fmt: skip
+
 
 class Pool(Conv):
     name = "POOL"
@@ -256,6 +296,18 @@ class Pool(Conv):
 
     def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
         return {}
+
+    takes_epilogue = False
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """Max, average or L2; rounded up for ceil, and in Caffe's rounding."""
+        from ..engine.kernels import pool2d
+
+        ceil = bool(args["ceil"]) or call.rounding == "caffe"
+        return pool2d(
+            call.array, hw(args, "F"), stride=hw(args, "S"), pad=pads(self.axes(args, x)),
+            kind=str(args["type"]), ceil=ceil, arena=call.arena,
+        )  # fmt: skip
 
 
 def _padded(axes: tuple[Axis, Axis], x: Shape) -> tuple[int, bool]:

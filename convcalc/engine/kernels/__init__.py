@@ -1,8 +1,8 @@
 """NumPy kernels for a forward pass: one small function per layer type, a module per family.
 
 Arrays are NHWC, ``N, H, W, C = x.shape``, and every pair here is (height, width), the order
-of the array axes (specs write (width, height); ``engine.runner`` swaps them when it calls a
-kernel). Convolution weights are HWIO, ``FH, FW, C // groups, K = w.shape``. Each kernel
+of the array axes (specs write (width, height); the layer classes swap them when they call
+a kernel). Convolution weights are HWIO, ``FH, FW, C // groups, K = w.shape``. Each kernel
 computes its output size from its own arithmetic, so that the forward pass checks the analysis
 instead of copying it.
 
