@@ -252,6 +252,15 @@ def test_an_analysis_with_errors_is_refused() -> None:
         forward(convcalc.analyze(convcalc.load("lenet5")), batch=0)
 
 
+def test_error_a_row_without_a_kernel_is_refused_before_the_pass() -> None:
+    analysis = convcalc.analyze(convcalc.load("lenet5"))
+    rows = list(analysis.rows)
+    rows[2] = rows[2]._replace(type="WARP")
+    with pytest.raises(ForwardError) as info:
+        forward(analysis._replace(rows=tuple(rows)), progress=lambda *_: pytest.fail("ran"))
+    assert str(info.value) == f"{rows[2].name}: the forward pass cannot compute WARP layers"
+
+
 # -- memory -------------------------------------------------------------------------------
 
 
