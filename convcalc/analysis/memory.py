@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ..layers.base import pair
+from ..layers.vocabulary import LAYERS
 from ..records import Row
 from ..units import BYTES
 
@@ -116,17 +116,14 @@ class Memory(NamedTuple):
 def workspace_values(row: Row) -> int:
     """The im2col buffer of a convolution, per image: (F·F·D1/groups) × (W2·H2) values.
 
-    TCONV's is its column buffer, (F·F·K/groups) × (W1·H1). Other layers need none.
+    TCONV's is its column buffer, (F·F·K/groups) × (W1·H1). Other layers need none (each
+    layer type answers, see ``LayerType.workspace_values``).
     """
-    if row.type not in ("CONV", "LOCAL", "TCONV"):
+    layer = LAYERS.get(row.type)
+    if layer is None:  # ADD, CAT
         return 0
-    fw, fh = pair(row.args, "F")
-    groups = row.args["groups"]
-    assert isinstance(groups, int)
-    (w1, h1, d1), (w2, h2, k) = row.input_shapes[0], row.output
-    if row.type == "TCONV":
-        return fw * fh * (k // groups) * w1 * h1
-    return fw * fh * (d1 // groups) * w2 * h2
+    x = row.input_shapes[0] if row.input_shapes else row.output
+    return layer.workspace_values(row.args, x, row.output)
 
 
 def live_peak(rows: Sequence[Row]) -> int:

@@ -10,8 +10,9 @@ the rounding rules and findings to them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from fractions import Fraction
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ..records import Args, ArgValue, IntPair, Shape
 from .geometry import Axis
@@ -129,9 +130,119 @@ class LayerType:
         """How reports name the layer: the type with the arguments that shape the output."""
         return self.name
 
+    # -- memory and the forward pass (convcalc.engine). NumPy and the kernels are imported
+    # inside these methods, never at the top of a layer module, so a check does not load them.
+
+    def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
+        """Values of scratch one image needs besides its input and output (the im2col buffer
+        of a convolution), as the memory estimate counts it: none by default."""
+        return 0
+
+    #: output-sized temporaries its forward kernel allocates for itself (NumPy's, per call)
+    temporaries: ClassVar[int] = 0
+
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """Bytes of scratch its forward kernel uses on a batch, by arena slot (``"temp"``: what
+        the kernel allocates for itself); the forward pass reserves its largest step's."""
+        if not self.temporaries:
+            return {}
+        return {"temp": self.temporaries * batch * y[0] * y[1] * y[2] * itemsize}
+
+    def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
+        """The m of the Winograd F(m×m, 3×3) the forward pass runs it through, 0 for none."""
+        return 0
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """Its parameters and buffers as NumPy arrays of ``dtype``, drawn from ``rng`` (a
+        ``numpy.random.Generator``) for the forward pass: none by default."""
+        return {}
+
+    #: its output is its input's array itself (ID, DROPOUT, SKIP; FLATTEN's is a reshaped view)
+    passes_input: ClassVar[bool] = False
+    #: its kernel writes an output of its input's shape into ``Call.out``, which is the input
+    #: itself when nothing reads that afterwards (the activations, BN)
+    overwrites: ClassVar[bool] = False
+    #: its kernel takes its output buffer from the arena, where the layout plans it a slot
+    arena_output: ClassVar[bool] = False
+    #: its kernel runs epilogues on each chunk of its output: it heads a fused step, and a
+    #: batch norm right after it folds into its weights (CONV, FC)
+    takes_epilogue: ClassVar[bool] = False
+    #: it may run inside such a step, on each chunk of the head's output (see ``epilogue``)
+    fusable: ClassVar[bool] = False
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """Its forward kernel on ``call.array`` (N, H, W, D), the input of volume ``x``; the
+        output array, (N, H2, W2, D2). By default the input itself."""
+        return call.array
+
+    def epilogue(self, args: Args) -> Epilogue | None:
+        """What it does to a chunk of the output of the step it is fused into, in place; None
+        when that is nothing (ID, DROPOUT, a batch norm folded into the weights)."""
+        return None
+
+    def affine(self, args: Args, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
+        """The layer as y = x·scale + shift per channel, (scale, shift) in float64, if it is
+        one (batch norm), so that the forward pass can fold it into the layer before."""
+        return None
+
+    def scale_filters(self, w: Any, scale: Any) -> None:
+        """Multiply each filter of its weights ``w`` by its factor in ``scale``, in place (a
+        batch norm folded in); the filters run along the last axis (HWIO)."""
+        w *= scale.astype(w.dtype)
+
 
 def whole_input(x: Shape, rf: RF) -> RF:
     """A unit that sees the whole input volume."""
     size = tuple(rf.size[i] + (x[i] - 1) * rf.jump[i] for i in (0, 1))
     jump = tuple(rf.jump[i] * x[i] for i in (0, 1))
     return RF((size[0], size[1]), (jump[0], jump[1]), None)
+
+
+def real(args: Args, key: str) -> float:
+    value = args[key]
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+def hw(args: Args, key: str) -> IntPair:
+    """A convcalc (width, height) pair as the kernels' (height, width)."""
+    w, h = pair(args, key)
+    return h, w
+
+
+def he_weights(
+    args: Args, shape: tuple[int, ...], fan_in: int, bias: tuple[int, ...], rng: Any, dtype: Any
+) -> dict[str, Any]:
+    """Weights of ``shape``, He-initialised for ``fan_in`` inputs (see ``kernels.he_uniform``),
+    and zero biases of shape ``bias`` unless the layer has none."""
+    import numpy as np
+
+    from ..engine.kernels import he_uniform
+
+    params = {"w": he_uniform(rng, shape, fan_in, dtype)}
+    if args.get("bias", True):
+        params["b"] = np.zeros(bias, dtype)
+    return params
+
+
+#: Runs on one chunk of a fused step's output, in place: (chunk, (images, rows)).
+Epilogue = Callable[[Any, tuple[slice, slice]], None]
+
+
+class Call(NamedTuple):
+    """What the forward pass hands a layer's kernel (see ``LayerType.run``). The arrays are
+    NumPy's, typed Any so that the layers need not import NumPy."""
+
+    array: Any  # the input, (N, H, W, D)
+    params: Mapping[str, Any]  # from init_weights, or the step's prepared weights
+    arena: Any  # the pass's kernels.Arena
+    rounding: str  # the analysis's rounding ("caffe" pools round up)
+    out: Any = None  # where an overwriting kernel writes (see LayerType.overwrites)
+    epilogue: tuple[Epilogue, ...] = ()  # run on each chunk of the output, in order
+
+
+def pads(axes: tuple[Axis, Axis]) -> tuple[IntPair, IntPair]:
+    """A window's padding as the kernels take it: ((top, bottom), (left, right))."""
+    return (axes[1].before, axes[1].after), (axes[0].before, axes[0].after)

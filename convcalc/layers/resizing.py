@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..records import Args, IntPair, Shape
 from .base import (
     BIAS,
     FILTERS,
     RF,
+    Call,
     Counts,
     LayerType,
     ParamSpec,
     divide,
     flag,
+    he_weights,
     integer,
     whole_input,
 )
@@ -30,6 +34,11 @@ class GAP(LayerType):
 
     def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
         return 1
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import global_avg_pool
+
+        return global_avg_pool(call.array)
 
 
 class FC(LayerType):
@@ -51,6 +60,32 @@ class FC(LayerType):
     def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
         return 1
 
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """Copies of the flattened input and of the output (NumPy's own)."""
+        inputs = batch * x[0] * x[1] * x[2] * itemsize
+        return {"temp": 3 * inputs + 2 * batch * y[0] * y[1] * y[2] * itemsize}
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """Weights (K, W1·H1·D1), as PyTorch stores them, He-initialised; zero biases."""
+        d, k = x[0] * x[1] * x[2], integer(args, "K")
+        return he_weights(args, (k, d), d, (k,), rng, dtype)
+
+    takes_epilogue = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """The flattened input times the weights (see ``kernels.fully_connected``), with the
+        step's epilogues."""
+        from ..engine.kernels import fully_connected
+
+        p = call.params
+        return fully_connected(call.array, p["w"], p.get("b"), epilogue=call.epilogue)
+
+    def scale_filters(self, w: Any, scale: Any) -> None:
+        """Its weights are (K, D), as PyTorch stores them: a filter is a row."""
+        w *= scale[:, None].astype(w.dtype)
+
 
 class Flatten(LayerType):
     name = "FLATTEN"
@@ -65,6 +100,11 @@ class Flatten(LayerType):
 
     def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
         return 1
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """A view of the input, (N, 1, 1, H·W·D)."""
+        a = call.array
+        return a.reshape(a.shape[0], 1, 1, -1)
 
 
 class Up(LayerType):
@@ -86,3 +126,8 @@ class Up(LayerType):
     def describe(self, args: Args) -> str:
         """``UP ×2``"""
         return f"{self.name} ×{args['n']}"
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import upsample_nearest
+
+        return upsample_nearest(call.array, integer(args, "n"))

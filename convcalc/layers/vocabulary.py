@@ -9,8 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..errors import did_you_mean
-from .base import LayerType, ParamSpec
-from .elementwise import BN, LRN, Activation, Dropout, Identity, Input, Skip
+from .base import LayerType
+from .elementwise import (
+    BN,
+    LRN,
+    Dropout,
+    Elu,
+    Gelu,
+    Identity,
+    Input,
+    LeakyRelu,
+    Relu,
+    Sigmoid,
+    Skip,
+    Softmax,
+    Tanh,
+)
 from .merges import MERGES, MergeType
 from .resizing import FC, GAP, Flatten, Up
 from .windowed import Conv, Local, Pool, TConv
@@ -36,10 +50,7 @@ LAYERS: dict[str, LayerType] = {
     layer.name: layer
     for layer in (
         Input(), Conv(), Local(), TConv(), Pool(), GAP(), FC(),
-        Activation("RELU"),
-        Activation("LRELU", (ParamSpec("slope", "float", 0.01, minimum=0),)),
-        Activation("ELU", (ParamSpec("alpha", "float", 1.0, minimum=0),)),
-        Activation("GELU"), Activation("SIGMOID"), Activation("TANH"), Activation("SOFTMAX"),
+        Relu(), LeakyRelu(), Elu(), Gelu(), Sigmoid(), Tanh(), Softmax(),
         BN(), LRN(), Dropout(), Flatten(), Up(), Identity(), Skip(),
     )
 }  # fmt: skip

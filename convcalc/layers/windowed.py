@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..records import Args, ArgValue, IntPair, Shape
 from .base import (
     BIAS,
@@ -12,12 +14,16 @@ from .base import (
     PADDING,
     RF,
     STRIDE,
+    Call,
     Counts,
     LayerType,
     ParamSpec,
     divide,
     flag,
+    he_weights,
+    hw,
     integer,
+    pads,
     pair,
 )  # fmt: skip
 from .geometry import MINUS, Axis, same_padding
@@ -106,6 +112,64 @@ class Conv(LayerType):
         """``CONV 3×3 s1 p1``"""
         return " ".join((self.name, *_window_words(args)))
 
+    def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
+        """The im2col buffer: (F·F·D1/groups) × (W2·H2) values."""
+        fw, fh = pair(args, "F")
+        return fw * fh * (x[2] // integer(args, "groups")) * y[0] * y[1]
+
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """im2col: the padded images and one chunk of columns (with a column of ones for the
+        bias) and, for groups, of products; Winograd: see ``_winograd_scratch``."""
+        from ..engine.kernels import im2col_budget, largest_chunk
+
+        if m := self.winograd_tile(args, x, y, batch):
+            return _winograd_scratch(m, x, y, batch, itemsize)
+        pad, padded = _padded(self.axes(args, x), x)
+        fw, fh = pair(args, "F")
+        groups = integer(args, "groups")
+        wo, ho, k = y
+        j = fw * fh * x[2] // groups + 1  # the bias may ride in the GEMM as a column of ones
+        row_bytes = wo * (j + k) * itemsize
+        images, rows = largest_chunk(batch, ho, row_bytes, im2col_budget(j, k, itemsize))
+        return {
+            "pad": images * pad * itemsize if padded else 0,
+            "cols": images * rows * wo * j * itemsize,
+            "dw": images * rows * wo * k * itemsize if groups > 1 else 0,
+        }
+
+    def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
+        """3×3, stride 1, undilated, ungrouped, where ``kernels.winograd_tile`` says it pays."""
+        if args["F"] != (3, 3) or args["S"] != (1, 1):
+            return 0
+        if args["dilation"] != (1, 1) or args["groups"] != 1:
+            return 0
+        from ..engine.kernels import winograd_tile
+
+        return winograd_tile(batch, y[1], y[0], x[2])
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """HWIO filters (FH, FW, D1/groups, K), He-initialised; zero biases (K,)."""
+        fh, fw = hw(args, "F")
+        k, cg = integer(args, "K"), x[2] // integer(args, "groups")
+        return he_weights(args, (fh, fw, cg, k), fh * fw * cg, (k,), rng, dtype)
+
+    arena_output = True
+    takes_epilogue = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """im2col + GEMM, or Winograd when the step prepared its weights (see
+        ``kernels.conv2d``), with the step's epilogues on each chunk."""
+        from ..engine.kernels import conv2d
+
+        p = call.params
+        return conv2d(
+            call.array, p["w"], p.get("b"), stride=hw(args, "S"), pad=pads(self.axes(args, x)),
+            dilation=hw(args, "dilation"), groups=integer(args, "groups"),
+            epilogue=call.epilogue, arena=call.arena, winograd=p.get("winograd"),
+        )  # fmt: skip
+
 
 class Local(Conv):
     name = "LOCAL"
@@ -115,6 +179,41 @@ class Local(Conv):
         conv = super().counts(args, x, y)
         positions = y[0] * y[1]
         return Counts(conv.weights * positions, conv.biases * positions, 0, conv.macs)
+
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """The padded input, and a few copies of a chunk of columns (all NumPy's own)."""
+        from ..engine.kernels import CHUNK_BYTES
+
+        pad, _ = _padded(self.axes(args, x), x)
+        fw, fh = pair(args, "F")
+        wo, ho, _ = y
+        per_image = wo * ho * (fw * fh * x[2] // integer(args, "groups")) * itemsize
+        images = min(batch, max(1, CHUNK_BYTES // max(per_image, 1)))
+        cols = min(per_image * images, max(CHUNK_BYTES, per_image // ho))
+        return {"temp": batch * pad * itemsize + 3 * cols * batch}
+
+    def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
+        return 0
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """Filters for every output position (H2, W2, FH, FW, D1/groups, K), and biases."""
+        fh, fw = hw(args, "F")
+        k, cg = integer(args, "K"), x[2] // integer(args, "groups")
+        shape = (y[1], y[0], fh, fw, cg, k)
+        return he_weights(args, shape, fh * fw * cg, (y[1], y[0], k), rng, dtype)
+
+    takes_epilogue = False
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import local2d
+
+        p = call.params
+        return local2d(
+            call.array, p["w"], p.get("b"), stride=hw(args, "S"), pad=pads(self.axes(args, x)),
+            dilation=hw(args, "dilation"), groups=integer(args, "groups"), arena=call.arena,
+        )  # fmt: skip
 
 
 class TConv(LayerType):
@@ -177,6 +276,38 @@ class TConv(LayerType):
         """out_pad along axis i must stay below this: the stride or the dilation."""
         return max(pair(args, "S")[i], pair(args, "dilation")[i])
 
+    def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
+        """The column buffer: (F·F·K/groups) × (W1·H1) values."""
+        fw, fh = pair(args, "F")
+        return fw * fh * (y[2] // integer(args, "groups")) * x[0] * x[1]
+
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """Its columns, the uncropped output and the output (NumPy's own)."""
+        fw, fh = pair(args, "F")
+        cols = batch * x[0] * x[1] * fw * fh * y[2] // integer(args, "groups")
+        return {"temp": cols * itemsize + 2 * batch * y[0] * y[1] * y[2] * itemsize}
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """Filters (D1, FH, FW, K/groups), He-initialised for F·F·D1/groups inputs; biases."""
+        fh, fw = hw(args, "F")
+        groups = integer(args, "groups")
+        k, cg = integer(args, "K"), x[2] // groups
+        return he_weights(args, (x[2], fh, fw, k // groups), fh * fw * cg, (k,), rng, dtype)
+
+    arena_output = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import conv_transpose2d
+
+        p = call.params
+        return conv_transpose2d(
+            call.array, p["w"], p.get("b"), stride=hw(args, "S"), pad=hw(args, "P"),
+            out_pad=hw(args, "out_pad"), dilation=hw(args, "dilation"),
+            groups=integer(args, "groups"), arena=call.arena,
+        )  # fmt: skip
+
 
 class Pool(Conv):
     name = "POOL"
@@ -215,3 +346,69 @@ class Pool(Conv):
     def padding_limit(self, axis: Axis) -> int | None:
         """Half the window (PyTorch refuses more)."""
         return axis.f // 2
+
+    def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
+        return 0  # a window to reduce, no columns to gather
+
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """The padded images (room for ceil's extra window too), a band of rows reduced along
+        the window's height, and for l2 the squares."""
+        from ..engine.kernels import POOL_BAND_BYTES
+
+        a = self.axes(args, x)
+        pad, _ = _padded(a, x)
+        wp = x[0] + a[0].before + a[0].after + pair(args, "F")[0]  # ceil's extra too
+        band = min(y[1], max(1, POOL_BAND_BYTES // (batch * wp * x[2] * itemsize)))
+        l2 = batch * pad * itemsize if args["type"] == "l2" else 0  # the squares
+        return {
+            "pool": batch * 2 * pad * itemsize,
+            "pool_rows": batch * band * wp * x[2] * itemsize,
+            "temp": l2,
+        }
+
+    def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
+        return 0
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        return {}
+
+    takes_epilogue = False
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """Max, average or L2; rounded up for ceil, and in Caffe's rounding."""
+        from ..engine.kernels import pool2d
+
+        ceil = bool(args["ceil"]) or call.rounding == "caffe"
+        return pool2d(
+            call.array, hw(args, "F"), stride=hw(args, "S"), pad=pads(self.axes(args, x)),
+            kind=str(args["type"]), ceil=ceil, arena=call.arena,
+        )  # fmt: skip
+
+
+def _padded(axes: tuple[Axis, Axis], x: Shape) -> tuple[int, bool]:
+    """Values of one padded input image, and whether there is any padding."""
+    a = axes
+    pad = (x[0] + a[0].before + a[0].after) * (x[1] + a[1].before + a[1].after) * x[2]
+    return pad, a[0].before + a[0].after + a[1].before + a[1].after > 0
+
+
+def _winograd_scratch(m: int, x: Shape, y: Shape, batch: int, itemsize: int) -> dict[str, int]:
+    """Winograd F(m×m, 3×3): the padded images with room for overhanging tiles, and one chunk
+    of tiles by tap: the input (wd), transformed (wv), multiplied (wm), transformed back (wz)."""
+    from ..engine.kernels import largest_chunk, winograd_chunk_bytes
+
+    c, k, a2 = x[2], y[2], (m + 2) ** 2
+    ty, tx = -(-y[1] // m), -(-y[0] // m)
+    per_row = tx * a2 * (2 * c + k) * itemsize
+    budget = winograd_chunk_bytes(c, k, itemsize, m)
+    images, rows = largest_chunk(batch, ty, per_row, budget)
+    tiles = images * rows * tx
+    return {
+        "pad": images * (ty * m + 2) * (tx * m + 2) * c * itemsize,
+        "wd": a2 * tiles * c * itemsize,
+        "wv": a2 * tiles * c * itemsize,
+        "wm": a2 * tiles * k * itemsize,
+        "wz": m * m * tiles * k * itemsize,
+    }

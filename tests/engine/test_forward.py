@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 import convcalc
-from convcalc.engine import forward as fw
 from convcalc.engine import kernels as K
+from convcalc.engine import weights
 from convcalc.engine.forward import ForwardError, MemoryLimitError, forward
+from convcalc.engine.layout import available_memory, layout, lifetimes
+from convcalc.engine.plan import plan
 from convcalc.frontend import bundled
 from convcalc.layers.vocabulary import LAYERS
 
@@ -78,7 +80,7 @@ arch: |
 
 def random_bn(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batch norms with random statistics, so that folding them is really tested."""
-    original = fw.init_params
+    original = weights.init_params
 
     def init(row: Any, rng: np.random.Generator, dtype: Any) -> dict[str, Any]:
         params = original(row, rng, dtype)
@@ -94,14 +96,14 @@ def random_bn(monkeypatch: pytest.MonkeyPatch) -> None:
             params["b"] = rng.standard_normal(params["b"].shape).astype(dtype)
         return params
 
-    monkeypatch.setattr(fw, "init_params", init)
+    monkeypatch.setattr(weights, "init_params", init)
 
 
 def reference(analysis: convcalc.Analysis, batch: int, seed: int) -> Any:
     """The same network, layer by layer, with the test's naive loops and plain formulas."""
     rows = analysis.rows
     rng = np.random.default_rng(seed)
-    params = [fw.init_params(row, rng, np.float32) for row in rows]
+    params = [weights.init_params(row, rng, np.float32) for row in rows]
     w0, h0, d0 = rows[0].output
     arrays: dict[int, Any] = {
         0: K.he_uniform(rng, (batch, h0, w0, d0), 2, np.float32).astype(np.float64)
@@ -248,6 +250,15 @@ def test_an_analysis_with_errors_is_refused() -> None:
         forward(convcalc.analyze(convcalc.load("lenet5")), batch=0)
 
 
+def test_error_a_row_without_a_kernel_is_refused_before_the_pass() -> None:
+    analysis = convcalc.analyze(convcalc.load("lenet5"))
+    rows = list(analysis.rows)
+    rows[2] = rows[2]._replace(type="WARP")
+    with pytest.raises(ForwardError) as info:
+        forward(analysis._replace(rows=tuple(rows)), progress=lambda *_: pytest.fail("ran"))
+    assert str(info.value) == f"{rows[2].name}: the forward pass cannot compute WARP layers"
+
+
 # -- memory -------------------------------------------------------------------------------
 
 
@@ -290,9 +301,9 @@ def test_measured_peak_is_near_the_estimate(name: str) -> None:
 def test_the_layout_never_puts_two_live_arrays_in_the_same_bytes(name: str) -> None:
     analysis = convcalc.analyze(convcalc.load(name))
     for batch in (1, 3):
-        p = fw.plan(analysis.rows)
-        items = [x for x in fw._lifetimes(analysis.rows, p, batch, 4) if x[4]]
-        lay = fw.layout(analysis, batch, 4, p)
+        p = plan(analysis.rows)
+        items = [x for x in lifetimes(analysis.rows, p, batch, 4) if x[4]]
+        lay = layout(analysis, batch, 4, p)
         assert sorted(lay.slots) == sorted(first for _, first, _, _, _ in items)
         placed = [(lay.slots[f], f, last) for _, f, last, _, _ in items]
         for (o, n), _, _ in placed:
@@ -318,13 +329,13 @@ def test_every_planned_slot_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(K.Arena, "place", spy)
     for name in ("resnet18", "densenet121", "googlenet", "unet"):
         analysis = small_enough(name)
-        planned = fw.layout(analysis, 2, 4)
+        planned = layout(analysis, 2, 4)
         forward(analysis, batch=2, trace_memory=False)
         assert planned.slots and arenas[-1].slots == {}, name  # each one was taken
 
 
 def test_available_memory_is_positive() -> None:
-    assert fw.available_memory() > 0
+    assert available_memory() > 0
 
 
 def test_forward_imports_no_cli_code() -> None:

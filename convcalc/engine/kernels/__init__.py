@@ -1,0 +1,119 @@
+"""NumPy kernels for a forward pass: one small function per layer type, a module per family.
+
+Arrays are NHWC, ``N, H, W, C = x.shape``, and every pair here is (height, width), the order
+of the array axes (specs write (width, height); the layer classes swap them when they call
+a kernel). Convolution weights are HWIO, ``FH, FW, C // groups, K = w.shape``. Each kernel
+computes its output size from its own arithmetic, so that the forward pass checks the analysis
+instead of copying it.
+
+Convolutions are im2col + GEMM, CS231n style, with two twists for speed: the patch matrix is
+a strided view of the (padded) input, copied a chunk of output rows at a time into a reused
+buffer, so that the buffer stays a few MB whatever the batch or image size; and what follows
+the GEMM (bias, a folded batch norm, an activation, a residual add) runs on each chunk while
+it is still in cache (``epilogue``).
+
+- ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``
+- ``chunks``: window counts, padding, the im2col view, chunk sizes, epilogues
+- ``conv``: ``conv2d`` (im2col), depthwise, ``local2d``, ``conv_transpose2d``
+- ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
+- ``pooling``: ``pool2d`` (max, avg, l2)
+- ``elementwise``: batch norm, the activations, LRN
+- ``resizing``: ``global_avg_pool``, ``fully_connected``, ``upsample_nearest``
+
+This package re-exports every public name, so ``kernels.conv2d`` is the way to reach one.
+"""
+
+from __future__ import annotations
+
+from .arrays import Arena, Array, he_uniform
+from .chunks import (
+    CACHE_BYTES,
+    CHUNK_BYTES,
+    FOLD_RATIO,
+    GEMM_ROWS,
+    RELU,
+    Epilogue,
+    Pads,
+    Pair,
+    chunks,
+    im2col_budget,
+    largest_chunk,
+    pad_nhwc,
+    patches,
+    window_count,
+)
+from .conv import conv2d, conv_transpose2d, local2d
+from .elementwise import (
+    batchnorm,
+    bn_affine,
+    elu,
+    erf,
+    gelu,
+    leaky_relu,
+    lrn,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)
+from .pooling import POOL_BAND_BYTES, pool2d
+from .resizing import fully_connected, global_avg_pool, upsample_nearest
+from .winograd import (
+    WINOGRAD,
+    WINOGRAD_BYTES,
+    WINOGRAD_MIN_TILES,
+    WINOGRAD_TILES,
+    conv3x3_winograd,
+    winograd_chunk_bytes,
+    winograd_pays,
+    winograd_tile,
+    winograd_weights,
+)
+
+__all__ = [
+    "CACHE_BYTES",
+    "CHUNK_BYTES",
+    "FOLD_RATIO",
+    "GEMM_ROWS",
+    "POOL_BAND_BYTES",
+    "RELU",
+    "WINOGRAD",
+    "WINOGRAD_BYTES",
+    "WINOGRAD_MIN_TILES",
+    "WINOGRAD_TILES",
+    "Arena",
+    "Array",
+    "Epilogue",
+    "Pads",
+    "Pair",
+    "batchnorm",
+    "bn_affine",
+    "chunks",
+    "conv2d",
+    "conv3x3_winograd",
+    "conv_transpose2d",
+    "elu",
+    "erf",
+    "fully_connected",
+    "gelu",
+    "global_avg_pool",
+    "he_uniform",
+    "im2col_budget",
+    "largest_chunk",
+    "leaky_relu",
+    "local2d",
+    "lrn",
+    "pad_nhwc",
+    "patches",
+    "pool2d",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+    "upsample_nearest",
+    "window_count",
+    "winograd_chunk_bytes",
+    "winograd_pays",
+    "winograd_tile",
+    "winograd_weights",
+]

@@ -1,0 +1,218 @@
+"""Convolutions: im2col + GEMM (CS231n style), depthwise, locally connected, transposed.
+
+The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
+time into a reused buffer (see ``chunks``); a 3×3 stride-1 conv with prepared weights goes
+through Winograd instead (``winograd``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .arrays import Arena, Array, alloc, scratch
+from .chunks import (
+    CHUNK_BYTES,
+    FOLD_RATIO,
+    Epilogue,
+    Pads,
+    Pair,
+    chunks,
+    finish,
+    im2col_budget,
+    pad_nhwc,
+    patches,
+    window_count,
+)
+from .winograd import conv3x3_winograd
+
+
+def conv2d(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    stride: Pair = (1, 1),
+    pad: Pads = ((0, 0), (0, 0)),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
+    epilogue: Sequence[Epilogue] = (),
+    arena: Arena | None = None,
+    chunk_bytes: int | None = None,
+    winograd: Array | None = None,
+) -> Array:
+    """Convolution, V[n,y,x,k] = sum(X[n, y*S+fy*d, x*S+fx*d, c in group(k)] * W_k) + b_k.
+
+    x: (N, H, W, C); w: (FH, FW, C // groups, K); b: (K,) or None.
+    Returns (N, Ho, Wo, K), Ho = (H + top + bottom − dy·(FH − 1) − 1) // sy + 1.
+    ``winograd``: ``winograd_weights(w)``, to run a 3×3 stride-1 conv through Winograd.
+    """
+    if winograd is not None:
+        if stride != (1, 1) or dilation != (1, 1) or groups != 1:  # w may be empty here
+            raise ValueError("Winograd takes 3×3 convolutions of stride 1, ungrouped")
+        return conv3x3_winograd(x, winograd, b, pad=pad, epilogue=epilogue, arena=arena)
+    N, H, W, C = x.shape
+    FH, FW, Cg, K = w.shape
+    G, Kg = groups, K // groups
+    if Cg * G != C or Kg * G != K:
+        raise ValueError(f"groups={G} does not fit {C} input and {K} output channels")
+    (t, bt), (lf, rt) = pad
+    Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
+    Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
+    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
+    J = FH * FW * Cg
+    wmat = w.reshape(J, K)  # (FH*FW*Cg, K), columns of group g are g*Kg:(g+1)*Kg
+    direct = FH == FW == 1 and stride == (1, 1) and pad == ((0, 0), (0, 0)) and G == 1
+    direct = direct and x.flags.c_contiguous  # a 1×1 conv is one GEMM on x itself
+    padded = t or bt or lf or rt
+    depthwise = Cg == 1 and G > 1
+    # few taps, many positions: the bias rides in the GEMM as one more column of ones
+    fold = b is not None and G == 1 and not direct and N * Ho * Wo > J * FOLD_RATIO
+    if fold:
+        assert b is not None
+        wmat = np.concatenate([wmat, b.reshape(1, K).astype(wmat.dtype)])
+    Jc = J + fold
+    if chunk_bytes is None:
+        chunk_bytes = im2col_budget(Jc, K, x.itemsize)
+    row_bytes = Wo * (max(C, K) if direct else Jc + K) * x.itemsize
+    for images, rows in chunks(N, Ho, row_bytes, chunk_bytes):
+        n = images.stop - images.start
+        M = n * (rows.stop - rows.start) * Wo
+        y = out[images, rows]  # (n, rows, Wo, K)
+        if direct:
+            np.matmul(x[images, rows].reshape(M, C), wmat, out=y.reshape(M, K))
+            finish(y, (images, rows), b, epilogue)
+            continue
+        if rows.start == 0:  # a new group of images: pad it once
+            if padded:
+                shape = (n, H + t + bt, W + lf + rt, C)
+                xp = pad_nhwc(x[images], pad, out=scratch(arena, "pad", shape, x.dtype))
+            else:
+                xp = x[images]
+            view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
+        v = view[:, rows]  # (n, rows, Wo, FH, FW, C)
+        if depthwise:
+            _depthwise(v, w, y, arena)
+        elif G == 1:
+            cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
+            np.copyto(cols[:, :J].reshape(v.shape), v)
+            if fold:
+                cols[:, J] = 1
+            np.matmul(cols, wmat, out=y.reshape(M, K))
+        else:
+            cols = scratch(arena, "cols", (M, J), x.dtype)  # (n*rows*Wo, FH*FW*Cg)
+            for g in range(G):
+                vg = v[..., g * Cg : (g + 1) * Cg]
+                np.copyto(cols.reshape(vg.shape), vg)
+                wg = wmat[:, g * Kg : (g + 1) * Kg]
+                y[..., g * Kg : (g + 1) * Kg] = (cols @ wg).reshape(*y.shape[:3], Kg)
+        finish(y, (images, rows), None if fold else b, epilogue)
+    return out
+
+
+def _depthwise(v: Array, w: Array, y: Array, arena: Arena | None) -> None:
+    """Groups of one input channel: a weighted sum of the FH·FW shifted inputs."""
+    FH, FW, _, K = w.shape
+    C = v.shape[-1]
+    m = K // C  # outputs per input channel
+    tmp = scratch(arena, "dw", y.shape, y.dtype)
+    yk = y.reshape(*y.shape[:3], C, m)
+    tk = tmp.reshape(yk.shape)
+    for fy in range(FH):
+        for fx in range(FW):
+            tap = v[:, :, :, fy, fx, :, None]  # (n, rows, Wo, C, 1)
+            wk = w[fy, fx, 0].reshape(C, m)
+            if fy == fx == 0:
+                np.multiply(tap, wk, out=yk)
+            else:
+                np.multiply(tap, wk, out=tk)
+                np.add(yk, tk, out=yk)
+
+
+def local2d(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    stride: Pair = (1, 1),
+    pad: Pads = ((0, 0), (0, 0)),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
+    arena: Arena | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Array:
+    """Locally connected: a conv whose filters differ at every output position.
+
+    x: (N, H, W, C); w: (Ho, Wo, FH, FW, C // groups, K); b: (Ho, Wo, K) or None.
+    """
+    N, H, W, _ = x.shape
+    Ho, Wo, FH, FW, Cg, K = w.shape
+    G, Kg = groups, K // groups
+    (t, bt), (lf, rt) = pad
+    ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
+    wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
+    if (ho, wo) != (Ho, Wo):
+        raise ValueError(f"LOCAL weights are for {Ho}x{Wo} outputs, the input gives {ho}x{wo}")
+    xp = pad_nhwc(x, pad) if t or bt or lf or rt else x
+    view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
+    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
+    J = FH * FW * Cg
+    wp = w.reshape(Ho * Wo, J, K)  # (Ho*Wo, FH*FW*Cg, K)
+    for _, rows in chunks(1, Ho, N * Wo * J * x.itemsize, chunk_bytes):
+        P = (rows.stop - rows.start) * Wo
+        for g in range(G):
+            vg = view[:, rows, :, :, :, g * Cg : (g + 1) * Cg]  # (N, rows, Wo, FH, FW, Cg)
+            cols = np.ascontiguousarray(vg.reshape(N, P, J).transpose(1, 0, 2))  # (P, N, J)
+            wg = wp[rows.start * Wo : rows.stop * Wo, :, g * Kg : (g + 1) * Kg]  # (P, J, Kg)
+            yg = np.matmul(cols, wg)  # (P, N, Kg)
+            out[:, rows, :, g * Kg : (g + 1) * Kg] = yg.transpose(1, 0, 2).reshape(
+                N, rows.stop - rows.start, Wo, Kg
+            )
+    if b is not None:
+        out += b
+    return out
+
+
+def conv_transpose2d(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    stride: Pair = (1, 1),
+    pad: Pair = (0, 0),
+    out_pad: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
+    arena: Arena | None = None,
+) -> Array:
+    """Transposed convolution: every input value adds W·x into an FH×FW window of the output.
+
+    x: (N, H, W, C); w: (C, FH, FW, K // groups); b: (K,) or None.
+    Returns (N, Ho, Wo, K), Ho = (H − 1)·sy − 2·py + dy·(FH − 1) + 1 + out_pad_y.
+    """
+    N, H, W, C = x.shape
+    _, FH, FW, Kg = w.shape
+    G = groups
+    Cg, K = C // G, Kg * G
+    (sy, sx), (dy, dx) = stride, dilation
+    Hf = (H - 1) * sy + dy * (FH - 1) + 1 + out_pad[0]
+    Wf = (W - 1) * sx + dx * (FW - 1) + 1 + out_pad[1]
+    Ho, Wo = Hf - 2 * pad[0], Wf - 2 * pad[1]
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"TCONV output {Ho}x{Wo} is below 1")
+    full = np.zeros((N, Hf, Wf, K), x.dtype)
+    x2 = x.reshape(N * H * W, C)  # (N*H*W, C)
+    for g in range(G):
+        wg = w[g * Cg : (g + 1) * Cg].reshape(Cg, FH * FW * Kg)  # (Cg, FH*FW*Kg)
+        cols = (x2[:, g * Cg : (g + 1) * Cg] @ wg).reshape(N, H, W, FH, FW, Kg)
+        for fy in range(FH):
+            for fx in range(FW):
+                ys = slice(fy * dy, fy * dy + (H - 1) * sy + 1, sy)
+                xs = slice(fx * dx, fx * dx + (W - 1) * sx + 1, sx)
+                full[:, ys, xs, g * Kg : (g + 1) * Kg] += cols[:, :, :, fy, fx]
+    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
+    out[...] = full[:, pad[0] : pad[0] + Ho, pad[1] : pad[1] + Wo]
+    if b is not None:
+        out += b
+    return out

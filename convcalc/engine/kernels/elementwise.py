@@ -1,0 +1,120 @@
+"""Kernels that keep the volume's shape: batch norm, the activations, LRN.
+
+Activations and batch norm take an ``out``, which may be ``x`` itself (in place).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .arrays import Array
+
+
+def batchnorm(
+    x: Array, gamma: Array, beta: Array, mean: Array, var: Array, eps: float, out: Array | None
+) -> Array:
+    """Inference batch norm: (x − mean)/sqrt(var + eps)·gamma + beta, per channel."""
+    scale, shift = bn_affine(gamma, beta, mean, var, eps)
+    out = np.multiply(x, scale.astype(x.dtype), out=out)
+    np.add(out, shift.astype(x.dtype), out=out)
+    return out
+
+
+def bn_affine(
+    gamma: Array, beta: Array, mean: Array, var: Array, eps: float
+) -> tuple[Array, Array]:
+    """Batch norm as y = x·scale + shift (computed in float64)."""
+    scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+    return scale, beta.astype(np.float64) - mean.astype(np.float64) * scale
+
+
+# -- activations: elementwise, shape unchanged, ``out`` may be ``x`` (in place) ----------
+
+
+def relu(x: Array, out: Array | None = None) -> Array:
+    return np.maximum(x, 0, out=out)
+
+
+def leaky_relu(x: Array, slope: float, out: Array | None = None) -> Array:
+    if 0 <= slope <= 1:  # then max(x, slope·x) is x or slope·x, whichever applies
+        y: Array = np.maximum(x, np.multiply(x, x.dtype.type(slope)), out=out)
+        return y
+    return _select(x > 0, x, np.multiply(x, x.dtype.type(slope)), out)
+
+
+def elu(x: Array, alpha: float, out: Array | None = None) -> Array:
+    neg = np.expm1(np.minimum(x, 0)) * x.dtype.type(alpha)
+    return _select(x > 0, x, neg, out)
+
+
+def _select(mask: Array, a: Array, b: Array, out: Array | None) -> Array:
+    """np.where with an ``out`` (which may be ``a`` itself)."""
+    np.copyto(b, a, where=mask)
+    if out is None:
+        return b
+    np.copyto(out, b)
+    return out
+
+
+def erf(x: Array) -> Array:
+    """Abramowitz & Stegun 7.1.26 (error below 1.5e-7, float32 precision), no SciPy needed."""
+    one = x.dtype.type(1)
+    a = np.abs(x)
+    t = one / (one + x.dtype.type(0.3275911) * a)
+    poly: Array = np.full_like(t, 1.061405429)
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):  # Horner, a5 .. a1
+        poly *= t
+        poly += x.dtype.type(c)
+    poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(one, poly, out=poly)
+    np.copysign(poly, x, out=poly)
+    return poly
+
+
+def gelu(x: Array, out: Array | None = None) -> Array:
+    """x·Φ(x) with the exact erf form (PyTorch's default)."""
+    phi = 0.5 * (1.0 + erf(x * x.dtype.type(1 / math.sqrt(2))))
+    return np.multiply(x, phi, out=out)
+
+
+def sigmoid(x: Array, out: Array | None = None) -> Array:
+    """1/(1 + e^−x), as 0.5·(1 + tanh(x/2)) so that it never overflows."""
+    out = np.multiply(x, x.dtype.type(0.5), out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def tanh(x: Array, out: Array | None = None) -> Array:
+    return np.tanh(x, out=out)
+
+
+def softmax(x: Array, out: Array | None = None) -> Array:
+    """Softmax over depth (the last axis), shifted by the max for stability."""
+    out = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+
+
+def lrn(x: Array, size: int, alpha: float, beta: float, k: float) -> Array:
+    """Local response norm across channels, as PyTorch's LocalResponseNorm (and Caffe):
+    b_c = a_c / (k + alpha/size · sum of a² over channels c − size//2 .. c + (size−1)//2)^beta.
+    """
+    N, H, W, C = x.shape
+    sq = np.zeros((N, H, W, C + size - 1), x.dtype)
+    np.square(x, out=sq[..., size // 2 : size // 2 + C])
+    acc = sq[..., :C].copy()
+    for i in range(1, size):
+        acc += sq[..., i : i + C]
+    acc *= x.dtype.type(alpha / size)
+    acc += x.dtype.type(k)
+    np.power(acc, x.dtype.type(-beta), out=acc)
+    return np.multiply(x, acc, out=acc)

@@ -1,0 +1,42 @@
+"""Kernels that reshape the volume without a window: global average pooling, fully connected,
+nearest-neighbour upsampling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .arrays import Array
+from .chunks import Epilogue, finish
+
+
+def global_avg_pool(x: Array) -> Array:
+    """(N, H, W, C) -> (N, 1, 1, C), the mean over height and width."""
+    out: Array = x.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(x.dtype)
+    return out
+
+
+def fully_connected(
+    x: Array, w: Array, b: Array | None = None, *, epilogue: Sequence[Epilogue] = ()
+) -> Array:
+    """Affine layer on the flattened input: x (N, H, W, C), w (K, H*W*C) -> (N, 1, 1, K).
+
+    The input flattens in (H, W, C) order; w is stored (K, D) as PyTorch stores it.
+    """
+    N = x.shape[0]
+    x2 = x.reshape(N, -1)  # (N, H*W*C)
+    if x2.shape[1] != w.shape[1]:
+        raise ValueError(f"FC weights take {w.shape[1]} inputs, the input has {x2.shape[1]}")
+    y = np.matmul(w, x2.T).T if N <= 32 else np.matmul(x2, w.T)  # (N, K)
+    out = np.ascontiguousarray(y).reshape(N, 1, 1, w.shape[0])
+    finish(out, (slice(0, N), slice(0, 1)), b, epilogue)
+    return out
+
+
+def upsample_nearest(x: Array, n: int) -> Array:
+    """(N, H, W, C) -> (N, H*n, W*n, C), every value repeated n×n times."""
+    N, H, W, C = x.shape
+    out = np.empty((N, H * n, W * n, C), x.dtype)
+    out.reshape(N, H, n, W, n, C)[...] = x[:, :, None, :, None, :]
+    return out

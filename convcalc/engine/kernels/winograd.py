@@ -1,0 +1,164 @@
+"""Winograd F(m×m, 3×3) for 3×3 stride-1 convolutions (m = 4, or 2 for wide inputs).
+
+Lavin & Gray 2015: a 3×3 stride-1 conv on (m+2)×(m+2) input tiles is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A,
+(m+2)² GEMMs of (tiles, C) @ (C, K) instead of 9 of (pixels, C) @ (C, K): for m = 4, 4× fewer
+multiplications, at a float32 error around 1e-5 of the output's scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .arrays import Arena, Array, alloc, scratch
+from .chunks import RELU, Epilogue, Pads, chunks, finish, pad_nhwc
+
+WINOGRAD = {
+    2: (
+        [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+        [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+        [[1, 1, 1, 0], [0, 1, -1, -1]],
+    ),
+    4: (
+        [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+         [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+        [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+         [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+    ),
+}  # fmt: skip
+
+
+#: Tiles a chunk: 3·C, at least 192 and at most 2048, and bytes at most. A chunk makes
+#: α² + 2 BLAS calls and each call costs a hand-off between BLAS threads (a lot of it on a busy
+#: machine), so chunks are not small; but a few C-sized chunks stay in cache. Measured here
+#: (2 threads, 224×224×64 → 64): 192 tiles 42 ms, 2048 tiles 48 ms; at 112×112×128 the two
+#: are within noise.
+WINOGRAD_TILES, WINOGRAD_MIN_TILES, WINOGRAD_BYTES = 2048, 192, 64 << 20
+
+
+def winograd_pays(n: int, h: int, w: int, c: int, m: int = 4) -> bool:
+    """Whether F(m×m, 3×3) beats im2col for this input, as measured here (2 threads): it
+    needs some 150 tiles to keep its small GEMMs efficient (56×56 at batch 1: yes, 1.5× faster;
+    28×28 at batch 1, 49 tiles: no, 1.6× slower; at batch 4: yes), more than a few channels,
+    and tiles that do not overhang the output much."""
+    ty, tx = -(-h // m), -(-w // m)
+    return c >= 16 and n * ty * tx >= 150 and ty * tx * m * m <= 1.6 * h * w
+
+
+def winograd_tile(n: int, h: int, w: int, c: int) -> int:
+    """The m of the Winograd F(m×m, 3×3) that runs a 3×3 stride-1 conv on n images of h×w×c
+    fastest here, 0 for im2col: 4 where it pays; else 2 (2.25× fewer multiplications, tiles a
+    quarter the size, so four times as many) for wide inputs where that gives 150 tiles,
+    measured (2 threads) on 28×28×512 at batch 1 (30 ms, im2col 35, F(4×4) 48) and 14×14×512
+    at batch 8 (53 ms, im2col 77); on 28×28×256 the three are within noise."""
+    if winograd_pays(n, h, w, c, 4):
+        return 4
+    if c >= 384 and winograd_pays(n, h, w, c, 2):
+        return 2
+    return 0
+
+
+def winograd_chunk_bytes(c: int, k: int, itemsize: int, m: int = 4) -> int:
+    """The bytes one chunk of ``conv3x3_winograd`` aims at, C input and K output channels."""
+    tiles = min(WINOGRAD_TILES, max(WINOGRAD_MIN_TILES, 3 * c))
+    return min(tiles * (m + 2) ** 2 * (2 * c + k) * itemsize, WINOGRAD_BYTES)
+
+
+def winograd_weights(w: Array, m: int = 4) -> Array:
+    """U = G·g·Gᵀ for every (c, k): w (3, 3, C, K) -> (α, α, C, K), α = m + 2."""
+    G = np.array(WINOGRAD[m][1], w.dtype)
+    # G·g first along the rows (a, 3, C, K), then along the columns: two small products in
+    # the weights' own dtype, so the transient stays near three copies of U's size
+    rows = np.tensordot(G, w, axes=(1, 0))  # (α, 3, C, K)
+    out: Array = np.einsum("bj,ajck->abck", G, rows, optimize=True)
+    return out
+
+
+def conv3x3_winograd(
+    x: Array,
+    U: Array,
+    b: Array | None = None,
+    *,
+    pad: Pads = ((1, 1), (1, 1)),
+    epilogue: Sequence[Epilogue] = (),
+    arena: Arena | None = None,
+    chunk_bytes: int | None = None,
+) -> Array:
+    """A 3×3, stride-1 conv through Winograd F(m×m, 3×3); U from ``winograd_weights``.
+
+    x: (N, H, W, C) -> (N, H + top + bottom − 2, W + left + right − 2, K). Chunks hold
+    about 3·C tiles (see WINOGRAD_TILES), which measured best here.
+    """
+    N, H, W, C = x.shape
+    a, _, _, K = U.shape
+    m = a - 2
+    if chunk_bytes is None:
+        chunk_bytes = winograd_chunk_bytes(C, K, x.itemsize, m)
+    (t, bt), (lf, rt) = pad
+    Ho, Wo = H + t + bt - 2, W + lf + rt - 2
+    ty, tx = -(-Ho // m), -(-Wo // m)  # tiles down and across; the last ones may overhang
+    BT, AT = np.array(WINOGRAD[m][0]), np.array(WINOGRAD[m][2])
+    Bk = np.kron(BT, BT).astype(x.dtype)  # (α², α²): both sides of the tile in one GEMM
+    Ak = np.kron(AT, AT).astype(x.dtype)  # (m², α²)
+    Uk = U.reshape(a * a, C, K)
+    ones = int(np.flatnonzero((Ak == 1).all(axis=0))[0])  # a tap every output sums as it is
+    relu = bool(epilogue) and epilogue[0] is RELU  # applied while the tiles are copied out
+    rest = epilogue[1:] if relu else epilogue
+    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
+    per_row = tx * a * a * (2 * C + K) * x.itemsize  # D, V and M for one row of tiles
+    for images, rows in chunks(N, ty, per_row, chunk_bytes):
+        n, T = images.stop - images.start, rows.stop - rows.start
+        if rows.start == 0:  # pad this group of images, with room for overhanging tiles
+            full = ((t, ty * m + 2 - H - t), (lf, tx * m + 2 - W - lf))
+            shape = (n, ty * m + 2, tx * m + 2, C)
+            xp = pad_nhwc(x[images], full, out=scratch(arena, "pad", shape, x.dtype))
+            s0, s1, s2, s3 = xp.strides
+            tiles = as_strided(xp, (n, ty, tx, a, a, C), (s0, m * s1, m * s2, s1, s2, s3))
+        P = n * T * tx
+        D = scratch(arena, "wd", (a, a, n, T, tx, C), x.dtype)  # the input tiles, by tap
+        np.copyto(D, tiles[:, rows].transpose(3, 4, 0, 1, 2, 5))
+        V = scratch(arena, "wv", (a * a, P, C), x.dtype)
+        np.matmul(Bk, D.reshape(a * a, P * C), out=V.reshape(a * a, P * C))  # Bᵀ·d·B
+        M = scratch(arena, "wm", (a * a, P, K), x.dtype)
+        np.matmul(V, Uk, out=M)  # (α², P, C) @ (α², C, K): α² GEMMs
+        if b is not None:  # every output of a tile sums this tap once: the bias goes in here
+            np.add(M[ones], b, out=M[ones])
+        Y = scratch(arena, "wz", (m, m, P * K), x.dtype)
+        np.matmul(Ak, M.reshape(a * a, P * K), out=Y.reshape(m * m, P * K))  # Aᵀ·M·A
+        y0, y1 = rows.start * m, min(Ho, rows.stop * m)
+        y = out[images, y0:y1]
+        _untile(Y.reshape(m, m, n, T, tx, K).transpose(2, 3, 0, 4, 1, 5), y, relu)
+        finish(y, (images, slice(y0, y1)), None, rest)
+    return out
+
+
+def _untile(src: Array, y: Array, relu: bool) -> None:
+    """Tiles (n, T, m, tx, m, K) into the rows (n, rows, W, K) of the output, with a ReLU on
+    the way if asked; the last row and column of tiles may overhang ``y`` and are cut."""
+    n, _, m, _, _, K = src.shape
+    rows, W = y.shape[1], y.shape[2]
+    tf, xf, q, r = rows // m, W // m, rows % m, W % m  # whole tiles; the cut ones' extent
+
+    def put(dst: Array, part: Array) -> None:
+        if relu:
+            np.maximum(part, 0, out=dst)
+        else:
+            np.copyto(dst, part)
+
+    s0, s1, s2, s3 = y.strides
+    if tf and xf:
+        put(
+            as_strided(y, (n, tf, m, xf, m, K), (s0, m * s1, s1, m * s2, s2, s3)),
+            src[:, :tf, :, :xf],
+        )
+    if tf and r:
+        right = y[:, :, xf * m :]
+        put(as_strided(right, (n, tf, m, r, K), (s0, m * s1, s1, s2, s3)), src[:, :tf, :, xf, :r])
+    if q and xf:
+        bottom = y[:, tf * m :]
+        put(as_strided(bottom, (n, q, xf, m, K), (s0, s1, m * s2, s2, s3)), src[:, tf, :q, :xf])
+    if q and r:
+        put(y[:, tf * m :, xf * m :], src[:, tf, :q, xf, :r])

@@ -1,0 +1,179 @@
+"""Memory before the pass: the arena layout of the layer outputs, and the estimate the guard
+compares with the limit (nothing is allocated to compute either)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from ..analysis.analyzer import Analysis
+from ..errors import ConvcalcError
+from ..layers.vocabulary import LAYERS
+from ..records import Row, Shape
+from ..units import mb
+from . import kernels as K
+from .plan import Plan, plan
+from .weights import input_volume, winograd_tile
+
+
+class MemoryEstimate(NamedTuple):
+    batch: int
+    weights: int  # parameters and buffers
+    activations: int  # layer outputs: the planned region, plus the most of the others at once
+    workspace: int  # padded inputs, im2col chunks and temporaries of the largest step
+    arena: int = 0  # the scratch region: the largest step's named buffers
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.activations + self.workspace
+
+
+class MemoryLimitError(ConvcalcError):
+    """The estimated memory of the pass exceeds the limit; nothing was allocated."""
+
+    def __init__(self, estimate: MemoryEstimate, limit: int, default: bool) -> None:
+        self.estimate = estimate
+        self.limit = limit
+        why = " (half the available memory)" if default else ""
+        super().__init__(
+            f"the forward pass needs about {mb(estimate.total, 0)} at batch "
+            f"{estimate.batch} (weights {mb(estimate.weights, 0)}, activations "
+            f"{mb(estimate.activations, 0)}, workspace "
+            f"{mb(estimate.workspace, 0)}) but the limit is {mb(limit, 0)}{why}; use a smaller "
+            "input or batch, or raise the limit"
+        )
+
+
+def available_memory() -> int:
+    """MemAvailable from /proc/meminfo, else free physical pages, else 4 GiB."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 4 << 30
+
+
+def _size(shape: Shape, batch: int) -> int:
+    return batch * shape[0] * shape[1] * shape[2]
+
+
+#: above this many arrays to place, the layout is not planned (the search is quadratic)
+LAYOUT_MAX = 5000
+
+
+def _takes(row: Row) -> bool:
+    """Whether the row's kernel takes a fresh output buffer from the arena (activations, BN
+    and ADD only when they do not run in place): the merges do, the layer types say."""
+    layer = LAYERS.get(row.type)
+    return layer.arena_output if layer is not None else True
+
+
+class Layout(NamedTuple):
+    """Where each step's output lives in one region, planned before the pass."""
+
+    slots: Mapping[int, tuple[int, int]]  # step -> (offset, bytes)
+    size: int  # bytes of the region
+
+
+def lifetimes(
+    rows: Sequence[Row], p: Plan, batch: int, itemsize: int
+) -> list[tuple[int, int, int, int, bool]]:
+    """(value, first step, last step, bytes, planned) of every array a step creates."""
+    last_value = p.value[len(rows) - 1]
+    out = []
+    for s, step in enumerate(p.steps):
+        head = step.rows[0]
+        if p.value[step.rows[-1]] != head:  # in place, or an alias: no new array
+            continue
+        planned = _takes(rows[head]) and head not in p.in_place and head != last_value
+        end = p.last_read.get(head, len(p.steps))  # never read: alive to the end
+        out.append((head, s, end, _size(rows[head].output, batch) * itemsize, planned))
+    return out
+
+
+def layout(analysis: Analysis, batch: int, itemsize: int, the_plan: Plan | None = None) -> Layout:
+    """Offsets for the arrays of the pass in one region, greedy by size (largest first,
+    each at the lowest offset free for its whole lifetime), as TensorFlow Lite plans its
+    arena. The region is paged in with the weights, before the clock starts: a step then
+    writes to memory that is already mapped, as a framework's second call does. Arrays the
+    kernels allocate themselves (FC, GAP, LRN, UP outputs, the last output) are not in it."""
+    p = the_plan or plan(analysis.rows)
+    items = [x for x in lifetimes(analysis.rows, p, batch, itemsize) if x[4]]
+    if len(items) > LAYOUT_MAX:
+        return Layout({}, 0)
+    align = K.Arena.ALIGN
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end offset, first, last step)
+    slots: dict[int, tuple[int, int]] = {}
+    size = 0
+    for _, first, last, nbytes, _ in sorted(items, key=lambda x: (-x[3], x[1])):
+        busy = sorted((o, e) for o, e, f, l_ in placed if f <= last and l_ >= first)
+        offset = 0
+        for o, e in busy:
+            if o - offset >= nbytes:
+                break
+            offset = max(offset, -(-e // align) * align)
+        placed.append((offset, offset + nbytes, first, last))
+        slots[first] = (offset, nbytes)
+        size = max(size, offset + nbytes)
+    return Layout(slots, size)
+
+
+def estimate_memory(
+    analysis: Analysis,
+    batch: int,
+    itemsize: int,
+    the_plan: Plan | None = None,
+    the_layout: Layout | None = None,
+) -> MemoryEstimate:
+    """Bytes the pass will hold at its peak, from the rows alone (nothing is allocated):
+    the planned region of activations (see ``layout``), plus the most bytes of the other
+    arrays alive at once, plus the largest step's workspace."""
+    rows = analysis.rows
+    p = the_plan or plan(rows)
+    weights = sum(r.weights + r.biases + r.buffers for r in rows) * itemsize
+    for r in rows:  # (m+2)² transformed weights instead of 3·3
+        if m := winograd_tile(r, batch):
+            weights += r.weights * ((m + 2) ** 2 - 9) // 9 * itemsize
+    region = (the_layout or layout(analysis, batch, itemsize, p)).size
+    born: dict[int, list[tuple[int, int]]] = {}
+    for v, first, _, nbytes, planned in lifetimes(rows, p, batch, itemsize):
+        if not planned or region == 0:
+            born.setdefault(first, []).append((v, nbytes))
+    dies: dict[int, list[int]] = {}
+    for value, last in p.last_read.items():
+        if value != p.value[len(rows) - 1]:
+            dies.setdefault(last, []).append(value)
+    live: dict[int, int] = {}
+    peak = workspace = arena = 0
+    for s, step in enumerate(p.steps):
+        head = rows[step.rows[0]]
+        live.update(born.get(s, ()))
+        peak = max(peak, sum(live.values()))
+        buffers = scratch(head, batch, itemsize)
+        named = sum(n + K.Arena.ALIGN for name, n in buffers.items() if name != "temp")
+        arena = max(arena, named)
+        workspace = max(workspace, named + buffers.get("temp", 0))
+        for value in dies.get(s, ()):
+            live.pop(value, None)
+    return MemoryEstimate(batch, weights, region + peak, workspace, arena)
+
+
+#: output-sized temporaries of a merge's kernel (the layer types answer for their own)
+MERGE_TEMPORARIES = {"CAT": 4}
+
+
+def scratch(row: Row, batch: int, itemsize: int) -> dict[str, int]:
+    """The scratch buffers one row's kernel uses, by arena slot (``"temp"``: what the kernel
+    allocates for itself); see ``LayerType.scratch_bytes``."""
+    layer = LAYERS.get(row.type)
+    if layer is not None:
+        return layer.scratch_bytes(row.args, input_volume(row), row.output, batch, itemsize)
+    temporaries = MERGE_TEMPORARIES.get(row.type, 0)
+    return {"temp": temporaries * _size(row.output, batch) * itemsize} if temporaries else {}

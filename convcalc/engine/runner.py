@@ -1,0 +1,117 @@
+"""Runs the steps of a plan on arrays: a row's kernel (its layer type's ``run``, or a merge's),
+or a fused CONV/FC step with the epilogues of the rows fused into it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..analysis.analyzer import Analysis
+from ..layers.base import Call
+from ..layers.vocabulary import LAYERS
+from . import kernels as K
+from .plan import Plan, Step
+from .weights import Prepared
+
+
+class Runner:
+    """Runs the steps of a plan on arrays; one instance per pass."""
+
+    def __init__(self, analysis: Analysis, p: Plan, params: list[dict[str, Any]]) -> None:
+        self.analysis = analysis
+        self.rows = analysis.rows
+        self.plan = p
+        self.params = params
+        self.arena = K.Arena()
+        self.arrays: dict[int, Any] = {}  # row -> array
+        self.members: dict[int, list[int]] = {}  # value -> its rows
+        for j, v in enumerate(p.value):
+            self.members.setdefault(v, []).append(j)
+
+    def layer(self, i: int) -> Any:
+        """Row i on its own: its layer type's kernel, or its merge's."""
+        row = self.rows[i]
+        ins = [self.arrays[j] for j in row.inputs]
+        merge = MERGE_KERNELS.get(row.type)
+        if merge is not None:
+            return merge(self, i, ins)
+        layer = LAYERS[row.type]
+        x = ins[0]
+        out = None
+        if layer.overwrites:  # into its input when nobody reads that any more
+            out = x if i in self.plan.in_place else self.arena.take(x.shape, x.dtype)
+        call = Call(x, self.params[i], self.arena, self.analysis.rounding, out)
+        return layer.run(row.args, row.input_shapes[0], call)
+
+    def add(self, i: int, ins: list[Any]) -> Any:
+        """ADD: the sum of the inputs, into the one nobody reads any more if the plan says so."""
+        row = self.rows[i]
+        if i in self.plan.in_place:
+            v = self.plan.value[i]
+            k = next(n for n, j in enumerate(row.inputs) if self.plan.value[j] == v)
+            target, rest = ins[k], ins[:k] + ins[k + 1 :]
+        else:
+            target = np.add(ins[0], ins[1], out=self.arena.take(ins[0].shape, ins[0].dtype))
+            rest = ins[2:]
+        for a in rest:
+            np.add(target, a, out=target)
+        return target
+
+    def cat(self, i: int, ins: list[Any]) -> Any:
+        """CAT: the inputs side by side along the depth."""
+        shape = (*ins[0].shape[:3], sum(a.shape[3] for a in ins))
+        return np.concatenate(ins, axis=3, out=self.arena.take(shape, ins[0].dtype))
+
+    def fused(self, step: Step, prepared: Prepared) -> Any:
+        """A CONV or FC, then BN, activations and ADDs on each chunk of its output."""
+        head = self.rows[step.rows[0]]
+        extra = dict(step.extra)
+        ops: list[K.Epilogue] = []
+        for i in step.rows[1:]:
+            if i in prepared.affine:  # a batch norm that could not be folded
+                ops.append(_affine(*prepared.affine[i]))
+            elif i in extra:  # an ADD: the other operands' regions
+                ops.extend(_add_region(self.arrays[v]) for v in extra[i])
+            else:
+                row = self.rows[i]
+                op = LAYERS[row.type].epilogue(row.args)
+                if op is not None:
+                    ops.append(op)
+        x = self.arrays[head.inputs[0]]
+        call = Call(x, prepared.params, self.arena, self.analysis.rounding, epilogue=tuple(ops))
+        return LAYERS[head.type].run(head.args, head.input_shapes[0], call)
+
+    def release(self, s: int) -> None:
+        """Give back the arrays whose last reader was step s."""
+        last_value = self.plan.value[len(self.rows) - 1]
+        dead = [v for v, last in self.plan.last_read.items() if last == s and v != last_value]
+        for v in dead:
+            array = self.arrays.get(v)
+            for j in self.members[v]:
+                self.arrays.pop(j, None)
+            if array is not None:
+                self.arena.give(array)
+
+
+#: The merges' kernels (merges have no class yet; the layer types answer through LAYERS).
+MERGE_KERNELS: dict[str, Callable[[Runner, int, list[Any]], Any]] = {
+    "ADD": Runner.add,
+    "CAT": Runner.cat,
+}
+
+
+def _affine(scale: Any, shift: Any) -> K.Epilogue:
+    def op(y: Any, region: tuple[slice, slice]) -> None:
+        np.multiply(y, scale, out=y)
+        np.add(y, shift, out=y)
+
+    return op
+
+
+def _add_region(other: Any) -> K.Epilogue:
+    def op(y: Any, region: tuple[slice, slice]) -> None:
+        np.add(y, other[region], out=y)
+
+    return op

@@ -1,0 +1,74 @@
+"""The weights of a pass: drawn for every row, then prepared one step at a time before the
+clock starts (batch norms folded, Winograd's transformed filters)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..layers.vocabulary import LAYERS
+from ..records import Row, Shape
+from . import kernels as K
+from .plan import Step
+
+
+def input_volume(row: Row) -> Shape:
+    """The volume the row reads (its first input's), INPUT's own for the input row."""
+    return row.input_shapes[0] if row.input_shapes else row.output
+
+
+def winograd_tile(row: Row, batch: int) -> int:
+    """The m of the Winograd F(m×m, 3×3) the row runs through, 0 if none (its layer type
+    answers; see ``kernels.winograd_tile``)."""
+    layer = LAYERS.get(row.type)
+    return layer.winograd_tile(row.args, input_volume(row), row.output, batch) if layer else 0
+
+
+def init_params(row: Row, rng: np.random.Generator, dtype: Any) -> dict[str, Any]:
+    """He-initialised weights, zero biases; batch norm starts as PyTorch's (γ=1, β=0,
+    running mean 0, running variance 1). Each layer type draws its own (merges have none)."""
+    layer = LAYERS.get(row.type)
+    if layer is None:
+        return {}
+    return layer.init_weights(row.args, input_volume(row), row.output, rng, dtype)
+
+
+class Prepared(NamedTuple):
+    """The weights of a CONV or FC step, ready for the pass."""
+
+    params: dict[str, Any]  # the head's w and b, and its Winograd filters ("winograd") if any
+    affine: dict[int, tuple[Any, Any]]  # a batch norm not folded in -> (scale, shift)
+
+
+def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch: int) -> Prepared:
+    """Weights of a CONV or FC step, before the clock starts: a batch norm right after it
+    is folded into its weights and bias, a later one becomes scale and shift, and a 3×3
+    conv that Winograd does faster gets its transformed weights instead of its own. The
+    step's entries in ``params`` are emptied (what they held lives on in the result)."""
+    head = rows[step.rows[0]]
+    w, b = params[step.rows[0]]["w"], params[step.rows[0]].get("b")
+    affine: dict[int, tuple[Any, Any]] = {}
+    folding = True
+    for i in step.rows[1:]:
+        row = rows[i]
+        layer = LAYERS.get(row.type)
+        if layer is not None and layer.passes_input:  # ID, DROPOUT
+            continue
+        found = layer.affine(row.args, params[i]) if layer is not None else None
+        if found is None:  # an activation or an ADD: what follows is not folded
+            folding = False
+            continue
+        scale, shift = found
+        params[i] = {}  # γ, β and the running statistics live on in w, b or affine
+        if folding:  # (x·w + b)·scale + shift = x·(w·scale) + (b·scale + shift)
+            LAYERS[head.type].scale_filters(w, scale)  # in place: w unfolded is not needed
+            b = ((b.astype(np.float64) if b is not None else 0.0) * scale + shift).astype(w.dtype)
+        else:
+            affine[i] = (scale.astype(w.dtype), shift.astype(w.dtype))
+    winograd = None
+    if m := winograd_tile(head, batch):
+        winograd, w = K.winograd_weights(w, m), w[:0]
+    params[step.rows[0]] = {}  # the unfolded weights can go
+    return Prepared({"w": w, "b": b, "winograd": winograd}, affine)
