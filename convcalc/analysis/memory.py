@@ -161,11 +161,7 @@ def estimate(rows: Sequence[Row], *, dtype: str, batch: int, optimizer: str) -> 
     """The memory of a batch of ``batch`` images through these rows."""
     width = BYTES[dtype]
     activations = sum(r.activations for r in rows) * width
-    switches = sum(
-        r.output[0] * r.output[1] * r.output[2]
-        for r in rows
-        if r.type == "POOL" and r.args.get("type") == "max"
-    )
+    switches = sum(LAYERS[r.type].switch_values(r.args, r.output) for r in rows if r.type in LAYERS)
     per_image = PerImage(
         activations=activations,
         activation_gradients=activations,

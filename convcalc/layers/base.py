@@ -133,6 +133,10 @@ class LayerType:
     # -- memory and the forward pass (convcalc.engine). NumPy and the kernels are imported
     # inside these methods, never at the top of a layer module, so a check does not load them.
 
+    def switch_values(self, args: Args, y: Shape) -> int:
+        """Indices its backward pass keeps per image (max pooling's switches): none."""
+        return 0
+
     def workspace_values(self, args: Args, x: Shape, y: Shape) -> int:
         """Values of scratch one image needs besides its input and output (the im2col buffer
         of a convolution), as the memory estimate counts it: none by default."""

@@ -343,6 +343,10 @@ class Pool(Conv):
         ceil = ["ceil"] if args["ceil"] else []
         return " ".join((self.name, *kind, *_window_words(args), *ceil))
 
+    def switch_values(self, args: Args, y: Shape) -> int:
+        """Max pooling keeps where each output's maximum came from: one index per output."""
+        return y[0] * y[1] * y[2] if args["type"] == "max" else 0
+
     def padding_limit(self, axis: Axis) -> int | None:
         """Half the window (PyTorch refuses more)."""
         return axis.f // 2
