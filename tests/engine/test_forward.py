@@ -21,8 +21,8 @@ from convcalc.engine.plan import plan
 from convcalc.frontend import bundled
 from convcalc.layers.vocabulary import LAYERS
 
-from ..support import check
-from .test_kernels import close, naive_conv, naive_local, naive_pool, naive_tconv
+from ..support import check, paddings
+from .test_kernels import close, naive_conv, naive_local, naive_lrn, naive_pool, naive_tconv
 
 #: run at their own input size; the other bundled specs run on a smaller input if they are big
 FULL_SIZE = {"vgg16", "resnet18"}
@@ -117,8 +117,8 @@ def reference(analysis: convcalc.Analysis, batch: int, seed: int) -> Any:
             return v[1], v[0]
 
         if row.type in ("CONV", "LOCAL", "POOL"):
-            ax = LAYERS[row.type].axes(a, row.input_shapes[0])
-            pad = ((ax[1].before, ax[1].after), (ax[0].before, ax[0].after))
+            (left, right), (top, bottom) = paddings(a, row.input_shapes[0])
+            pad = ((top, bottom), (left, right))
         if row.type == "CONV":
             y = naive_conv(x, p["w"], p.get("b"), hw("S"), pad, hw("dilation"), a["groups"])
         elif row.type == "LOCAL":
@@ -151,7 +151,7 @@ def reference(analysis: convcalc.Analysis, batch: int, seed: int) -> Any:
             e = np.exp(x - x.max(axis=-1, keepdims=True))
             y = e / e.sum(axis=-1, keepdims=True)
         elif row.type == "LRN":
-            y = K.lrn(x, a["size"], a["alpha"], a["beta"], a["k"])
+            y = naive_lrn(x, a["size"], a["alpha"], a["beta"], a["k"])
         elif row.type == "UP":
             y = x.repeat(a["n"], axis=1).repeat(a["n"], axis=2)
         elif row.type == "GAP":

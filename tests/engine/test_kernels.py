@@ -329,17 +329,22 @@ def test_batchnorm_inference() -> None:
     close(got, (x - mean) / np.sqrt(var + 1e-3) * g + beta, 1e-5)
 
 
-def test_lrn_matches_loops() -> None:
-    x = rand(2, 3, 3, 7)
-    size, alpha, beta, k = 5, 1e-2, 0.75, 2.0
-    got = K.lrn(x, size, alpha, beta, k)
+def naive_lrn(x: Any, size: int, alpha: float, beta: float, k: float) -> Any:
+    """PyTorch's LocalResponseNorm, one value at a time: a_c / (k + alpha/size · Σ a²)^beta
+    over channels c − size//2 … c + (size − 1)//2 (in float64)."""
     expected = np.zeros_like(x, dtype=np.float64)
     C = x.shape[3]
     for n, y, x_, c in np.ndindex(*x.shape):
         lo, hi = max(0, c - size // 2), min(C, c + (size - 1) // 2 + 1)
         sq = float((x[n, y, x_, lo:hi].astype(np.float64) ** 2).sum())
         expected[n, y, x_, c] = x[n, y, x_, c] / (k + alpha / size * sq) ** beta
-    close(got, expected, 1e-5)
+    return expected
+
+
+def test_lrn_matches_loops() -> None:
+    x = rand(2, 3, 3, 7)
+    size, alpha, beta, k = 5, 1e-2, 0.75, 2.0
+    close(K.lrn(x, size, alpha, beta, k), naive_lrn(x, size, alpha, beta, k), 1e-5)
 
 
 def test_upsample_nearest() -> None:
