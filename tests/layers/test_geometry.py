@@ -169,3 +169,10 @@ def test_misfit_inside_a_repetition_names_it() -> None:
     notes = [f.note for f in a.findings]
     assert all(n is not None and n.startswith("in repetition") for n in notes)
     assert {f.layer for f in a.findings} <= {"conv1", "conv2", "conv3"}
+
+
+def test_the_padding_fix_prefers_the_larger_of_two_equally_near_paddings() -> None:
+    # 11 wide, F=5, S=4: (11 − 5 + 2P)/4 is whole for P = 1 and P = 3, both one away from the
+    # written P=2; the larger keeps the output at 4 instead of 3, and every pixel read
+    axis = Axis(11, 5, 4, 2, 2)
+    assert fix_lines(axis, max_pad=4)[0] == "use P=3: (11 − 5 + 6)/4 + 1 = 4"
