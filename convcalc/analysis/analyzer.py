@@ -25,6 +25,7 @@ from ..layers.vocabulary import KINDS, LAYERS
 from ..records import Args, ArgValue, IntPair, Row, Shape, Totals
 from ..rules import budgets, merges, windows
 from ..rules.design import advise
+from ..rules.nodes import check_volume
 from ..rules.lint import LintConfig
 from ..rules.lint import apply as lint_apply
 from .fit import network_fits
@@ -136,6 +137,7 @@ class Analyzer:
         y = layer.output(args, x, spatial)
         if min(y[0], y[1]) < 1:
             raise windows.too_small(node, layer, args, x, y)
+        check_volume(node, y)
         if "out_pad" in args:
             windows.check_out_pad(node, layer, args)
         counts = layer.counts(args, x, y)
@@ -198,6 +200,7 @@ class Analyzer:
         y = merge.output(shapes)
         if y is None:
             raise merges.mismatch(node, merge, shapes, skipped=bool(deferred))
+        check_volume(node, y)
         size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
         jump = tuple(max(s.rf.jump[i] for s in states) for i in (0, 1))
         centres = {s.rf.centre for s in states}
