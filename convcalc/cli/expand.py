@@ -112,9 +112,16 @@ def convert(
     analysis = outcome.analysis
     if analysis is None or analysis.output is None:
         refuse(outcome, stderr_console())
+    if input_ is not None:  # the network itself must take the new input, FC layers aside
+        resized = analyze(analysis.spec, input=input_, variables=assignments)
+        if resized.output is None:
+            note = f"convert: {outcome.label} does not take an input of {show_shape(input_)}"
+            refuse(outcome._replace(analysis=resized), stderr_console(), note)
     converted_text = convert_spec(analysis, input=input_)
     converted = analyze(load_text(converted_text, "<converted>"))
-    assert converted.output is not None, [f.render() for f in converted.findings]
+    if converted.output is None:  # e.g. a converted CONV(K, F=W×H) larger than the limits
+        note = "convert: the converted network does not check; the findings above are about it"
+        refuse(outcome._replace(analysis=converted), stderr_console(), note)
     emit(converted_text, output)
     w, h, _ = converted.output
     original = analysis.input

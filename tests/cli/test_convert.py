@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import convcalc
@@ -69,3 +71,25 @@ def test_flatten_before_fc_goes() -> None:
 
 def test_convert_needs_the_flag() -> None:
     assert run("convert", "vgg16").exit_code == 2
+
+
+def test_an_input_the_network_cannot_take_is_its_findings_and_exit_1() -> None:
+    result = run("convert", "--fc-to-conv", "vgg16", "--input", "1x1x1")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "specs/vgg16.yaml:12:40: CC203 error: pool1: the width would be" in result.stderr
+    assert "convert: vgg16 does not take an input of 1×1×1" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_a_volume_above_the_size_limit_before_an_fc_is_a_finding_and_exit_1(
+    tmp_path: Path,
+) -> None:
+    # the FC would become CONV(2, F=2^25×2^25), a filter above the size limit: the network is
+    # refused where the volume passes 2^24 (CC126), before anything is converted
+    path = tmp_path / "wide.yaml"
+    path.write_text("name: w\ninput: 8388608x8388608x1\narch: INPUT -> UP(4) -> FC(2)\n")
+    result = run("convert", "--fc-to-conv", str(path))
+    assert result.exit_code == 1, result.output
+    assert "CC126 error: up1: the output width would be 33,554,432" in result.stderr
+    assert result.stdout == "" and "internal error" not in result.stderr
