@@ -25,9 +25,9 @@ from ..layers.vocabulary import KINDS, LAYERS
 from ..records import Args, ArgValue, IntPair, Row, Shape, Totals
 from ..rules import budgets, merges, windows
 from ..rules.design import advise
-from ..rules.nodes import check_volume
 from ..rules.lint import LintConfig
 from ..rules.lint import apply as lint_apply
+from ..rules.nodes import check_volume
 from .fit import network_fits
 from .memory import Memory, estimate
 

@@ -44,6 +44,7 @@ from ..analysis.analyzer import Analysis
 from ..errors import ConvcalcError
 from ..layers.vocabulary import LAYERS
 from ..records import Shape
+from ..units import mb
 from . import kernels as K
 from . import weights
 from .layout import MemoryEstimate, MemoryLimitError, available_memory, estimate_memory, layout
@@ -176,6 +177,12 @@ def forward(
                 for i in step.rows:
                     progress(i + 1, len(rows), rows[i].name)
         output = runner.arrays[len(rows) - 1]
+    except MemoryError:
+        raise ForwardError(
+            f"out of memory: the system refused an allocation while the pass needs about "
+            f"{mb(estimate.total, 0)} at batch {batch} (the limit was {mb(limit, 0)}); "
+            "use a smaller input or batch, or a --max-memory this machine has"
+        ) from None
     finally:
         peak = tracemalloc.get_traced_memory()[1] - base if trace_memory else 0
         if tracing:

@@ -353,3 +353,18 @@ def test_a_value_added_to_itself_is_not_overwritten_first() -> None:
     result = forward(analysis, batch=2, seed=1)
     x = K.he_uniform(np.random.default_rng(1), (2, 4, 4, 2), 2, np.float32)
     close(result.output, 3 * np.maximum(x, 0))
+
+
+def test_an_allocation_the_system_refuses_is_a_forward_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # --max-memory can promise more than the machine has: NumPy's MemoryError becomes a
+    # ForwardError that says so (the CLI prints it and exits 1), never an internal error
+    from convcalc.engine import weights
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(weights, "init_params", refuse)
+    with pytest.raises(ForwardError, match="out of memory: the system refused an allocation"):
+        forward(convcalc.analyze(convcalc.load("lenet5")), max_memory=1 << 60)
