@@ -171,3 +171,13 @@ def test_output_file_for_every_format(tmp_path: Path) -> None:
 def test_output_into_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
     result = run("check", "vgg16", "--output", str(tmp_path / "no" / "such" / "r.txt"))
     assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_markdown_training_memory_of_vgg16_by_hand() -> None:
+    # batch 1, float32, momentum: activations and their gradients 2 · 4 · 15,237,608 B; the
+    # parameters, their gradients and the velocity 3 · 4 · 138,357,544 B; max-pool switches
+    # 8 B for each of 1,530,368 pooled values; conv2's im2col 3·3·64 · 224·224 · 4 B
+    total = 2 * 4 * 15_237_608 + 3 * 4 * 138_357_544 + 8 * 1_530_368 + 9 * 64 * 224 * 224 * 4
+    assert f"{total / 1024**2:,.1f}" == "1,821.6"  # MB = 1024² bytes, one decimal
+    result = run("check", "vgg16", "--format", "markdown")
+    assert "| 138,357,544 | 15,470,264,320 | 1,821.6 MB |" in result.output
