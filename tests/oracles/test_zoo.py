@@ -68,6 +68,8 @@ PUBLISHED = {
     "densenet121": (IMAGENET, 7_978_856, 2_834_161_664),
     "squeezenet1-0": (IMAGENET, 1_248_424, 818_924_576),
     "squeezenet1-1": (IMAGENET, 1_235_496, 349_151_936),
+    "resnext50-32x4d": (IMAGENET, 25_028_904, 4_230_479_872),
+    "wide-resnet50-2": (IMAGENET, 68_883_240, 11_398_021_120),
     # padded, 1 channel in, 2 classes: by hand; the often-quoted 31,031,745 is 3 in, 1 class
     "unet": ((256, 256, 2), unet_parameters(1, 2), None),
     # the notes' patterns on 32×32×3 with 3×3 convs of 32 filters (P=1), 2×2 pools, 10 units
