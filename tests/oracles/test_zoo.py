@@ -66,6 +66,7 @@ PUBLISHED = {
     "resnet152": (IMAGENET, 60_192_808, 11_513_626_624),
     "mobilenet-v2": (IMAGENET, 3_504_872, 300_774_272),
     "densenet121": (IMAGENET, 7_978_856, 2_834_161_664),
+    "densenet169": (IMAGENET, 14_149_480, 3_359_843_328),
     "squeezenet1-0": (IMAGENET, 1_248_424, 818_924_576),
     "squeezenet1-1": (IMAGENET, 1_235_496, 349_151_936),
     "resnext50-32x4d": (IMAGENET, 25_028_904, 4_230_479_872),
