@@ -72,6 +72,7 @@ PUBLISHED = {
     "resnext50-32x4d": (IMAGENET, 25_028_904, 4_230_479_872),
     "wide-resnet50-2": (IMAGENET, 68_883_240, 11_398_021_120),
     "mnasnet1-0": (IMAGENET, 4_383_312, 314_415_872),
+    "vgg16-bn": (IMAGENET, 138_365_992, 15_470_264_320),
     # padded, 1 channel in, 2 classes: by hand; the often-quoted 31,031,745 is 3 in, 1 class
     "unet": ((256, 256, 2), unet_parameters(1, 2), None),
     # the notes' patterns on 32×32×3 with 3×3 convs of 32 filters (P=1), 2×2 pools, 10 units
