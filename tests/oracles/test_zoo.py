@@ -73,6 +73,13 @@ PUBLISHED = {
     "wide-resnet50-2": (IMAGENET, 68_883_240, 11_398_021_120),
     "mnasnet1-0": (IMAGENET, 4_383_312, 314_415_872),
     "vgg16-bn": (IMAGENET, 138_365_992, 15_470_264_320),
+    # on 299×299×3 without the auxiliary classifier (it only runs in training): torchvision's
+    # 27,161,264 minus AuxLogits' 1×1 conv 768 → 128 and 5×5 conv 128 → 768 (no bias, each
+    # with a BN) and its FC 768 → 1000
+    "inception-v3": (IMAGENET,
+                     27_161_264 - (768 * 128 + 2 * 128) - (5 * 5 * 128 * 768 + 2 * 768)
+                     - fc(768, 1000),
+                     5_713_216_096),
     # padded, 1 channel in, 2 classes: by hand; the often-quoted 31,031,745 is 3 in, 1 class
     "unet": ((256, 256, 2), unet_parameters(1, 2), None),
     # the notes' patterns on 32×32×3 with 3×3 convs of 32 filters (P=1), 2×2 pools, 10 units
