@@ -72,6 +72,7 @@ PUBLISHED = {
     "resnext50-32x4d": (IMAGENET, 25_028_904, 4_230_479_872),
     "wide-resnet50-2": (IMAGENET, 68_883_240, 11_398_021_120),
     "mnasnet1-0": (IMAGENET, 4_383_312, 314_415_872),
+    "regnet-x-400mf": (IMAGENET, 5_495_976, 413_812_608),
     "vgg16-bn": (IMAGENET, 138_365_992, 15_470_264_320),
     # on 299×299×3 without the auxiliary classifier (it only runs in training): torchvision's
     # 27,161,264 minus AuxLogits' 1×1 conv 768 → 128 and 5×5 conv 128 → 768 (no bias, each
