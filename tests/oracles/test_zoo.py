@@ -44,8 +44,9 @@ def unet_parameters(channels_in: int, classes: int) -> int:
 # name: (output, parameters, MACs or None where no figure is published). Parameters are the
 # papers' or torchvision's published counts, or a hand computation written out here where
 # none is published. The exact MAC totals of the torchvision architectures are checked layer
-# by layer against torch's own modules in test_torch_parity.py (CONV/FC MACs from each
-# module's attributes); they are regression figures where torch is not installed.
+# by layer against torch's own modules in test_torch_parity.py and against torchvision's
+# models in test_torchvision_parity.py (CONV/FC MACs from each module's attributes); they are
+# regression figures where torch or torchvision is not installed.
 PUBLISHED = {
     "alexnet-caffe": (IMAGENET, 60_965_224, None),
     "alexnet-torchvision": (IMAGENET, 61_100_840, 714_188_480),
