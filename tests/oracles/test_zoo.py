@@ -44,8 +44,9 @@ def unet_parameters(channels_in: int, classes: int) -> int:
 # name: (output, parameters, MACs or None where no figure is published). Parameters are the
 # papers' or torchvision's published counts, or a hand computation written out here where
 # none is published. The exact MAC totals of the torchvision architectures are checked layer
-# by layer against torch's own modules in test_torch_parity.py (CONV/FC MACs from each
-# module's attributes); they are regression figures where torch is not installed.
+# by layer against torch's own modules in test_torch_parity.py and against torchvision's
+# models in test_torchvision_parity.py (CONV/FC MACs from each module's attributes); they are
+# regression figures where torch or torchvision is not installed.
 PUBLISHED = {
     "alexnet-caffe": (IMAGENET, 60_965_224, None),
     "alexnet-torchvision": (IMAGENET, 61_100_840, 714_188_480),
@@ -66,6 +67,21 @@ PUBLISHED = {
     "resnet152": (IMAGENET, 60_192_808, 11_513_626_624),
     "mobilenet-v2": (IMAGENET, 3_504_872, 300_774_272),
     "densenet121": (IMAGENET, 7_978_856, 2_834_161_664),
+    "densenet169": (IMAGENET, 14_149_480, 3_359_843_328),
+    "squeezenet1-0": (IMAGENET, 1_248_424, 818_924_576),
+    "squeezenet1-1": (IMAGENET, 1_235_496, 349_151_936),
+    "resnext50-32x4d": (IMAGENET, 25_028_904, 4_230_479_872),
+    "wide-resnet50-2": (IMAGENET, 68_883_240, 11_398_021_120),
+    "mnasnet1-0": (IMAGENET, 4_383_312, 314_415_872),
+    "regnet-x-400mf": (IMAGENET, 5_495_976, 413_812_608),
+    "vgg16-bn": (IMAGENET, 138_365_992, 15_470_264_320),
+    # on 299×299×3 without the auxiliary classifier (it only runs in training): torchvision's
+    # 27,161,264 minus AuxLogits' 1×1 conv 768 → 128 and 5×5 conv 128 → 768 (no bias, each
+    # with a BN) and its FC 768 → 1000
+    "inception-v3": (IMAGENET,
+                     27_161_264 - (768 * 128 + 2 * 128) - (5 * 5 * 128 * 768 + 2 * 768)
+                     - fc(768, 1000),
+                     5_713_216_096),
     # padded, 1 channel in, 2 classes: by hand; the often-quoted 31,031,745 is 3 in, 1 class
     "unet": ((256, 256, 2), unet_parameters(1, 2), None),
     # the notes' patterns on 32×32×3 with 3×3 convs of 32 filters (P=1), 2×2 pools, 10 units
