@@ -89,7 +89,8 @@ def check(
     """Check specs: shapes, strides that don't fit, parameters, MACs, memory, design advice.
 
     SPEC is a YAML file, a directory (every *.yaml and *.yml in it, recursively) or the name
-    of a bundled spec (see `convcalc list`). A broken spec does not stop the others.
+    of a bundled spec (see `convcalc list`). A broken spec does not stop the others; a named
+    pipe, a device or a directory that cannot be read exits 2.
 
     \b
     Examples:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, NoReturn, TypeVar
 import click
 
 from ..analysis.analyzer import Analysis, analyze
-from ..errors import FileError, Finding, Severity, SpecError
+from ..errors import FileError, Finding, Severity, SpecError, SpecNotFound
 from ..frontend.spec import Spec
 from ..frontend.spec_schema import DTYPES, OPTIMIZERS, parse_shape
 from ..records import Shape
@@ -219,6 +219,9 @@ class Run:
     def add_spec(self, label: str, load: Callable[[], Spec], **options: Any) -> None:
         try:
             spec = load()
+        except Vanished as exc:
+            _vanished(str(exc))
+            return
         except FileError as exc:
             click.echo(f"convcalc: error: {exc}", err=True)
             self.outcomes.append(Outcome(label, file_error=str(exc)))
@@ -240,34 +243,118 @@ class Run:
         return 1 if fail_on is not None and worst is not None and worst >= fail_on else 0
 
 
+class Vanished(Exception):
+    """A file found in a directory that was removed before it could be read."""
+
+
 def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
     """Every SPEC argument, with directories expanded to their *.yaml and *.yml files,
     recursively and sorted; an empty directory is an error like a missing file."""
-    from ..frontend.spec import load_spec
+    from ..frontend.spec import load_file
 
     for argument in arguments:
         if not os.path.isdir(argument):
-            run.add_spec(argument, lambda a=argument: load_spec(a), **options)  # type: ignore[misc]
+            run.add_spec(argument, lambda a=argument: load_argument(a), **options)  # type: ignore[misc]
             continue
-        from pathlib import Path
-
-        path = Path(argument)
-        found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-        if not found:
+        found, unreadable = spec_files(argument)
+        for path, message in unreadable:
+            click.echo(f"convcalc: error: {message}", err=True)
+            run.outcomes.append(Outcome(path, file_error=message))
+        if not found and not unreadable:
             message = f"no *.yaml or *.yml file in the directory `{argument}`"
             click.echo(f"convcalc: error: {message}", err=True)
             run.outcomes.append(Outcome(argument, file_error=message))
+
+        def load_found(file: str) -> Spec:
+            try:
+                return load_file(file)
+            except SpecNotFound:
+                raise Vanished(file) from None
+
         for file in found:
-            run.add_spec(str(file), lambda f=file: load_spec(f), **options)  # type: ignore[misc]
+            run.add_spec(file, lambda f=file: load_found(f), **options)  # type: ignore[misc]
+
+
+def spec_files(top: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The *.yaml and *.yml regular files under the directory ``top`` (symbolic links to
+    files included, links to directories not followed), sorted by path components; and the
+    paths that could not be read, each with its error message. An entry removed during the
+    walk is skipped with a note."""
+    from pathlib import Path
+
+    found: list[Path] = []
+    unreadable: list[tuple[str, str]] = []
+    pending = [Path(top)]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except (FileNotFoundError, NotADirectoryError):
+            _vanished(str(directory))
+            continue
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            unreadable.append(
+                (str(directory), f"cannot read the directory `{directory}`: {reason}")
+            )
+            continue
+        for entry in entries:
+            path = directory / entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                elif path.suffix in (".yaml", ".yml") and entry.is_file():
+                    found.append(path)
+            except FileNotFoundError:
+                _vanished(str(path))
+            except OSError as exc:
+                unreadable.append((str(path), f"cannot read `{path}`: {exc.strerror or exc}"))
+    found.sort(key=lambda p: p.parts)
+    unreadable.sort()
+    return [str(p) for p in found], unreadable
+
+
+def _vanished(path: str) -> None:
+    click.echo(f"convcalc: note: `{path}` was removed while convcalc read it; skipped", err=True)
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def load_argument(argument: str) -> Spec:
+    """A SPEC argument that is not a directory: a regular file, else a bundled name.
+
+    Anything else is refused before it is opened: reading a named pipe would block until
+    something writes to it, and a device is no spec.
+    """
+    from ..frontend.spec import load_spec
+
+    try:
+        info = os.stat(argument)
+    except (FileNotFoundError, NotADirectoryError):
+        return load_spec(argument)  # a bundled name, or a missing file
+    except OSError as exc:
+        raise FileError(f"cannot read `{argument}`: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((k for test, k in _KINDS if test(info.st_mode)), "not a file")
+        raise FileError(
+            f"`{argument}` is {kind}, not a regular file: convcalc reads specs from regular "
+            "files only; save the spec to a file and check that"
+        )
+    return load_spec(argument)
 
 
 def one_spec(spec: str, **options: Any) -> Outcome:
     """The outcome of one SPEC argument, for the commands that take one; a file that cannot be
     read has been reported and exits 2."""
-    from ..frontend.spec import load_spec
-
     run = Run()
-    run.add_spec(spec, lambda: load_spec(spec), **options)
+    run.add_spec(spec, lambda: load_argument(spec), **options)
     outcome = run.outcomes[0]
     if outcome.file_error:
         sys.exit(2)
