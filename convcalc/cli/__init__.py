@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import click
 
+from ..report.escape import visible
 from . import check, expand, info, memory, run  # noqa: F401  (they register their commands)
 from .group import cli
 
@@ -24,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = cli.main(args=args, prog_name="convcalc", standalone_mode=False)
     except click.exceptions.UsageError as exc:  # includes BadParameter, NoSuchOption
+        setattr(exc, "message", visible(exc.message, keep="\n"))  # noqa: B010  (Final in the stubs)
         exc.show()
         sys.exit(2)
     except click.exceptions.Abort:
@@ -45,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             traceback.print_exc()
         else:
             click.echo(
-                f"convcalc: internal error: {type(exc).__name__}: {exc}\n"
+                f"convcalc: internal error: {type(exc).__name__}: {visible(str(exc))}\n"
                 "Run again with --debug for the traceback, and please report it.",
                 err=True,
             )

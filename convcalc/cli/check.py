@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from ..errors import Severity
 from ..frontend.spec import inline
 from ..frontend.spec_schema import ROUNDINGS
 from ..records import Shape
+from ..report.escape import json_dumps
 from .common import (
     Run,
     add_specs,
@@ -148,7 +148,7 @@ def render(run: Run, format_: str, fail_on: Severity | None, output: str | None)
             data.result_json(o.analysis) if o.analysis else data.failed_json(o.file, o.findings)
             for o in run.checked
         ]
-        return json.dumps(data.check_document(docs), indent=2, ensure_ascii=False) + "\n"
+        return json_dumps(data.check_document(docs))
     found = results(run)
     if format_ == "markdown":
         return ci.markdown(found)

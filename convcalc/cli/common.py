@@ -19,6 +19,7 @@ from ..errors import FileError, Finding, Severity, SpecError, SpecNotFound
 from ..frontend.spec import Spec
 from ..frontend.spec_schema import DTYPES, OPTIMIZERS, parse_shape
 from ..records import Shape
+from ..report.escape import visible
 from ..rules.lint import LintConfig, unknown_codes
 from ..units import parse_size
 
@@ -223,7 +224,7 @@ class Run:
             _vanished(str(exc))
             return
         except FileError as exc:
-            click.echo(f"convcalc: error: {exc}", err=True)
+            error(str(exc))
             self.outcomes.append(Outcome(label, file_error=str(exc)))
             return
         except SpecError as exc:
@@ -258,11 +259,11 @@ def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
             continue
         found, unreadable = spec_files(argument)
         for path, message in unreadable:
-            click.echo(f"convcalc: error: {message}", err=True)
+            error(message)
             run.outcomes.append(Outcome(path, file_error=message))
         if not found and not unreadable:
             message = f"no *.yaml or *.yml file in the directory `{argument}`"
-            click.echo(f"convcalc: error: {message}", err=True)
+            error(message)
             run.outcomes.append(Outcome(argument, file_error=message))
 
         def load_found(file: str) -> Spec:
@@ -316,7 +317,14 @@ def spec_files(top: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def _vanished(path: str) -> None:
-    click.echo(f"convcalc: note: `{path}` was removed while convcalc read it; skipped", err=True)
+    click.echo(
+        f"convcalc: note: `{visible(path)}` was removed while convcalc read it; skipped", err=True
+    )
+
+
+def error(message: str) -> None:
+    """``convcalc: error: message`` on standard error, what it quotes escaped."""
+    click.echo(f"convcalc: error: {visible(message)}", err=True)
 
 
 _KINDS = (
@@ -563,5 +571,6 @@ def emit(text: str, output: str | None) -> None:
         write_output(output, text)
     except OSError as exc:
         raise click.BadParameter(
-            f"cannot write `{output}`: {exc.strerror or exc}", param_hint="--output"
+            f"cannot write `{visible(output)}`: {visible(exc.strerror or str(exc))}",
+            param_hint="--output",
         ) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import click
 
 from ..records import Shape
+from ..report.escape import json_dumps, visible
 from .common import (
     budget_option,
     console,
@@ -75,14 +75,14 @@ def run_(
             result = forward(analysis, batch=batch, seed=seed, max_memory=max_memory,
                              progress=progress)  # fmt: skip
     except ConvcalcError as exc:
-        click.echo(f"convcalc: {exc}", err=True)
+        click.echo(f"convcalc: {visible(str(exc), keep=chr(10))}", err=True)
         sys.exit(1)
     estimated = analysis.memory.inference_peak if analysis.memory else 0
     if format_ == "json":
         from ..report.data import run_document
 
         doc = run_document(result, estimated)
-        emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
+        emit(json_dumps(doc), output)
     else:
         from ..report.run import print_run
 
