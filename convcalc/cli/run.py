@@ -12,6 +12,8 @@ import click
 from ..records import Shape
 from ..report.escape import json_dumps, visible
 from .common import (
+    MAX_SEED,
+    IntegerRange,
     budget_option,
     console,
     debug_option,
@@ -29,9 +31,9 @@ from .group import cli
 @cli.command(name="run")
 @click.argument("spec", metavar="SPEC")
 @spec_options
-@click.option("--batch", type=click.IntRange(min=1, max=1 << 16), default=1, show_default=True,
+@click.option("--batch", type=IntegerRange(min=1, max=1 << 16), default=1, show_default=True,
               help="Images in the random input batch.")  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=IntegerRange(min=0, max=MAX_SEED), default=0, show_default=True,
               help="Seed of the He-initialised weights and the input.")  # fmt: skip
 @click.option("--max-memory", "max_memory", callback=budget_option,
               help="Refuse passes estimated above this, like 4GiB (default: half the available "
