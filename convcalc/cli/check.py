@@ -20,6 +20,7 @@ from .common import (
     console,
     debug_option,
     emit,
+    error,
     lint_config,
     lint_options,
     memory_options,
@@ -124,12 +125,19 @@ def check(
         fail_on = "warning"
     threshold = None if fail_on == "never" or exit_zero else Severity.parse(fail_on)
     emit(render(run, format_, threshold, output), output)
+    code = run.exit_code(threshold)
     if format_ == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
         from ..report import ci
 
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(ci.markdown(results(run)))
-    sys.exit(run.exit_code(threshold))
+        path = os.environ["GITHUB_STEP_SUMMARY"]
+        try:
+            with open(path, "a", encoding="utf-8") as summary:
+                summary.write(ci.markdown(results(run)))
+        except OSError as exc:
+            error(f"cannot append the job summary to `{path}` ($GITHUB_STEP_SUMMARY): "
+                  f"{exc.strerror or exc}")  # fmt: skip
+            code = 2
+    sys.exit(code)
 
 
 def results(run: Run) -> list[Result]:

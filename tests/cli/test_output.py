@@ -258,3 +258,50 @@ def test_output_to_a_block_device_is_refused(tmp_path: Path, spec_file: str) -> 
     assert result.exit_code == 2
     assert "it is a block device" in result.output and "Traceback" not in result.output
     assert stat.S_ISBLK(os.lstat(device).st_mode)
+
+
+def _process(*args: str, shell_prefix: str = "") -> list[str]:
+    code = "import sys; from convcalc.cli import main; main(sys.argv[1:])"
+    command = [sys.executable, "-c", code, *args]
+    return ["sh", "-c", f'{shell_prefix}exec "$@"', "sh", *command] if shell_prefix else command
+
+
+@pytest.mark.parametrize("format_", ["text", "json"])
+def test_a_full_standard_output_is_an_error(spec_file: str, format_: str) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(_process("check", spec_file, "--format", format_), stdout=full,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "convcalc: error: cannot write the report: No space left on device" in done.stderr
+    assert "internal error" not in done.stderr
+
+
+@pytest.mark.parametrize("format_", ["text", "json"])
+def test_a_closed_standard_output_is_an_error(spec_file: str, format_: str) -> None:
+    args = _process("check", spec_file, "--format", format_, shell_prefix="exec >&-; ")
+    done = subprocess.run(args, stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "cannot write the report: standard output is closed" in done.stderr
+
+
+def test_output_to_a_file_needs_no_standard_output(tmp_path: Path, spec_file: str) -> None:
+    target = tmp_path / "r.json"
+    args = _process("check", spec_file, "--format", "json", "-o", str(target),
+                    shell_prefix="exec >&-; ")  # fmt: skip
+    done = subprocess.run(args, stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert target.read_text(encoding="utf-8").startswith('{\n  "version": 1')
+
+
+def test_an_unwritable_step_summary_is_an_error(
+    tmp_path: Path, spec_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "no" / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    warn = tmp_path / "w.yaml"
+    warn.write_text(CLEAN.replace("P=1", "S=2"), encoding="utf-8")
+    result = run("check", str(warn), "--format", "github")
+    assert result.exit_code == 2
+    assert result.output.startswith("::warning file=")  # the annotations are out first
+    assert (f"convcalc: error: cannot append the job summary to `{summary}` "
+            "($GITHUB_STEP_SUMMARY): No such file or directory") in result.output  # fmt: skip
