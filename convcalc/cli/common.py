@@ -220,11 +220,21 @@ def format_option(*choices: str) -> Callable[[F], F]:
     )
 
 
+class OutputPath(click.Path):
+    """click's Path, which would raise ValueError on a NUL in the name (exit 3)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\0" in value:
+            message = f"cannot write `{visible(value)}`: a file name cannot hold a NUL character"
+            self.fail(message, param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def output_option(f: F) -> F:
     return click.option(
         "-o",
         "--output",
-        type=click.Path(dir_okay=False, writable=True),
+        type=OutputPath(dir_okay=False, writable=True),
         help="Write the report to this file (atomically) instead of standard output.",
     )(f)
 
@@ -384,6 +394,8 @@ def load_argument(argument: str) -> Spec:
     """
     from ..frontend.spec import load_spec
 
+    if "\0" in argument:
+        raise FileError(f"`{argument}` is not a file name: it holds a NUL character")
     try:
         info = os.stat(argument)
     except (FileNotFoundError, NotADirectoryError):
@@ -437,7 +449,8 @@ def stderr_console() -> Any:
     return Console(stderr=True, highlight=False)
 
 
-_DESCRIPTOR = re.compile(r"/dev/(?:(stdout)|(stderr)|fd/(\d+))|/proc/self/fd/(\d+)")
+_DESCRIPTOR = re.compile(r"/dev/(stdin|stdout|stderr|fd/\d+)|/proc/(?:self|thread-self)/fd/\d+")
+_STREAMS = {"stdin": 0, "stdout": 1, "stderr": 2}
 
 
 def write_output(path: str, text: str) -> None:
@@ -445,10 +458,15 @@ def write_output(path: str, text: str) -> None:
 
     A regular file is replaced atomically (:func:`replace_file`), keeping its permissions
     and owner; a new file gets the permissions of any new file (the umask). A symbolic link
-    is followed and its target written. `/dev/stdout`, `/dev/stderr` and `/dev/fd/N` are
-    written to that descriptor, so that `>> log` keeps appending. Devices and named pipes
-    are written straight through; a block device (a disk) is refused.
+    is followed and its target written. `/dev/stdout`, `/dev/stderr`, `/dev/stdin` and
+    `/dev/fd/N` are written to that descriptor, so that `>> log` keeps appending and a file
+    open for reading only is never rewritten. Devices and named pipes are written straight
+    through; a block device (a disk) is refused.
     """
+    if not path:
+        raise FileNotFoundError(errno.ENOENT, "the file name is empty")
+    if "\0" in path:
+        raise OSError(errno.EINVAL, "a file name cannot hold a NUL character")
     data = text.encode("utf-8", "backslashreplace")
     fd = _descriptor(path)
     if fd is not None:
@@ -476,13 +494,14 @@ def _descriptor(path: str) -> int | None:
     m = _DESCRIPTOR.fullmatch(path)
     if m is None:
         return None
-    stdout, stderr, fd, proc_fd = m.groups()
-    return 1 if stdout else 2 if stderr else int(fd or proc_fd)
+    name = m.group(1)
+    return _STREAMS[name] if name in _STREAMS else int(path.rsplit("/", 1)[1])
 
 
 def _write_descriptor(fd: int, data: bytes) -> None:
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+        if stream is not None:
+            stream.flush()
     _write_all(fd, data)
 
 

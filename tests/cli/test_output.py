@@ -305,3 +305,30 @@ def test_an_unwritable_step_summary_is_an_error(
     assert result.output.startswith("::warning file=")  # the annotations are out first
     assert (f"convcalc: error: cannot append the job summary to `{summary}` "
             "($GITHUB_STEP_SUMMARY): No such file or directory") in result.output  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("a\x00b.json", "cannot write `a\\x00b.json`: a file name cannot hold a NUL character"),
+        ("", "cannot write ``: the file name is empty"),
+    ],
+)
+def test_output_names_that_are_no_file_names(spec_file: str, target: str, message: str) -> None:
+    result = run("check", spec_file, "-o", target)
+    assert result.exit_code == 2 and message in result.output
+    assert "internal error" not in result.output
+
+
+def test_output_to_dev_stdin_never_rewrites_the_file_read_as_input(
+    tmp_path: Path, spec_file: str
+) -> None:
+    """`-o /dev/stdin < file`: standard input is read-only; its file is left alone."""
+    source = tmp_path / "input.txt"
+    source.write_text("precious\n", encoding="utf-8")
+    with open(source, "rb") as stdin:
+        done = subprocess.run(_process("check", spec_file, "-o", "/dev/stdin"), stdin=stdin,
+                              capture_output=True, text=True, cwd=ROOT, check=False)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "cannot write `/dev/stdin`: Bad file descriptor" in done.stderr
+    assert source.read_text(encoding="utf-8") == "precious\n"

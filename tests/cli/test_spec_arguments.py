@@ -171,3 +171,10 @@ def test_the_walk_sorts_like_paths(tmp_path: Path, capsys: pytest.CaptureFixture
     assert exit_code("check", str(tmp_path), "--format", "json") == 0
     files = [r["file"] for r in json.loads(capsys.readouterr().out)["results"]]
     assert files == [str(tmp_path / n) for n in ("B.yml", "a/x.yaml", "a-b.yaml", "a.yaml")]
+
+
+def test_a_nul_in_a_spec_argument_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code("check", "a\x00b.yaml", "lenet5") == 2
+    out, err = capsys.readouterr()
+    assert "convcalc: error: `a\\x00b.yaml` is not a file name: it holds a NUL character" in err
+    assert "internal error" not in err and "LeNet-5" in out
