@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     debug = "--debug" in args
     if sys.stdout is None:  # a report to -o needs none; one to standard output says so
         sys.stdout = _ClosedOutput()
+    elif isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
+        # a terminal that cannot show × or → gets \xd7, not an internal error
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         try:
             code = cli.main(args=args, prog_name="convcalc", standalone_mode=False)

@@ -332,3 +332,13 @@ def test_output_to_dev_stdin_never_rewrites_the_file_read_as_input(
     assert done.returncode == 2, done.stderr
     assert "cannot write `/dev/stdin`: Bad file descriptor" in done.stderr
     assert source.read_text(encoding="utf-8") == "precious\n"
+
+
+@pytest.mark.parametrize("format_", ["text", "json", "markdown"])
+def test_a_standard_output_that_cannot_encode_the_report(spec_file: str, format_: str) -> None:
+    """An ASCII locale: characters it cannot show become escapes, not an internal error."""
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    done = subprocess.run(_process("check", "lenet5", "--format", format_), capture_output=True,
+                          env=env, cwd=ROOT, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b"" and b"LeNet-5" in done.stdout
