@@ -566,7 +566,11 @@ def replace_file(target: str, data: bytes, info: os.stat_result | None) -> None:
             _rewrite_in_place(target, data)
             return
         _write_all(fd, data)
-        os.fsync(fd)
+        try:
+            os.fsync(fd)
+        except OSError as exc:  # a file system that cannot sync (some FUSE ones) is no error
+            if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+                raise
         os.close(fd)
         fd = -1
         try:

@@ -342,3 +342,14 @@ def test_a_standard_output_that_cannot_encode_the_report(spec_file: str, format_
                           env=env, cwd=ROOT, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stderr == b"" and b"LeNet-5" in done.stdout
+
+
+def test_a_file_system_that_cannot_sync_is_written_anyway(
+    tmp_path: Path, spec_file: str, report: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot(fd: int) -> None:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "fsync", cannot)
+    assert check_to(spec_file, tmp_path / "r.json") == 0
+    assert (tmp_path / "r.json").read_text(encoding="utf-8") == report
