@@ -235,7 +235,8 @@ def output_option(f: F) -> F:
         "-o",
         "--output",
         type=OutputPath(dir_okay=False, writable=True),
-        help="Write the report to this file (atomically) instead of standard output.",
+        help="Write the report to this file instead of standard output (a regular file is "
+        "replaced atomically, keeping its mode; devices and FIFOs are written in place).",
     )(f)
 
 
