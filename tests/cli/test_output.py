@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import convcalc.cli.common
+import convcalc.cli.output
 
 from ..support import ROOT, run
 
@@ -242,7 +242,7 @@ def test_the_atomic_helper_refuses_to_rename_onto_a_special_file(tmp_path: Path)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     with pytest.raises(OSError, match="no longer a regular file"):
-        convcalc.cli.common.replace_file(str(fifo), b"text", None)
+        convcalc.cli.output.replace_file(str(fifo), b"text", None)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
 
