@@ -9,23 +9,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from .analysis.analyzer import Analysis, analyze
+from .analysis.analyzer import Analysis
+from .api import analyze, forward  # their arguments checked; forward imports NumPy when called
 from .errors import ConvcalcError, FileError, Finding, Severity, SpecError, SpecNotFound
 from .frontend.spec import Spec, load, load_file, load_text
 from .records import Row, Totals
 
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str) -> Any:
-    """``convcalc.forward``: imported on first use, so that a check never loads NumPy."""
-    if name == "forward":
-        from .engine.forward import forward
-
-        return forward
-    raise AttributeError(f"module 'convcalc' has no attribute {name!r}")
 
 
 __all__ = [

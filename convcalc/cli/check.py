@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -14,12 +13,14 @@ from ..errors import Severity
 from ..frontend.spec import inline
 from ..frontend.spec_schema import ROUNDINGS
 from ..records import Shape
+from ..report.escape import json_dumps
 from .common import (
     Run,
     add_specs,
     console,
     debug_option,
     emit,
+    error,
     lint_config,
     lint_options,
     memory_options,
@@ -89,7 +90,8 @@ def check(
     """Check specs: shapes, strides that don't fit, parameters, MACs, memory, design advice.
 
     SPEC is a YAML file, a directory (every *.yaml and *.yml in it, recursively) or the name
-    of a bundled spec (see `convcalc list`). A broken spec does not stop the others.
+    of a bundled spec (see `convcalc list`). A broken spec does not stop the others; a named
+    pipe, a device or a directory that cannot be read exits 2.
 
     \b
     Examples:
@@ -123,12 +125,19 @@ def check(
         fail_on = "warning"
     threshold = None if fail_on == "never" or exit_zero else Severity.parse(fail_on)
     emit(render(run, format_, threshold, output), output)
+    code = run.exit_code(threshold)
     if format_ == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
         from ..report import ci
 
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(ci.markdown(results(run)))
-    sys.exit(run.exit_code(threshold))
+        path = os.environ["GITHUB_STEP_SUMMARY"]
+        try:
+            with open(path, "a", encoding="utf-8") as summary:
+                summary.write(ci.markdown(results(run)))
+        except OSError as exc:
+            error(f"cannot append the job summary to `{path}` ($GITHUB_STEP_SUMMARY): "
+                  f"{exc.strerror or exc}")  # fmt: skip
+            code = 2
+    sys.exit(code)
 
 
 def results(run: Run) -> list[Result]:
@@ -147,7 +156,7 @@ def render(run: Run, format_: str, fail_on: Severity | None, output: str | None)
             data.result_json(o.analysis) if o.analysis else data.failed_json(o.file, o.findings)
             for o in run.checked
         ]
-        return json.dumps(data.check_document(docs), indent=2, ensure_ascii=False) + "\n"
+        return json_dumps(data.check_document(docs))
     found = results(run)
     if format_ == "markdown":
         return ci.markdown(found)

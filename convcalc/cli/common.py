@@ -4,41 +4,80 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import click
 
+from .. import limits
 from ..analysis.analyzer import Analysis, analyze
-from ..errors import FileError, Finding, Severity, SpecError
+from ..errors import FileError, Finding, Severity, SpecError, SpecNotFound
 from ..frontend.spec import Spec
 from ..frontend.spec_schema import DTYPES, OPTIMIZERS, parse_shape
 from ..records import Shape
+from ..report.escape import visible
 from ..rules.lint import LintConfig, unknown_codes
 from ..units import parse_size
+from .output import write_output
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: --budget and --max-memory: from 1 byte to 2^60 bytes (1 EiB, 1,048,576 TiB).
+MAX_BYTES = 1 << 60
+#: --seed: what NumPy's default_rng takes, up to 64 bits.
+MAX_SEED = (1 << 64) - 1
+
+
+def shown(value: str, width: int = 40) -> str:
+    """An option's value quoted for an error message, cut in the middle when it is long."""
+    if len(value) <= width:
+        return repr(value)
+    return f"{value[:20] + '…' + value[-12:]!r} ({len(value):,} characters)"
+
+
+class IntegerRange(click.IntRange):
+    """click's IntRange, which also refuses an integer too long to convert (Python refuses
+    more than 4,300 digits) as out of range, without echoing it whole."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and len(value.strip()) > 40:
+            if re.fullmatch(r"\s*[+-]?\d+\s*", value):
+                self.fail(
+                    f"{shown(value)} is not in the range {self.min}<=x<={self.max}.", param, ctx
+                )
+            self.fail(f"{shown(value)} is not a valid integer.", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def shape_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Shape | None:
     """``--input 224x224x3``"""
     if value is None:
         return None
+    if re.search(r"[1-9]\d{9,}", value):  # 10 digits or more: over the limit, however many
+        raise click.BadParameter(f"{shown(value)}: sizes are limited to {limits.MAX_SIZE:,}")
     try:
         return parse_shape(value)
     except ValueError as exc:
-        raise click.BadParameter(f"{value!r}: {exc}") from None
+        raise click.BadParameter(f"{shown(value)}: {exc}") from None
 
 
 def budget_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    """``--budget 12GiB``"""
+    """``--budget 12GiB``, ``--max-memory 4GiB``: 1 byte to :data:`MAX_BYTES`."""
     if value is None:
         return None
     try:
-        return parse_size(value)
+        size: int | None = parse_size(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc).replace(repr(value), shown(value))) from None
+    except OverflowError:  # a number too large for a float
+        size = None
+    if size is None or not 1 <= size <= MAX_BYTES:
+        raise click.BadParameter(
+            f"{shown(value)}: sizes go from 1 byte to 2^60 bytes (1,048,576 TiB)"
+        )
+    return size
 
 
 def assignments_option(
@@ -49,17 +88,22 @@ def assignments_option(
     for value in values:
         m = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*=\s*(\S+)\s*", value)
         if m is None:
-            raise click.BadParameter(f"{value!r}: expected NAME=VALUE, like N=3 or pool=false")
+            raise click.BadParameter(f"{shown(value)}: expected NAME=VALUE, like N=3 or pool=false")
         name, text = m.groups()
         if text.lower() in ("true", "false"):
             result[name] = text.lower() == "true"
             continue
-        try:
-            result[name] = int(text)
-        except ValueError:
+        if not re.fullmatch(r"[+-]?\d+", text):
             raise click.BadParameter(
-                f"{value!r}: the value must be an integer or true/false"
+                f"{shown(value)}: the value must be an integer or true/false"
             ) from None
+        # at most 13 significant digits before converting: 2^40 has 13
+        number = int(text) if len(text.lstrip("+-").lstrip("0")) <= 13 else None
+        if number is None or abs(number) > limits.MAX_INT:
+            raise click.BadParameter(
+                f"{shown(value)}: integers are limited to ±2^40 ({limits.MAX_INT:,}), as in a spec"
+            )
+        result[name] = number
     return result
 
 
@@ -84,7 +128,7 @@ def severity_option(
     for value in values:
         m = re.fullmatch(r"\s*(CC\d{0,3})\s*=\s*(error|warning|info)\s*", value, re.I)
         if m is None:
-            raise click.BadParameter(f"{value!r}: expected CODE=LEVEL, like CC502=error")
+            raise click.BadParameter(f"{shown(value)}: expected CODE=LEVEL, like CC502=error")
         code = m.group(1).upper()
         if unknown_codes([code]):
             raise click.BadParameter(f"no rule is {code} (see `convcalc rules`)")
@@ -123,7 +167,7 @@ def memory_options(f: F) -> F:
     )(f)
     return click.option(
         "--batch",
-        type=click.IntRange(min=1, max=1 << 30),
+        type=IntegerRange(min=1, max=1 << 30),
         help="Images per batch (default: the spec's, else 1).",
     )(f)
 
@@ -174,12 +218,23 @@ def format_option(*choices: str) -> Callable[[F], F]:
     )
 
 
+class OutputPath(click.Path):
+    """click's Path, which would raise ValueError on a NUL in the name (exit 3)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\0" in value:
+            message = f"cannot write `{visible(value)}`: a file name cannot hold a NUL character"
+            self.fail(message, param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def output_option(f: F) -> F:
     return click.option(
         "-o",
         "--output",
-        type=click.Path(dir_okay=False, writable=True),
-        help="Write the report to this file (atomically) instead of standard output.",
+        type=OutputPath(dir_okay=False, writable=True),
+        help="Write the report to this file instead of standard output (a regular file is "
+        "replaced atomically, keeping its mode; devices and FIFOs are written in place).",
     )(f)
 
 
@@ -215,8 +270,11 @@ class Run:
     def add_spec(self, label: str, load: Callable[[], Spec], **options: Any) -> None:
         try:
             spec = load()
+        except Vanished as exc:
+            _vanished(str(exc))
+            return
         except FileError as exc:
-            click.echo(f"convcalc: error: {exc}", err=True)
+            error(str(exc))
             self.outcomes.append(Outcome(label, file_error=str(exc)))
             return
         except SpecError as exc:
@@ -236,34 +294,127 @@ class Run:
         return 1 if fail_on is not None and worst is not None and worst >= fail_on else 0
 
 
+class Vanished(Exception):
+    """A file found in a directory that was removed before it could be read."""
+
+
 def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
     """Every SPEC argument, with directories expanded to their *.yaml and *.yml files,
     recursively and sorted; an empty directory is an error like a missing file."""
-    from ..frontend.spec import load_spec
+    from ..frontend.spec import load_file
 
     for argument in arguments:
         if not os.path.isdir(argument):
-            run.add_spec(argument, lambda a=argument: load_spec(a), **options)  # type: ignore[misc]
+            run.add_spec(argument, lambda a=argument: load_argument(a), **options)  # type: ignore[misc]
             continue
-        from pathlib import Path
-
-        path = Path(argument)
-        found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-        if not found:
+        found, unreadable = spec_files(argument)
+        for path, message in unreadable:
+            error(message)
+            run.outcomes.append(Outcome(path, file_error=message))
+        if not found and not unreadable:
             message = f"no *.yaml or *.yml file in the directory `{argument}`"
-            click.echo(f"convcalc: error: {message}", err=True)
+            error(message)
             run.outcomes.append(Outcome(argument, file_error=message))
+
+        def load_found(file: str) -> Spec:
+            try:
+                return load_file(file)
+            except SpecNotFound:
+                raise Vanished(file) from None
+
         for file in found:
-            run.add_spec(str(file), lambda f=file: load_spec(f), **options)  # type: ignore[misc]
+            run.add_spec(file, lambda f=file: load_found(f), **options)  # type: ignore[misc]
+
+
+def spec_files(top: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The *.yaml and *.yml regular files under the directory ``top`` (symbolic links to
+    files included, links to directories not followed), sorted by path components; and the
+    paths that could not be read, each with its error message. An entry removed during the
+    walk is skipped with a note."""
+    from pathlib import Path
+
+    found: list[Path] = []
+    unreadable: list[tuple[str, str]] = []
+    pending = [Path(top)]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except (FileNotFoundError, NotADirectoryError):
+            _vanished(str(directory))
+            continue
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            unreadable.append(
+                (str(directory), f"cannot read the directory `{directory}`: {reason}")
+            )
+            continue
+        for entry in entries:
+            path = directory / entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                elif path.suffix in (".yaml", ".yml") and entry.is_file():
+                    found.append(path)
+            except FileNotFoundError:
+                _vanished(str(path))
+            except OSError as exc:
+                unreadable.append((str(path), f"cannot read `{path}`: {exc.strerror or exc}"))
+    found.sort(key=lambda p: p.parts)
+    unreadable.sort()
+    return [str(p) for p in found], unreadable
+
+
+def _vanished(path: str) -> None:
+    click.echo(
+        f"convcalc: note: `{visible(path)}` was removed while convcalc read it; skipped", err=True
+    )
+
+
+def error(message: str) -> None:
+    """``convcalc: error: message`` on standard error, what it quotes escaped."""
+    click.echo(f"convcalc: error: {visible(message)}", err=True)
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def load_argument(argument: str) -> Spec:
+    """A SPEC argument that is not a directory: a regular file, else a bundled name.
+
+    Anything else is refused before it is opened: reading a named pipe would block until
+    something writes to it, and a device is no spec.
+    """
+    from ..frontend.spec import load_spec
+
+    if "\0" in argument:
+        raise FileError(f"`{argument}` is not a file name: it holds a NUL character")
+    try:
+        info = os.stat(argument)
+    except (FileNotFoundError, NotADirectoryError):
+        return load_spec(argument)  # a bundled name, or a missing file
+    except OSError as exc:
+        raise FileError(f"cannot read `{argument}`: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((k for test, k in _KINDS if test(info.st_mode)), "not a file")
+        raise FileError(
+            f"`{argument}` is {kind}, not a regular file: convcalc reads specs from regular "
+            "files only; save the spec to a file and check that"
+        )
+    return load_spec(argument)
 
 
 def one_spec(spec: str, **options: Any) -> Outcome:
     """The outcome of one SPEC argument, for the commands that take one; a file that cannot be
     read has been reported and exits 2."""
-    from ..frontend.spec import load_spec
-
     run = Run()
-    run.add_spec(spec, lambda: load_spec(spec), **options)
+    run.add_spec(spec, lambda: load_argument(spec), **options)
     outcome = run.outcomes[0]
     if outcome.file_error:
         sys.exit(2)
@@ -298,32 +449,19 @@ def stderr_console() -> Any:
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Write a file so that an interrupted run never leaves it truncated: a temporary file in
-    the same directory, then a rename over the target."""
-    import tempfile
-    from pathlib import Path
-
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path(".")
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """The former name of :func:`write_output` (tests/test_limits.py calls it)."""
+    write_output(path, text)
 
 
 def emit(text: str, output: str | None) -> None:
-    """A report to standard output, or atomically to --output."""
+    """A report to standard output, or to --output (see :func:`write_output`)."""
     if output is None:
         click.echo(text, nl=False)
         return
     try:
-        write_atomically(output, text)
+        write_output(output, text)
     except OSError as exc:
         raise click.BadParameter(
-            f"cannot write `{output}`: {exc.strerror or exc}", param_hint="--output"
+            f"cannot write `{visible(output)}`: {visible(exc.strerror or str(exc))}",
+            param_hint="--output",
         ) from None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from ..errors import Severity
 from ..records import Shape
+from ..report.escape import json_dumps
 from .common import (
     debug_option,
     emit,
@@ -61,7 +61,7 @@ def expand(
     if analysis is None or analysis.graph is None:
         refuse(outcome, stderr_console())
     if format_ == "json":
-        emit(json.dumps(expanded_json(analysis), indent=2, ensure_ascii=False) + "\n", output)
+        emit(json_dumps(expanded_json(analysis)), output)
     else:
         emit(expanded_yaml(analysis), output)
     if errors:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -10,6 +9,7 @@ import click
 from ..analysis.analyzer import analyze
 from ..frontend import bundled
 from ..frontend.spec import load_spec
+from ..report.escape import json_dumps
 from .common import console, debug_option, emit, format_option, output_option
 from .group import cli
 
@@ -32,7 +32,7 @@ def list_(format_: str, debug: bool) -> None:
     analyses = [analyze(load_spec(name)) for name in names]
     if format_ == "json":
         doc = list_document(names, analyses)
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        click.echo(json_dumps(doc), nl=False)
         return
     print_specs(console(), names, analyses)
 
@@ -65,7 +65,7 @@ def rules(code: str | None, format_: str, debug: bool) -> None:
         )
     if format_ == "json":
         doc = rules_document(chosen)
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        click.echo(json_dumps(doc), nl=False)
         return
     if code is None:
         print_rules(console(), chosen)
@@ -90,5 +90,5 @@ def schema(output: str | None, debug: bool) -> None:
     """
     from ..report.json_schema import json_schema
 
-    emit(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", output)
+    emit(json_dumps(json_schema()), output)
     sys.exit(0)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 
 import click
 
 from ..records import Shape
+from ..report.escape import json_dumps
 from .common import (
     budget_option,
     console,
@@ -73,7 +73,7 @@ def memory(
         from ..report.data import memory_document
 
         doc = memory_document(analysis, estimate, budget)
-        emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
+        emit(json_dumps(doc), output)
     else:
         from ..report import memory as report
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +10,10 @@ from typing import Any
 import click
 
 from ..records import Shape
+from ..report.escape import json_dumps, visible
 from .common import (
+    MAX_SEED,
+    IntegerRange,
     budget_option,
     console,
     debug_option,
@@ -29,9 +31,9 @@ from .group import cli
 @cli.command(name="run")
 @click.argument("spec", metavar="SPEC")
 @spec_options
-@click.option("--batch", type=click.IntRange(min=1, max=1 << 16), default=1, show_default=True,
+@click.option("--batch", type=IntegerRange(min=1, max=1 << 16), default=1, show_default=True,
               help="Images in the random input batch.")  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=IntegerRange(min=0, max=MAX_SEED), default=0, show_default=True,
               help="Seed of the He-initialised weights and the input.")  # fmt: skip
 @click.option("--max-memory", "max_memory", callback=budget_option,
               help="Refuse passes estimated above this, like 4GiB (default: half the available "
@@ -75,14 +77,14 @@ def run_(
             result = forward(analysis, batch=batch, seed=seed, max_memory=max_memory,
                              progress=progress)  # fmt: skip
     except ConvcalcError as exc:
-        click.echo(f"convcalc: {exc}", err=True)
+        click.echo(f"convcalc: {visible(str(exc), keep=chr(10))}", err=True)
         sys.exit(1)
     estimated = analysis.memory.inference_peak if analysis.memory else 0
     if format_ == "json":
         from ..report.data import run_document
 
         doc = run_document(result, estimated)
-        emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
+        emit(json_dumps(doc), output)
     else:
         from ..report.run import print_run
 

@@ -6,10 +6,10 @@ of each spec that did not.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from ..analysis.analyzer import Analysis
 from ..errors import Finding, Severity
@@ -17,6 +17,14 @@ from ..records import show_shape
 from ..rules.catalogue import RULES
 from ..rules.explanations import EXPLANATIONS
 from ..units import mb
+from .escape import (
+    fence_for,
+    is_visible,
+    json_dumps,
+    markdown_code,
+    markdown_message,
+    visible,
+)
 from .text import summary
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -46,7 +54,12 @@ def _relative(path: str) -> str:
 
 
 def markdown(results: Sequence[Result]) -> str:
-    """A PR comment: a summary table, then the findings with their source line and caret."""
+    """A PR comment: a summary table, then the findings with their source line and caret.
+
+    What comes from the specs is escaped: file and spec names are code spans (where HTML,
+    mentions and links are inert) with `|` escaped, messages are escaped prose around the
+    code spans they quote, and each finding's body is a code block with a fence longer than
+    any run of backticks in it."""
     lines = [
         "## convcalc",
         "",
@@ -55,36 +68,32 @@ def markdown(results: Sequence[Result]) -> str:
     ]
     for r in results:
         a = r.analysis
+        file = markdown_code(r.file, table=True)
         if a is None:
-            lines.append(f"| `{r.file}` | — | — | — | — | ❌ {summary(r.findings)} |")
+            lines.append(f"| {file} | — | — | — | — | ❌ {summary(r.findings)} |")
             continue
         mark = "❌" if not a.ok else ("⚠️" if any(
             f.severity is Severity.WARNING for f in r.findings) else "✅")  # fmt: skip
         memory = mb(a.memory.training_total, 1) if a.memory else "—"
         output = show_shape(a.output) if a.output else "—"
         lines.append(
-            f"| `{r.file}` ({a.spec.name}) | {output} | {a.totals.params:,} | "
-            f"{a.totals.macs:,} | {memory} | {mark} {summary(r.findings)} |"
+            f"| {file} ({markdown_code(a.spec.name, table=True)}) | {output} | "
+            f"{a.totals.params:,} | {a.totals.macs:,} | {memory} | {mark} {summary(r.findings)} |"
         )
     found = [f for r in results for f in r.findings]
     if found:
         lines += ["", "### Findings", ""]
         for f in sorted(found, key=lambda f: -f.severity):
             loc = f.location
-            lines.append(
-                f"- **{f.code}** {f.severity} at `{loc.file}:{loc.line}:{loc.column}`: "
-                f"{_md_escape(f.message)}"
-            )
-            body = f.render().split("\n", 1)
+            where = markdown_code(f"{loc.file}:{loc.line}:{loc.column}")
+            lines.append(f"- **{f.code}** {f.severity} at {where}: {markdown_message(f.message)}")
+            body = visible(f.render(), keep="\n\t").split("\n", 1)
             if len(body) > 1:
-                lines += ["", "  ```text", *("  " + line for line in body[1].splitlines()),
-                          "  ```"]  # fmt: skip
+                fence = fence_for(body[1])
+                lines += ["", f"  {fence}text", *("  " + line for line in body[1].splitlines()),
+                          f"  {fence}"]  # fmt: skip
     lines.append("")
     return "\n".join(lines)
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # -- GitHub workflow commands ------------------------------------------------------------
@@ -101,19 +110,32 @@ def _escape_property(text: str) -> str:
 
 
 def github(results: Sequence[Result]) -> str:
-    """One `::error ...::` line per finding, errors first."""
+    """One `::error ...::` line per finding, errors first.
+
+    The file property carries the real path, escaped as the toolkit escapes properties
+    (`%`, CR, LF, `:` and `,`). A path holding a character that escaping cannot carry (another
+    control character, a byte that is not UTF-8, a direction override) would reach the log
+    raw or name a file that does not exist: its annotation has no file property, and the
+    message starts with the path, its characters written as escapes."""
     found = [f for r in results for f in r.findings]
     lines = []
     for f in sorted(found, key=lambda f: -f.severity):
         loc = f.location
-        props = [f"file={_escape_property(_relative(loc.file))}"]
-        if loc.line is not None:
-            props.append(f"line={loc.line}")
-            props.append(f"col={loc.column}")
-            if loc.end_column is not None:
-                props.append(f"endColumn={loc.end_column}")
-        props.append(f"title={_escape_property(f'{f.code} ({f.severity})')}")
+        path = _relative(loc.file)
         message = f"{f.code} {f.message}" + (f"\nhelp: {f.help}" if f.help else "")
+        props = []
+        if is_visible(path, keep="\r\n"):
+            props.append(f"file={_escape_property(path)}")
+            if loc.line is not None:
+                props.append(f"line={loc.line}")
+                props.append(f"col={loc.column}")
+                if loc.end_column is not None:
+                    props.append(f"endColumn={loc.end_column}")
+        else:
+            where = f":{loc.line}:{loc.column}" if loc.line is not None else ""
+            message = f"{visible(path)}{where}: {message}"
+        props.append(f"title={_escape_property(f'{f.code} ({f.severity})')}")
+        message = visible(message, keep="\r\n")
         lines.append(f"::{COMMAND[f.severity]} {','.join(props)}::{_escape_data(message)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -141,11 +163,13 @@ def sarif(results: Sequence[Result], version: str) -> dict[str, Any]:
             "ruleId": f.code,
             "ruleIndex": codes.index(f.code),
             "level": LEVEL[f.severity],
-            "message": {"text": f.message + (f"\nhelp: {f.help}" if f.help else "")},
+            "message": {
+                "text": visible(f.message + (f"\nhelp: {f.help}" if f.help else ""), keep="\n")
+            },
         }
         if not loc.file.startswith("<"):
             physical: dict[str, Any] = {
-                "artifactLocation": {"uri": _relative(loc.file), "uriBaseId": "%SRCROOT%"}
+                "artifactLocation": {"uri": _uri(_relative(loc.file)), "uriBaseId": "%SRCROOT%"}
             }
             if loc.line is not None and loc.column is not None:
                 physical["region"] = {
@@ -174,8 +198,14 @@ def sarif(results: Sequence[Result], version: str) -> dict[str, Any]:
     }
 
 
+def _uri(path: str) -> str:
+    """A path as a URI reference, percent-encoded byte by byte (a name that is not UTF-8
+    included), as SARIF requires: code scanning decodes it back to the real file."""
+    return quote(os.fsencode(path), safe="/")
+
+
 def sarif_text(results: Sequence[Result], version: str) -> str:
-    return json.dumps(sarif(results, version), indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(sarif(results, version))
 
 
 # -- JUnit XML ---------------------------------------------------------------------------
@@ -189,27 +219,29 @@ def junit(results: Sequence[Result], fail_on: Severity | None) -> str:
     root = ET.Element("testsuites", name="convcalc")
     total = failed = 0
     for r in results:
-        suite = ET.SubElement(root, "testsuite", name=r.file)
+        file = visible(r.file)  # XML 1.0 cannot hold most control characters, even escaped
+        suite = ET.SubElement(root, "testsuite", name=file)
         failures = 0
         for f in r.findings:
             loc = f.location
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=r.file,
+                classname=file,
                 name=f"{f.code} {f.layer or ''} {loc.line}:{loc.column}".replace("  ", " "),
             )
-            text = f.render()
+            text = visible(f.render(), keep="\n\t")
             if fail_on is not None and f.severity >= fail_on:
-                failure = ET.SubElement(case, "failure", message=f.message, type=f.code)
+                message = visible(f.message, keep="\n")
+                failure = ET.SubElement(case, "failure", message=message, type=f.code)
                 failure.text = text
                 failures += 1
             else:
                 ET.SubElement(case, "system-out").text = text
         cases = len(r.findings)
         if not r.findings:
-            name = r.analysis.spec.name if r.analysis else r.file
-            ET.SubElement(suite, "testcase", classname=r.file, name=f"{name}: no findings")
+            name = visible(r.analysis.spec.name) if r.analysis else file
+            ET.SubElement(suite, "testcase", classname=file, name=f"{name}: no findings")
             cases = 1
         suite.set("tests", str(cases))
         suite.set("failures", str(failures))

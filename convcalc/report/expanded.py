@@ -7,7 +7,6 @@ name, so checking it again gives the same rows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ from ..expansion.graph import LayerNode, Node
 from ..frontend.evaluate import show
 from ..layers.vocabulary import LAYERS
 from ..records import ArgValue
+from .escape import json_string, visible
 
 
 def _value(value: ArgValue) -> str:
@@ -88,10 +88,10 @@ def expanded_yaml(
     graph = analysis.graph
     assert graph is not None
     w, h, d = input or analysis.input
-    out = [*(f"# {line}" for line in header), f"# expanded by convcalc from {spec.path}"]
-    out.append(f"name: {json.dumps(spec.name, ensure_ascii=False)}")
+    out = [*(f"# {line}" for line in header), f"# expanded by convcalc from {visible(spec.path)}"]
+    out.append(f"name: {json_string(spec.name)}")
     if spec.description:
-        out.append(f"description: {json.dumps(spec.description.strip(), ensure_ascii=False)}")
+        out.append(f"description: {json_string(spec.description.strip())}")
     out += [f"input: {w}x{h}x{d}", f"dtype: {spec.dtype}", f"rounding: {analysis.rounding}"]
     out.append(f"memory: {{batch: {spec.batch}, optimizer: {spec.optimizer}}}")
     if spec.budgets:

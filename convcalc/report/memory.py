@@ -9,6 +9,7 @@ from ..analysis.analyzer import Analysis
 from ..analysis.memory import SLOTS, Memory
 from ..units import BYTES
 from ..units import megabytes as mb
+from .escape import visible
 from .text import grid
 
 BAR = 24
@@ -64,7 +65,7 @@ def breakdown_cells(memory: Memory) -> tuple[list[list[str]], list[str], list[st
 
 def print_memory(console: Console, analysis: Analysis, memory: Memory) -> None:
     spec = analysis.spec
-    console.print(Text.assemble((spec.name, "bold"), "  ", (spec.path, "dim")))
+    console.print(Text.assemble((visible(spec.name), "bold"), "  ", (visible(spec.path), "dim")))
     w, h, d = analysis.input
     slots = SLOTS[memory.optimizer]
     console.print(Text(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.text import Text
 
 from ..analysis.analyzer import Analysis
 from ..records import show_shape
 from ..units import mb
+from .escape import visible
 from .text import grid
 
 if TYPE_CHECKING:
@@ -21,7 +23,8 @@ def print_run(
     """The table of a forward pass, a status line, and the measured peak beside the
     ``estimated`` inference peak."""
     spec_ = analysis.spec
-    out.print(f"[bold]{spec_.name}[/bold]  [dim]{spec_.path}[/dim]")
+    name = visible(spec_.name)  # as text, never as markup: a name may hold `[/dim]`
+    out.print(Text.assemble((name, "bold"), "  ", (visible(spec_.path), "dim")))
     out.print(f"[dim]input {show_shape(analysis.input)} · batch {result.batch} · seed {seed} · "
               f"{result.dtype}[/dim]")  # fmt: skip
     body = [
@@ -44,8 +47,8 @@ def print_run(
         f"{len(wrong)} shape{'s' if len(wrong) > 1 else ''} differ, first at "
         f"{wrong[0].name}: expected {show_shape(wrong[0].expected)}, got "
         f"{show_shape(wrong[0].actual) if wrong[0].actual else '?'}")  # fmt: skip
-    out.print(f"[bold]{spec_.name}: {status}[/bold] · forward {result.seconds:.3f} s · "
+    out.print(Text.assemble((f"{name}: {status}", "bold"), f" · forward {result.seconds:.3f} s · "
               f"measured peak {mb(result.measured_peak_bytes)} (tracemalloc) · "
-              f"estimated inference peak {mb(estimated)}", soft_wrap=True)  # fmt: skip
+              f"estimated inference peak {mb(estimated)}"), soft_wrap=True)  # fmt: skip
     if result.note:
         out.print(f"[dim]{result.note}[/dim]")

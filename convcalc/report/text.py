@@ -18,6 +18,7 @@ from ..layers.merges import MERGES
 from ..layers.vocabulary import LAYERS
 from ..records import Row, show_shape
 from ..units import BYTES, MB
+from .escape import visible
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -45,7 +46,7 @@ def rounded_mb(values: Sequence[int], scale: int) -> tuple[list[str], str]:
 
 def finding_text(finding: Finding) -> Text:
     text = Text()
-    lines = finding.render().split("\n")
+    lines = visible(finding.render(), keep="\n\t").split("\n")
     text.append(lines[0], style=STYLE[finding.severity])
     for line in lines[1:]:
         text.append("\n")
@@ -148,7 +149,8 @@ def dtype_of(analysis: Analysis) -> str:
 def print_analysis(console: Console, analysis: Analysis) -> None:
     spec = analysis.spec
     dtype = dtype_of(analysis)
-    console.print(Text.assemble((spec.name, "bold"), "  ", (spec.path, "dim")))
+    name = visible(spec.name)
+    console.print(Text.assemble((name, "bold"), "  ", (visible(spec.path), "dim")))
     w, h, d = analysis.input
     console.print(Text(f"input {w}×{h}×{d} · {dtype} · rounding {analysis.rounding}", style="dim"))
     if analysis.rows:
@@ -161,7 +163,7 @@ def print_analysis(console: Console, analysis: Analysis) -> None:
     status = "" if analysis.output else " · analysis stopped at the first error"
     console.print(
         Text(
-            f"{spec.name}: {t.params:,} parameters · {gmacs:.3f} GMACs · {mb:.2f} MB activations "
+            f"{name}: {t.params:,} parameters · {gmacs:.3f} GMACs · {mb:.2f} MB activations "
             f"per image · {summary(analysis.findings)}{status}",
             style="bold red" if not analysis.ok else "bold",
         )
@@ -180,6 +182,7 @@ def print_findings(console: Console, findings: Sequence[Finding]) -> None:
 
 
 def print_failed(console: Console, file: str, findings: Sequence[Finding]) -> None:
+    file = visible(file)
     console.print(Text.assemble((file, "bold"), ("  could not be loaded", "bold red")))
     print_findings(console, findings)
     console.print(Text(f"{file}: {summary(findings)}", style="bold red"))

@@ -89,7 +89,7 @@ def test_github_appends_a_step_summary(tmp_path: Path, monkeypatch: pytest.Monke
     run("check", MIXED, "--format", "github")
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n## convcalc\n")
-    assert "| `tests/data/mixed.yaml` (mixed: a, b, 100%) |" in text
+    assert "| `tests/data/mixed.yaml` (`mixed: a, b, 100%`) |" in text
 
 
 @pytest.mark.parametrize(
