@@ -17,7 +17,7 @@ from ..source import Source, Span
 
 _TOKEN = re.compile(
     r"""
-    (?P<SKIP>(?:[ \t\r\n]+|\#[^\n]*)+)
+    (?P<SKIP>(?:[ \t\r\n\x85\u2028\u2029]+|\#[^\r\n\x85\u2028\u2029]*)+)  # YAML's line breaks
   | (?P<ARROW>->)
   | (?P<SUGAR>(?:CONV\d+-\d+|FC-\d+|POOL\d+)(?![\w.]))
   | (?P<FLOAT>(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)

@@ -59,8 +59,10 @@ class YamlDoc(NamedTuple):
         node = (self.keys if key else self.nodes)[path]
         value = node.value
         start, end = node.start_mark.index, node.end_mark.index
-        if getattr(node, "style", None) in ("|", ">"):
-            start = self.file.text.find("\n", start) + 1 or start
+        if getattr(node, "style", None) in ("|", ">"):  # the value starts on the next line
+            starts = self.file.line_starts
+            line = node.start_mark.line + 1
+            start = starts[line] if line < len(starts) else start
         return Source(self.file, value, align(value, self.file.text, start, end))
 
     def span(self, path: Path, *, key: bool = False) -> Span:
@@ -99,12 +101,10 @@ def read_text(name: str, raw: bytes) -> SourceFile:
             Location.at(SourceFile(name, ""), 1, 1),
             help="save the file as UTF-8",
         )
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     nul = raw.find(b"\x00")
     if nul >= 0:
-        line = raw.count(b"\n", 0, nul) + 1
-        start = raw.rfind(b"\n", 0, nul) + 1
-        shown = SourceFile(name, raw.decode("utf-8", "replace"))
-        column = len(raw[start:nul].decode("utf-8", "replace")) + 1
+        shown, line, column = _position(name, raw, bom, nul)
         raise _fail(
             "CC100",
             f"the file contains a NUL byte at line {line}, column {column}: it is not a text file",
@@ -112,20 +112,26 @@ def read_text(name: str, raw: bytes) -> SourceFile:
             help="save the spec as plain UTF-8 text",
         )
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
-        byte = raw[exc.start : exc.start + 1].hex()
-        shown = SourceFile(name, raw.decode("utf-8", "replace"))
+        index = bom + exc.start
+        shown, line, column = _position(name, raw, bom, index)
         raise _fail(
             "CC100",
-            f"the file is not UTF-8 text: byte 0x{byte} at line {line}, column {column}",
+            f"the file is not UTF-8 text: byte 0x{raw[index : index + 1].hex()} at line {line}, "
+            f"column {column}",
             Location.at(shown, line, column),
             help="save the file as UTF-8",
         ) from None
     return SourceFile(name, text)
+
+
+def _position(name: str, raw: bytes, bom: int, index: int) -> tuple[SourceFile, int, int]:
+    """The text of undecodable bytes (shown with U+FFFD), and the line and column of the byte
+    ``raw[index]`` in it: every line break YAML knows counts, the BOM does not."""
+    shown = SourceFile(name, raw[bom:].decode("utf-8", "replace"))
+    line, column = shown.line_col(len(raw[bom:index].decode("utf-8", "replace")))
+    return shown, line, column
 
 
 #: Brackets nested deeper than this are refused before YAML reads them: libyaml's composer
