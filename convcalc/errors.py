@@ -156,6 +156,15 @@ def _window(text: str, column: int) -> tuple[str, int]:
     return head + text[start:end] + ("…" if end < len(text) else ""), column - start + len(head)
 
 
+def excerpt(text: str, width: int = 40) -> str:
+    """Source text quoted in a message, at most ``width`` characters: a long expression keeps
+    its start and its end, with "…" between."""
+    if len(text) <= width:
+        return text
+    half = (width - 1) // 2
+    return text[:half] + "…" + text[len(text) - half :]
+
+
 def worst(findings: Iterable[Finding]) -> Severity | None:
     return max((f.severity for f in findings), default=None)
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import limits
-from ..errors import Finding, FindingError, Location, did_you_mean
+from ..errors import Finding, FindingError, Location, did_you_mean, excerpt
 from ..frontend.evaluate import Env, evaluate, fail, show, unbound
 from ..frontend.keywords import LAYER_TYPES, MERGE_TYPES
 from ..frontend.spec import Spec
-from ..frontend.syntax import Call, Chain, Group, Layer, Merge, Name, Stage
+from ..frontend.syntax import Call, Chain, Expr, Group, Layer, Merge, Name, Stage, operators
 from ..records import ArgValue
 from ..rules.catalogue import finding
 from ..source import Span
-from .arguments import bind_call, resolve_args
+from .arguments import bind_call, call_operators, resolve_args
 from .bounds import LowerBound
 from .graph import Frame, LayerGraph, LayerNode, MergeNode, Node, trace_text
 
@@ -86,11 +86,11 @@ class Expander:
         if repeat is None:
             self.term(stage, env, trace, out)
             return
-        count = evaluate(repeat.times, env)
+        count = self._evaluate(repeat.times, env)
         if count < 0:
             raise fail(
                 "CC114",
-                f"repetition count `{repeat.times.span.text}` is {count}",
+                f"repetition count `{excerpt(repeat.times.span.text)}` is {count}",
                 repeat.times.span,
                 help="a count is 0 or more",
             )
@@ -111,7 +111,7 @@ class Expander:
                     binding.span,
                     help=f"give exactly {count} values, one per repetition",
                 )
-            values.append((binding.name, [evaluate(v, env) for v in binding.values]))
+            values.append((binding.name, [self._evaluate(v, env) for v in binding.values]))
         self._check_size(stage, count, env)
         for i in range(count):
             self._step(stage.span)
@@ -164,13 +164,13 @@ class Expander:
         optional = stage.optional
         assert optional is not None
         if optional.condition is not None:
-            return bool(evaluate(optional.condition, env))
+            return bool(self._evaluate(optional.condition, env))
         if optional.name is None:
             span = stage.span
             key = (id(span.source), span.start, span.end)
             if key not in self._optional_seen:
                 self._optional_seen.add(key)
-                text = stage.term.span.text
+                text = excerpt(stage.term.span.text)
                 self.findings.append(
                     finding(
                         "CC112",
@@ -226,6 +226,8 @@ class Expander:
                 f"the network expands to more than {limits.MAX_LAYERS:,} layers",
                 layer.span,
             )
+        for arg in layer.args:
+            self._charge(operators(arg.value), arg.value.span)
         defaults = self.spec.defaults.get(layer.type, {})
         args = resolve_args(layer.type, layer.args, env, defaults, layer.span)
         return LayerNode(layer.type, args, layer.span, trace, layer.label)
@@ -275,12 +277,33 @@ class Expander:
                 call.span,
                 help="a block that calls blocks twice doubles at every level; reduce the depth",
             )
+        self._charge(call_operators(block, call), call.span)
         frame = Frame(call.span, values=tuple((p.name, inner[p.name]) for p in block.header.params))
         self.depth += 1
         try:
             self.chain(block.body, inner, (*trace, frame), out)
         finally:
             self.depth -= 1
+
+    def _evaluate(self, expr: Expr, env: Env) -> int:
+        self._charge(operators(expr), expr.span)
+        return evaluate(expr, env)
+
+    def _charge(self, ops: int, span: Span) -> None:
+        """Count the operators an evaluation applies as steps: a long expression repeated
+        20,000 times is work too."""
+        if not ops:
+            return
+        self.steps += ops
+        if self.steps > limits.MAX_STEPS:
+            raise fail(
+                "CC121",
+                f"expanding the pattern takes more than {limits.MAX_STEPS:,} steps: this "
+                f"expression applies {ops:,} operator{'s' if ops != 1 else ''}, and each "
+                "counts as a step",
+                span,
+                help="write the value itself, or a shorter expression",
+            )
 
     def _step(self, span: Span) -> None:
         self.steps += 1

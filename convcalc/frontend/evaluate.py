@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import limits
-from ..errors import FindingError, Location, did_you_mean
+from ..errors import FindingError, Location, did_you_mean, excerpt
 from ..layers.base import ParamSpec
 from ..records import ArgValue
 from ..rules.catalogue import finding
@@ -43,7 +43,8 @@ def unbound(name: Name, env: Env) -> FindingError:
 
 
 def evaluate(expr: Expr, env: Env) -> int:
-    """The integer value of an expression."""
+    """The integer value of an expression. A chain of operators is a loop, so only
+    parentheses (at most ``limits.MAX_NESTING`` deep) nest the calls."""
     if isinstance(expr, IntLit):
         return _bounded(expr.value, expr.span)
     if isinstance(expr, Name):
@@ -59,23 +60,29 @@ def evaluate(expr: Expr, env: Env) -> int:
         return value
     if isinstance(expr, Neg):
         return -evaluate(expr.operand, env)
-    left, right = evaluate(expr.left, env), evaluate(expr.right, env)
-    if expr.op in ("//", "%") and right == 0:
-        raise fail("CC114", f"division by zero in `{expr.span.text}`", expr.span)
-    if expr.op == "*" and left and right and abs(left) * abs(right) > limits.MAX_INT:
-        raise _too_large(expr.span)
-    result = {
-        "+": lambda: left + right,
-        "-": lambda: left - right,
-        "*": lambda: left * right,
-        "//": lambda: left // right,
-        "%": lambda: left % right,
-    }[expr.op]()
-    return _bounded(result, expr.span)
+    value = evaluate(expr.first, env)
+    for op, operand, end in expr.steps:
+        right = evaluate(operand, env)
+        if op == "+":
+            value += right
+        elif op == "-":
+            value -= right
+        elif op == "*":
+            value *= right  # both at most 2**40: the product is small enough to compute
+        elif right == 0:
+            span = expr.upto(end)
+            raise fail("CC114", f"division by zero in `{excerpt(span.text)}`", span)
+        elif op == "//":
+            value //= right
+        else:
+            value %= right
+        if abs(value) > limits.MAX_INT:
+            raise _too_large(expr.upto(end))
+    return value
 
 
 def _too_large(span: Span) -> FindingError:
-    return fail("CC126", f"`{span.text}` is larger than {limits.MAX_INT:,}", span)
+    return fail("CC126", f"`{excerpt(span.text)}` is larger than {limits.MAX_INT:,}", span)
 
 
 def _bounded(value: int, span: Span) -> int:

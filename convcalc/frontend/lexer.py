@@ -11,7 +11,7 @@ import re
 from typing import NamedTuple, NoReturn
 
 from .. import limits
-from ..errors import FindingError, Location
+from ..errors import FindingError, Location, excerpt
 from ..rules.catalogue import finding
 from ..source import Source, Span
 
@@ -93,7 +93,7 @@ def syntax_error(
 
 def describe(token: Token) -> str:
     """A token as an error message names it: `CONV`, or the end of the pattern."""
-    return "the end of the pattern" if token.kind == "END" else f"`{token.text}`"
+    return "the end of the pattern" if token.kind == "END" else f"`{excerpt(token.text)}`"
 
 
 class Tokenizer:

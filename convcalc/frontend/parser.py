@@ -17,8 +17,8 @@ from .keywords import LAYER_TYPES, MERGE_TYPES
 from .lexer import Token, Tokenizer, describe, syntax_error
 from .syntax import (
     Arg,
+    Arith,
     Binding,
-    BinOp,
     BlockHeader,
     Call,
     Chain,
@@ -35,12 +35,14 @@ from .syntax import (
     Param,
     Repeat,
     Stage,
+    Step,
     Term,
     ValueExpr,
+    operators,
 )
 
-# expr = sum; sum = product (("+"|"-") product)*; product = unary (("*"|"//"|"%") unary)*
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2, "%": 2}
+_SUM = ("+", "-")
+_PRODUCT = ("*", "//", "%")
 
 
 class Parser(Tokenizer):
@@ -297,26 +299,39 @@ class Parser(Tokenizer):
                     self.fail("a (width, height) pair cannot be used in arithmetic")
                 return pair
             self.close(opener, ")", "the expression")
-            return self.parse_binary(first, 0, opener)
+            return self.parse_expr(first, opener)  # `(a) * b`: the expression goes on
         return self.parse_expr()
 
-    def parse_expr(self) -> Expr:
-        """expr = integer arithmetic: INT, NAME, + - * // %, unary -, parentheses"""
-        first = self.token
-        return self.parse_binary(self.parse_unary(), 0, first)
+    def parse_expr(self, first: Expr | None = None, start: Token | None = None) -> Expr:
+        """expr = product (("+" | "-") product)*
 
-    def parse_binary(self, left: Expr, min_prec: int, first: Token) -> Expr:
-        while True:
-            op = self.token.kind
-            prec = _PRECEDENCE.get(op, 0)
-            if prec <= min_prec:
-                return left
-            self.read()
-            right_first = self.token
-            right = self.parse_binary(self.parse_unary(), prec, right_first)
-            left = BinOp(op, left, right, self.span(first))
+        ``first``, when given, is the already-read first operand that starts at ``start``."""
+        start = start or self.token
+        return self.parse_operations(self.parse_product(first, start), _SUM, start)
+
+    def parse_product(self, first: Expr | None = None, start: Token | None = None) -> Expr:
+        """product = unary (("*" | "//" | "%") unary)*"""
+        start = start or self.token
+        left = first if first is not None else self.parse_unary()
+        return self.parse_operations(left, _PRODUCT, start)
+
+    def parse_operations(self, left: Expr, ops: tuple[str, ...], start: Token) -> Expr:
+        """``left (op operand)*`` for the operators of one precedence, read in a loop into one
+        flat :class:`Arith`: a long sum neither recurses here nor when it is evaluated."""
+        if self.tokens[self.i].kind not in ops:
+            return left  # the usual case: a single operand
+        operand = self.parse_unary if ops is _PRODUCT else self.parse_product
+        steps: list[Step] = []
+        count = operators(left)
+        while self.token.kind in ops:
+            op = self.read().kind
+            right = operand()
+            count += 1 + operators(right)
+            steps.append(Step(op, right, self.tokens[self.i - 1].end))
+        return Arith(left, tuple(steps), self.span(start), count)
 
     def parse_unary(self) -> Expr:
+        """unary = "-"* (INT | NAME | "(" expr ")")"""
         tok = self.token
         if tok.kind == "-":
             signs = 0
@@ -324,7 +339,9 @@ class Parser(Tokenizer):
                 self.read()
                 signs += 1
             operand = self.parse_unary()
-            return Neg(operand, self.span(tok)) if signs % 2 else operand
+            if signs % 2 == 0:
+                return operand
+            return Neg(operand, self.span(tok), 1 + operators(operand))
         if tok.kind == "INT":
             return self.parse_int(self.read())
         if tok.kind == "NAME":

@@ -109,8 +109,9 @@ specs short.
 Fix: write repeated parts once, with [...]*n and blocks.""",
     "CC121": """\
 The pattern expands to more than 20,000 layers, or takes more than 100,000 expansion steps
-(repetitions of nothing and block calls count too). convcalc bounds what a pattern, a
-repetition or a block call expands to before expanding it, and refuses at once.
+(repetitions of nothing, block calls and every arithmetic operator evaluated count too).
+convcalc bounds what a pattern, a repetition or a block call expands to before expanding it,
+and refuses at once.
 
 Example:  [[[[ID]*10000]*10000]*10000]*10000
 Fix:      smaller repetition counts""",
