@@ -60,7 +60,7 @@ class Expander:
                     first.args[0].span,
                     help="the input volume is `input:` in the spec (or --input WxHxD)",
                 )
-            nodes.append(LayerNode("INPUT", {}, first.span, (), first.label))
+            nodes.append(LayerNode("INPUT", {}, first.span, (), first.label, "", first.label_span))
             stages = stages[1:]
         else:
             start = Span(chain.span.source, chain.span.start, chain.span.start + 1)
@@ -230,7 +230,7 @@ class Expander:
             self._charge(operators(arg.value), arg.value.span)
         defaults = self.spec.defaults.get(layer.type, {})
         args = resolve_args(layer.type, layer.args, env, defaults, layer.span)
-        return LayerNode(layer.type, args, layer.span, trace, layer.label)
+        return LayerNode(layer.type, args, layer.span, trace, layer.label, "", layer.label_span)
 
     def merge(self, merge: Merge, env: Env, trace: tuple[Frame, ...]) -> MergeNode:
         branches: list[list[Node]] = []
@@ -243,7 +243,9 @@ class Expander:
             branches.append([LayerNode("ID", {}, merge.span, trace)])
         self.layers += 1
         kind = "ADD" if merge.kind == "RES" else merge.kind
-        return MergeNode(kind, tuple(branches), merge.span, trace, merge.label)
+        return MergeNode(
+            kind, tuple(branches), merge.span, trace, merge.label, "", merge.label_span
+        )
 
     def call(self, call: Call, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
         block = self.spec.blocks.get(call.name)
@@ -353,6 +355,7 @@ def _assign_names(nodes: list[Node]) -> None:
                     help="give each layer its own label; a label repeated by *n or by a "
                     "block called twice is numbered for you (name.1, name.2, ...)",
                 )
+    _check_numbering(flat, counts)
     used = {label for label in counts}
     seen: dict[str, int] = {}
     for node in flat:
@@ -377,6 +380,34 @@ def _assign_names(nodes: list[Node]) -> None:
         numbers[prefix] = n
         node.name = candidate
         used.add(candidate)
+
+
+def _check_numbering(flat: list[Node], counts: Mapping[str, int]) -> None:
+    """Refuse a label of the form ``x.3`` when label ``x`` repeats: its numbering gives
+    ``x.1``, ``x.2``, ... (any number: another ``--set`` changes how many)."""
+    numbered = {label for label, n in counts.items() if n > 1}
+    if not numbered:
+        return
+    repeated: dict[str, Span] = {}
+    for node in flat:
+        if node.label in numbered:
+            repeated.setdefault(node.label, node.label_span or node.span)
+    for node in flat:
+        label = node.label
+        if not label or counts[label] > 1:
+            continue
+        base, _, number = label.rpartition(".")
+        if base in numbered and number.isascii() and number.isdigit() and number[0] != "0":
+            line, col, _ = repeated[base].location()
+            raise fail(
+                "CC113",
+                f"label `{label}` is a name the numbering of label `{base}` gives ({base}.1, "
+                f"{base}.2, ...): `{base}` labels a layer that repeats (line {line}, column "
+                f"{col})",
+                node.label_span or node.span,
+                help=f"choose another label, like {base}_{number}; a label that repeats is "
+                "numbered for you",
+            )
 
 
 def build(spec: Spec, variables: Mapping[str, int | bool] | None = None) -> LayerGraph:

@@ -12,7 +12,7 @@ import re
 from .. import limits
 from ..errors import FindingError, Location, did_you_mean
 from ..rules.catalogue import finding
-from ..source import Source
+from ..source import Source, Span
 from .keywords import LAYER_TYPES, MERGE_TYPES
 from .lexer import Token, Tokenizer, describe, syntax_error
 from .syntax import (
@@ -189,7 +189,9 @@ class Parser(Tokenizer):
         """layer = TYPE args? ("@" NAME)?"""
         tok = self.read()
         args = self.parse_args() if self.check("(") else ()
-        return Layer(tok.text, args, self.span(tok), self.parse_label())
+        span = self.span(tok)
+        label, label_span = self.parse_label()
+        return Layer(tok.text, args, span, label, label_span=label_span)
 
     def parse_sugar(self) -> Layer:
         """SUGAR = CONV<F>-<K> | POOL<F> | FC-<K>   (then args? label?)"""
@@ -209,10 +211,15 @@ class Parser(Tokenizer):
             given = {a.key for a in extra}
             args = [a for a in args if a.key not in given] + list(extra)
             span = self.span(tok)
-        return Layer(kind, tuple(args), span, self.parse_label(), sugar=True)
+        label, label_span = self.parse_label()
+        return Layer(kind, tuple(args), span, label, sugar=True, label_span=label_span)
 
-    def parse_label(self) -> str | None:
-        return self.read().text[1:] if self.check("LABEL") else None
+    def parse_label(self) -> tuple[str | None, Span | None]:
+        """label = "@" NAME   (the label, and its span with the @)"""
+        if not self.check("LABEL"):
+            return None, None
+        tok = self.read()
+        return tok.text[1:], self.span(tok, tok)
 
     def parse_merge(self) -> Merge:
         """merge = ("ADD" | "CAT") "{" chain ("|" chain)+ "}"  |  "RES" "{" chain "}" """
@@ -242,7 +249,7 @@ class Parser(Tokenizer):
                 kw,
                 help=f"write {kw.text}{{ a | b }}, or RES{{ a }} for a residual",
             )
-        return Merge(kw.text, tuple(branches), self.span(kw, kw), self.parse_label())
+        return Merge(kw.text, tuple(branches), self.span(kw, kw), *self.parse_label())
 
     def parse_branch(self, kw: Token) -> Chain:
         if self.token.kind in ("|", "}"):

@@ -91,6 +91,7 @@ class Layer(NamedTuple):
     span: Span  # the type token (or the sugar token)
     label: str | None = None
     sugar: bool = False
+    label_span: Span | None = None  # `@label`
 
 
 class Call(NamedTuple):
@@ -109,6 +110,7 @@ class Merge(NamedTuple):
     branches: tuple[Chain, ...]
     span: Span  # the keyword
     label: str | None = None
+    label_span: Span | None = None  # `@label`
 
 
 Term = Layer | Call | Group | Merge
