@@ -73,6 +73,37 @@ def test_yaml_aliases() -> None:
     assert codes_of("name: &n t\nvars: &v {N: *v}\ninput: 8x8x3\narch: INPUT\n") == ["CC125"]
 
 
+def findings_of(text: str) -> tuple[convcalc.Finding, ...]:
+    with pytest.raises(convcalc.SpecError) as info:
+        convcalc.load_text(text, "spec.yaml")
+    return info.value.findings
+
+
+def test_error_yaml_nodes_without_aliases_are_not_blamed_on_aliases() -> None:
+    keys = "".join(f"  k{i}: {i}\n" for i in range(60_000))
+    (f,) = findings_of(f"name: t\ninput: 8x8x3\narch: INPUT\nlint:\n{keys}")
+    assert f.render() == (
+        "spec.yaml:50000:11: CC125 error: the YAML has more than 100,000 nodes (keys, values "
+        "and list items)\n"
+        "50000 |   k49995: 49995\n"
+        "      |           ^~~~~\n"
+        "  help: a spec needs a few dozen; `blocks:` and `*n` repeat layers"
+    )
+
+
+def test_yaml_nodes_up_to_the_limit_are_read() -> None:
+    items = ", ".join(["0"] * (limits.MAX_YAML_NODES - 9))  # 9 nodes besides the items
+    text = f"name: t\ninput: 8x8x3\narch: INPUT -> FC(2)\ndescription: [{items}]\n"
+    assert [f.code for f in findings_of(text)] == ["CC105"]  # read, then refused as no text
+    assert [f.code for f in findings_of(text.replace("[", "[0, "))] == ["CC125"]
+
+
+def test_yaml_nesting_without_brackets_is_located() -> None:
+    (f,) = findings_of("name: t\ninput: 8x8x3\narch: INPUT\nvars:\n  - " + "- " * 5000 + "x\n")
+    assert f.code == "CC123"
+    assert (f.location.line, f.message) == (5, "the YAML nests deeper than 64 levels")
+
+
 @pytest.mark.parametrize(
     "text",
     [

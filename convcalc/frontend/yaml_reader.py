@@ -192,11 +192,11 @@ def compose(file: SourceFile) -> YamlDoc:
         raise _yaml_error(file, exc) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every pyyaml error we know is marked
         raise _fail("CC101", f"YAML error: {exc}", Location.at(file, 1, 1)) from None
-    except RecursionError:
+    except RecursionError:  # the composer recurses; block nesting (`- - - x`) has no brackets
         raise _fail(
             "CC123",
-            "the YAML is nested too deeply to read",
-            Location.at(file, 1, 1),
+            f"the YAML nests deeper than {limits.MAX_NESTING} levels",
+            _deepest(file),
         ) from None
     if root is None:
         raise _fail(
@@ -210,6 +210,22 @@ def compose(file: SourceFile) -> YamlDoc:
     keys: dict[Path, yaml.Node] = {}
     data = _convert(file, root, (), nodes, keys, 0)
     return YamlDoc(file, data, nodes, keys)
+
+
+def _deepest(file: SourceFile) -> Location:
+    """Where the YAML first nests deeper than MAX_NESTING, found from the parser's events
+    (which, unlike the composer, do not recurse)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    for event in yaml.parse(file.text, Loader=loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            mark = event.start_mark
+            if depth > limits.MAX_NESTING + 1 and mark is not None:
+                return Location.at(file, mark.line + 1, mark.column + 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return Location.at(file, 1, 1)  # pragma: no cover - the composer recursed for a reason
 
 
 def _yaml_error(file: SourceFile, exc: yaml.MarkedYAMLError) -> FindingError:
@@ -262,37 +278,55 @@ def _arch_error(file: SourceFile, line: int, col: int, text: str, problem: str) 
 
 
 def _check_expansion(file: SourceFile, root: yaml.Node) -> None:
-    """Refuse alias bombs and recursive aliases before touching the values."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: yaml.Node) -> int:
+    """Refuse, before touching the values: more than MAX_YAML_NODES nodes (and, when only
+    aliases make them that many, an alias bomb), aliases that refer to themselves, and
+    nesting deeper than MAX_NESTING. One pass over the nodes, in a loop (a hostile file can
+    nest a hundred thousand levels with `- - - ...`)."""
+    sizes: dict[int, int] = {}  # nodes under a node, itself included, aliases expanded
+    open_: set[int] = set()  # nodes whose children are being counted
+    distinct = 0
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 0, False)]
+    while stack:
+        node, depth, counted = stack.pop()
         key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise _fail("CC125", "a YAML alias refers to itself", node_location(file, node))
-        active.add(key)
-        total = 1
-        for child in _children(node):
-            total += size(child)
-            if total > limits.MAX_YAML_NODES:
+        if counted:
+            open_.discard(key)
+            total = 1 + sum(sizes[id(child)] for child in _children(node))
+            if total > limits.MAX_YAML_NODES:  # more than the distinct nodes: aliases
                 raise _fail(
                     "CC125",
                     f"YAML aliases expand this document past {limits.MAX_YAML_NODES:,} nodes",
                     node_location(file, node),
                     help="write the repeated part once; `blocks:` and `*n` repeat layers",
                 )
-        active.discard(key)
-        sizes[key] = total
-        return total
+            sizes[key] = total
+            continue
+        if key in sizes:  # an alias of a node counted already
+            continue
+        if key in open_:
+            raise _fail("CC125", "a YAML alias refers to itself", node_location(file, node))
+        if depth > limits.MAX_NESTING:
+            raise _too_nested(file, node)
+        distinct += 1
+        if distinct > limits.MAX_YAML_NODES:
+            raise _fail(
+                "CC125",
+                f"the YAML has more than {limits.MAX_YAML_NODES:,} nodes (keys, values and "
+                "list items)",
+                node_location(file, node),
+                help="a spec needs a few dozen; `blocks:` and `*n` repeat layers",
+            )
+        open_.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in reversed(list(_children(node))))
 
-    try:
-        size(root)
-    except RecursionError:
-        raise _fail(
-            "CC123", "the YAML is nested too deeply to read", Location.at(file, 1, 1)
-        ) from None
+
+def _too_nested(file: SourceFile, node: yaml.Node) -> FindingError:
+    return _fail(
+        "CC123",
+        f"the YAML nests deeper than {limits.MAX_NESTING} levels",
+        node_location(file, node),
+    )
 
 
 def _children(node: yaml.Node) -> Iterator[yaml.Node]:
@@ -312,12 +346,8 @@ def _convert(
     keys: dict[Path, yaml.Node],
     depth: int,
 ) -> Any:
-    if depth > limits.MAX_NESTING:
-        raise _fail(
-            "CC123",
-            f"the YAML nests deeper than {limits.MAX_NESTING} levels",
-            node_location(file, node),
-        )
+    if depth > limits.MAX_NESTING:  # pragma: no cover - _check_expansion refuses it first
+        raise _too_nested(file, node)
     nodes[path] = node
     if isinstance(node, yaml.ScalarNode):
         return _scalar(file, node)

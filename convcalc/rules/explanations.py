@@ -132,8 +132,8 @@ condition.
 Example:  blocks: {"down(n)": "CONV -> down(n)"}
 Fix:      blocks: {"down(n)": "CONV -> down(n - 1)?n"}   (stops when n reaches 0)""",
     "CC125": """\
-YAML aliases expand the document past 100,000 nodes (a "billion laughs" bomb), or an alias
-refers to itself.
+The YAML has more than 100,000 nodes (keys, values and list items), or aliases expand it
+past that many (a "billion laughs" bomb), or an alias refers to itself.
 
 Fix: write the repeated part once; blocks and [...]*n repeat layers.""",
     "CC126": """\
