@@ -7,6 +7,7 @@ without limit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from .. import limits
@@ -131,6 +132,8 @@ def check_arg(layer: str, spec: ParamSpec, value: ArgValue, span: Span) -> ArgVa
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("a number")
+        if not math.isfinite(value):  # .inf or .nan from YAML
+            raise bad("a finite number")
         high = spec.maximum
         if value < spec.minimum or (high is not None and value > high):
             bounds = (

@@ -7,10 +7,11 @@ the token in the file.
 
 from __future__ import annotations
 
+import math
 import re
 
 from .. import limits
-from ..errors import FindingError, Location, did_you_mean
+from ..errors import FindingError, Location, did_you_mean, excerpt
 from ..rules.catalogue import finding
 from ..source import Source, Span
 from .keywords import LAYER_TYPES, MERGE_TYPES
@@ -287,12 +288,10 @@ class Parser(Tokenizer):
         if tok.kind == "INT" and self.tokens[self.i + 1].kind in (",", ")"):
             return self.parse_int(self.read())  # the common case, without the expression rules
         if tok.kind == "FLOAT":
-            self.read()
-            return Num(float(tok.text), self.span(tok))
+            return Num(self.parse_float(self.read()), self.span(tok))
         if tok.kind == "-" and self.tokens[self.i + 1].kind == "FLOAT":
             self.read()
-            num = self.read()
-            return Num(-float(num.text), self.span(tok))
+            return Num(-self.parse_float(self.read()), self.span(tok))
         if tok.kind == "(":
             opener = self.read()
             self.enter(opener)
@@ -362,6 +361,21 @@ class Parser(Tokenizer):
         if tok.kind == "FLOAT":
             self.fail(f"`{tok.text}` is not an integer; arithmetic here is on integers")
         self.fail(f"expected a number or a name, found {describe(tok)}")
+
+    def parse_float(self, tok: Token) -> float:
+        """NUMBER, refused when it overflows to infinity (it could not be written back)."""
+        value = float(tok.text)
+        if math.isinf(value):
+            raise FindingError(
+                finding(
+                    "CC111",
+                    f"`{excerpt(tok.text)}` is not a finite number: it is larger than 1.8e308 "
+                    "and would be infinite",
+                    Location.of(self.span(tok, tok)),
+                    help="write a number of at most 1.8e308",
+                )
+            )
+        return value
 
     def parse_int(self, tok: Token) -> IntLit:
         if len(tok.text) > limits.MAX_INT_DIGITS:
