@@ -161,3 +161,28 @@ def _align_chars(
         previous = q
         p = q + 1
     return tuple(runs)
+
+
+def char_name(ch: str) -> str:
+    """``U+0663 ARABIC-INDIC DIGIT THREE``: a character as Unicode names it."""
+    import unicodedata  # only when a finding needs it
+
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
+
+
+def digit_hint(text: str) -> str | None:
+    """For text with a digit that is not ASCII (``٣``, ``３``, ``²``): which character it is,
+    and the ASCII digits to write instead of its run of digits; None when there is none."""
+    import unicodedata
+
+    start = next((i for i, c in enumerate(text) if not c.isascii() and c.isdigit()), None)
+    if start is None:
+        return None
+    end = start
+    while end < len(text) and text[end].isdigit():
+        end += 1
+    run = text[start:end]
+    ascii_ = "".join(str(unicodedata.digit(c, 0)) for c in run)
+    fix = f"write {ascii_}" + (f" for `{run}`" if len(run) > 1 else "")
+    return f"{char_name(text[start])} is not an ASCII digit; {fix}"

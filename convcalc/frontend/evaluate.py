@@ -15,7 +15,7 @@ from ..errors import FindingError, Location, did_you_mean, excerpt
 from ..layers.base import ParamSpec
 from ..records import ArgValue
 from ..rules.catalogue import finding
-from ..source import Span
+from ..source import Span, digit_hint
 from .keywords import WORDS
 from .syntax import Expr, IntLit, Name, Neg, Num, Pair, ValueExpr
 
@@ -110,9 +110,11 @@ def check_arg(layer: str, spec: ParamSpec, value: ArgValue, span: Span) -> ArgVa
     kind = spec.kind
 
     def bad(expected: str, hint: str | None = None) -> FindingError:
+        if hint is None and isinstance(value, str):
+            hint = digit_hint(value)
         return fail(
             "CC111",
-            f"{layer} argument {spec.name}={show(value)}: expected {expected}",
+            f"{layer} argument {spec.name}={excerpt(show(value))}: expected {expected}",
             span,
             help=hint,
         )

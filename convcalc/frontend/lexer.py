@@ -13,7 +13,7 @@ from typing import NamedTuple, NoReturn
 from .. import limits
 from ..errors import FindingError, Location, excerpt
 from ..rules.catalogue import finding
-from ..source import Source, Span
+from ..source import Source, Span, char_name, digit_hint
 
 _TOKEN = re.compile(
     r"""
@@ -28,7 +28,7 @@ _TOKEN = re.compile(
   | (?P<OP>//|[-+*%?\[\]{}|(),=])
   | (?P<ERROR>.)
     """,
-    re.VERBOSE | re.DOTALL,
+    re.VERBOSE | re.DOTALL | re.ASCII,  # \d and \w: the grammar's digits and names are ASCII
 )
 
 _HINTS = {
@@ -70,7 +70,8 @@ def tokenize(source: Source) -> list[Token]:
             kind = m.group()
         elif kind == "ERROR":
             ch = m.group()
-            raise syntax_error(source, start, end, f"unexpected character `{ch}`", _HINTS.get(ch))
+            help = _HINTS.get(ch) or (None if ch.isascii() else _non_ascii(text, start))
+            raise syntax_error(source, start, end, f"unexpected character `{ch}`", help)
         elif kind == "BADNUM":
             raise syntax_error(
                 source,
@@ -82,6 +83,15 @@ def tokenize(source: Source) -> list[Token]:
         append(Token(kind or "", m.group(), start, end))
     tokens.append(Token("END", "", len(text), len(text)))
     return tokens
+
+
+def _non_ascii(text: str, start: int) -> str:
+    """The help for a character outside ASCII: a digit of another script, or a letter."""
+    if text[start].isdigit():
+        return digit_hint(text[start : start + 40]) or ""
+    return (
+        f"{char_name(text[start])} is not ASCII; names in a pattern are ASCII letters, digits and _"
+    )
 
 
 def syntax_error(

@@ -24,12 +24,13 @@ from ..errors import (
     SpecError,
     SpecNotFound,
     did_you_mean,
+    excerpt,
 )
 from ..layers.vocabulary import LAYERS, argument_hint
 from ..records import ArgValue, Shape
 from ..rules.catalogue import RULES, finding
 from ..rules.lint import LintConfig, unknown_codes
-from ..source import Source, SourceFile, Span
+from ..source import Source, SourceFile, Span, digit_hint
 from . import bundled
 from .evaluate import check_arg
 from .keywords import KEYWORDS, WORDS
@@ -41,12 +42,13 @@ from .spec_schema import (
     OPTIMIZERS,
     SPEC_FIELDS,
     VALIDATOR,
+    ShapeError,
 )
 from .syntax import BlockHeader, Chain
-from .yaml_reader import YamlDoc, compose, read_text
+from .yaml_reader import Path, YamlDoc, compose, read_text
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+_IDENT = re.compile(r"^[A-Za-z_]\w*$", re.ASCII)
 
 
 class Block(NamedTuple):
@@ -260,18 +262,52 @@ def _schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
                     help=_MISSING_HELP.get(dotted),
                 )
             )
+        elif error.get("input") is not None and isinstance(
+            error.get("ctx", {}).get("error"), ShapeError
+        ):
+            findings.append(_shape_finding(doc, path, error["ctx"]["error"], error["input"]))
         else:
             message = _message(error, path)
             sep = " " if message.startswith(("is ", "must ")) else ": "
+            value = error.get("input")
+            help = _MISSING_HELP.get(dotted) if value is None else None
             findings.append(
                 finding(
                     "CC105",
                     f"`{dotted}`{sep}{message}",
                     doc.location(path),
-                    help=_MISSING_HELP.get(dotted) if error.get("input") is None else None,
+                    help=digit_hint(value) if isinstance(value, str) else help,
                 )
             )
     return findings
+
+
+def _shape_finding(doc: YamlDoc, path: Path, error: ShapeError, value: Any) -> Finding:
+    """CC105 for `input`, at the list item at fault when there is one."""
+    dotted = ".".join(str(p) for p in path)
+    if error.index is None:
+        message = f"{error.problem}, got {_show(value)}"
+        return finding("CC105", f"`{dotted}`: {message}", doc.location(path), help=error.hint)
+    item = (*path, error.index)
+    problem = error.problem
+    node = doc.nodes.get(item)
+    raw = getattr(node, "value", None)
+    item_value = value[error.index]
+    if (
+        isinstance(item_value, bool)
+        and isinstance(raw, str)
+        and raw.lower() != str(item_value).lower()
+    ):
+        shown = str(item_value).lower()  # yes, no, on, off: YAML 1.1 booleans
+        problem = problem.replace(
+            f"is {shown} (a boolean)", f"is `{raw}`, which YAML reads as {shown} (a boolean)"
+        )
+    return finding(
+        "CC105",
+        f"`{dotted}`: {problem}",
+        doc.location(item),
+        help=error.hint or "write W, H and D as integers: input: [224, 224, 3] or input: 224x224x3",
+    )
 
 
 _MISSING_HELP = {
@@ -316,7 +352,7 @@ def _show(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    return repr(excerpt(value)) if isinstance(value, str) else repr(value)
 
 
 def _raw_value(doc: YamlDoc, path: tuple[str, ...]) -> str:
