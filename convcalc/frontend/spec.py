@@ -80,17 +80,40 @@ class Spec(NamedTuple):
         return self.file.name
 
 
+def _expect(function: str, argument: str, value: object, kinds: tuple[type, ...]) -> None:
+    """A TypeError that names the argument, as Python's own functions raise."""
+    if not isinstance(value, kinds):
+        names = {str: "str", os.PathLike: "os.PathLike", type(None): "None"}
+        what = " or ".join(names[k] for k in kinds)
+        raise TypeError(
+            f"{function}() argument '{argument}' must be {what}, not {type(value).__name__}"
+        )
+
+
+def _path(function: str, argument: str, path: object) -> str:
+    """A str or os.PathLike argument as a str path."""
+    _expect(function, argument, path, (str, os.PathLike))
+    text = os.fspath(path)  # type: ignore[call-overload]
+    if not isinstance(text, str):
+        raise TypeError(f"{function}() argument '{argument}' must be a path of str, not of bytes")
+    return text
+
+
 def load(source: str | os.PathLike[str], *, name: str | None = None) -> Spec:
     """Load a spec from a path, the name of a bundled spec, or YAML text."""
+    _expect("load", "source", source, (str, os.PathLike))
+    _expect("load", "name", name, (str, type(None)))
     if isinstance(source, os.PathLike):
+        _path("load", "source", source)
         return load_file(source)
     if "\n" in source or ": " in source:
         return load_text(source, name or "<string>")
     return load_spec(source)
 
 
-def load_spec(argument: str) -> Spec:
+def load_spec(argument: str | os.PathLike[str]) -> Spec:
     """A SPEC argument of the CLI: a path, else the name of a bundled spec."""
+    argument = _path("load_spec", "argument", argument)
     if os.path.exists(argument):
         return load_file(argument)
     found = bundled.path(argument)
@@ -104,9 +127,13 @@ def load_spec(argument: str) -> Spec:
 
 def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Spec:
     """Load a spec file; FileError when it cannot be read, SpecError when it is wrong."""
-    shown = display or os.fspath(path)
+    name = _path("load_file", "path", path)
+    _expect("load_file", "display", display, (str, type(None)))
+    shown = display or name
+    if "\x00" in name:
+        raise FileError(f"cannot read `{shown!r}`: a path cannot contain a NUL character")
     try:
-        with open(path, "rb") as handle:
+        with open(name, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size  # 0 for pipes: read up to the limit
             raw = handle.read(min(size or limits.MAX_FILE_BYTES, limits.MAX_FILE_BYTES) + 1)
     except FileNotFoundError:
@@ -119,6 +146,9 @@ def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Sp
 
 
 def load_text(text: str, name: str = "<string>") -> Spec:
+    """Load a spec from YAML text; ``name`` is the file name its findings show."""
+    _expect("load_text", "text", text, (str,))
+    _expect("load_text", "name", name, (str,))
     return load_bytes(text.encode("utf-8", "surrogatepass"), name)
 
 
@@ -474,6 +504,8 @@ def _header_problem(header: BlockHeader) -> str | None:
 
 def inline(pattern: str, shape: Shape, *, name: str = "<pattern>") -> Spec:
     """A spec from a pattern given on the command line (``check -e``)."""
+    _expect("inline", "pattern", pattern, (str,))
+    _expect("inline", "name", name, (str,))
     file = SourceFile(name, pattern)
     try:
         chain = parse_pattern(Source.whole(file))
