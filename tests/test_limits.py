@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,37 @@ def test_block_recursion() -> None:
     blocks = 'blocks:\n  down(n): "ID -> down(n - 1)?n"\n'
     assert codes_of(spec(f"INPUT -> down({limits.MAX_RECURSION})", extra=blocks)) == ["CC124"]
     assert codes_of(spec(f"INPUT -> down({limits.MAX_RECURSION - 1})", extra=blocks)) == []
+
+
+def test_block_calls_with_arguments_that_all_differ_are_bounded_at_once() -> None:
+    """2³⁰ distinct calls: bounding them one by one would never end."""
+    blocks = 'blocks:\n  b(n, a): "ID -> [b(n - 1, a * 2) -> b(n - 1, a * 2 + 1)]?n"\n'
+    start = time.perf_counter()
+    assert codes_of(spec("INPUT -> b(30, 0)", extra=blocks)) == ["CC121"]
+    assert codes_of(spec("INPUT -> [ID]*0 -> [b(30, 0)]*0", extra=blocks)) == []
+    assert codes_of(spec("INPUT -> b(9, 0) -> FC(2)", extra=blocks)) == []
+    assert time.perf_counter() - start < 10
+
+
+@pytest.mark.parametrize(
+    ("body", "arch"),
+    [
+        ("[" * 60 + "ID -> b(n - 1)?n" + "]" * 60, "b(31)"),  # 60 levels a call
+        ("ADD{ ID -> b(n - 1)?n | ID }", "b(31) -> " + "[" * 40 + "b(30)" + "]" * 40),
+        ("ID", "[" * 60 + "b2(5)" + "]" * 60),
+    ],
+)
+def test_nesting_through_block_calls(body: str, arch: str) -> None:
+    blocks = f'blocks:\n  b(n): "{body}"\n  b2(n): "[[[[[ID -> b2(n - 1)?n]]]]]"\n'
+    found = codes_of(spec(arch, extra=blocks))
+    assert found == ["CC123"]
+
+
+def test_nesting_through_block_calls_up_to_the_limit() -> None:
+    blocks = 'blocks:\n  u(n): "CONV(8, P=1) -> CAT{ ID -> u(n - 1)?n | ID }"\n'
+    assert codes_of(spec("INPUT -> u(31) -> GAP", "8x8x1", extra=blocks)) == []
+    a = convcalc.analyze(convcalc.load_text(spec("INPUT -> u(31) -> GAP", "8x8x1", extra=blocks)))
+    assert a.output == (1, 1, 8 * 33)
 
 
 def test_yaml_aliases() -> None:

@@ -29,7 +29,8 @@ class Expander:
         self.findings: list[Finding] = []
         self.steps = 0
         self.layers = 0
-        self.depth = 0
+        self.depth = 0  # block calls
+        self.nesting = 0  # brackets and merges, through block calls
         self._optional_seen: set[tuple[int, int, int]] = set()
         self.bound = LowerBound(spec.blocks, self.globals)
 
@@ -127,7 +128,8 @@ class Expander:
         """Refuse at once a pattern whose stages add up past a limit, at the stage that does."""
         steps, layers = 0, 1
         for stage in stages:
-            s, n = self.bound.stage(stage, self.globals)
+            s, n = self.bound.stage(stage, self.globals, self.nesting)
+            self._check_exhausted(stage.span)
             steps, layers = steps + s, layers + n
             if layers > limits.MAX_LAYERS or steps > limits.MAX_STEPS:
                 raise fail(
@@ -139,9 +141,24 @@ class Expander:
                     help="reduce the repetition counts",
                 )
 
+    def _check_exhausted(self, span: Span) -> None:
+        """Refuse what bounding alone already showed to be too large."""
+        if self.bound.exhausted:
+            raise fail(
+                "CC121",
+                f"expanding this takes more than {limits.MAX_STEPS:,} steps: merely bounding "
+                "its repetitions and block calls takes more",
+                span,
+                help="a block that calls blocks twice doubles at every level, even when each "
+                "call has other arguments; reduce the depth or the counts",
+            )
+
     def _check_size(self, stage: Stage, count: int, env: Env) -> None:
         """Refuse a repetition whose expansion is already known to exceed the limits."""
-        steps, layers = self.bound.term(stage.term, env)
+        if count == 0:
+            return
+        steps, layers = self.bound.term(stage.term, env, self.nesting)
+        self._check_exhausted(_repeat_span(stage))
         steps, layers = count * (1 + steps), count * layers
         if self.layers + layers > limits.MAX_LAYERS:
             raise fail(
@@ -204,12 +221,31 @@ class Expander:
         term = stage.term
         if isinstance(term, Layer):
             out.append(self.layer(term, env, trace))
-        elif isinstance(term, Group):
-            self.chain(term.chain, env, trace, out)
-        elif isinstance(term, Merge):
-            out.append(self.merge(term, env, trace))
-        else:
+        elif isinstance(term, Call):
             self.call(term, env, trace, out)
+        else:
+            self._enter(term.span)
+            try:
+                if isinstance(term, Group):
+                    self.chain(term.chain, env, trace, out)
+                else:
+                    out.append(self.merge(term, env, trace))
+            finally:
+                self.nesting -= 1
+
+    def _enter(self, span: Span) -> None:
+        """One more level of brackets or merges; a pattern has at most MAX_NESTING itself
+        (the parser sees to it), so this counts what block calls add."""
+        self.nesting += 1
+        if self.nesting > limits.MAX_NESTING:
+            raise fail(
+                "CC123",
+                f"brackets and merges nest deeper than {limits.MAX_NESTING} levels here, counting "
+                "those around the block calls that lead here",
+                span,
+                help="a block called inside brackets adds its brackets to theirs; call it "
+                "outside them, or nest less in its body",
+            )
 
     def layer(self, layer: Layer, env: Env, trace: tuple[Frame, ...]) -> LayerNode:
         if layer.type == "INPUT":
@@ -269,7 +305,8 @@ class Expander:
                 "repeats without nesting",
             )
         inner = {**self.globals, **bind_call(block, call, env)}
-        steps, layers = self.bound.call(call, env)
+        steps, layers = self.bound.call(call, env, self.nesting)
+        self._check_exhausted(call.span)
         if self.steps + steps > limits.MAX_STEPS or self.layers + layers > limits.MAX_LAYERS:
             raise fail(
                 "CC121",

@@ -121,7 +121,8 @@ A single repetition count is above 20,000.
 Example:  [FC(2)]*1000000000
 Fix:      a realistic count""",
     "CC123": """\
-Brackets, merges and parentheses nest more than 64 levels deep, or the YAML does.
+Brackets, merges and parentheses nest more than 64 levels deep, or the YAML does. Brackets
+and merges count through block calls too: a block called inside brackets adds its own.
 
 Fix: brackets are only needed around what repeats or is optional; a block can name a
 deep part.""",
