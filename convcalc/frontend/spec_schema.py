@@ -17,7 +17,6 @@ from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
 
 from .. import limits
-from ..errors import excerpt
 from ..records import Shape
 from ..source import digit_hint
 from ..units import parse_size
@@ -112,7 +111,7 @@ def _size(value: Any) -> Any:
     try:
         return parse_size(value)
     except OverflowError:  # a number of hundreds of digits, read as a float
-        raise ValueError(f"{excerpt(value)!r} is too large a size") from None
+        raise ValueError("the number is too large for a size") from None
 
 
 _SIZE_SCHEMA = cs.no_info_before_validator_function(_size, cs.int_schema(ge=0, strict=True))

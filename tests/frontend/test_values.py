@@ -194,3 +194,13 @@ def test_input_list_items_are_named(items: str, message: str, column: int) -> No
         2,
         column,
     )
+
+
+def test_error_a_budget_too_large_to_read() -> None:
+    digits = "9" * 400
+    f = error(spec("INPUT -> FC(2)", extra=f'budgets: {{activations: "{digits}.5MB"}}\n'))
+    assert f.code == "CC105"
+    assert f.message == (
+        "`budgets.activations`: the number is too large for a size, got "
+        "'9999999999999999999…999999999999999.5MB'"
+    )
