@@ -103,6 +103,11 @@ def test_yaml_aliases() -> None:
     bomb = "\n".join(lines) + "\nname: t\ninput: 8x8x3\narch: INPUT\n"
     assert codes_of(bomb) == ["CC125"]
     assert codes_of("name: &n t\nvars: &v {N: *v}\ninput: 8x8x3\narch: INPUT\n") == ["CC125"]
+    scalars = "x: [&s a, " + ", ".join(["*s"] * limits.MAX_YAML_NODES) + "]\n"
+    (f,) = findings_of("name: t\ninput: 8x8x3\narch: INPUT\n" + scalars)
+    assert f.message == "YAML aliases expand this document past 100,000 nodes"
+    twice = "x: [&a [1, 2], *a, [*a, *a]]\n"  # an anchor and its aliases in one list
+    assert codes_of("name: t\ninput: 8x8x3\narch: INPUT\n" + twice) == ["CC104"]
 
 
 def findings_of(text: str) -> tuple[convcalc.Finding, ...]:
