@@ -80,11 +80,12 @@ class Finding(NamedTuple):
         if loc.source is not None and loc.line is not None and loc.column is not None:
             text, column = _window(loc.source.line_text(loc.line), loc.column)
             text = "".join(c if c == "\t" or c.isprintable() else "\ufffd" for c in text)
-            lines.append(f"{loc.line:>4} | {text}".rstrip())
+            gutter = max(4, len(str(loc.line)))
+            lines.append(f"{loc.line:>{gutter}} | {text}".rstrip())
             prefix = "".join("\t" if c == "\t" else " " for c in text[: column - 1])
             end = (loc.end_column or loc.column + 1) - loc.column + column
             width = max(1, min(end, len(text) + 1) - column)
-            lines.append(" " * 5 + "| " + prefix + "^" + "~" * (width - 1))
+            lines.append(" " * (gutter + 1) + "| " + prefix + "^" + "~" * (width - 1))
         if self.note:
             lines.append(f"  note: {self.note}")
         if self.help:
@@ -154,6 +155,15 @@ def _window(text: str, column: int) -> tuple[str, int]:
     end = min(len(text), column - 1 + WINDOW)
     head = "…" if start else ""
     return head + text[start:end] + ("…" if end < len(text) else ""), column - start + len(head)
+
+
+def excerpt(text: str, width: int = 40) -> str:
+    """Source text quoted in a message, at most ``width`` characters: a long expression keeps
+    its start and its end, with "…" between."""
+    if len(text) <= width:
+        return text
+    half = (width - 1) // 2
+    return text[:half] + "…" + text[len(text) - half :]
 
 
 def worst(findings: Iterable[Finding]) -> Severity | None:

@@ -9,11 +9,17 @@ token deep inside ``arch`` still reports the file's own line and column.
 from __future__ import annotations
 
 import bisect
+import re
 from typing import NamedTuple
+
+#: The line breaks of YAML (and of libyaml's marks): \r\n, a lone \r, \n, NEL, LS and PS.
+LINE_BREAKS = "\r\n\x85\u2028\u2029"
+_BREAK = re.compile("\r\n?|[\n\x85\u2028\u2029]")
 
 
 class SourceFile:
-    """The whole text of one spec file (or an inline ``-e`` pattern)."""
+    """The whole text of one spec file (or an inline ``-e`` pattern), with its lines broken
+    where YAML breaks them, so that a YAML mark and an offset give the same line."""
 
     __slots__ = ("line_starts", "name", "text")
 
@@ -21,11 +27,14 @@ class SourceFile:
         self.name = name
         self.text = text
         starts = [0]
-        find = text.find
-        i = find("\n")
-        while i >= 0:
-            starts.append(i + 1)
-            i = find("\n", i + 1)
+        if any(c in text for c in "\r\x85\u2028\u2029"):
+            starts += [m.end() for m in _BREAK.finditer(text)]
+        else:  # the usual \n-only file, at C speed
+            find = text.find
+            i = find("\n")
+            while i >= 0:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
         self.line_starts = tuple(starts)
 
     def __repr__(self) -> str:
@@ -47,9 +56,8 @@ class SourceFile:
         if not 1 <= line <= len(self.line_starts):
             return ""
         start = self.line_starts[line - 1]
-        end = self.text.find("\n", start)
-        text = self.text[start:] if end < 0 else self.text[start:end]
-        return text.rstrip("\r")
+        end = self.line_starts[line] if line < len(self.line_starts) else len(self.text)
+        return self.text[start:end].rstrip(LINE_BREAKS)
 
 
 class Source(NamedTuple):
@@ -142,7 +150,7 @@ def _align_chars(
         q = p
         while q < end:
             c = file_text[q]
-            if c == ch or (ch == " " and c == "\n"):
+            if c == ch or (ch == " " and c in LINE_BREAKS):
                 break
             q += 1
         if q >= end:  # escapes in quoted strings: keep the rest on the last known place
@@ -153,3 +161,28 @@ def _align_chars(
         previous = q
         p = q + 1
     return tuple(runs)
+
+
+def char_name(ch: str) -> str:
+    """``U+0663 ARABIC-INDIC DIGIT THREE``: a character as Unicode names it."""
+    import unicodedata  # only when a finding needs it
+
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
+
+
+def digit_hint(text: str) -> str | None:
+    """For text with a digit that is not ASCII (``٣``, ``３``, ``²``): which character it is,
+    and the ASCII digits to write instead of its run of digits; None when there is none."""
+    import unicodedata
+
+    start = next((i for i, c in enumerate(text) if not c.isascii() and c.isdigit()), None)
+    if start is None:
+        return None
+    end = start
+    while end < len(text) and text[end].isdigit():
+        end += 1
+    run = text[start:end]
+    ascii_ = "".join(str(unicodedata.digit(c, 0)) for c in run)
+    fix = f"write {ascii_}" + (f" for `{run}`" if len(run) > 1 else "")
+    return f"{char_name(text[start])} is not an ASCII digit; {fix}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -65,12 +66,79 @@ def test_block_recursion() -> None:
     assert codes_of(spec(f"INPUT -> down({limits.MAX_RECURSION - 1})", extra=blocks)) == []
 
 
+def test_block_calls_with_arguments_that_all_differ_are_bounded_at_once() -> None:
+    """2³⁰ distinct calls: bounding them one by one would never end."""
+    blocks = 'blocks:\n  b(n, a): "ID -> [b(n - 1, a * 2) -> b(n - 1, a * 2 + 1)]?n"\n'
+    start = time.perf_counter()
+    assert codes_of(spec("INPUT -> b(30, 0)", extra=blocks)) == ["CC121"]
+    assert codes_of(spec("INPUT -> [ID]*0 -> [b(30, 0)]*0", extra=blocks)) == []
+    assert codes_of(spec("INPUT -> b(9, 0) -> FC(2)", extra=blocks)) == []
+    assert time.perf_counter() - start < 10
+
+
+@pytest.mark.parametrize(
+    ("body", "arch"),
+    [
+        ("[" * 60 + "ID -> b(n - 1)?n" + "]" * 60, "b(31)"),  # 60 levels a call
+        ("ADD{ ID -> b(n - 1)?n | ID }", "b(31) -> " + "[" * 40 + "b(30)" + "]" * 40),
+        ("ID", "[" * 60 + "b2(5)" + "]" * 60),
+    ],
+)
+def test_nesting_through_block_calls(body: str, arch: str) -> None:
+    blocks = f'blocks:\n  b(n): "{body}"\n  b2(n): "[[[[[ID -> b2(n - 1)?n]]]]]"\n'
+    found = codes_of(spec(arch, extra=blocks))
+    assert found == ["CC123"]
+
+
+def test_nesting_through_block_calls_up_to_the_limit() -> None:
+    blocks = 'blocks:\n  u(n): "CONV(8, P=1) -> CAT{ ID -> u(n - 1)?n | ID }"\n'
+    assert codes_of(spec("INPUT -> u(31) -> GAP", "8x8x1", extra=blocks)) == []
+    a = convcalc.analyze(convcalc.load_text(spec("INPUT -> u(31) -> GAP", "8x8x1", extra=blocks)))
+    assert a.output == (1, 1, 8 * 33)
+
+
 def test_yaml_aliases() -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 6)]
     bomb = "\n".join(lines) + "\nname: t\ninput: 8x8x3\narch: INPUT\n"
     assert codes_of(bomb) == ["CC125"]
     assert codes_of("name: &n t\nvars: &v {N: *v}\ninput: 8x8x3\narch: INPUT\n") == ["CC125"]
+    scalars = "x: [&s a, " + ", ".join(["*s"] * limits.MAX_YAML_NODES) + "]\n"
+    (f,) = findings_of("name: t\ninput: 8x8x3\narch: INPUT\n" + scalars)
+    assert f.message == "YAML aliases expand this document past 100,000 nodes"
+    twice = "x: [&a [1, 2], *a, [*a, *a]]\n"  # an anchor and its aliases in one list
+    assert codes_of("name: t\ninput: 8x8x3\narch: INPUT\n" + twice) == ["CC104"]
+
+
+def findings_of(text: str) -> tuple[convcalc.Finding, ...]:
+    with pytest.raises(convcalc.SpecError) as info:
+        convcalc.load_text(text, "spec.yaml")
+    return info.value.findings
+
+
+def test_error_yaml_nodes_without_aliases_are_not_blamed_on_aliases() -> None:
+    keys = "".join(f"  k{i}: {i}\n" for i in range(60_000))
+    (f,) = findings_of(f"name: t\ninput: 8x8x3\narch: INPUT\nlint:\n{keys}")
+    assert f.render() == (
+        "spec.yaml:50000:11: CC125 error: the YAML has more than 100,000 nodes (keys, values "
+        "and list items)\n"
+        "50000 |   k49995: 49995\n"
+        "      |           ^~~~~\n"
+        "  help: a spec needs a few dozen; `blocks:` and `*n` repeat layers"
+    )
+
+
+def test_yaml_nodes_up_to_the_limit_are_read() -> None:
+    items = ", ".join(["0"] * (limits.MAX_YAML_NODES - 9))  # 9 nodes besides the items
+    text = f"name: t\ninput: 8x8x3\narch: INPUT -> FC(2)\ndescription: [{items}]\n"
+    assert [f.code for f in findings_of(text)] == ["CC105"]  # read, then refused as no text
+    assert [f.code for f in findings_of(text.replace("[", "[0, "))] == ["CC125"]
+
+
+def test_yaml_nesting_without_brackets_is_located() -> None:
+    (f,) = findings_of("name: t\ninput: 8x8x3\narch: INPUT\nvars:\n  - " + "- " * 5000 + "x\n")
+    assert f.code == "CC123"
+    assert (f.location.line, f.message) == (5, "the YAML nests deeper than 64 levels")
 
 
 @pytest.mark.parametrize(

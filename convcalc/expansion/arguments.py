@@ -9,11 +9,18 @@ from ..errors import FindingError, did_you_mean
 from ..frontend.evaluate import Env, check_arg, evaluate_value, fail
 from ..frontend.keywords import WORDS
 from ..frontend.spec import Block
-from ..frontend.syntax import Arg, Call, Name
+from ..frontend.syntax import Arg, Call, Name, operators
 from ..layers.base import ParamSpec
 from ..layers.vocabulary import LAYERS, argument_hint
 from ..records import ArgValue
 from ..source import Span
+
+
+def call_operators(block: Block, call: Call) -> int:
+    """The arithmetic operators binding a call applies: its arguments' and the block's
+    defaults' (counted whether used or not, as expansion and its bound both do)."""
+    given = sum(operators(arg.value) for arg in call.args)
+    return given + sum(operators(p.default) for p in block.header.params)
 
 
 def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:

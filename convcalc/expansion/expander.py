@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import limits
-from ..errors import Finding, FindingError, Location, did_you_mean
+from ..errors import Finding, FindingError, Location, did_you_mean, excerpt
 from ..frontend.evaluate import Env, evaluate, fail, show, unbound
 from ..frontend.keywords import LAYER_TYPES, MERGE_TYPES
 from ..frontend.spec import Spec
-from ..frontend.syntax import Call, Chain, Group, Layer, Merge, Name, Stage
+from ..frontend.syntax import Call, Chain, Expr, Group, Layer, Merge, Name, Stage, operators
 from ..records import ArgValue
 from ..rules.catalogue import finding
 from ..source import Span
-from .arguments import bind_call, resolve_args
+from .arguments import bind_call, call_operators, resolve_args
 from .bounds import LowerBound
 from .graph import Frame, LayerGraph, LayerNode, MergeNode, Node, trace_text
 
@@ -29,7 +29,8 @@ class Expander:
         self.findings: list[Finding] = []
         self.steps = 0
         self.layers = 0
-        self.depth = 0
+        self.depth = 0  # block calls
+        self.nesting = 0  # brackets and merges, through block calls
         self._optional_seen: set[tuple[int, int, int]] = set()
         self.bound = LowerBound(spec.blocks, self.globals)
 
@@ -60,7 +61,7 @@ class Expander:
                     first.args[0].span,
                     help="the input volume is `input:` in the spec (or --input WxHxD)",
                 )
-            nodes.append(LayerNode("INPUT", {}, first.span, (), first.label))
+            nodes.append(LayerNode("INPUT", {}, first.span, (), first.label, "", first.label_span))
             stages = stages[1:]
         else:
             start = Span(chain.span.source, chain.span.start, chain.span.start + 1)
@@ -86,11 +87,11 @@ class Expander:
         if repeat is None:
             self.term(stage, env, trace, out)
             return
-        count = evaluate(repeat.times, env)
+        count = self._evaluate(repeat.times, env)
         if count < 0:
             raise fail(
                 "CC114",
-                f"repetition count `{repeat.times.span.text}` is {count}",
+                f"repetition count `{excerpt(repeat.times.span.text)}` is {count}",
                 repeat.times.span,
                 help="a count is 0 or more",
             )
@@ -111,7 +112,7 @@ class Expander:
                     binding.span,
                     help=f"give exactly {count} values, one per repetition",
                 )
-            values.append((binding.name, [evaluate(v, env) for v in binding.values]))
+            values.append((binding.name, [self._evaluate(v, env) for v in binding.values]))
         self._check_size(stage, count, env)
         for i in range(count):
             self._step(stage.span)
@@ -127,7 +128,8 @@ class Expander:
         """Refuse at once a pattern whose stages add up past a limit, at the stage that does."""
         steps, layers = 0, 1
         for stage in stages:
-            s, n = self.bound.stage(stage, self.globals)
+            s, n = self.bound.stage(stage, self.globals, self.nesting)
+            self._check_exhausted(stage.span)
             steps, layers = steps + s, layers + n
             if layers > limits.MAX_LAYERS or steps > limits.MAX_STEPS:
                 raise fail(
@@ -139,9 +141,24 @@ class Expander:
                     help="reduce the repetition counts",
                 )
 
+    def _check_exhausted(self, span: Span) -> None:
+        """Refuse what bounding alone already showed to be too large."""
+        if self.bound.exhausted:
+            raise fail(
+                "CC121",
+                f"expanding this takes more than {limits.MAX_STEPS:,} steps: merely bounding "
+                "its repetitions and block calls takes more",
+                span,
+                help="a block that calls blocks twice doubles at every level, even when each "
+                "call has other arguments; reduce the depth or the counts",
+            )
+
     def _check_size(self, stage: Stage, count: int, env: Env) -> None:
         """Refuse a repetition whose expansion is already known to exceed the limits."""
-        steps, layers = self.bound.term(stage.term, env)
+        if count == 0:
+            return
+        steps, layers = self.bound.term(stage.term, env, self.nesting)
+        self._check_exhausted(_repeat_span(stage))
         steps, layers = count * (1 + steps), count * layers
         if self.layers + layers > limits.MAX_LAYERS:
             raise fail(
@@ -164,13 +181,13 @@ class Expander:
         optional = stage.optional
         assert optional is not None
         if optional.condition is not None:
-            return bool(evaluate(optional.condition, env))
+            return bool(self._evaluate(optional.condition, env))
         if optional.name is None:
             span = stage.span
             key = (id(span.source), span.start, span.end)
             if key not in self._optional_seen:
                 self._optional_seen.add(key)
-                text = stage.term.span.text
+                text = excerpt(stage.term.span.text)
                 self.findings.append(
                     finding(
                         "CC112",
@@ -204,12 +221,31 @@ class Expander:
         term = stage.term
         if isinstance(term, Layer):
             out.append(self.layer(term, env, trace))
-        elif isinstance(term, Group):
-            self.chain(term.chain, env, trace, out)
-        elif isinstance(term, Merge):
-            out.append(self.merge(term, env, trace))
-        else:
+        elif isinstance(term, Call):
             self.call(term, env, trace, out)
+        else:
+            self._enter(term.span)
+            try:
+                if isinstance(term, Group):
+                    self.chain(term.chain, env, trace, out)
+                else:
+                    out.append(self.merge(term, env, trace))
+            finally:
+                self.nesting -= 1
+
+    def _enter(self, span: Span) -> None:
+        """One more level of brackets or merges; a pattern has at most MAX_NESTING itself
+        (the parser sees to it), so this counts what block calls add."""
+        self.nesting += 1
+        if self.nesting > limits.MAX_NESTING:
+            raise fail(
+                "CC123",
+                f"brackets and merges nest deeper than {limits.MAX_NESTING} levels here, counting "
+                "those around the block calls that lead here",
+                span,
+                help="a block called inside brackets adds its brackets to theirs; call it "
+                "outside them, or nest less in its body",
+            )
 
     def layer(self, layer: Layer, env: Env, trace: tuple[Frame, ...]) -> LayerNode:
         if layer.type == "INPUT":
@@ -226,9 +262,11 @@ class Expander:
                 f"the network expands to more than {limits.MAX_LAYERS:,} layers",
                 layer.span,
             )
+        for arg in layer.args:
+            self._charge(operators(arg.value), arg.value.span)
         defaults = self.spec.defaults.get(layer.type, {})
         args = resolve_args(layer.type, layer.args, env, defaults, layer.span)
-        return LayerNode(layer.type, args, layer.span, trace, layer.label)
+        return LayerNode(layer.type, args, layer.span, trace, layer.label, "", layer.label_span)
 
     def merge(self, merge: Merge, env: Env, trace: tuple[Frame, ...]) -> MergeNode:
         branches: list[list[Node]] = []
@@ -241,7 +279,9 @@ class Expander:
             branches.append([LayerNode("ID", {}, merge.span, trace)])
         self.layers += 1
         kind = "ADD" if merge.kind == "RES" else merge.kind
-        return MergeNode(kind, tuple(branches), merge.span, trace, merge.label)
+        return MergeNode(
+            kind, tuple(branches), merge.span, trace, merge.label, "", merge.label_span
+        )
 
     def call(self, call: Call, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
         block = self.spec.blocks.get(call.name)
@@ -265,7 +305,8 @@ class Expander:
                 "repeats without nesting",
             )
         inner = {**self.globals, **bind_call(block, call, env)}
-        steps, layers = self.bound.call(call, env)
+        steps, layers = self.bound.call(call, env, self.nesting)
+        self._check_exhausted(call.span)
         if self.steps + steps > limits.MAX_STEPS or self.layers + layers > limits.MAX_LAYERS:
             raise fail(
                 "CC121",
@@ -275,12 +316,33 @@ class Expander:
                 call.span,
                 help="a block that calls blocks twice doubles at every level; reduce the depth",
             )
+        self._charge(call_operators(block, call), call.span)
         frame = Frame(call.span, values=tuple((p.name, inner[p.name]) for p in block.header.params))
         self.depth += 1
         try:
             self.chain(block.body, inner, (*trace, frame), out)
         finally:
             self.depth -= 1
+
+    def _evaluate(self, expr: Expr, env: Env) -> int:
+        self._charge(operators(expr), expr.span)
+        return evaluate(expr, env)
+
+    def _charge(self, ops: int, span: Span) -> None:
+        """Count the operators an evaluation applies as steps: a long expression repeated
+        20,000 times is work too."""
+        if not ops:
+            return
+        self.steps += ops
+        if self.steps > limits.MAX_STEPS:
+            raise fail(
+                "CC121",
+                f"expanding the pattern takes more than {limits.MAX_STEPS:,} steps: this "
+                f"expression applies {ops:,} operator{'s' if ops != 1 else ''}, and each "
+                "counts as a step",
+                span,
+                help="write the value itself, or a shorter expression",
+            )
 
     def _step(self, span: Span) -> None:
         self.steps += 1
@@ -330,6 +392,7 @@ def _assign_names(nodes: list[Node]) -> None:
                     help="give each layer its own label; a label repeated by *n or by a "
                     "block called twice is numbered for you (name.1, name.2, ...)",
                 )
+    _check_numbering(flat, counts)
     used = {label for label in counts}
     seen: dict[str, int] = {}
     for node in flat:
@@ -354,6 +417,34 @@ def _assign_names(nodes: list[Node]) -> None:
         numbers[prefix] = n
         node.name = candidate
         used.add(candidate)
+
+
+def _check_numbering(flat: list[Node], counts: Mapping[str, int]) -> None:
+    """Refuse a label of the form ``x.3`` when label ``x`` repeats: its numbering gives
+    ``x.1``, ``x.2``, ... (any number: another ``--set`` changes how many)."""
+    numbered = {label for label, n in counts.items() if n > 1}
+    if not numbered:
+        return
+    repeated: dict[str, Span] = {}
+    for node in flat:
+        if node.label in numbered:
+            repeated.setdefault(node.label, node.label_span or node.span)
+    for node in flat:
+        label = node.label
+        if not label or counts[label] > 1:
+            continue
+        base, _, number = label.rpartition(".")
+        if base in numbered and number.isascii() and number.isdigit() and number[0] != "0":
+            line, col, _ = repeated[base].location()
+            raise fail(
+                "CC113",
+                f"label `{label}` is a name the numbering of label `{base}` gives ({base}.1, "
+                f"{base}.2, ...): `{base}` labels a layer that repeats (line {line}, column "
+                f"{col})",
+                node.label_span or node.span,
+                help=f"choose another label, like {base}_{number}; a label that repeats is "
+                "numbered for you",
+            )
 
 
 def build(spec: Spec, variables: Mapping[str, int | bool] | None = None) -> LayerGraph:

@@ -41,7 +41,7 @@ class Frame(NamedTuple):
 class LayerNode:
     """One layer, its arguments resolved; ``name`` is given once the whole graph exists."""
 
-    __slots__ = ("args", "label", "name", "span", "trace", "type")
+    __slots__ = ("args", "label", "label_span", "name", "span", "trace", "type")
 
     def __init__(
         self,
@@ -51,6 +51,7 @@ class LayerNode:
         trace: tuple[Frame, ...] = (),
         label: str | None = None,
         name: str = "",
+        label_span: Span | None = None,
     ) -> None:
         self.type = type
         self.args = args
@@ -58,12 +59,13 @@ class LayerNode:
         self.trace = trace
         self.label = label
         self.name = name
+        self.label_span = label_span
 
 
 class MergeNode:
     """ADD or CAT over branches, each a sequence of nodes."""
 
-    __slots__ = ("branches", "kind", "label", "name", "span", "trace")
+    __slots__ = ("branches", "kind", "label", "label_span", "name", "span", "trace")
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class MergeNode:
         trace: tuple[Frame, ...] = (),
         label: str | None = None,
         name: str = "",
+        label_span: Span | None = None,
     ) -> None:
         self.kind = kind
         self.branches = branches
@@ -80,6 +83,7 @@ class MergeNode:
         self.trace = trace
         self.label = label
         self.name = name
+        self.label_span = label_span
 
 
 Node = LayerNode | MergeNode

@@ -7,14 +7,15 @@ without limit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from .. import limits
-from ..errors import FindingError, Location, did_you_mean
+from ..errors import FindingError, Location, did_you_mean, excerpt
 from ..layers.base import ParamSpec
 from ..records import ArgValue
 from ..rules.catalogue import finding
-from ..source import Span
+from ..source import Span, digit_hint
 from .keywords import WORDS
 from .syntax import Expr, IntLit, Name, Neg, Num, Pair, ValueExpr
 
@@ -43,7 +44,8 @@ def unbound(name: Name, env: Env) -> FindingError:
 
 
 def evaluate(expr: Expr, env: Env) -> int:
-    """The integer value of an expression."""
+    """The integer value of an expression. A chain of operators is a loop, so only
+    parentheses (at most ``limits.MAX_NESTING`` deep) nest the calls."""
     if isinstance(expr, IntLit):
         return _bounded(expr.value, expr.span)
     if isinstance(expr, Name):
@@ -59,23 +61,29 @@ def evaluate(expr: Expr, env: Env) -> int:
         return value
     if isinstance(expr, Neg):
         return -evaluate(expr.operand, env)
-    left, right = evaluate(expr.left, env), evaluate(expr.right, env)
-    if expr.op in ("//", "%") and right == 0:
-        raise fail("CC114", f"division by zero in `{expr.span.text}`", expr.span)
-    if expr.op == "*" and left and right and abs(left) * abs(right) > limits.MAX_INT:
-        raise _too_large(expr.span)
-    result = {
-        "+": lambda: left + right,
-        "-": lambda: left - right,
-        "*": lambda: left * right,
-        "//": lambda: left // right,
-        "%": lambda: left % right,
-    }[expr.op]()
-    return _bounded(result, expr.span)
+    value = evaluate(expr.first, env)
+    for op, operand, end in expr.steps:
+        right = evaluate(operand, env)
+        if op == "+":
+            value += right
+        elif op == "-":
+            value -= right
+        elif op == "*":
+            value *= right  # both at most 2**40: the product is small enough to compute
+        elif right == 0:
+            span = expr.upto(end)
+            raise fail("CC114", f"division by zero in `{excerpt(span.text)}`", span)
+        elif op == "//":
+            value //= right
+        else:
+            value %= right
+        if abs(value) > limits.MAX_INT:
+            raise _too_large(expr.upto(end))
+    return value
 
 
 def _too_large(span: Span) -> FindingError:
-    return fail("CC126", f"`{span.text}` is larger than {limits.MAX_INT:,}", span)
+    return fail("CC126", f"`{excerpt(span.text)}` is larger than {limits.MAX_INT:,}", span)
 
 
 def _bounded(value: int, span: Span) -> int:
@@ -102,9 +110,11 @@ def check_arg(layer: str, spec: ParamSpec, value: ArgValue, span: Span) -> ArgVa
     kind = spec.kind
 
     def bad(expected: str, hint: str | None = None) -> FindingError:
+        if hint is None and isinstance(value, str):
+            hint = digit_hint(value)
         return fail(
             "CC111",
-            f"{layer} argument {spec.name}={show(value)}: expected {expected}",
+            f"{layer} argument {spec.name}={excerpt(show(value))}: expected {expected}",
             span,
             help=hint,
         )
@@ -124,6 +134,8 @@ def check_arg(layer: str, spec: ParamSpec, value: ArgValue, span: Span) -> ArgVa
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("a number")
+        if not math.isfinite(value):  # .inf or .nan from YAML
+            raise bad("a finite number")
         high = spec.maximum
         if value < spec.minimum or (high is not None and value > high):
             bounds = (

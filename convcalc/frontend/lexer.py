@@ -11,13 +11,13 @@ import re
 from typing import NamedTuple, NoReturn
 
 from .. import limits
-from ..errors import FindingError, Location
+from ..errors import FindingError, Location, excerpt
 from ..rules.catalogue import finding
-from ..source import Source, Span
+from ..source import Source, Span, char_name, digit_hint
 
 _TOKEN = re.compile(
     r"""
-    (?P<SKIP>(?:[ \t\r\n]+|\#[^\n]*)+)
+    (?P<SKIP>(?:[ \t\r\n\x85\u2028\u2029]+|\#[^\r\n\x85\u2028\u2029]*)+)  # YAML's line breaks
   | (?P<ARROW>->)
   | (?P<SUGAR>(?:CONV\d+-\d+|FC-\d+|POOL\d+)(?![\w.]))
   | (?P<FLOAT>(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)
@@ -28,7 +28,7 @@ _TOKEN = re.compile(
   | (?P<OP>//|[-+*%?\[\]{}|(),=])
   | (?P<ERROR>.)
     """,
-    re.VERBOSE | re.DOTALL,
+    re.VERBOSE | re.DOTALL | re.ASCII,  # \d and \w: the grammar's digits and names are ASCII
 )
 
 _HINTS = {
@@ -70,7 +70,8 @@ def tokenize(source: Source) -> list[Token]:
             kind = m.group()
         elif kind == "ERROR":
             ch = m.group()
-            raise syntax_error(source, start, end, f"unexpected character `{ch}`", _HINTS.get(ch))
+            help = _HINTS.get(ch) or (None if ch.isascii() else _non_ascii(text, start))
+            raise syntax_error(source, start, end, f"unexpected character `{ch}`", help)
         elif kind == "BADNUM":
             raise syntax_error(
                 source,
@@ -84,6 +85,15 @@ def tokenize(source: Source) -> list[Token]:
     return tokens
 
 
+def _non_ascii(text: str, start: int) -> str:
+    """The help for a character outside ASCII: a digit of another script, or a letter."""
+    if text[start].isdigit():
+        return digit_hint(text[start : start + 40]) or ""
+    return (
+        f"{char_name(text[start])} is not ASCII; names in a pattern are ASCII letters, digits and _"
+    )
+
+
 def syntax_error(
     source: Source, start: int, end: int, message: str, help: str | None = None
 ) -> FindingError:
@@ -93,7 +103,7 @@ def syntax_error(
 
 def describe(token: Token) -> str:
     """A token as an error message names it: `CONV`, or the end of the pattern."""
-    return "the end of the pattern" if token.kind == "END" else f"`{token.text}`"
+    return "the end of the pattern" if token.kind == "END" else f"`{excerpt(token.text)}`"
 
 
 class Tokenizer:

@@ -7,18 +7,19 @@ the token in the file.
 
 from __future__ import annotations
 
+import math
 import re
 
 from .. import limits
-from ..errors import FindingError, Location, did_you_mean
+from ..errors import FindingError, Location, did_you_mean, excerpt
 from ..rules.catalogue import finding
-from ..source import Source
+from ..source import Source, Span
 from .keywords import LAYER_TYPES, MERGE_TYPES
 from .lexer import Token, Tokenizer, describe, syntax_error
 from .syntax import (
     Arg,
+    Arith,
     Binding,
-    BinOp,
     BlockHeader,
     Call,
     Chain,
@@ -35,12 +36,14 @@ from .syntax import (
     Param,
     Repeat,
     Stage,
+    Step,
     Term,
     ValueExpr,
+    operators,
 )
 
-# expr = sum; sum = product (("+"|"-") product)*; product = unary (("*"|"//"|"%") unary)*
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2, "%": 2}
+_SUM = ("+", "-")
+_PRODUCT = ("*", "//", "%")
 
 
 class Parser(Tokenizer):
@@ -187,7 +190,9 @@ class Parser(Tokenizer):
         """layer = TYPE args? ("@" NAME)?"""
         tok = self.read()
         args = self.parse_args() if self.check("(") else ()
-        return Layer(tok.text, args, self.span(tok), self.parse_label())
+        span = self.span(tok)
+        label, label_span = self.parse_label()
+        return Layer(tok.text, args, span, label, label_span=label_span)
 
     def parse_sugar(self) -> Layer:
         """SUGAR = CONV<F>-<K> | POOL<F> | FC-<K>   (then args? label?)"""
@@ -207,10 +212,15 @@ class Parser(Tokenizer):
             given = {a.key for a in extra}
             args = [a for a in args if a.key not in given] + list(extra)
             span = self.span(tok)
-        return Layer(kind, tuple(args), span, self.parse_label(), sugar=True)
+        label, label_span = self.parse_label()
+        return Layer(kind, tuple(args), span, label, sugar=True, label_span=label_span)
 
-    def parse_label(self) -> str | None:
-        return self.read().text[1:] if self.check("LABEL") else None
+    def parse_label(self) -> tuple[str | None, Span | None]:
+        """label = "@" NAME   (the label, and its span with the @)"""
+        if not self.check("LABEL"):
+            return None, None
+        tok = self.read()
+        return tok.text[1:], self.span(tok, tok)
 
     def parse_merge(self) -> Merge:
         """merge = ("ADD" | "CAT") "{" chain ("|" chain)+ "}"  |  "RES" "{" chain "}" """
@@ -240,7 +250,7 @@ class Parser(Tokenizer):
                 kw,
                 help=f"write {kw.text}{{ a | b }}, or RES{{ a }} for a residual",
             )
-        return Merge(kw.text, tuple(branches), self.span(kw, kw), self.parse_label())
+        return Merge(kw.text, tuple(branches), self.span(kw, kw), *self.parse_label())
 
     def parse_branch(self, kw: Token) -> Chain:
         if self.token.kind in ("|", "}"):
@@ -278,12 +288,10 @@ class Parser(Tokenizer):
         if tok.kind == "INT" and self.tokens[self.i + 1].kind in (",", ")"):
             return self.parse_int(self.read())  # the common case, without the expression rules
         if tok.kind == "FLOAT":
-            self.read()
-            return Num(float(tok.text), self.span(tok))
+            return Num(self.parse_float(self.read()), self.span(tok))
         if tok.kind == "-" and self.tokens[self.i + 1].kind == "FLOAT":
             self.read()
-            num = self.read()
-            return Num(-float(num.text), self.span(tok))
+            return Num(-self.parse_float(self.read()), self.span(tok))
         if tok.kind == "(":
             opener = self.read()
             self.enter(opener)
@@ -297,26 +305,39 @@ class Parser(Tokenizer):
                     self.fail("a (width, height) pair cannot be used in arithmetic")
                 return pair
             self.close(opener, ")", "the expression")
-            return self.parse_binary(first, 0, opener)
+            return self.parse_expr(first, opener)  # `(a) * b`: the expression goes on
         return self.parse_expr()
 
-    def parse_expr(self) -> Expr:
-        """expr = integer arithmetic: INT, NAME, + - * // %, unary -, parentheses"""
-        first = self.token
-        return self.parse_binary(self.parse_unary(), 0, first)
+    def parse_expr(self, first: Expr | None = None, start: Token | None = None) -> Expr:
+        """expr = product (("+" | "-") product)*
 
-    def parse_binary(self, left: Expr, min_prec: int, first: Token) -> Expr:
-        while True:
-            op = self.token.kind
-            prec = _PRECEDENCE.get(op, 0)
-            if prec <= min_prec:
-                return left
-            self.read()
-            right_first = self.token
-            right = self.parse_binary(self.parse_unary(), prec, right_first)
-            left = BinOp(op, left, right, self.span(first))
+        ``first``, when given, is the already-read first operand that starts at ``start``."""
+        start = start or self.token
+        return self.parse_operations(self.parse_product(first, start), _SUM, start)
+
+    def parse_product(self, first: Expr | None = None, start: Token | None = None) -> Expr:
+        """product = unary (("*" | "//" | "%") unary)*"""
+        start = start or self.token
+        left = first if first is not None else self.parse_unary()
+        return self.parse_operations(left, _PRODUCT, start)
+
+    def parse_operations(self, left: Expr, ops: tuple[str, ...], start: Token) -> Expr:
+        """``left (op operand)*`` for the operators of one precedence, read in a loop into one
+        flat :class:`Arith`: a long sum neither recurses here nor when it is evaluated."""
+        if self.tokens[self.i].kind not in ops:
+            return left  # the usual case: a single operand
+        operand = self.parse_unary if ops is _PRODUCT else self.parse_product
+        steps: list[Step] = []
+        count = operators(left)
+        while self.token.kind in ops:
+            op = self.read().kind
+            right = operand()
+            count += 1 + operators(right)
+            steps.append(Step(op, right, self.tokens[self.i - 1].end))
+        return Arith(left, tuple(steps), self.span(start), count)
 
     def parse_unary(self) -> Expr:
+        """unary = "-"* (INT | NAME | "(" expr ")")"""
         tok = self.token
         if tok.kind == "-":
             signs = 0
@@ -324,7 +345,9 @@ class Parser(Tokenizer):
                 self.read()
                 signs += 1
             operand = self.parse_unary()
-            return Neg(operand, self.span(tok)) if signs % 2 else operand
+            if signs % 2 == 0:
+                return operand
+            return Neg(operand, self.span(tok), 1 + operators(operand))
         if tok.kind == "INT":
             return self.parse_int(self.read())
         if tok.kind == "NAME":
@@ -338,6 +361,21 @@ class Parser(Tokenizer):
         if tok.kind == "FLOAT":
             self.fail(f"`{tok.text}` is not an integer; arithmetic here is on integers")
         self.fail(f"expected a number or a name, found {describe(tok)}")
+
+    def parse_float(self, tok: Token) -> float:
+        """NUMBER, refused when it overflows to infinity (it could not be written back)."""
+        value = float(tok.text)
+        if math.isinf(value):
+            raise FindingError(
+                finding(
+                    "CC111",
+                    f"`{excerpt(tok.text)}` is not a finite number: it is larger than 1.8e308 "
+                    "and would be infinite",
+                    Location.of(self.span(tok, tok)),
+                    help="write a number of at most 1.8e308",
+                )
+            )
+        return value
 
     def parse_int(self, tok: Token) -> IntLit:
         if len(tok.text) > limits.MAX_INT_DIGITS:

@@ -24,12 +24,13 @@ from ..errors import (
     SpecError,
     SpecNotFound,
     did_you_mean,
+    excerpt,
 )
 from ..layers.vocabulary import LAYERS, argument_hint
 from ..records import ArgValue, Shape
 from ..rules.catalogue import RULES, finding
 from ..rules.lint import LintConfig, unknown_codes
-from ..source import Source, SourceFile, Span
+from ..source import Source, SourceFile, Span, digit_hint
 from . import bundled
 from .evaluate import check_arg
 from .keywords import KEYWORDS, WORDS
@@ -41,12 +42,13 @@ from .spec_schema import (
     OPTIMIZERS,
     SPEC_FIELDS,
     VALIDATOR,
+    ShapeError,
 )
 from .syntax import BlockHeader, Chain
-from .yaml_reader import YamlDoc, compose, read_text
+from .yaml_reader import Path, YamlDoc, compose, read_text
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+_IDENT = re.compile(r"^[A-Za-z_]\w*$", re.ASCII)
 
 
 class Block(NamedTuple):
@@ -78,17 +80,40 @@ class Spec(NamedTuple):
         return self.file.name
 
 
+def _expect(function: str, argument: str, value: object, kinds: tuple[type, ...]) -> None:
+    """A TypeError that names the argument, as Python's own functions raise."""
+    if not isinstance(value, kinds):
+        names = {str: "str", os.PathLike: "os.PathLike", type(None): "None"}
+        what = " or ".join(names[k] for k in kinds)
+        raise TypeError(
+            f"{function}() argument '{argument}' must be {what}, not {type(value).__name__}"
+        )
+
+
+def _path(function: str, argument: str, path: object) -> str:
+    """A str or os.PathLike argument as a str path."""
+    _expect(function, argument, path, (str, os.PathLike))
+    text = os.fspath(path)  # type: ignore[call-overload]
+    if not isinstance(text, str):
+        raise TypeError(f"{function}() argument '{argument}' must be a path of str, not of bytes")
+    return text
+
+
 def load(source: str | os.PathLike[str], *, name: str | None = None) -> Spec:
     """Load a spec from a path, the name of a bundled spec, or YAML text."""
+    _expect("load", "source", source, (str, os.PathLike))
+    _expect("load", "name", name, (str, type(None)))
     if isinstance(source, os.PathLike):
+        _path("load", "source", source)
         return load_file(source)
     if "\n" in source or ": " in source:
         return load_text(source, name or "<string>")
     return load_spec(source)
 
 
-def load_spec(argument: str) -> Spec:
+def load_spec(argument: str | os.PathLike[str]) -> Spec:
     """A SPEC argument of the CLI: a path, else the name of a bundled spec."""
+    argument = _path("load_spec", "argument", argument)
     if os.path.exists(argument):
         return load_file(argument)
     found = bundled.path(argument)
@@ -102,9 +127,13 @@ def load_spec(argument: str) -> Spec:
 
 def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Spec:
     """Load a spec file; FileError when it cannot be read, SpecError when it is wrong."""
-    shown = display or os.fspath(path)
+    name = _path("load_file", "path", path)
+    _expect("load_file", "display", display, (str, type(None)))
+    shown = display or name
+    if "\x00" in name:
+        raise FileError(f"cannot read `{shown!r}`: a path cannot contain a NUL character")
     try:
-        with open(path, "rb") as handle:
+        with open(name, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size  # 0 for pipes: read up to the limit
             raw = handle.read(min(size or limits.MAX_FILE_BYTES, limits.MAX_FILE_BYTES) + 1)
     except FileNotFoundError:
@@ -117,6 +146,9 @@ def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Sp
 
 
 def load_text(text: str, name: str = "<string>") -> Spec:
+    """Load a spec from YAML text; ``name`` is the file name its findings show."""
+    _expect("load_text", "text", text, (str,))
+    _expect("load_text", "name", name, (str,))
     return load_bytes(text.encode("utf-8", "surrogatepass"), name)
 
 
@@ -260,18 +292,52 @@ def _schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
                     help=_MISSING_HELP.get(dotted),
                 )
             )
+        elif error.get("input") is not None and isinstance(
+            error.get("ctx", {}).get("error"), ShapeError
+        ):
+            findings.append(_shape_finding(doc, path, error["ctx"]["error"], error["input"]))
         else:
             message = _message(error, path)
             sep = " " if message.startswith(("is ", "must ")) else ": "
+            value = error.get("input")
+            help = _MISSING_HELP.get(dotted) if value is None else None
             findings.append(
                 finding(
                     "CC105",
                     f"`{dotted}`{sep}{message}",
                     doc.location(path),
-                    help=_MISSING_HELP.get(dotted) if error.get("input") is None else None,
+                    help=digit_hint(value) if isinstance(value, str) else help,
                 )
             )
     return findings
+
+
+def _shape_finding(doc: YamlDoc, path: Path, error: ShapeError, value: Any) -> Finding:
+    """CC105 for `input`, at the list item at fault when there is one."""
+    dotted = ".".join(str(p) for p in path)
+    if error.index is None:
+        message = f"{error.problem}, got {_show(value)}"
+        return finding("CC105", f"`{dotted}`: {message}", doc.location(path), help=error.hint)
+    item = (*path, error.index)
+    problem = error.problem
+    node = doc.nodes.get(item)
+    raw = getattr(node, "value", None)
+    item_value = value[error.index]
+    if (
+        isinstance(item_value, bool)
+        and isinstance(raw, str)
+        and raw.lower() != str(item_value).lower()
+    ):
+        shown = str(item_value).lower()  # yes, no, on, off: YAML 1.1 booleans
+        problem = problem.replace(
+            f"is {shown} (a boolean)", f"is `{raw}`, which YAML reads as {shown} (a boolean)"
+        )
+    return finding(
+        "CC105",
+        f"`{dotted}`: {problem}",
+        doc.location(item),
+        help=error.hint or "write W, H and D as integers: input: [224, 224, 3] or input: 224x224x3",
+    )
 
 
 _MISSING_HELP = {
@@ -316,7 +382,7 @@ def _show(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    return repr(excerpt(value)) if isinstance(value, str) else repr(value)
 
 
 def _raw_value(doc: YamlDoc, path: tuple[str, ...]) -> str:
@@ -438,6 +504,8 @@ def _header_problem(header: BlockHeader) -> str | None:
 
 def inline(pattern: str, shape: Shape, *, name: str = "<pattern>") -> Spec:
     """A spec from a pattern given on the command line (``check -e``)."""
+    _expect("inline", "pattern", pattern, (str,))
+    _expect("inline", "name", name, (str,))
     file = SourceFile(name, pattern)
     try:
         chain = parse_pattern(Source.whole(file))

@@ -18,34 +18,60 @@ from pydantic_core import core_schema as cs
 
 from .. import limits
 from ..records import Shape
+from ..source import digit_hint
 from ..units import parse_size
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 ROUNDINGS = ("floor", "strict", "caffe")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SHAPE_PATTERN = r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*$"
-_SHAPE = re.compile(SHAPE_PATTERN)
+_SHAPE = re.compile(SHAPE_PATTERN, re.ASCII)  # \d: ASCII digits only, as in the grammar
+_EXPECTED_SHAPE = "expected W x H x D, like 224x224x3 or [224, 224, 3]"
+
+
+class ShapeError(ValueError):
+    """Why a value is not a W x H x D shape: ``problem`` for a message, ``hint`` for a fix,
+    ``index`` of the list item at fault (None: the whole value)."""
+
+    def __init__(self, problem: str, hint: str | None = None, index: int | None = None) -> None:
+        super().__init__(problem + (f"; {hint}" if hint else ""))
+        self.problem = problem
+        self.hint = hint
+        self.index = index
+
+
+def _item(value: Any) -> str:
+    """A list item that is not an integer, described by what YAML made of it."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, str):
+        return f"{value!r} (text)"
+    if isinstance(value, float):
+        return f"{value!r} (a number with a fraction)"
+    return "a list" if isinstance(value, list) else "a mapping"
 
 
 def parse_shape(value: Any) -> Shape:
-    """``224x224x3`` or ``[224, 224, 3]`` → (224, 224, 3); ValueError otherwise."""
+    """``224x224x3`` or ``[224, 224, 3]`` → (224, 224, 3); :class:`ShapeError` otherwise."""
     if isinstance(value, str):
         m = _SHAPE.match(value)
         if m is None:
-            raise ValueError("expected W x H x D, like 224x224x3 or [224, 224, 3]")
+            raise ShapeError(_EXPECTED_SHAPE, digit_hint(value))
         numbers = [int(g) for g in m.groups()]
-    elif (
-        isinstance(value, (list, tuple))
-        and len(value) == 3
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
+    elif isinstance(value, (list, tuple)) and len(value) == 3:
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, int):
+                hint = digit_hint(item) if isinstance(item, str) else None
+                raise ShapeError(f"item {i + 1} is {_item(item)}, not an integer", hint, i)
         numbers = list(value)
     else:
-        raise ValueError("expected W x H x D, like 224x224x3 or [224, 224, 3]")
+        raise ShapeError(_EXPECTED_SHAPE)
     if min(numbers) < 1:
-        raise ValueError("width, height and depth must be at least 1")
+        raise ShapeError("width, height and depth must be at least 1")
     if max(numbers) > limits.MAX_SIZE:
-        raise ValueError(f"sizes are limited to {limits.MAX_SIZE:,}")
+        raise ShapeError(f"sizes are limited to {limits.MAX_SIZE:,}")
     return numbers[0], numbers[1], numbers[2]
 
 
@@ -78,7 +104,14 @@ _ARG_VALUE = cs.union_schema(
 
 def _size(value: Any) -> Any:
     """``12GiB``, ``500MB`` or a number of bytes."""
-    return parse_size(value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    if digit_hint(value):
+        raise ValueError("a size is written in ASCII digits, like 12GiB")
+    try:
+        return parse_size(value)
+    except OverflowError:  # a number of hundreds of digits, read as a float
+        raise ValueError("the number is too large for a size") from None
 
 
 _SIZE_SCHEMA = cs.no_info_before_validator_function(_size, cs.int_schema(ge=0, strict=True))

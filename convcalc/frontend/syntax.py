@@ -18,19 +18,37 @@ class Name(NamedTuple):
     span: Span
 
 
-class BinOp(NamedTuple):
+class Step(NamedTuple):
+    """One operator of an :class:`Arith` and its right operand; ``end`` is where the operand
+    ends, so an error in this step quotes the expression from its start up to there."""
+
     op: str  # + - * // %
-    left: Expr
-    right: Expr
+    operand: Expr
+    end: int
+
+
+class Arith(NamedTuple):
+    """Operators of one precedence applied left to right, ``first (op operand)*``: a sum of
+    products, or a product of factors. Flat, so a sum of 100,000 terms is a loop to evaluate,
+    not a tree 100,000 levels deep; ``ops`` counts every operator inside, nested ones too."""
+
+    first: Expr
+    steps: tuple[Step, ...]
     span: Span
+    ops: int
+
+    def upto(self, end: int) -> Span:
+        """The expression from its start to ``end`` (a step's end)."""
+        return Span(self.span.source, self.span.start, end)
 
 
 class Neg(NamedTuple):
     operand: Expr
     span: Span
+    ops: int  # this minus and the operators of its operand
 
 
-Expr = IntLit | Name | BinOp | Neg
+Expr = IntLit | Name | Arith | Neg
 
 
 class Num(NamedTuple):
@@ -48,7 +66,16 @@ class Pair(NamedTuple):
     span: Span
 
 
-ValueExpr = IntLit | Name | BinOp | Neg | Num | Pair
+ValueExpr = IntLit | Name | Arith | Neg | Num | Pair
+
+
+def operators(value: ValueExpr | None) -> int:
+    """How many operators evaluating a value applies (expansion counts them as steps)."""
+    if isinstance(value, (Arith, Neg)):
+        return value.ops
+    if isinstance(value, Pair):
+        return operators(value.w) + operators(value.h)
+    return 0
 
 
 class Arg(NamedTuple):
@@ -64,6 +91,7 @@ class Layer(NamedTuple):
     span: Span  # the type token (or the sugar token)
     label: str | None = None
     sugar: bool = False
+    label_span: Span | None = None  # `@label`
 
 
 class Call(NamedTuple):
@@ -82,6 +110,7 @@ class Merge(NamedTuple):
     branches: tuple[Chain, ...]
     span: Span  # the keyword
     label: str | None = None
+    label_span: Span | None = None  # `@label`
 
 
 Term = Layer | Call | Group | Merge

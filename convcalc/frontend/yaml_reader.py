@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Iterator
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
 from typing import Any, NamedTuple
 
 import yaml
@@ -59,8 +59,10 @@ class YamlDoc(NamedTuple):
         node = (self.keys if key else self.nodes)[path]
         value = node.value
         start, end = node.start_mark.index, node.end_mark.index
-        if getattr(node, "style", None) in ("|", ">"):
-            start = self.file.text.find("\n", start) + 1 or start
+        if getattr(node, "style", None) in ("|", ">"):  # the value starts on the next line
+            starts = self.file.line_starts
+            line = node.start_mark.line + 1
+            start = starts[line] if line < len(starts) else start
         return Source(self.file, value, align(value, self.file.text, start, end))
 
     def span(self, path: Path, *, key: bool = False) -> Span:
@@ -99,12 +101,10 @@ def read_text(name: str, raw: bytes) -> SourceFile:
             Location.at(SourceFile(name, ""), 1, 1),
             help="save the file as UTF-8",
         )
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     nul = raw.find(b"\x00")
     if nul >= 0:
-        line = raw.count(b"\n", 0, nul) + 1
-        start = raw.rfind(b"\n", 0, nul) + 1
-        shown = SourceFile(name, raw.decode("utf-8", "replace"))
-        column = len(raw[start:nul].decode("utf-8", "replace")) + 1
+        shown, line, column = _position(name, raw, bom, nul)
         raise _fail(
             "CC100",
             f"the file contains a NUL byte at line {line}, column {column}: it is not a text file",
@@ -112,20 +112,26 @@ def read_text(name: str, raw: bytes) -> SourceFile:
             help="save the spec as plain UTF-8 text",
         )
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
-        byte = raw[exc.start : exc.start + 1].hex()
-        shown = SourceFile(name, raw.decode("utf-8", "replace"))
+        index = bom + exc.start
+        shown, line, column = _position(name, raw, bom, index)
         raise _fail(
             "CC100",
-            f"the file is not UTF-8 text: byte 0x{byte} at line {line}, column {column}",
+            f"the file is not UTF-8 text: byte 0x{raw[index : index + 1].hex()} at line {line}, "
+            f"column {column}",
             Location.at(shown, line, column),
             help="save the file as UTF-8",
         ) from None
     return SourceFile(name, text)
+
+
+def _position(name: str, raw: bytes, bom: int, index: int) -> tuple[SourceFile, int, int]:
+    """The text of undecodable bytes (shown with U+FFFD), and the line and column of the byte
+    ``raw[index]`` in it: every line break YAML knows counts, the BOM does not."""
+    shown = SourceFile(name, raw[bom:].decode("utf-8", "replace"))
+    line, column = shown.line_col(len(raw[bom:index].decode("utf-8", "replace")))
+    return shown, line, column
 
 
 #: Brackets nested deeper than this are refused before YAML reads them: libyaml's composer
@@ -186,11 +192,11 @@ def compose(file: SourceFile) -> YamlDoc:
         raise _yaml_error(file, exc) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every pyyaml error we know is marked
         raise _fail("CC101", f"YAML error: {exc}", Location.at(file, 1, 1)) from None
-    except RecursionError:
+    except RecursionError:  # the composer recurses; block nesting (`- - - x`) has no brackets
         raise _fail(
             "CC123",
-            "the YAML is nested too deeply to read",
-            Location.at(file, 1, 1),
+            f"the YAML nests deeper than {limits.MAX_NESTING} levels",
+            _deepest(file),
         ) from None
     if root is None:
         raise _fail(
@@ -204,6 +210,22 @@ def compose(file: SourceFile) -> YamlDoc:
     keys: dict[Path, yaml.Node] = {}
     data = _convert(file, root, (), nodes, keys, 0)
     return YamlDoc(file, data, nodes, keys)
+
+
+def _deepest(file: SourceFile) -> Location:
+    """Where the YAML first nests deeper than MAX_NESTING, found from the parser's events
+    (which, unlike the composer, do not recurse)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    for event in yaml.parse(file.text, Loader=loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            mark = event.start_mark
+            if depth > limits.MAX_NESTING + 1 and mark is not None:
+                return Location.at(file, mark.line + 1, mark.column + 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return Location.at(file, 1, 1)  # pragma: no cover - the composer recursed for a reason
 
 
 def _yaml_error(file: SourceFile, exc: yaml.MarkedYAMLError) -> FindingError:
@@ -256,46 +278,85 @@ def _arch_error(file: SourceFile, line: int, col: int, text: str, problem: str) 
 
 
 def _check_expansion(file: SourceFile, root: yaml.Node) -> None:
-    """Refuse alias bombs and recursive aliases before touching the values."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: yaml.Node) -> int:
+    """Refuse, before touching the values: more than MAX_YAML_NODES nodes (and, when only
+    aliases make them that many, an alias bomb), aliases that refer to themselves, and
+    nesting deeper than MAX_NESTING. One pass over the collections, in a loop (a hostile
+    file can nest a hundred thousand levels with `- - - ...`); the scalars of a collection,
+    most of the nodes, are counted together, at C speed."""
+    if isinstance(root, yaml.ScalarNode):
+        return
+    sizes: dict[int, int] = {}  # nodes under a collection, itself included, aliases expanded
+    open_: set[int] = set()  # collections whose children are being counted
+    scalars: set[int] = set()  # the scalars counted
+    distinct, limit, deepest = 0, limits.MAX_YAML_NODES, limits.MAX_NESTING
+    # (collection, depth, its children once they are pushed: counted when it comes back up)
+    stack: list[tuple[yaml.Node, int, list[yaml.Node] | None]] = [(root, 0, None)]
+    while stack:
+        node, depth, children = stack.pop()
         key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise _fail("CC125", "a YAML alias refers to itself", node_location(file, node))
-        active.add(key)
-        total = 1
-        for child in _children(node):
-            total += size(child)
-            if total > limits.MAX_YAML_NODES:
+        if children is not None:
+            open_.discard(key)
+            total = 1 + sum(map(sizes.get, map(id, children), repeat(1)))  # a scalar is 1
+            if total > limit:  # more than the distinct nodes, so aliases did it
                 raise _fail(
                     "CC125",
-                    f"YAML aliases expand this document past {limits.MAX_YAML_NODES:,} nodes",
+                    f"YAML aliases expand this document past {limit:,} nodes",
                     node_location(file, node),
                     help="write the repeated part once; `blocks:` and `*n` repeat layers",
                 )
-        active.discard(key)
-        sizes[key] = total
-        return total
+            sizes[key] = total
+            continue
+        if key in sizes:  # an alias of a collection counted already
+            continue
+        if key in open_:
+            raise _fail("CC125", "a YAML alias refers to itself", node_location(file, node))
+        distinct += 1
+        if distinct > limit:
+            raise _too_many(file, node)
+        children = list(_children(node))
+        if children and depth >= deepest:
+            raise _too_nested(file, children[0])
+        new = list(  # the scalars not counted yet, each once (an alias may repeat one)
+            dict.fromkeys(
+                c for c in children if type(c) is yaml.ScalarNode and id(c) not in scalars
+            )
+        )
+        if distinct + len(new) > limit:
+            raise _too_many(file, new[limit - distinct])
+        distinct += len(new)
+        scalars.update(map(id, new))
+        open_.add(key)
+        stack.append((node, depth, children))
+        stack.extend(
+            (child, depth + 1, None)
+            for child in reversed(children)
+            if type(child) is not yaml.ScalarNode
+        )
 
-    try:
-        size(root)
-    except RecursionError:
-        raise _fail(
-            "CC123", "the YAML is nested too deeply to read", Location.at(file, 1, 1)
-        ) from None
+
+def _too_many(file: SourceFile, node: yaml.Node) -> FindingError:
+    return _fail(
+        "CC125",
+        f"the YAML has more than {limits.MAX_YAML_NODES:,} nodes (keys, values and list items)",
+        node_location(file, node),
+        help="a spec needs a few dozen; `blocks:` and `*n` repeat layers",
+    )
+
+
+def _too_nested(file: SourceFile, node: yaml.Node) -> FindingError:
+    return _fail(
+        "CC123",
+        f"the YAML nests deeper than {limits.MAX_NESTING} levels",
+        node_location(file, node),
+    )
 
 
 def _children(node: yaml.Node) -> Iterator[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
-        yield from node.value
-    elif isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            yield key
-            yield value
+        return iter(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return chain.from_iterable(node.value)
+    return iter(())
 
 
 def _convert(
@@ -306,12 +367,8 @@ def _convert(
     keys: dict[Path, yaml.Node],
     depth: int,
 ) -> Any:
-    if depth > limits.MAX_NESTING:
-        raise _fail(
-            "CC123",
-            f"the YAML nests deeper than {limits.MAX_NESTING} levels",
-            node_location(file, node),
-        )
+    if depth > limits.MAX_NESTING:  # pragma: no cover - _check_expansion refuses it first
+        raise _too_nested(file, node)
     nodes[path] = node
     if isinstance(node, yaml.ScalarNode):
         return _scalar(file, node)

@@ -40,7 +40,7 @@ _RULES = [
     Rule("CC122", E, "limit: repetition count too large"),
     Rule("CC123", E, "limit: nesting too deep"),
     Rule("CC124", E, "limit: block recursion too deep"),
-    Rule("CC125", E, "limit: YAML aliases expand to too many nodes"),
+    Rule("CC125", E, "limit: too many YAML nodes (aliases expanded)"),
     Rule("CC126", E, "limit: integer too large"),
     Rule("CC201", W, "stride doesn't fit: real input rows/columns are never read"),
     Rule(

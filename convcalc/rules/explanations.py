@@ -109,8 +109,9 @@ specs short.
 Fix: write repeated parts once, with [...]*n and blocks.""",
     "CC121": """\
 The pattern expands to more than 20,000 layers, or takes more than 100,000 expansion steps
-(repetitions of nothing and block calls count too). convcalc bounds what a pattern, a
-repetition or a block call expands to before expanding it, and refuses at once.
+(repetitions of nothing, block calls and every arithmetic operator evaluated count too).
+convcalc bounds what a pattern, a repetition or a block call expands to before expanding it,
+and refuses at once.
 
 Example:  [[[[ID]*10000]*10000]*10000]*10000
 Fix:      smaller repetition counts""",
@@ -120,7 +121,8 @@ A single repetition count is above 20,000.
 Example:  [FC(2)]*1000000000
 Fix:      a realistic count""",
     "CC123": """\
-Brackets, merges and parentheses nest more than 64 levels deep, or the YAML does.
+Brackets, merges and parentheses nest more than 64 levels deep, or the YAML does. Brackets
+and merges count through block calls too: a block called inside brackets adds its own.
 
 Fix: brackets are only needed around what repeats or is optional; a block can name a
 deep part.""",
@@ -131,8 +133,8 @@ condition.
 Example:  blocks: {"down(n)": "CONV -> down(n)"}
 Fix:      blocks: {"down(n)": "CONV -> down(n - 1)?n"}   (stops when n reaches 0)""",
     "CC125": """\
-YAML aliases expand the document past 100,000 nodes (a "billion laughs" bomb), or an alias
-refers to itself.
+The YAML has more than 100,000 nodes (keys, values and list items), or aliases expand it
+past that many (a "billion laughs" bomb), or an alias refers to itself.
 
 Fix: write the repeated part once; blocks and [...]*n repeat layers.""",
     "CC126": """\
