@@ -180,12 +180,15 @@ class Analyzer:
         merge = MERGES[node.kind]
         results: list[_State | None] = []
         deferred: list[int] = []
+        spans: list[range] = []  # the rows of each branch
         for i, branch in enumerate(node.branches):
+            start = len(self.rows)
             if branch and isinstance(branch[-1], LayerNode) and branch[-1].type == "SKIP":
                 deferred.append(i)
                 results.append(None)
             else:
                 results.append(self.sequence(branch, state))
+            spans.append(range(start, len(self.rows)))
         for i in deferred:
             branch = node.branches[i]
             skip = branch[-1]
@@ -193,8 +196,13 @@ class Analyzer:
             targets = [r.shape for r in results if r is not None]
             if not merge.takes_skip or not targets:
                 raise merges.unmatched_skip(skip, merge)
+            start = len(self.rows)
             before = self.sequence(branch[:-1], state)
             results[i] = self.skip(skip, before, targets[0])
+            spans[i] = range(start, len(self.rows))
+        if deferred:  # a SKIP's rows were made after its siblings': put them where written
+            moved = self.reorder([j for span in spans for j in span])
+            results = [r and r._replace(row=moved.get(r.row, r.row)) for r in results]
         states = [r for r in results if r is not None]
         shapes = [s.shape for s in states]
         y = merge.output(shapes)
@@ -220,6 +228,17 @@ class Analyzer:
         row = self._add(fake, tuple(inputs), tuple(shapes), y, rf, 0, 0, 0, 0, volume,
                         in_place=in_place)  # fmt: skip
         return _State(row, y, rf)
+
+    def reorder(self, order: list[int]) -> dict[int, int]:
+        """Put the rows from ``order[0]`` on in that order (the rows of a merge's branches,
+        as written), renumbering what they read; the old index -> the new one."""
+        first = len(self.rows) - len(order)
+        moved = {old: first + k for k, old in enumerate(order)}
+        rows = [self.rows[old] for old in order]
+        self.rows[first:] = [
+            row._replace(inputs=tuple(moved.get(j, j) for j in row.inputs)) for row in rows
+        ]
+        return moved
 
     def add_in_place(self, merge: MergeType, inputs: list[int], merge_input: int) -> int | None:
         """Which branch an ADD can sum into, PyTorch-style (`out += identity`), if any.

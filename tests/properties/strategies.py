@@ -3,9 +3,8 @@
 Every drawn layer carries its rule: the README's "Layer vocabulary" and "Conventions" formulas
 for its output volume, weights, biases, buffers and MACs, written out here and never imported
 from convcalc. A drawn spec (:class:`Net`) knows its whole row sequence in execution order:
-the INPUT row, every repetition expanded, the rows of each merge's branches (a SKIP branch
-after its sibling, wherever it is written, with its projection CONV and BN when the shapes
-differ), then the merge row itself.
+the INPUT row, every repetition expanded, the rows of each merge's branches in written order (a
+SKIP branch with its projection CONV and BN when the shapes differ), then the merge row itself.
 
 Covered: CONV and LOCAL (rectangular F, S and P, ``same`` and ``valid``, dilation, groups,
 bias), TCONV (dilation, groups, out_pad), POOL (max, avg, l2; padding; ceil), UP(2..3), the
@@ -452,7 +451,8 @@ class Builder:
         """``RES{ a }`` (= ``ADD{ a | ID }``) when ``a`` keeps the volume, else
         ``ADD{ a | SKIP }``: an identity SKIP row, or the projection CONV(K, F=1, S, bias=false)
         and BN rows, S the smallest stride that takes the input to ``a``'s width and height.
-        The SKIP branch's rows come after ``a``'s even when it is written first."""
+        The rows come in written order: a SKIP written first runs first."""
+        mark = len(self.rows)
         inner, end = self.chain(at, depth + 1)
         x, y = self.shape(at), self.shape(end)
         if x == y and self.draw(st.booleans()):
@@ -464,6 +464,7 @@ class Builder:
             if s is None:
                 return inner, end  # no 1×1 projection reaches y: the branch stays a chain
             strides.append(s)
+        split = len(self.rows)
         if x == y:
             other = self.add(Fact("SKIP", (at,), x))
         else:
@@ -474,8 +475,21 @@ class Builder:
             conv = self.add(Fact("CONV", (at,), y, d * k, 0, 0, y[0] * y[1] * k * d, misfit))
             other = self.add(Fact("BN", (conv,), y, k, k, 2 * k))
         first = self.draw(st.booleans())
+        if first:
+            end, other = self.swap(mark, split, end, other)
         text = f"ADD{{ SKIP | {inner} }}" if first else f"ADD{{ {inner} | SKIP }}"
         return text, self.add(Fact("ADD", (end, other), y))
+
+    def swap(self, mark: int, split: int, *rows: int) -> list[int]:
+        """Rows from ``split`` on go before those from ``mark``, renumbered (what they read
+        too); ``rows`` renumbered as well."""
+        order = [*range(split, len(self.rows)), *range(mark, split)]
+        moved = {old: mark + k for k, old in enumerate(order)}
+        facts = [self.rows[old] for old in order]
+        self.rows[mark:] = [
+            f._replace(inputs=tuple(moved.get(j, j) for j in f.inputs)) for f in facts
+        ]
+        return [moved.get(r, r) for r in rows]
 
     def concat(self, at: int) -> tuple[str, int]:
         """``CAT{ ... }`` of 2 or 3 branches that keep the width and height: depths add up."""
