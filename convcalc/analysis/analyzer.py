@@ -166,8 +166,8 @@ class Analyzer:
         self, node: LayerNode, layer: LayerType, args: Args, axes: tuple[Axis, Axis]
     ) -> IntPair:
         """The windows along width and height, floored or (where the layer says) ceiled."""
-        windows.check_window(node, layer, axes)
         ceil = layer.rounds_up(args, self.rounding)
+        windows.check_window(node, layer, axes, ceil)
         notes, pending = windows.window_findings(node, layer, args, axes, ceil, self.rounding)
         self.findings.extend(notes)
         if pending is not None:

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from ..errors import Finding, FindingError, Location, Severity
 from ..expansion.graph import LayerNode, trace_text
 from ..layers.base import LayerType, integer, pair
-from ..layers.geometry import Axis, fix_lines
+from ..layers.geometry import MINUS, Axis, fix_lines
 from ..layers.windowed import TConv
 from ..records import Args, Shape
 from .nodes import AXES, at, stop
@@ -49,10 +49,24 @@ class Pending(NamedTuple):
         )
 
 
-def check_window(node: LayerNode, layer: LayerType, axes: tuple[Axis, Axis]) -> None:
-    """CC203: a window larger than the padded input; CC111: padding over the layer's limit."""
+def check_window(
+    node: LayerNode, layer: LayerType, axes: tuple[Axis, Axis], ceil: bool = False
+) -> None:
+    """CC203: a window larger than the padded input (rounding up, PyTorch's ceil_mode: one
+    that would hang over it by the stride or more); CC111: padding over the layer's limit."""
     for i, axis in enumerate(axes):
-        if axis.span < 0:
+        if ceil and axis.ceil < 1:
+            pad = axis.before + axis.after
+            raise stop(
+                node,
+                "CC203",
+                f"the {AXES[i]} would be ⌈({axis.size} {MINUS} {axis.f_eff} + {pad})/{axis.s}⌉ "
+                f"+ 1 = {axis.ceil} < 1".replace("-", MINUS)
+                + f": a window of {axis.f_eff} does not fit in {axis.size} + {pad} padding, "
+                f"even hanging over by less than the stride",
+                help="pad more, use a smaller filter, or remove a pooling layer before this",
+            )
+        if not ceil and axis.span < 0:
             raise stop(
                 node,
                 "CC203",

@@ -264,6 +264,7 @@ POOL_CASES = [
     ((3, 2), (2, 3), ((1, 0), (0, 1)), True),
     ((3, 3), (2, 2), ((1, 1), (1, 1)), True),
     ((2, 3), (1, 2), ((1, 1), (0, 1)), False),
+    ((9, 3), (9, 3), ((0, 0), (1, 1)), True),  # ceil: a window taller than the input (7)
 ]
 
 
@@ -274,6 +275,22 @@ def test_pool2d_matches_loops(kind: str, case: Any) -> None:
     x = rand(2, 7, 8, 3)
     got = K.pool2d(x, f, stride=s, pad=pad, kind=kind, ceil=ceil, arena=K.Arena())
     close(got, naive_pool(x, f, s, pad, kind, ceil))
+
+
+def test_ceil_pools_on_inputs_smaller_than_the_window_equal_torch() -> None:
+    """PyTorch's ceil_mode keeps a window that starts inside the input and hangs over it by
+    less than the stride, even when the input is smaller than the window."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    for (h, w), f, s, p in [((2, 2), 3, 3, 0), ((2, 3), 3, 2, 1), ((1, 2), 4, 4, 2),
+                            ((3, 1), 5, 3, 1), ((2, 2), 4, 3, 0)]:  # fmt: skip
+        x = rand(2, h, w, 3)
+        pad = ((p, p), (p, p))
+        for kind, pool in (("max", F.max_pool2d), ("avg", F.avg_pool2d)):
+            want = nhwc(pool(nchw(x), f, s, p, ceil_mode=True))
+            got = K.pool2d(x, (f, f), stride=(s, s), pad=pad, kind=kind, ceil=True)
+            close(got, want, 1e-5)
+            close(got, naive_pool(x, (f, f), (s, s), pad, kind, True), 1e-5)
 
 
 def test_global_avg_pool_and_fc() -> None:
@@ -359,8 +376,11 @@ def test_window_count_follows_pytorch_ceil_mode() -> None:
     assert K.window_count(224, 11, 4, 0, 0, False) == 54
     assert K.window_count(112, 3, 2, 0, 0, True) == 56  # 55.5 rounds up
     assert K.window_count(5, 2, 2, 1, 1, True) == 3  # a 4th window would start in the padding
+    assert K.window_count(2, 3, 3, 0, 0, True) == 1  # hangs over a 2-pixel input by 1 < S
     with pytest.raises(ValueError):
         K.window_count(2, 5, 1, 0, 0, False)
+    with pytest.raises(ValueError):
+        K.window_count(2, 5, 3, 0, 0, True)  # would hang over by 3: not even one window
 
 
 def test_arena_reuses_buffers() -> None:

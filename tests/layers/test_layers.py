@@ -4,6 +4,8 @@ every layer."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -55,10 +57,43 @@ def test_ceil_pool_size_matches_enumeration(size: int, f: int, s: int, p: int) -
     assume(2 * p <= f)  # padding above half the window is refused (CC111)
     a = check(spec(f"INPUT -> POOL(F={f}, S={s}, P={p}, ceil=true)", f"{size}x{size}x1"))
     expected = naive_windows(size, f, s, p, 1, ceil=True)
-    if size + 2 * p < f:
-        assert a.output is None
+    if expected < 1:
+        assert a.output is None and [f.code for f in a.findings] == ["CC203"]
     else:
         assert a.output == (expected, expected, 1)
+
+
+def test_a_ceil_pool_may_hang_over_an_input_smaller_than_its_window() -> None:
+    # PyTorch's ceil_mode: one window that starts inside the 2 pixels, as max_pool2d gives
+    a = check(spec("INPUT -> POOL(F=3, S=3, ceil=true)", "2x2x4"))
+    assert a.ok and a.output == (1, 1, 4), [f.render() for f in a.findings]
+    (note,) = [f for f in a.findings if f.code == "CC205"]
+    assert "ceil gives 1, floor 0" in note.message
+    b = check(spec("INPUT -> POOL(F=3, S=1, ceil=true)", "1x1x4"))  # hangs over by 2 ≥ S
+    assert b.output is None and [f.code for f in b.findings] == ["CC203"]
+    assert "⌈(1 − 3 + 0)/1⌉ + 1 = −1 < 1" in b.findings[0].message
+    c = check(spec("INPUT -> POOL(F=3, S=3)", "2x2x4"), rounding="caffe")  # Caffe's ceil too
+    assert c.output == (1, 1, 4)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_ceil_pool_sizes_on_small_inputs_equal_torch(kind: str) -> None:
+    """Every small input, window, stride and padding: convcalc's size is torch's, and where
+    torch refuses (an output below 1) convcalc says CC203."""
+    torch = pytest.importorskip("torch")
+    pool = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+    for w, h, f, s in itertools.product(range(1, 7), range(1, 4), range(1, 6), range(1, 5)):
+        for p in range(f // 2 + 1):
+            try:
+                y = pool(torch.zeros(1, 1, h, w), f, s, p, ceil_mode=True)
+                expected = (int(y.shape[3]), int(y.shape[2]), 1)
+            except RuntimeError:
+                expected = None
+            arch = f"INPUT -> POOL(F={f}, S={s}, P={p}, type={kind}, ceil=true)"
+            a = check(spec(arch, f"{w}x{h}x1"))
+            assert a.output == expected, (arch, w, h, [x.render() for x in a.findings])
+            if expected is None:
+                assert [x.code for x in a.findings if x.severity.name == "ERROR"] == ["CC203"]
 
 
 @settings(max_examples=200, deadline=None)

@@ -59,17 +59,16 @@ def windows(
     size: int, f: int, s: int, before: int, after: int, dilation: int = 1, *, ceil: bool = False
 ) -> int | None:
     """W2 = floor((W1 + P_before + P_after − F_eff)/S) + 1; with ``ceil`` PyTorch's ceil_mode
-    (ceil instead of floor, then drop a last window that starts at or beyond W1 + P_before).
-    None when even one window does not fit."""
+    (ceil instead of floor, then drop a last window that starts at or beyond W1 + P_before:
+    a window may hang over the end by less than the stride, even over an input smaller than
+    it). None when not even one window fits."""
     span = size + before + after - f_eff(f, dilation)
-    if span < 0:
-        return None
     if not ceil:
-        return span // s + 1
+        return span // s + 1 if span >= 0 else None
     n = -(-span // s) + 1
     if (n - 1) * s >= size + before:
         n -= 1
-    return n
+    return n if n >= 1 else None
 
 
 def fits(size: int, f: int, s: int, before: int, after: int, dilation: int = 1) -> bool:
