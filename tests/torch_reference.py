@@ -57,6 +57,10 @@ def shapes(rows: Sequence[Row]) -> list[tuple[int, int, int]]:
                 y = torch.zeros(1, k, 1, 1)  # type: ignore[arg-type]
             elif row.type == "ADD":
                 y = sum(outputs[i] for i in row.inputs)
+            elif row.type == "MUL":
+                y = outputs[row.inputs[0]]
+                for i in row.inputs[1:]:
+                    y = y * outputs[i]  # broadcasts a 1×1 branch
             elif row.type == "CAT":
                 y = torch.cat([outputs[i] for i in row.inputs], dim=1)
             else:  # activations, BN, LRN, DROPOUT, ID, SKIP: the same shape

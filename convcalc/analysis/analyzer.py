@@ -210,11 +210,13 @@ class Analyzer:
             raise merges.mismatch(node, merge, shapes, skipped=bool(deferred))
         check_volume(node, y)
         size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
-        jump = tuple(max(s.rf.jump[i] for s in states) for i in (0, 1))
-        centres = {s.rf.centre for s in states}
-        aligned = len(centres) == 1 and len({s.rf.jump for s in states}) == 1
+        # a branch that broadcasts (MUL's 1×1×D) sees everything; the grid is the others'
+        grid = [s for s in states if s.shape[:2] == y[:2]]
+        jump = tuple(max(s.rf.jump[i] for s in grid) for i in (0, 1))
+        centres = {s.rf.centre for s in grid}
+        aligned = len(centres) == 1 and len({s.rf.jump for s in grid}) == 1
         if not aligned and None not in centres:
-            self.findings.append(merges.misaligned(node, [s.rf for s in states]))
+            self.findings.append(merges.misaligned(node, [(states.index(s), s.rf) for s in grid]))
         centre = next(iter(centres)) if aligned else None
         rf = RF((size[0], size[1]), (jump[0], jump[1]), centre)
         fake = LayerNode(node.kind, {}, node.span, node.trace, node.label, node.name)

@@ -61,7 +61,7 @@ class LayerNode:
 
 
 class MergeNode:
-    """ADD or CAT over branches, each a sequence of nodes."""
+    """ADD, CAT or MUL over branches, each a sequence of nodes."""
 
     __slots__ = ("branches", "kind", "label", "name", "span", "trace")
 

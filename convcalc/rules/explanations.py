@@ -215,6 +215,14 @@ able to take the input to the sibling's size.
 
 Example:  INPUT -> SKIP -> FC(10)
 Fix:      ADD{ CONV(16, P=1) | SKIP }""",
+    "CC306": """\
+MUL multiplies its branches elementwise, so they need the same W×H×D, except that a 1×1×D
+branch broadcasts over a W×H×D one (squeeze-and-excitation: one weight per channel). The
+depths must be equal; a width and height that are neither the other branches' nor 1×1 do
+not broadcast. The message lists every branch's shape.
+
+Example:  MUL{ ID | GAP -> CONV(16, F=1) -> RELU -> CONV(32, F=1) -> SIGMOID }   (on 64 channels)
+Fix:      MUL{ ID | GAP -> CONV(16, F=1) -> RELU -> CONV(64, F=1) -> SIGMOID }""",
     "CC401": """\
 The activations of one image take more memory (at the spec's dtype, forward only) than the
 spec's `budgets: activations` allows.

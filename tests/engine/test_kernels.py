@@ -364,6 +364,29 @@ def test_lrn_matches_loops() -> None:
     close(K.lrn(x, size, alpha, beta, k), naive_lrn(x, size, alpha, beta, k), 1e-5)
 
 
+def naive_multiply(arrays: list[Array]) -> Array:
+    """One value at a time; a (N, 1, 1, C) array gives its value at every position."""
+    N, C = arrays[0].shape[0], arrays[0].shape[3]
+    H, W = max(a.shape[1] for a in arrays), max(a.shape[2] for a in arrays)
+    out = np.ones((N, H, W, C))
+    for n, y, x_, c in np.ndindex(N, H, W, C):
+        for a in arrays:
+            out[n, y, x_, c] *= float(a[n, y % a.shape[1], x_ % a.shape[2], c])
+    return out
+
+
+MUL_CASES = [[(2, 3, 4, 5), (2, 1, 1, 5)], [(2, 1, 1, 5), (2, 3, 4, 5)],
+             [(1, 2, 3, 4), (1, 2, 3, 4), (1, 1, 1, 4)], [(2, 1, 1, 3), (2, 1, 1, 3)]]  # fmt: skip
+
+
+@pytest.mark.parametrize("shapes", MUL_CASES)
+def test_multiply_broadcasts_like_loops(shapes: list[tuple[int, ...]]) -> None:
+    arrays = [rand(*s) for s in shapes]
+    close(K.multiply(arrays), naive_multiply(arrays), 1e-6)
+    out = np.empty(naive_multiply(arrays).shape, np.float32)
+    assert K.multiply(arrays, out=out) is out
+
+
 def test_upsample_nearest() -> None:
     x = rand(2, 3, 4, 5)
     got = K.upsample_nearest(x, 3)
@@ -451,6 +474,16 @@ def test_pools_equal_torch(case: Any) -> None:
     if p == (0, 0) and not ceil:  # lp_pool2d scales ceil windows by F·F / cells: a quirk
         close(K.pool2d(x, f, stride=s, kind="l2", ceil=ceil),
               nhwc(F.lp_pool2d(nchw(x), 2, f, s, ceil_mode=ceil)))  # fmt: skip
+
+
+@pytest.mark.parametrize("shapes", MUL_CASES)
+def test_multiply_equals_torch(shapes: list[tuple[int, ...]]) -> None:
+    pytest.importorskip("torch")
+    arrays = [rand(*s) for s in shapes]
+    product = nchw(arrays[0])
+    for a in arrays[1:]:
+        product = product * nchw(a)  # torchvision's SqueezeExcitation: scale * input
+    close(K.multiply(arrays), nhwc(product), 1e-5)
 
 
 def test_elementwise_layers_equal_torch() -> None:

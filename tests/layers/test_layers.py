@@ -200,6 +200,45 @@ def test_pool_types() -> None:
         assert a.output == (4, 4, 4) and a.totals.params == 0
 
 
+SE = "MUL{ ID | GAP -> CONV(4, F=1) -> RELU -> CONV(16, F=1) -> SIGMOID }"
+
+
+def test_mul_broadcasts_a_1x1_branch_and_counts_nothing() -> None:
+    a = check(spec(f"INPUT -> CONV(16, P=1) -> {SE}", "9x7x3"))
+    mul = a.rows[-1]
+    assert mul.type == "MUL" and mul.output == (9, 7, 16) and a.ok
+    assert mul.input_shapes == ((9, 7, 16), (1, 1, 16))
+    assert (mul.params, mul.buffers, mul.macs) == (0, 0, 0)  # elementwise, as ADD: no MACs
+    assert mul.activations == 9 * 7 * 16  # a new tensor: autograd keeps both operands
+    # every unit sees the whole input through the squeeze, on the ID branch's grid
+    assert mul.receptive_field == a.rows[a.rows.index(mul) - 1].receptive_field
+    assert mul.receptive_field[0] >= 9 and mul.receptive_field[1] >= 7
+    after = check(spec(f"INPUT -> CONV(16, P=1) -> {SE} -> CONV(2, F=3, S=2)", "9x7x3"))
+    rf_mul, rf_conv = after.rows[-2].receptive_field, after.rows[-1].receptive_field
+    assert rf_conv == (rf_mul[0] + 2, rf_mul[1] + 2)  # the jump is still the ID branch's 1
+    # either order, equal shapes, three branches, and all of them 1×1
+    for arch in ("MUL{ GAP | ID }", "MUL{ ID | CONV(3, F=1) }", "MUL{ ID | GAP | ID }",
+                 "GAP -> MUL{ ID | CONV(3, F=1) }"):  # fmt: skip
+        b = check(spec(f"INPUT -> {arch}", "5x4x3"))
+        assert b.ok and b.output == ((1, 1, 3) if arch.startswith("GAP") else (5, 4, 3)), arch
+
+
+@pytest.mark.parametrize(
+    ("arch", "fix"),
+    [
+        ("MUL{ ID | GAP -> CONV(2, F=1) }", "branch 2 needs depth 3, not 2 (end it with CONV(3"),
+        ("MUL{ ID | POOL }", "branch 2 is 3×2, neither 6×4 nor 1×1 (GAP makes it 1×1)"),
+        ("MUL{ GAP | POOL | ID }", "branch 3 is 6×4, neither 3×2 nor 1×1"),
+    ],
+)  # fmt: skip
+def test_mul_refuses_shapes_that_do_not_broadcast(arch: str, fix: str) -> None:
+    a = check(spec(f"INPUT -> {arch}", "6x4x3"))
+    assert a.output is None and [f.code for f in a.findings] == ["CC306"]
+    (f,) = a.findings
+    assert f.message.startswith("mul1: MUL needs branches of one shape, or 1×1×D branches")
+    assert f.help is not None and fix in f.help and "squeeze-and-excitation" in f.help
+
+
 def trace_back(layers: list[tuple[int, int, int]]) -> int:
     """The input interval that one output unit sees, traced back through (F, S, dilation)."""
     lo, hi = 0, 0
@@ -234,6 +273,7 @@ MORE = (
      "-> LOCAL(2, F=3, S=2, P=1) -> UP(n=3) -> POOL(F=3, S=2, ceil=true) -> FLATTEN -> FC(3)",
      "29x30x3"),
     ("INPUT -> CAT{ POOL(F=3, S=2, P=1, type=avg) | CONV(4, F=1, S=2) } -> GAP", "29x29x3"),
+    (f"INPUT -> CONV(16, F=3, S=2) -> {SE} -> MUL{{ GAP | ID | ID }}", "29x28x3"),
 )  # fmt: skip
 
 

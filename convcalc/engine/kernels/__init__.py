@@ -17,7 +17,7 @@ it is still in cache (``epilogue``).
 - ``conv``: ``conv2d`` (im2col), depthwise, ``local2d``, ``conv_transpose2d``
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2)
-- ``elementwise``: batch norm, the activations, LRN
+- ``elementwise``: batch norm, the activations, LRN, ``multiply`` (MUL)
 - ``resizing``: ``global_avg_pool``, ``fully_connected``, ``upsample_nearest``
 
 This package re-exports every public name, so ``kernels.conv2d`` is the way to reach one.
@@ -51,6 +51,7 @@ from .elementwise import (
     gelu,
     leaky_relu,
     lrn,
+    multiply,
     relu,
     sigmoid,
     softmax,
@@ -103,6 +104,7 @@ __all__ = [
     "leaky_relu",
     "local2d",
     "lrn",
+    "multiply",
     "pad_nhwc",
     "patches",
     "pool2d",
