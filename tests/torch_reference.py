@@ -49,6 +49,10 @@ def shapes(rows: Sequence[Row]) -> list[tuple[int, int, int]]:
                 weight = torch.zeros(x.shape[1], a["K"] // a["groups"], fh, fw)  # type: ignore[operator]
                 y = F.conv_transpose2d(x, weight, None, (sh, sw), (ph, pw), (oh, ow),
                                        a["groups"], (dh, dw))  # fmt: skip
+            elif row.type == "APOOL":
+                w, h = a["out"]  # type: ignore[misc]
+                pool = F.adaptive_max_pool2d if a["type"] == "max" else F.adaptive_avg_pool2d
+                y = pool(x, (h, w))
             elif row.type == "UP":
                 y = F.interpolate(x, scale_factor=a["n"], mode="nearest")
             elif row.type in ("FC", "GAP", "FLATTEN"):

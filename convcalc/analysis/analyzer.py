@@ -140,6 +140,8 @@ class Analyzer:
         check_volume(node, y)
         if "out_pad" in args:
             windows.check_out_pad(node, layer, args)
+        if "out" in args:
+            self.findings.extend(windows.adaptive_findings(node, args, x))
         counts = layer.counts(args, x, y)
         rf = layer.receptive(args, x, state.rf, axes)
         in_place = layer.is_in_place(args)

@@ -186,6 +186,14 @@ Grouped convolutions need groups to divide both the input depth and K.
 
 Example:  CONV(10, groups=4) on a 16-deep input
 Fix:      groups=2, or K=12""",
+    "CC208": """\
+APOOL pools to a fixed width and height over PyTorch's bins: bin i spans floor(i·W/out) to
+ceil((i + 1)·W/out). An output larger than the input is allowed, as in PyTorch, but then the
+bins are one or two pixels wide and overlap: input values are repeated, not pooled
+(torchvision's AlexNet on a small image pools 1×1 to 6×6 this way).
+
+Example:  INPUT -> APOOL(6)            (on 4x4x256)
+Fix:      INPUT -> APOOL(4), or UP to upsample on purpose""",
     "CC301": """\
 ADD sums its branches, so they need the same W×H×D; the message lists every branch's shape.
 

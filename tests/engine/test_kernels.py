@@ -293,6 +293,34 @@ def test_ceil_pools_on_inputs_smaller_than_the_window_equal_torch() -> None:
             close(got, naive_pool(x, (f, f), (s, s), pad, kind, True), 1e-5)
 
 
+def naive_adaptive_pool(x: Array, out: Any, kind: str) -> Array:
+    """One output value at a time, over its bin: rows floor(i·H/OH) .. ceil((i + 1)·H/OH) − 1,
+    columns alike (integer arithmetic written out: i·H // OH and −(−(i + 1)·H // OH))."""
+    N, H, W, C = x.shape
+    OH, OW = out
+    y = np.zeros((N, OH, OW, C))
+    for n, i, j, c in np.ndindex(N, OH, OW, C):
+        r0, r1 = (i * H) // OH, -(-((i + 1) * H) // OH)
+        c0, c1 = (j * W) // OW, -(-((j + 1) * W) // OW)
+        vals = [float(x[n, r, s, c]) for r in range(r0, r1) for s in range(c0, c1)]
+        y[n, i, j, c] = max(vals) if kind == "max" else sum(vals) / len(vals)
+    return y
+
+
+#: (H, W) of the input, (OH, OW) of the output: even bins, uneven ones, larger than the input
+ADAPTIVE_CASES = [((6, 6), (3, 3)), ((13, 13), (6, 6)), ((7, 5), (3, 2)), ((2, 3), (5, 4)),
+                  ((5, 7), (1, 1)), ((4, 4), (4, 4)), ((9, 3), (4, 6))]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("case", ADAPTIVE_CASES)
+def test_adaptive_pool2d_matches_loops(kind: str, case: Any) -> None:
+    (h, w), out = case
+    x = rand(2, h, w, 3)
+    got = K.adaptive_pool2d(x, out, kind, arena=K.Arena())
+    close(got, naive_adaptive_pool(x, out, kind), 1e-6)
+
+
 def test_global_avg_pool_and_fc() -> None:
     x = rand(3, 4, 5, 6)
     got = K.global_avg_pool(x)
@@ -484,6 +512,16 @@ def test_multiply_equals_torch(shapes: list[tuple[int, ...]]) -> None:
     for a in arrays[1:]:
         product = product * nchw(a)  # torchvision's SqueezeExcitation: scale * input
     close(K.multiply(arrays), nhwc(product), 1e-5)
+
+
+@pytest.mark.parametrize("case", ADAPTIVE_CASES)
+def test_adaptive_pool2d_equals_torch(case: Any) -> None:
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    (h, w), out = case
+    x = rand(2, h, w, 3)
+    close(K.adaptive_pool2d(x, out, "avg"), nhwc(F.adaptive_avg_pool2d(nchw(x), out)), 1e-5)
+    close(K.adaptive_pool2d(x, out, "max"), nhwc(F.adaptive_max_pool2d(nchw(x), out)), 1e-5)
 
 
 def test_elementwise_layers_equal_torch() -> None:

@@ -5,6 +5,8 @@ every layer."""
 from __future__ import annotations
 
 import itertools
+import math
+from fractions import Fraction
 
 import pytest
 from hypothesis import assume, given, settings
@@ -14,6 +16,7 @@ import convcalc
 from convcalc.frontend import bundled
 from convcalc.layers.merges import MERGES
 from convcalc.layers.vocabulary import LAYERS
+from convcalc.report.text import describe
 
 from ..support import check, spec
 
@@ -200,6 +203,47 @@ def test_pool_types() -> None:
         assert a.output == (4, 4, 4) and a.totals.params == 0
 
 
+def naive_bins(size: int, out: int) -> list[range]:
+    """PyTorch's adaptive bins, one by one: bin i starts at floor(i·W/out) and ends at
+    ceil((i + 1)·W/out), exclusive, computed with fractions."""
+    return [
+        range(math.floor(Fraction(i * size, out)), math.ceil(Fraction((i + 1) * size, out)))
+        for i in range(out)
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(w=st.integers(1, 30), h=st.integers(1, 30), ow=st.integers(1, 12), oh=st.integers(1, 12))
+def test_adaptive_pool_shapes_and_receptive_field(w: int, h: int, ow: int, oh: int) -> None:
+    a = check(spec(f"INPUT -> APOOL(({ow}, {oh}))", f"{w}x{h}x5"))
+    apool = a.rows[1]
+    assert a.ok and apool.output == (ow, oh, 5)
+    assert (apool.params, apool.buffers, apool.macs) == (0, 0, 0)
+    assert apool.activations == ow * oh * 5
+    largest = [max(len(b) for b in naive_bins(size, n)) for size, n in ((w, ow), (h, oh))]
+    assert apool.receptive_field == (largest[0], largest[1])
+    larger = [f for f in a.findings if f.code == "CC208"]
+    assert bool(larger) == (ow > w or oh > h)
+
+
+def test_adaptive_pool_forms_and_switches() -> None:
+    arch = "INPUT -> CONV(8, F=3, S=2, P=1) -> APOOL(4, type=max) -> APOOL((2, 1))"
+    a = check(spec(arch, "16x16x3"))
+    assert [r.output for r in a.rows[2:]] == [(4, 4, 8), (2, 1, 8)]
+    assert [describe(r) for r in a.rows[2:]] == ["APOOL max 4×4", "APOOL 2×1"]
+    assert a.memory is not None and a.memory.pool_switches == 4 * 4 * 8 * 8  # int64 per output
+    # bins that divide the input evenly are POOL(F=S=2): the same receptive field as that pool
+    b = check(spec("INPUT -> CONV(8, F=3, S=2, P=1) -> POOL(2) -> CONV(2, F=3)", "16x16x3"))
+    c = check(spec("INPUT -> CONV(8, F=3, S=2, P=1) -> APOOL(4) -> CONV(2, F=3)", "16x16x3"))
+    assert [r.receptive_field for r in b.rows] == [r.receptive_field for r in c.rows]
+    assert not [f for f in c.findings if f.code == "CC303"]
+    # larger than the input: allowed, with a note that says how to pool without repeating
+    d = check(spec("INPUT -> APOOL((6, 2))", "4x4x2"))
+    (note,) = d.findings
+    assert d.ok and d.output == (6, 2, 2) and note.code == "CC208"
+    assert "width 4 → 6" in note.message and note.help is not None and "APOOL((4, 2))" in note.help
+
+
 SE = "MUL{ ID | GAP -> CONV(4, F=1) -> RELU -> CONV(16, F=1) -> SIGMOID }"
 
 
@@ -274,6 +318,7 @@ MORE = (
      "29x30x3"),
     ("INPUT -> CAT{ POOL(F=3, S=2, P=1, type=avg) | CONV(4, F=1, S=2) } -> GAP", "29x29x3"),
     (f"INPUT -> CONV(16, F=3, S=2) -> {SE} -> MUL{{ GAP | ID | ID }}", "29x28x3"),
+    ("INPUT -> CONV(4, F=3, S=2) -> APOOL((5, 3)) -> APOOL(7, type=max) -> FC(2)", "31x29x3"),
 )  # fmt: skip
 
 

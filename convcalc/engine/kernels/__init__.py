@@ -16,7 +16,7 @@ it is still in cache (``epilogue``).
 - ``chunks``: window counts, padding, the im2col view, chunk sizes, epilogues
 - ``conv``: ``conv2d`` (im2col), depthwise, ``local2d``, ``conv_transpose2d``
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
-- ``pooling``: ``pool2d`` (max, avg, l2)
+- ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, the activations, LRN, ``multiply`` (MUL)
 - ``resizing``: ``global_avg_pool``, ``fully_connected``, ``upsample_nearest``
 
@@ -57,7 +57,7 @@ from .elementwise import (
     softmax,
     tanh,
 )
-from .pooling import POOL_BAND_BYTES, pool2d
+from .pooling import POOL_BAND_BYTES, adaptive_bins, adaptive_pool2d, pool2d
 from .resizing import fully_connected, global_avg_pool, upsample_nearest
 from .winograd import (
     WINOGRAD,
@@ -87,6 +87,8 @@ __all__ = [
     "Epilogue",
     "Pads",
     "Pair",
+    "adaptive_bins",
+    "adaptive_pool2d",
     "batchnorm",
     "bn_affine",
     "chunks",
