@@ -49,6 +49,10 @@ def shapes(rows: Sequence[Row]) -> list[tuple[int, int, int]]:
                 weight = torch.zeros(x.shape[1], a["K"] // a["groups"], fh, fw)  # type: ignore[operator]
                 y = F.conv_transpose2d(x, weight, None, (sh, sw), (ph, pw), (oh, ow),
                                        a["groups"], (dh, dw))  # fmt: skip
+            elif row.type == "APOOL":
+                w, h = a["out"]  # type: ignore[misc]
+                pool = F.adaptive_max_pool2d if a["type"] == "max" else F.adaptive_avg_pool2d
+                y = pool(x, (h, w))
             elif row.type == "UP":
                 y = F.interpolate(x, scale_factor=a["n"], mode="nearest")
             elif row.type in ("FC", "GAP", "FLATTEN"):
@@ -57,6 +61,10 @@ def shapes(rows: Sequence[Row]) -> list[tuple[int, int, int]]:
                 y = torch.zeros(1, k, 1, 1)  # type: ignore[arg-type]
             elif row.type == "ADD":
                 y = sum(outputs[i] for i in row.inputs)
+            elif row.type == "MUL":
+                y = outputs[row.inputs[0]]
+                for i in row.inputs[1:]:
+                    y = y * outputs[i]  # broadcasts a 1×1 branch
             elif row.type == "CAT":
                 y = torch.cat([outputs[i] for i in row.inputs], dim=1)
             else:  # activations, BN, LRN, DROPOUT, ID, SKIP: the same shape

@@ -140,6 +140,8 @@ class Analyzer:
         check_volume(node, y)
         if "out_pad" in args:
             windows.check_out_pad(node, layer, args)
+        if "out" in args:
+            self.findings.extend(windows.adaptive_findings(node, args, x))
         counts = layer.counts(args, x, y)
         rf = layer.receptive(args, x, state.rf, axes)
         in_place = layer.is_in_place(args)
@@ -166,8 +168,8 @@ class Analyzer:
         self, node: LayerNode, layer: LayerType, args: Args, axes: tuple[Axis, Axis]
     ) -> IntPair:
         """The windows along width and height, floored or (where the layer says) ceiled."""
-        windows.check_window(node, layer, axes)
         ceil = layer.rounds_up(args, self.rounding)
+        windows.check_window(node, layer, axes, ceil)
         notes, pending = windows.window_findings(node, layer, args, axes, ceil, self.rounding)
         self.findings.extend(notes)
         if pending is not None:
@@ -180,12 +182,15 @@ class Analyzer:
         merge = MERGES[node.kind]
         results: list[_State | None] = []
         deferred: list[int] = []
+        spans: list[range] = []  # the rows of each branch
         for i, branch in enumerate(node.branches):
+            start = len(self.rows)
             if branch and isinstance(branch[-1], LayerNode) and branch[-1].type == "SKIP":
                 deferred.append(i)
                 results.append(None)
             else:
                 results.append(self.sequence(branch, state))
+            spans.append(range(start, len(self.rows)))
         for i in deferred:
             branch = node.branches[i]
             skip = branch[-1]
@@ -193,8 +198,13 @@ class Analyzer:
             targets = [r.shape for r in results if r is not None]
             if not merge.takes_skip or not targets:
                 raise merges.unmatched_skip(skip, merge)
+            start = len(self.rows)
             before = self.sequence(branch[:-1], state)
             results[i] = self.skip(skip, before, targets[0])
+            spans[i] = range(start, len(self.rows))
+        if deferred:  # a SKIP's rows were made after its siblings': put them where written
+            moved = self.reorder([j for span in spans for j in span])
+            results = [r and r._replace(row=moved.get(r.row, r.row)) for r in results]
         states = [r for r in results if r is not None]
         shapes = [s.shape for s in states]
         y = merge.output(shapes)
@@ -202,11 +212,13 @@ class Analyzer:
             raise merges.mismatch(node, merge, shapes, skipped=bool(deferred))
         check_volume(node, y)
         size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
-        jump = tuple(max(s.rf.jump[i] for s in states) for i in (0, 1))
-        centres = {s.rf.centre for s in states}
-        aligned = len(centres) == 1 and len({s.rf.jump for s in states}) == 1
+        # a branch that broadcasts (MUL's 1×1×D) sees everything; the grid is the others'
+        grid = [s for s in states if s.shape[:2] == y[:2]]
+        jump = tuple(max(s.rf.jump[i] for s in grid) for i in (0, 1))
+        centres = {s.rf.centre for s in grid}
+        aligned = len(centres) == 1 and len({s.rf.jump for s in grid}) == 1
         if not aligned and None not in centres:
-            self.findings.append(merges.misaligned(node, [s.rf for s in states]))
+            self.findings.append(merges.misaligned(node, [(states.index(s), s.rf) for s in grid]))
         centre = next(iter(centres)) if aligned else None
         rf = RF((size[0], size[1]), (jump[0], jump[1]), centre)
         fake = LayerNode(node.kind, {}, node.span, node.trace, node.label, node.name)
@@ -220,6 +232,17 @@ class Analyzer:
         row = self._add(fake, tuple(inputs), tuple(shapes), y, rf, 0, 0, 0, 0, volume,
                         in_place=in_place)  # fmt: skip
         return _State(row, y, rf)
+
+    def reorder(self, order: list[int]) -> dict[int, int]:
+        """Put the rows from ``order[0]`` on in that order (the rows of a merge's branches,
+        as written), renumbering what they read; the old index -> the new one."""
+        first = len(self.rows) - len(order)
+        moved = {old: first + k for k, old in enumerate(order)}
+        rows = [self.rows[old] for old in order]
+        self.rows[first:] = [
+            row._replace(inputs=tuple(moved.get(j, j) for j in row.inputs)) for row in rows
+        ]
+        return moved
 
     def add_in_place(self, merge: MergeType, inputs: list[int], merge_input: int) -> int | None:
         """Which branch an ADD can sum into, PyTorch-style (`out += identity`), if any.

@@ -64,6 +64,11 @@ class Runner:
         shape = (*ins[0].shape[:3], sum(a.shape[3] for a in ins))
         return np.concatenate(ins, axis=3, out=self.arena.take(shape, ins[0].dtype))
 
+    def mul(self, i: int, ins: list[Any]) -> Any:
+        """MUL: the product of the inputs, a (N, 1, 1, D) one broadcast over (N, H, W, D)."""
+        w, h, d = self.rows[i].output
+        return K.multiply(ins, out=self.arena.take((ins[0].shape[0], h, w, d), ins[0].dtype))
+
     def fused(self, step: Step, prepared: Prepared) -> Any:
         """A CONV or FC, then BN, activations and ADDs on each chunk of its output."""
         head = self.rows[step.rows[0]]
@@ -99,6 +104,7 @@ class Runner:
 MERGE_KERNELS: dict[str, Callable[[Runner, int, list[Any]], Any]] = {
     "ADD": Runner.add,
     "CAT": Runner.cat,
+    "MUL": Runner.mul,
 }
 
 

@@ -63,7 +63,7 @@ class LayerNode:
 
 
 class MergeNode:
-    """ADD or CAT over branches, each a sequence of nodes."""
+    """ADD, CAT or MUL over branches, each a sequence of nodes."""
 
     __slots__ = ("branches", "kind", "label", "label_span", "name", "span", "trace")
 

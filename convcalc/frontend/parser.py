@@ -59,7 +59,7 @@ class Parser(Tokenizer):
             if tok.kind in ("]", "}", ")"):
                 self.fail(f"unmatched `{tok.text}`")
             if tok.kind == "|":
-                self.fail("`|` separates branches, only inside ADD{...} or CAT{...}")
+                self.fail("`|` separates branches, only inside ADD{...}, CAT{...} or MUL{...}")
             self.fail(
                 f"expected `->` or the end of the pattern, found {describe(tok)}",
                 help="stages are joined by ->",
@@ -168,8 +168,8 @@ class Parser(Tokenizer):
                 self.fail(
                     f"unknown merge `{tok.text}`{did_you_mean(tok.text, MERGE_TYPES)}",
                     tok,
-                    help="merges are ADD{ a | b } (sum), CAT{ a | b } (depth concatenation) "
-                    "and RES{ a } (a residual)",
+                    help="merges are ADD{ a | b } (sum), CAT{ a | b } (depth concatenation), "
+                    "MUL{ a | b } (product) and RES{ a } (a residual)",
                 )
             args = self.parse_args() if self.check("(") else ()
             if self.check("LABEL"):
@@ -223,7 +223,7 @@ class Parser(Tokenizer):
         return tok.text[1:], self.span(tok, tok)
 
     def parse_merge(self) -> Merge:
-        """merge = ("ADD" | "CAT") "{" chain ("|" chain)+ "}"  |  "RES" "{" chain "}" """
+        """merge = ("ADD" | "CAT" | "MUL") "{" chain ("|" chain)+ "}"  |  "RES" "{" chain "}" """
         kw = self.read()
         opener = self.expect(
             "{",

@@ -106,7 +106,7 @@ class Group(NamedTuple):
 
 
 class Merge(NamedTuple):
-    kind: str  # ADD, CAT or RES
+    kind: str  # ADD, CAT, MUL or RES
     branches: tuple[Chain, ...]
     span: Span  # the keyword
     label: str | None = None

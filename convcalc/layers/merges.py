@@ -1,4 +1,4 @@
-"""The merges: ADD and CAT join the outputs of their branches into one volume.
+"""The merges: ADD, CAT and MUL join the outputs of their branches into one volume.
 
 A merge is not a layer type of the vocabulary (it has branches, not arguments), but like one
 it is a small class that answers for itself: the volume its branches make, or None when their
@@ -58,4 +58,23 @@ class Cat(MergeType):
         return shapes[0][0], shapes[0][1], sum(shape[2] for shape in shapes)
 
 
-MERGES: dict[str, MergeType] = {merge.name: merge for merge in (Add(), Cat())}
+class Mul(MergeType):
+    name = "MUL"
+    doc = "elementwise product; a 1×1×D branch broadcasts over W×H×D (squeeze-and-excitation)"
+    needs = "one shape, or 1×1×D branches that broadcast over W×H×D"
+
+    def output(self, shapes: Sequence[Shape]) -> Shape | None:
+        if len({shape[2] for shape in shapes}) > 1:
+            return None
+        full = {shape[:2] for shape in shapes if shape[:2] != (1, 1)}
+        if len(full) > 1:
+            return None
+        w, h = next(iter(full), (1, 1))
+        return w, h, shapes[0][2]
+
+    def size_along(self, sizes: Sequence[int]) -> int | None:
+        full = {size for size in sizes if size != 1}
+        return None if len(full) > 1 else max(sizes)
+
+
+MERGES: dict[str, MergeType] = {merge.name: merge for merge in (Add(), Cat(), Mul())}

@@ -1,4 +1,4 @@
-"""Layers that reshape the volume without a window: GAP, FC, FLATTEN, UP."""
+"""Layers that reshape the volume without a window: GAP, APOOL, FC, FLATTEN, UP."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .base import (
     flag,
     he_weights,
     integer,
+    pair,
     whole_input,
 )
 from .geometry import Axis
@@ -39,6 +40,69 @@ class GAP(LayerType):
         from ..engine.kernels import global_avg_pool
 
         return global_avg_pool(call.array)
+
+
+class APool(LayerType):
+    name = "APOOL"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("out", "pair", None, doc="output size: one number, or (width, height)"),
+        ParamSpec("type", "choice", "avg", choices=("avg", "max"), doc="avg or max"),
+    )
+    doc = (
+        "adaptive pooling to out_w×out_h×D1 over PyTorch's bins: bin i spans floor(i·W/out) "
+        "to ceil((i + 1)·W/out)"
+    )
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        w, h = pair(args, "out")
+        return w, h, x[2]
+
+    def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
+        """The largest bin; bins that divide the input evenly are a POOL(F=S=W/out), whose
+        centres are tracked, uneven ones sit on no regular grid."""
+        out = pair(args, "out")
+        size, jump, centre = [], [], []
+        for i in (0, 1):
+            largest = max(b - a for a, b in adaptive_bins(x[i], out[i]))
+            size.append(rf.size[i] + (largest - 1) * rf.jump[i])
+            jump.append(divide(rf.jump[i] * x[i], out[i]))
+            if rf.centre is not None and x[i] % out[i] == 0:
+                centre.append(rf.centre[i] + divide(largest - 1, 2) * rf.jump[i])
+        even = len(centre) == 2
+        return RF((size[0], size[1]), (jump[0], jump[1]), (centre[0], centre[1]) if even else None)
+
+    def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
+        return pair(args, "out")[i]
+
+    def describe(self, args: Args) -> str:
+        """``APOOL 6×6``, ``APOOL max 7×7``: the type unless avg."""
+        w, h = pair(args, "out")
+        kind = [] if args["type"] == "avg" else [str(args["type"])]
+        return " ".join((self.name, *kind, f"{w}×{h}"))
+
+    def switch_values(self, args: Args, y: Shape) -> int:
+        """Adaptive max pooling keeps where each maximum came from, as max POOL does."""
+        return y[0] * y[1] * y[2] if args["type"] == "max" else 0
+
+    def scratch_bytes(
+        self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
+    ) -> dict[str, int]:
+        """The input reduced along the height first: (out_h, W1) per channel and image."""
+        return {"temp": batch * y[1] * x[0] * x[2] * itemsize}
+
+    arena_output = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import adaptive_pool2d
+
+        w, h = pair(args, "out")
+        return adaptive_pool2d(call.array, (h, w), str(args["type"]), call.arena)
+
+
+def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive bins along one axis (the kernels' ``adaptive_bins``, written again
+    here so that a check never imports NumPy)."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
 
 
 class FC(LayerType):

@@ -102,10 +102,10 @@ class Conv(LayerType):
 
     def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
         window = self.axes(args, (size, size, 1))[i]  # the other axis and the depth don't matter
+        if self.rounds_up(args, rounding):  # may hang over by less than the stride
+            return window.ceil if window.ceil >= 1 else None
         if window.span < 0:
             return None
-        if self.rounds_up(args, rounding):
-            return window.ceil
         return None if window.remainder else window.floor
 
     def describe(self, args: Args) -> str:

@@ -55,11 +55,13 @@ _RULES = [
         "CC206", I, "`same` padding is asymmetric here (frameworks disagree where the extra goes)"
     ),
     Rule("CC207", E, "groups do not divide the channels"),
+    Rule("CC208", I, "an adaptive pool larger than its input repeats input values"),
     Rule("CC301", E, "ADD branches have different shapes"),
     Rule("CC302", E, "CAT branches have different width or height"),
     Rule("CC303", W, "ADD/CAT branches are misaligned (different total stride or centre)"),
     Rule("CC304", I, "SKIP became a projection inferred from the sibling branch"),
     Rule("CC305", E, "SKIP cannot be resolved"),
+    Rule("CC306", E, "MUL branches neither have one shape nor broadcast (1×1×D over W×H×D)"),
     Rule("CC401", W, "activations per image over the spec's `budgets: activations`"),
     Rule("CC402", W, "parameters over the spec's `budgets: parameters`"),
     Rule("CC403", I, "one layer holds more than half of all parameters"),

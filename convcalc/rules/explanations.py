@@ -188,6 +188,14 @@ Grouped convolutions need groups to divide both the input depth and K.
 
 Example:  CONV(10, groups=4) on a 16-deep input
 Fix:      groups=2, or K=12""",
+    "CC208": """\
+APOOL pools to a fixed width and height over PyTorch's bins: bin i spans floor(i·W/out) to
+ceil((i + 1)·W/out). An output larger than the input is allowed, as in PyTorch, but then the
+bins are one or two pixels wide and overlap: input values are repeated, not pooled
+(torchvision's AlexNet on a small image pools 1×1 to 6×6 this way).
+
+Example:  INPUT -> APOOL(6)            (on 4x4x256)
+Fix:      INPUT -> APOOL(4), or UP to upsample on purpose""",
     "CC301": """\
 ADD sums its branches, so they need the same W×H×D; the message lists every branch's shape.
 
@@ -217,6 +225,14 @@ able to take the input to the sibling's size.
 
 Example:  INPUT -> SKIP -> FC(10)
 Fix:      ADD{ CONV(16, P=1) | SKIP }""",
+    "CC306": """\
+MUL multiplies its branches elementwise, so they need the same W×H×D, except that a 1×1×D
+branch broadcasts over a W×H×D one (squeeze-and-excitation: one weight per channel). The
+depths must be equal; a width and height that are neither the other branches' nor 1×1 do
+not broadcast. The message lists every branch's shape.
+
+Example:  MUL{ ID | GAP -> CONV(16, F=1) -> RELU -> CONV(32, F=1) -> SIGMOID }   (on 64 channels)
+Fix:      MUL{ ID | GAP -> CONV(16, F=1) -> RELU -> CONV(64, F=1) -> SIGMOID }""",
     "CC401": """\
 The activations of one image take more memory (at the spec's dtype, forward only) than the
 spec's `budgets: activations` allows.

@@ -1,6 +1,6 @@
 """Merge findings (CC3xx): branches whose volumes do not combine (CC301 for ADD, CC302 for
-CAT), branches that look at different places of the input (CC303), and SKIP: the projection it
-became (CC304) or why it cannot be resolved (CC305).
+CAT, CC306 for MUL), branches that look at different places of the input (CC303), and SKIP:
+the projection it became (CC304) or why it cannot be resolved (CC305).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..records import Shape, show_shape
 from .nodes import AXES, at, stop
 
 #: The rule that a merge's branches break when their volumes do not combine.
-MISMATCH = {"ADD": "CC301", "CAT": "CC302"}
+MISMATCH = {"ADD": "CC301", "CAT": "CC302", "MUL": "CC306"}
 
 
 def mismatch(
@@ -23,18 +23,36 @@ def mismatch(
 ) -> FindingError:
     """CC301/CC302, listing every branch's volume; ``skipped``: a branch ends in SKIP already."""
     listing = "; ".join(f"branch {i + 1} → {show_shape(s)}" for i, s in enumerate(shapes))
+    help = None
+    if merge.takes_skip and not skipped:
+        help = "end a branch with SKIP to project it to its sibling's shape"
+    elif merge.name == "MUL":
+        help = broadcast_help(shapes)
     return stop(
-        node,
-        MISMATCH[merge.name],
-        f"{merge.name} needs branches of {merge.needs}: {listing}",
-        help="end a branch with SKIP to project it to its sibling's shape"
-        if merge.takes_skip and not skipped
-        else None,
+        node, MISMATCH[merge.name], f"{merge.name} needs branches of {merge.needs}: {listing}", help
     )
 
 
-def misaligned(node: MergeNode, fields: Sequence[RF]) -> Finding:
-    """CC303: the branches sample the input on different grids."""
+def broadcast_help(shapes: Sequence[Shape]) -> str:
+    """What each MUL branch needs to multiply with the first full-size one (or the first)."""
+    full = [s for s in shapes if s[:2] != (1, 1)]
+    w, h, d = full[0] if full else shapes[0]
+    fixes = []
+    for i, s in enumerate(shapes):
+        if s[:2] not in ((w, h), (1, 1)):
+            fixes.append(
+                f"branch {i + 1} is {s[0]}×{s[1]}, neither {w}×{h} nor 1×1 (GAP makes it 1×1)"
+            )
+        elif s[2] != d:
+            fixes.append(f"branch {i + 1} needs depth {d}, not {s[2]} (end it with CONV({d}, F=1))")
+    return (
+        "; ".join(fixes) + "\na 1×1×D branch broadcasts over W×H×D, as in squeeze-and-excitation: "
+        f"MUL{{ ID | GAP -> CONV({max(d // 4, 1)}, F=1) -> RELU -> CONV({d}, F=1) -> SIGMOID }}"
+    )
+
+
+def misaligned(node: MergeNode, fields: Sequence[tuple[int, RF]]) -> Finding:
+    """CC303: the branches (by index) sample the input on different grids."""
 
     def grid(rf: RF) -> str:
         jump, centre = rf.jump, rf.centre
@@ -42,7 +60,7 @@ def misaligned(node: MergeNode, fields: Sequence[RF]) -> Finding:
         return (f"every {_num(jump[0])}×{_num(jump[1])} pixels from "
                 f"({_num(centre[0])}, {_num(centre[1])})")  # fmt: skip
 
-    listing = "; ".join(f"branch {i + 1} {grid(rf)}" for i, rf in enumerate(fields))
+    listing = "; ".join(f"branch {i + 1} {grid(rf)}" for i, rf in fields)
     return at(
         node,
         "CC303",

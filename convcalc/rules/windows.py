@@ -4,8 +4,8 @@ The analysis hands over each windowed layer's two axes: a window that does not f
 walk (CC203), as do padding over the layer's limit (CC111), groups that do not divide the
 channels (CC207) and a TCONV out_pad too large (CC111). A stride that does not fit is CC201 or
 CC202, pending until the whole-network search has found input sizes that fit; framework
-rounding (CC205), strides larger than the window (CC204) and asymmetric `same` padding (CC206)
-are notes.
+rounding (CC205), strides larger than the window (CC204), asymmetric `same` padding (CC206)
+and adaptive pools larger than their input (CC208) are notes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import NamedTuple
 from ..errors import Finding, FindingError, Location, Severity
 from ..expansion.graph import LayerNode, trace_text
 from ..layers.base import LayerType, integer, pair
-from ..layers.geometry import Axis, fix_lines
+from ..layers.geometry import MINUS, Axis, fix_lines
 from ..layers.windowed import TConv
 from ..records import Args, Shape
 from .nodes import AXES, at, stop
@@ -49,10 +49,24 @@ class Pending(NamedTuple):
         )
 
 
-def check_window(node: LayerNode, layer: LayerType, axes: tuple[Axis, Axis]) -> None:
-    """CC203: a window larger than the padded input; CC111: padding over the layer's limit."""
+def check_window(
+    node: LayerNode, layer: LayerType, axes: tuple[Axis, Axis], ceil: bool = False
+) -> None:
+    """CC203: a window larger than the padded input (rounding up, PyTorch's ceil_mode: one
+    that would hang over it by the stride or more); CC111: padding over the layer's limit."""
     for i, axis in enumerate(axes):
-        if axis.span < 0:
+        if ceil and axis.ceil < 1:
+            pad = axis.before + axis.after
+            raise stop(
+                node,
+                "CC203",
+                f"the {AXES[i]} would be ⌈({axis.size} {MINUS} {axis.f_eff} + {pad})/{axis.s}⌉ "
+                f"+ 1 = {axis.ceil} < 1".replace("-", MINUS)
+                + f": a window of {axis.f_eff} does not fit in {axis.size} + {pad} padding, "
+                f"even hanging over by less than the stride",
+                help="pad more, use a smaller filter, or remove a pooling layer before this",
+            )
+        if not ceil and axis.span < 0:
             raise stop(
                 node,
                 "CC203",
@@ -244,6 +258,25 @@ def check_groups(node: LayerNode, args: Args, x: Shape) -> None:
 
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, min(n, 4096) + 1) if n % d == 0]
+
+
+def adaptive_findings(node: LayerNode, args: Args, x: Shape) -> list[Finding]:
+    """CC208: an adaptive pool larger than its input repeats input values (PyTorch allows it:
+    bins of one or two pixels that overlap)."""
+    out = pair(args, "out")
+    larger = [i for i in (0, 1) if out[i] > x[i]]
+    if not larger:
+        return []
+    where = " and ".join(f"{AXES[i]} {x[i]} → {out[i]}" for i in larger)
+    fit = (min(out[0], x[0]), min(out[1], x[1]))
+    shown = str(fit[0]) if fit[0] == fit[1] else f"({fit[0]}, {fit[1]})"
+    return [at(
+        node,
+        "CC208",
+        f"an adaptive pool larger than its input ({where}): its bins overlap and repeat "
+        "input values, as PyTorch's do",
+        help=f"APOOL({shown}) pools without repeating; UP upsamples on purpose",
+    )]  # fmt: skip
 
 
 def check_out_pad(node: LayerNode, layer: LayerType, args: Args) -> None:

@@ -22,7 +22,15 @@ from convcalc.frontend import bundled
 from convcalc.layers.vocabulary import LAYERS
 
 from ..support import check, paddings
-from .test_kernels import close, naive_conv, naive_local, naive_lrn, naive_pool, naive_tconv
+from .test_kernels import (
+    close,
+    naive_adaptive_pool,
+    naive_conv,
+    naive_local,
+    naive_lrn,
+    naive_pool,
+    naive_tconv,
+)
 
 #: run at their own input size; the other bundled specs run on a smaller input if they are big
 FULL_SIZE = {"vgg16", "resnet18"}
@@ -74,6 +82,8 @@ arch: |
   -> TCONV(6, F=3, S=2, P=1, out_pad=1, groups=2) -> TANH
   -> POOL(F=3, S=2, ceil=true) -> POOL(F=2, S=1, type=l2) -> LRN(size=3)
   -> UP(2) -> DROPOUT(0.3) -> RES{ CONV(6, F=1) -> RELU(inplace=false) } -> RELU
+  -> MUL{ ID | GAP -> CONV(3, F=1) -> RELU -> CONV(6, F=1) -> SIGMOID } -> APOOL((5, 3))
+  -> APOOL(7, type=max)
   -> CAT{ ID | CONV(6, F=1) -> BN -> RELU } -> GAP -> FLATTEN -> FC(5) -> BN -> SOFTMAX
 """
 
@@ -152,6 +162,8 @@ def reference(analysis: convcalc.Analysis, batch: int, seed: int) -> Any:
             y = e / e.sum(axis=-1, keepdims=True)
         elif row.type == "LRN":
             y = naive_lrn(x, a["size"], a["alpha"], a["beta"], a["k"])
+        elif row.type == "APOOL":
+            y = naive_adaptive_pool(x, hw("out"), a["type"])
         elif row.type == "UP":
             y = x.repeat(a["n"], axis=1).repeat(a["n"], axis=2)
         elif row.type == "GAP":
@@ -168,6 +180,8 @@ def reference(analysis: convcalc.Analysis, batch: int, seed: int) -> Any:
             y = sum(ins)
         elif row.type == "CAT":
             y = np.concatenate(ins, axis=3)
+        elif row.type == "MUL":  # a (N, 1, 1, D) operand broadcasts
+            y = ins[0] * ins[1]
         else:  # ID, DROPOUT, SKIP
             y = x
         arrays[i] = y
@@ -182,7 +196,7 @@ def test_every_layer_type_equals_the_naive_reference(
     analysis = check(EVERY_LAYER)
     assert analysis.ok, [f.render() for f in analysis.findings]
     types = {r.type for r in analysis.rows}
-    assert types >= set(LAYERS) - {"SKIP"} | {"ADD", "CAT"}, set(LAYERS) - types
+    assert types >= set(LAYERS) - {"SKIP"} | {"ADD", "CAT", "MUL"}, set(LAYERS) - types
     result = forward(analysis, batch=2, seed=3, fuse=fuse)
     assert result.ok
     close(result.output, reference(analysis, 2, 3))

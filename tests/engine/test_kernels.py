@@ -264,6 +264,7 @@ POOL_CASES = [
     ((3, 2), (2, 3), ((1, 0), (0, 1)), True),
     ((3, 3), (2, 2), ((1, 1), (1, 1)), True),
     ((2, 3), (1, 2), ((1, 1), (0, 1)), False),
+    ((9, 3), (9, 3), ((0, 0), (1, 1)), True),  # ceil: a window taller than the input (7)
 ]
 
 
@@ -274,6 +275,50 @@ def test_pool2d_matches_loops(kind: str, case: Any) -> None:
     x = rand(2, 7, 8, 3)
     got = K.pool2d(x, f, stride=s, pad=pad, kind=kind, ceil=ceil, arena=K.Arena())
     close(got, naive_pool(x, f, s, pad, kind, ceil))
+
+
+def test_ceil_pools_on_inputs_smaller_than_the_window_equal_torch() -> None:
+    """PyTorch's ceil_mode keeps a window that starts inside the input and hangs over it by
+    less than the stride, even when the input is smaller than the window."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    for (h, w), f, s, p in [((2, 2), 3, 3, 0), ((2, 3), 3, 2, 1), ((1, 2), 4, 4, 2),
+                            ((3, 1), 5, 3, 1), ((2, 2), 4, 3, 0)]:  # fmt: skip
+        x = rand(2, h, w, 3)
+        pad = ((p, p), (p, p))
+        for kind, pool in (("max", F.max_pool2d), ("avg", F.avg_pool2d)):
+            want = nhwc(pool(nchw(x), f, s, p, ceil_mode=True))
+            got = K.pool2d(x, (f, f), stride=(s, s), pad=pad, kind=kind, ceil=True)
+            close(got, want, 1e-5)
+            close(got, naive_pool(x, (f, f), (s, s), pad, kind, True), 1e-5)
+
+
+def naive_adaptive_pool(x: Array, out: Any, kind: str) -> Array:
+    """One output value at a time, over its bin: rows floor(i·H/OH) .. ceil((i + 1)·H/OH) − 1,
+    columns alike (integer arithmetic written out: i·H // OH and −(−(i + 1)·H // OH))."""
+    N, H, W, C = x.shape
+    OH, OW = out
+    y = np.zeros((N, OH, OW, C))
+    for n, i, j, c in np.ndindex(N, OH, OW, C):
+        r0, r1 = (i * H) // OH, -(-((i + 1) * H) // OH)
+        c0, c1 = (j * W) // OW, -(-((j + 1) * W) // OW)
+        vals = [float(x[n, r, s, c]) for r in range(r0, r1) for s in range(c0, c1)]
+        y[n, i, j, c] = max(vals) if kind == "max" else sum(vals) / len(vals)
+    return y
+
+
+#: (H, W) of the input, (OH, OW) of the output: even bins, uneven ones, larger than the input
+ADAPTIVE_CASES = [((6, 6), (3, 3)), ((13, 13), (6, 6)), ((7, 5), (3, 2)), ((2, 3), (5, 4)),
+                  ((5, 7), (1, 1)), ((4, 4), (4, 4)), ((9, 3), (4, 6))]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("case", ADAPTIVE_CASES)
+def test_adaptive_pool2d_matches_loops(kind: str, case: Any) -> None:
+    (h, w), out = case
+    x = rand(2, h, w, 3)
+    got = K.adaptive_pool2d(x, out, kind, arena=K.Arena())
+    close(got, naive_adaptive_pool(x, out, kind), 1e-6)
 
 
 def test_global_avg_pool_and_fc() -> None:
@@ -347,6 +392,29 @@ def test_lrn_matches_loops() -> None:
     close(K.lrn(x, size, alpha, beta, k), naive_lrn(x, size, alpha, beta, k), 1e-5)
 
 
+def naive_multiply(arrays: list[Array]) -> Array:
+    """One value at a time; a (N, 1, 1, C) array gives its value at every position."""
+    N, C = arrays[0].shape[0], arrays[0].shape[3]
+    H, W = max(a.shape[1] for a in arrays), max(a.shape[2] for a in arrays)
+    out = np.ones((N, H, W, C))
+    for n, y, x_, c in np.ndindex(N, H, W, C):
+        for a in arrays:
+            out[n, y, x_, c] *= float(a[n, y % a.shape[1], x_ % a.shape[2], c])
+    return out
+
+
+MUL_CASES = [[(2, 3, 4, 5), (2, 1, 1, 5)], [(2, 1, 1, 5), (2, 3, 4, 5)],
+             [(1, 2, 3, 4), (1, 2, 3, 4), (1, 1, 1, 4)], [(2, 1, 1, 3), (2, 1, 1, 3)]]  # fmt: skip
+
+
+@pytest.mark.parametrize("shapes", MUL_CASES)
+def test_multiply_broadcasts_like_loops(shapes: list[tuple[int, ...]]) -> None:
+    arrays = [rand(*s) for s in shapes]
+    close(K.multiply(arrays), naive_multiply(arrays), 1e-6)
+    out = np.empty(naive_multiply(arrays).shape, np.float32)
+    assert K.multiply(arrays, out=out) is out
+
+
 def test_upsample_nearest() -> None:
     x = rand(2, 3, 4, 5)
     got = K.upsample_nearest(x, 3)
@@ -359,8 +427,11 @@ def test_window_count_follows_pytorch_ceil_mode() -> None:
     assert K.window_count(224, 11, 4, 0, 0, False) == 54
     assert K.window_count(112, 3, 2, 0, 0, True) == 56  # 55.5 rounds up
     assert K.window_count(5, 2, 2, 1, 1, True) == 3  # a 4th window would start in the padding
+    assert K.window_count(2, 3, 3, 0, 0, True) == 1  # hangs over a 2-pixel input by 1 < S
     with pytest.raises(ValueError):
         K.window_count(2, 5, 1, 0, 0, False)
+    with pytest.raises(ValueError):
+        K.window_count(2, 5, 3, 0, 0, True)  # would hang over by 3: not even one window
 
 
 def test_arena_reuses_buffers() -> None:
@@ -431,6 +502,26 @@ def test_pools_equal_torch(case: Any) -> None:
     if p == (0, 0) and not ceil:  # lp_pool2d scales ceil windows by F·F / cells: a quirk
         close(K.pool2d(x, f, stride=s, kind="l2", ceil=ceil),
               nhwc(F.lp_pool2d(nchw(x), 2, f, s, ceil_mode=ceil)))  # fmt: skip
+
+
+@pytest.mark.parametrize("shapes", MUL_CASES)
+def test_multiply_equals_torch(shapes: list[tuple[int, ...]]) -> None:
+    pytest.importorskip("torch")
+    arrays = [rand(*s) for s in shapes]
+    product = nchw(arrays[0])
+    for a in arrays[1:]:
+        product = product * nchw(a)  # torchvision's SqueezeExcitation: scale * input
+    close(K.multiply(arrays), nhwc(product), 1e-5)
+
+
+@pytest.mark.parametrize("case", ADAPTIVE_CASES)
+def test_adaptive_pool2d_equals_torch(case: Any) -> None:
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    (h, w), out = case
+    x = rand(2, h, w, 3)
+    close(K.adaptive_pool2d(x, out, "avg"), nhwc(F.adaptive_avg_pool2d(nchw(x), out)), 1e-5)
+    close(K.adaptive_pool2d(x, out, "max"), nhwc(F.adaptive_max_pool2d(nchw(x), out)), 1e-5)
 
 
 def test_elementwise_layers_equal_torch() -> None:

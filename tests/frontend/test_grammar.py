@@ -100,6 +100,23 @@ def test_skip_projection_is_inferred() -> None:
     assert len(info) == 1 and "CONV(16, F=1, S=2, bias=false) -> BN" in info[0].message
 
 
+def test_a_skip_written_first_runs_first() -> None:
+    # torchvision's RegNet computes proj(x) + f(x): the rows come in written order even
+    # though the projection is inferred from the branch after it
+    a = check(spec("INPUT -> ADD{ SKIP | CONV(64, F=3, S=2, P=1) -> BN } -> RELU", "32x32x32"))
+    names = [r.name for r in a.rows]
+    assert names == ["input", "skip1.conv", "skip1.bn", "conv1", "bn1", "add1", "relu1"]
+    assert [r.inputs for r in a.rows] == [(), (0,), (1,), (0,), (3,), (2, 4), (5,)]
+    assert a.rows[5].input_shapes == ((16, 16, 64), (16, 16, 64))
+    # a nested merge in the branch after the SKIP keeps its own inputs right
+    b = check(spec("INPUT -> ADD{ SKIP | CAT{ CONV(4, S=2, P=1) | POOL(3, S=2, P=1) } }"))
+    assert [r.name for r in b.rows] == [
+        "input", "skip1.conv", "skip1.bn", "conv1", "pool1", "cat1", "add1"
+    ]
+    assert [r.inputs for r in b.rows] == [(), (0,), (1,), (0,), (0,), (3, 4), (2, 5)]
+    assert b.output == (16, 16, 7)
+
+
 def test_skip_is_identity_when_shapes_match() -> None:
     a = check(spec("INPUT -> ADD{ CONV(3, P=1) | SKIP }"))
     skip = a.rows[2]

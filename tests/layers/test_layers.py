@@ -4,6 +4,10 @@ every layer."""
 
 from __future__ import annotations
 
+import itertools
+import math
+from fractions import Fraction
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -12,6 +16,7 @@ import convcalc
 from convcalc.frontend import bundled
 from convcalc.layers.merges import MERGES
 from convcalc.layers.vocabulary import LAYERS
+from convcalc.report.text import describe
 
 from ..support import check, spec
 
@@ -55,10 +60,43 @@ def test_ceil_pool_size_matches_enumeration(size: int, f: int, s: int, p: int) -
     assume(2 * p <= f)  # padding above half the window is refused (CC111)
     a = check(spec(f"INPUT -> POOL(F={f}, S={s}, P={p}, ceil=true)", f"{size}x{size}x1"))
     expected = naive_windows(size, f, s, p, 1, ceil=True)
-    if size + 2 * p < f:
-        assert a.output is None
+    if expected < 1:
+        assert a.output is None and [f.code for f in a.findings] == ["CC203"]
     else:
         assert a.output == (expected, expected, 1)
+
+
+def test_a_ceil_pool_may_hang_over_an_input_smaller_than_its_window() -> None:
+    # PyTorch's ceil_mode: one window that starts inside the 2 pixels, as max_pool2d gives
+    a = check(spec("INPUT -> POOL(F=3, S=3, ceil=true)", "2x2x4"))
+    assert a.ok and a.output == (1, 1, 4), [f.render() for f in a.findings]
+    (note,) = [f for f in a.findings if f.code == "CC205"]
+    assert "ceil gives 1, floor 0" in note.message
+    b = check(spec("INPUT -> POOL(F=3, S=1, ceil=true)", "1x1x4"))  # hangs over by 2 ≥ S
+    assert b.output is None and [f.code for f in b.findings] == ["CC203"]
+    assert "⌈(1 − 3 + 0)/1⌉ + 1 = −1 < 1" in b.findings[0].message
+    c = check(spec("INPUT -> POOL(F=3, S=3)", "2x2x4"), rounding="caffe")  # Caffe's ceil too
+    assert c.output == (1, 1, 4)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_ceil_pool_sizes_on_small_inputs_equal_torch(kind: str) -> None:
+    """Every small input, window, stride and padding: convcalc's size is torch's, and where
+    torch refuses (an output below 1) convcalc says CC203."""
+    torch = pytest.importorskip("torch")
+    pool = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+    for w, h, f, s in itertools.product(range(1, 7), range(1, 4), range(1, 6), range(1, 5)):
+        for p in range(f // 2 + 1):
+            try:
+                y = pool(torch.zeros(1, 1, h, w), f, s, p, ceil_mode=True)
+                expected = (int(y.shape[3]), int(y.shape[2]), 1)
+            except RuntimeError:
+                expected = None
+            arch = f"INPUT -> POOL(F={f}, S={s}, P={p}, type={kind}, ceil=true)"
+            a = check(spec(arch, f"{w}x{h}x1"))
+            assert a.output == expected, (arch, w, h, [x.render() for x in a.findings])
+            if expected is None:
+                assert [x.code for x in a.findings if x.severity.name == "ERROR"] == ["CC203"]
 
 
 @settings(max_examples=200, deadline=None)
@@ -165,6 +203,86 @@ def test_pool_types() -> None:
         assert a.output == (4, 4, 4) and a.totals.params == 0
 
 
+def naive_bins(size: int, out: int) -> list[range]:
+    """PyTorch's adaptive bins, one by one: bin i starts at floor(i·W/out) and ends at
+    ceil((i + 1)·W/out), exclusive, computed with fractions."""
+    return [
+        range(math.floor(Fraction(i * size, out)), math.ceil(Fraction((i + 1) * size, out)))
+        for i in range(out)
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(w=st.integers(1, 30), h=st.integers(1, 30), ow=st.integers(1, 12), oh=st.integers(1, 12))
+def test_adaptive_pool_shapes_and_receptive_field(w: int, h: int, ow: int, oh: int) -> None:
+    a = check(spec(f"INPUT -> APOOL(({ow}, {oh}))", f"{w}x{h}x5"))
+    apool = a.rows[1]
+    assert a.ok and apool.output == (ow, oh, 5)
+    assert (apool.params, apool.buffers, apool.macs) == (0, 0, 0)
+    assert apool.activations == ow * oh * 5
+    largest = [max(len(b) for b in naive_bins(size, n)) for size, n in ((w, ow), (h, oh))]
+    assert apool.receptive_field == (largest[0], largest[1])
+    larger = [f for f in a.findings if f.code == "CC208"]
+    assert bool(larger) == (ow > w or oh > h)
+
+
+def test_adaptive_pool_forms_and_switches() -> None:
+    arch = "INPUT -> CONV(8, F=3, S=2, P=1) -> APOOL(4, type=max) -> APOOL((2, 1))"
+    a = check(spec(arch, "16x16x3"))
+    assert [r.output for r in a.rows[2:]] == [(4, 4, 8), (2, 1, 8)]
+    assert [describe(r) for r in a.rows[2:]] == ["APOOL max 4×4", "APOOL 2×1"]
+    assert a.memory is not None and a.memory.pool_switches == 4 * 4 * 8 * 8  # int64 per output
+    # bins that divide the input evenly are POOL(F=S=2): the same receptive field as that pool
+    b = check(spec("INPUT -> CONV(8, F=3, S=2, P=1) -> POOL(2) -> CONV(2, F=3)", "16x16x3"))
+    c = check(spec("INPUT -> CONV(8, F=3, S=2, P=1) -> APOOL(4) -> CONV(2, F=3)", "16x16x3"))
+    assert [r.receptive_field for r in b.rows] == [r.receptive_field for r in c.rows]
+    assert not [f for f in c.findings if f.code == "CC303"]
+    # larger than the input: allowed, with a note that says how to pool without repeating
+    d = check(spec("INPUT -> APOOL((6, 2))", "4x4x2"))
+    (note,) = d.findings
+    assert d.ok and d.output == (6, 2, 2) and note.code == "CC208"
+    assert "width 4 → 6" in note.message and note.help is not None and "APOOL((4, 2))" in note.help
+
+
+SE = "MUL{ ID | GAP -> CONV(4, F=1) -> RELU -> CONV(16, F=1) -> SIGMOID }"
+
+
+def test_mul_broadcasts_a_1x1_branch_and_counts_nothing() -> None:
+    a = check(spec(f"INPUT -> CONV(16, P=1) -> {SE}", "9x7x3"))
+    mul = a.rows[-1]
+    assert mul.type == "MUL" and mul.output == (9, 7, 16) and a.ok
+    assert mul.input_shapes == ((9, 7, 16), (1, 1, 16))
+    assert (mul.params, mul.buffers, mul.macs) == (0, 0, 0)  # elementwise, as ADD: no MACs
+    assert mul.activations == 9 * 7 * 16  # a new tensor: autograd keeps both operands
+    # every unit sees the whole input through the squeeze, on the ID branch's grid
+    assert mul.receptive_field == a.rows[a.rows.index(mul) - 1].receptive_field
+    assert mul.receptive_field[0] >= 9 and mul.receptive_field[1] >= 7
+    after = check(spec(f"INPUT -> CONV(16, P=1) -> {SE} -> CONV(2, F=3, S=2)", "9x7x3"))
+    rf_mul, rf_conv = after.rows[-2].receptive_field, after.rows[-1].receptive_field
+    assert rf_conv == (rf_mul[0] + 2, rf_mul[1] + 2)  # the jump is still the ID branch's 1
+    # either order, equal shapes, three branches, and all of them 1×1
+    for arch in ("MUL{ GAP | ID }", "MUL{ ID | CONV(3, F=1) }", "MUL{ ID | GAP | ID }",
+                 "GAP -> MUL{ ID | CONV(3, F=1) }"):  # fmt: skip
+        b = check(spec(f"INPUT -> {arch}", "5x4x3"))
+        assert b.ok and b.output == ((1, 1, 3) if arch.startswith("GAP") else (5, 4, 3)), arch
+
+
+@pytest.mark.parametrize(
+    ("arch", "fix"),
+    [
+        ("MUL{ ID | GAP -> CONV(2, F=1) }", "branch 2 needs depth 3, not 2 (end it with CONV(3"),
+        ("MUL{ ID | POOL }", "branch 2 is 3×2, neither 6×4 nor 1×1 (GAP makes it 1×1)"),
+        ("MUL{ GAP | POOL | ID }", "branch 3 is 6×4, neither 3×2 nor 1×1"),
+    ],
+)  # fmt: skip
+def test_mul_refuses_shapes_that_do_not_broadcast(arch: str, fix: str) -> None:
+    a = check(spec(f"INPUT -> {arch}", "6x4x3"))
+    assert a.output is None and [f.code for f in a.findings] == ["CC306"]
+    (f,) = a.findings
+    assert f.message.startswith("mul1: MUL needs branches of one shape, or 1×1×D branches")
+    assert f.help is not None and fix in f.help and "squeeze-and-excitation" in f.help
+
+
 def trace_back(layers: list[tuple[int, int, int]]) -> int:
     """The input interval that one output unit sees, traced back through (F, S, dilation)."""
     lo, hi = 0, 0
@@ -199,6 +317,8 @@ MORE = (
      "-> LOCAL(2, F=3, S=2, P=1) -> UP(n=3) -> POOL(F=3, S=2, ceil=true) -> FLATTEN -> FC(3)",
      "29x30x3"),
     ("INPUT -> CAT{ POOL(F=3, S=2, P=1, type=avg) | CONV(4, F=1, S=2) } -> GAP", "29x29x3"),
+    (f"INPUT -> CONV(16, F=3, S=2) -> {SE} -> MUL{{ GAP | ID | ID }}", "29x28x3"),
+    ("INPUT -> CONV(4, F=3, S=2) -> APOOL((5, 3)) -> APOOL(7, type=max) -> FC(2)", "31x29x3"),
 )  # fmt: skip
 
 

@@ -3,9 +3,8 @@
 Every drawn layer carries its rule: the README's "Layer vocabulary" and "Conventions" formulas
 for its output volume, weights, biases, buffers and MACs, written out here and never imported
 from convcalc. A drawn spec (:class:`Net`) knows its whole row sequence in execution order:
-the INPUT row, every repetition expanded, the rows of each merge's branches (a SKIP branch
-after its sibling, wherever it is written, with its projection CONV and BN when the shapes
-differ), then the merge row itself.
+the INPUT row, every repetition expanded, the rows of each merge's branches in written order (a
+SKIP branch with its projection CONV and BN when the shapes differ), then the merge row itself.
 
 Covered: CONV and LOCAL (rectangular F, S and P, ``same`` and ``valid``, dilation, groups,
 bias), TCONV (dilation, groups, out_pad), POOL (max, avg, l2; padding; ceil), UP(2..3), the
@@ -60,17 +59,16 @@ def windows(
     size: int, f: int, s: int, before: int, after: int, dilation: int = 1, *, ceil: bool = False
 ) -> int | None:
     """W2 = floor((W1 + P_before + P_after − F_eff)/S) + 1; with ``ceil`` PyTorch's ceil_mode
-    (ceil instead of floor, then drop a last window that starts at or beyond W1 + P_before).
-    None when even one window does not fit."""
+    (ceil instead of floor, then drop a last window that starts at or beyond W1 + P_before:
+    a window may hang over the end by less than the stride, even over an input smaller than
+    it). None when not even one window fits."""
     span = size + before + after - f_eff(f, dilation)
-    if span < 0:
-        return None
     if not ceil:
-        return span // s + 1
+        return span // s + 1 if span >= 0 else None
     n = -(-span // s) + 1
     if (n - 1) * s >= size + before:
         n -= 1
-    return n
+    return n if n >= 1 else None
 
 
 def fits(size: int, f: int, s: int, before: int, after: int, dilation: int = 1) -> bool:
@@ -452,7 +450,8 @@ class Builder:
         """``RES{ a }`` (= ``ADD{ a | ID }``) when ``a`` keeps the volume, else
         ``ADD{ a | SKIP }``: an identity SKIP row, or the projection CONV(K, F=1, S, bias=false)
         and BN rows, S the smallest stride that takes the input to ``a``'s width and height.
-        The SKIP branch's rows come after ``a``'s even when it is written first."""
+        The rows come in written order: a SKIP written first runs first."""
+        mark = len(self.rows)
         inner, end = self.chain(at, depth + 1)
         x, y = self.shape(at), self.shape(end)
         if x == y and self.draw(st.booleans()):
@@ -464,6 +463,7 @@ class Builder:
             if s is None:
                 return inner, end  # no 1×1 projection reaches y: the branch stays a chain
             strides.append(s)
+        split = len(self.rows)
         if x == y:
             other = self.add(Fact("SKIP", (at,), x))
         else:
@@ -474,8 +474,21 @@ class Builder:
             conv = self.add(Fact("CONV", (at,), y, d * k, 0, 0, y[0] * y[1] * k * d, misfit))
             other = self.add(Fact("BN", (conv,), y, k, k, 2 * k))
         first = self.draw(st.booleans())
+        if first:
+            end, other = self.swap(mark, split, end, other)
         text = f"ADD{{ SKIP | {inner} }}" if first else f"ADD{{ {inner} | SKIP }}"
         return text, self.add(Fact("ADD", (end, other), y))
+
+    def swap(self, mark: int, split: int, *rows: int) -> list[int]:
+        """Rows from ``split`` on go before those from ``mark``, renumbered (what they read
+        too); ``rows`` renumbered as well."""
+        order = [*range(split, len(self.rows)), *range(mark, split)]
+        moved = {old: mark + k for k, old in enumerate(order)}
+        facts = [self.rows[old] for old in order]
+        self.rows[mark:] = [
+            f._replace(inputs=tuple(moved.get(j, j) for j in f.inputs)) for f in facts
+        ]
+        return [moved.get(r, r) for r in rows]
 
     def concat(self, at: int) -> tuple[str, int]:
         """``CAT{ ... }`` of 2 or 3 branches that keep the width and height: depths add up."""

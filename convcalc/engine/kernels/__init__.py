@@ -16,8 +16,8 @@ it is still in cache (``epilogue``).
 - ``chunks``: window counts, padding, the im2col view, chunk sizes, epilogues
 - ``conv``: ``conv2d`` (im2col), depthwise, ``local2d``, ``conv_transpose2d``
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
-- ``pooling``: ``pool2d`` (max, avg, l2)
-- ``elementwise``: batch norm, the activations, LRN
+- ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
+- ``elementwise``: batch norm, the activations, LRN, ``multiply`` (MUL)
 - ``resizing``: ``global_avg_pool``, ``fully_connected``, ``upsample_nearest``
 
 This package re-exports every public name, so ``kernels.conv2d`` is the way to reach one.
@@ -51,12 +51,13 @@ from .elementwise import (
     gelu,
     leaky_relu,
     lrn,
+    multiply,
     relu,
     sigmoid,
     softmax,
     tanh,
 )
-from .pooling import POOL_BAND_BYTES, pool2d
+from .pooling import POOL_BAND_BYTES, adaptive_bins, adaptive_pool2d, pool2d
 from .resizing import fully_connected, global_avg_pool, upsample_nearest
 from .winograd import (
     WINOGRAD,
@@ -86,6 +87,8 @@ __all__ = [
     "Epilogue",
     "Pads",
     "Pair",
+    "adaptive_bins",
+    "adaptive_pool2d",
     "batchnorm",
     "bn_affine",
     "chunks",
@@ -103,6 +106,7 @@ __all__ = [
     "leaky_relu",
     "local2d",
     "lrn",
+    "multiply",
     "pad_nhwc",
     "patches",
     "pool2d",

@@ -40,15 +40,15 @@ def im2col_budget(j: int, k: int, itemsize: int) -> int:
 
 
 def window_count(size: int, f_eff: int, s: int, before: int, after: int, ceil: bool) -> int:
-    """Windows along one axis: floor((W + 2P − F_eff)/S) + 1, or PyTorch's ceil_mode rule."""
+    """Windows along one axis: floor((W + 2P − F_eff)/S) + 1, or PyTorch's ceil_mode rule
+    (ceil, minus a last window that would start in the padding after the input), under which
+    one window may hang over an input smaller than it by less than the stride."""
     span = size + before + after - f_eff
-    if span < 0:
-        raise ValueError(f"a window of {f_eff} does not fit in {size} + {before + after}")
-    if not ceil:
-        return span // s + 1
-    out = -(-span // s) + 1
-    if (out - 1) * s >= size + before:  # the last window would start in the padding
+    out = span // s + 1 if not ceil else -(-span // s) + 1
+    if ceil and (out - 1) * s >= size + before:  # the last window would start in the padding
         out -= 1
+    if out < 1:
+        raise ValueError(f"a window of {f_eff} does not fit in {size} + {before + after}")
     return out
 
 

@@ -1,4 +1,5 @@
-"""Kernels that keep the volume's shape: batch norm, the activations, LRN.
+"""Kernels that keep the volume's shape: batch norm, the activations, LRN, the product of a
+MUL merge.
 
 Activations and batch norm take an ``out``, which may be ``x`` itself (in place).
 """
@@ -6,6 +7,7 @@ Activations and batch norm take an ``out``, which may be ``x`` itself (in place)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -102,6 +104,15 @@ def softmax(x: Array, out: Array | None = None) -> Array:
     np.exp(out, out=out)
     out /= out.sum(axis=-1, keepdims=True)
     return out
+
+
+def multiply(arrays: Sequence[Array], out: Array | None = None) -> Array:
+    """The elementwise product of (N, H, W, C) arrays, where a (N, 1, 1, C) one broadcasts
+    over the others' height and width (squeeze-and-excitation's channel weights)."""
+    result: Array = np.multiply(arrays[0], arrays[1], out=out)
+    for a in arrays[2:]:
+        np.multiply(result, a, out=result)
+    return result
 
 
 def lrn(x: Array, size: int, alpha: float, beta: float, k: float) -> Array:

@@ -1,4 +1,5 @@
-"""Pooling over windows: max, average and L2, separable (rows, then columns)."""
+"""Pooling over windows: max, average and L2, separable (rows, then columns); adaptive pooling
+to a fixed output size over PyTorch's bins."""
 
 from __future__ import annotations
 
@@ -67,6 +68,28 @@ def pool2d(
     elif kind == "l2":
         np.sqrt(out, out=out)
     return out
+
+
+def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive bins along one axis: bin i spans floor(i·size/out) up to
+    ceil((i + 1)·size/out), exclusive; neighbours overlap when out does not divide size."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def adaptive_pool2d(x: Array, out: Pair, kind: str = "avg", arena: Arena | None = None) -> Array:
+    """Average or max over each bin of an (OH, OW) grid of bins (PyTorch's
+    adaptive_avg_pool2d and adaptive_max_pool2d), separable: the bins' rows first, then
+    their columns (a mean of equal-length row means is the bin's mean)."""
+    N, H, W, C = x.shape
+    (OH, OW) = out
+    reduce = np.max if kind == "max" else np.mean
+    rows = np.empty((N, OH, W, C), x.dtype)
+    for i, (a, b) in enumerate(adaptive_bins(H, OH)):
+        reduce(x[:, a:b], axis=1, out=rows[:, i])
+    y = alloc(arena, (N, OH, OW, C), x.dtype)
+    for j, (a, b) in enumerate(adaptive_bins(W, OW)):
+        reduce(rows[:, :, a:b], axis=2, out=y[:, :, j])
+    return y
 
 
 def _reduce(op: Any, parts: Sequence[Array], out: Array) -> None:
