@@ -17,8 +17,8 @@ it is still in cache (``epilogue``).
 - ``conv``: ``conv2d`` (im2col), depthwise, ``local2d``, ``conv_transpose2d``
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2)
-- ``elementwise``: batch norm, the activations, LRN
-- ``resizing``: ``global_avg_pool``, ``fully_connected``, ``upsample_nearest``
+- ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN
+- ``resizing``: ``global_avg_pool``, ``fully_connected``, ``linear``, ``upsample_nearest``
 
 This package re-exports every public name, so ``kernels.conv2d`` is the way to reach one.
 """
@@ -49,15 +49,21 @@ from .elementwise import (
     elu,
     erf,
     gelu,
+    hardsigmoid,
+    hardswish,
+    layernorm,
     leaky_relu,
     lrn,
     relu,
+    relu6,
+    scale_channels,
     sigmoid,
+    silu,
     softmax,
     tanh,
 )
 from .pooling import POOL_BAND_BYTES, pool2d
-from .resizing import fully_connected, global_avg_pool, upsample_nearest
+from .resizing import fully_connected, global_avg_pool, linear, upsample_nearest
 from .winograd import (
     WINOGRAD,
     WINOGRAD_BYTES,
@@ -97,17 +103,24 @@ __all__ = [
     "fully_connected",
     "gelu",
     "global_avg_pool",
+    "hardsigmoid",
+    "hardswish",
     "he_uniform",
     "im2col_budget",
     "largest_chunk",
+    "layernorm",
     "leaky_relu",
+    "linear",
     "local2d",
     "lrn",
     "pad_nhwc",
     "patches",
     "pool2d",
     "relu",
+    "relu6",
+    "scale_channels",
     "sigmoid",
+    "silu",
     "softmax",
     "tanh",
     "upsample_nearest",
