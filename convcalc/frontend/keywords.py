@@ -6,6 +6,7 @@ LAYER_TYPES = (
     "INPUT", "CONV", "LOCAL", "TCONV", "POOL", "GAP", "FC",
     "RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX",
     "BN", "LRN", "DROPOUT", "FLATTEN", "UP", "ID", "SKIP",
+    "RELU6", "HSWISH", "HSIGMOID", "SILU", "SWISH", "DROPPATH", "LN", "SCALE", "LINEAR",
 )  # fmt: skip
 MERGE_TYPES = ("ADD", "CAT", "RES")
 KEYWORDS = frozenset((*LAYER_TYPES, *MERGE_TYPES, "over"))
