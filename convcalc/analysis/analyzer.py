@@ -145,7 +145,7 @@ class Analyzer:
         counts = layer.counts(args, x, y)
         rf = layer.receptive(args, x, state.rf, axes)
         in_place = layer.is_in_place(args)
-        activations = 0 if in_place else y[0] * y[1] * y[2]
+        activations = layer.activation_values(args, y)
         row = self._add(
             node,
             (state.row,),

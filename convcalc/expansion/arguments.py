@@ -152,10 +152,11 @@ def _builtin(spec: ParamSpec) -> ArgValue:
 
 
 def _missing(type_name: str, spec: ParamSpec, span: Span) -> FindingError:
+    example = "0.1" if spec.kind == "float" else "64"  # DROPPATH's p, CONV's K
     return fail(
         "CC111",
         f"{type_name} needs {spec.name} ({spec.doc})",
         span,
-        help=f"write {type_name}({spec.name}=64), or set it for every {type_name} in the spec: "
-        f"defaults: {{{type_name}: {{{spec.name}: 64}}}}",
+        help=f"write {type_name}({spec.name}={example}), or set it for every {type_name} in the "
+        f"spec: defaults: {{{type_name}: {{{spec.name}: {example}}}}}",
     )

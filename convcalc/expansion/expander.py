@@ -408,6 +408,7 @@ def _assign_names(nodes: list[Node]) -> None:
         if node.name:
             continue
         prefix = (node.kind if isinstance(node, MergeNode) else node.type).lower()
+        prefix += "_" if prefix[-1].isdigit() else ""  # relu6_1, not relu61 (RELU 61?)
         n = numbers.get(prefix, 0)
         while True:
             n += 1

@@ -7,6 +7,7 @@ LAYER_TYPES = (
     "APOOL",
     "RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX",
     "BN", "LRN", "DROPOUT", "FLATTEN", "UP", "ID", "SKIP",
+    "RELU6", "HSWISH", "HSIGMOID", "SILU", "SWISH", "DROPPATH", "LN", "SCALE", "LINEAR",
 )  # fmt: skip
 MERGE_TYPES = ("ADD", "CAT", "MUL", "RES")
 KEYWORDS = frozenset((*LAYER_TYPES, *MERGE_TYPES, "over"))

@@ -98,6 +98,11 @@ class LayerType:
     def is_in_place(self, args: Args) -> bool:
         return self.in_place
 
+    def activation_values(self, args: Args, y: Shape) -> int:
+        """Values per image its row adds to the activations kept for training: its output,
+        none when it works in place."""
+        return 0 if self.is_in_place(args) else y[0] * y[1] * y[2]
+
     def axes(self, args: Args, x: Shape) -> tuple[Axis, Axis] | None:
         """The sliding window along width and height, for windowed layers."""
         return None

@@ -1,4 +1,5 @@
-"""Layers that keep the volume's shape: INPUT, the activations, BN, LRN, DROPOUT, ID, SKIP."""
+"""Layers that keep the volume's shape: INPUT, the activations, BN, LN, SCALE, LRN, DROPOUT,
+DROPPATH, ID, SKIP."""
 
 from __future__ import annotations
 
@@ -87,6 +88,64 @@ class BN(LayerType):
         return bn_affine(p["gamma"], p["beta"], p["mean"], p["var"], real(args, "eps"))
 
 
+class LN(LayerType):
+    name = "LN"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("eps", "float", 1e-6, minimum=0, doc="added to the variance"),
+    )
+    doc = "layer norm over the channels at each position (ConvNeXt's LayerNorm2d): γ, β per channel"
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        return Counts(x[2], x[2], 0, 0)
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """As PyTorch starts one: γ = 1, β = 0."""
+        import numpy as np
+
+        return {"gamma": np.ones(x[2], dtype), "beta": np.zeros(x[2], dtype)}
+
+    overwrites = True
+    arena_output = True
+    temporaries = 1
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """Normalised over the depth at each position (see ``kernels.layernorm``)."""
+        from ..engine.kernels import layernorm
+
+        p = call.params
+        return layernorm(call.array, p["gamma"], p["beta"], real(args, "eps"), call.out)
+
+
+class Scale(LayerType):
+    name = "SCALE"
+    doc = "a learned factor per channel, y = x·γ[d] (ConvNeXt's layer scale; γ starts at 1e-6)"
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        return Counts(x[2], 0, 0, 0)
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """γ = 1e-6, as torchvision's ConvNeXt starts its layer scale."""
+        import numpy as np
+
+        return {"gamma": np.full(x[2], 1e-6, dtype)}
+
+    overwrites = True
+    arena_output = True
+    fusable = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import scale_channels
+
+        return scale_channels(call.array, call.params["gamma"], call.out)
+
+    def affine(self, args: Args, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
+        """y = x·γ + 0, folded into a CONV, FC or LINEAR right before it."""
+        import numpy as np
+
+        gamma = params["gamma"].astype(np.float64)
+        return gamma, np.zeros_like(gamma)
+
+
 class LRN(LayerType):
     name = "LRN"
     params: tuple[ParamSpec, ...] = (
@@ -121,6 +180,18 @@ class Dropout(LayerType):
 
     passes_input = True
     fusable = True
+
+
+class DropPath(Dropout):
+    name = "DROPPATH"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("p", "float", None, minimum=0, maximum=1,
+                  doc="probability of dropping the branch, per sample, in training"),
+    )  # fmt: skip
+    doc = (
+        "stochastic depth (torchvision's StochasticDepth(p, mode='row')), last in a residual "
+        "branch: identity at inference, shape unchanged"
+    )
 
 
 class Identity(LayerType):
@@ -232,3 +303,78 @@ class Softmax(Activation):
         from ..engine.kernels import softmax
 
         return softmax
+
+
+#: inplace for the activations whose backward pass reads their input
+INPLACE_COPIED = INPLACE._replace(
+    doc="overwrite the input at inference; in training autograd keeps a copy of it"
+)
+
+
+class SavesInput(Activation):
+    """An activation whose backward pass reads its input, not its output (PyTorch's hardtanh
+    for RELU6, hardswish, hardsigmoid, silu). With inplace=true autograd keeps a copy of the
+    input before overwriting it, so its row counts its volume in the training activations
+    either way; at inference it does work in place."""
+
+    keeps_output = False
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.params = (INPLACE_COPIED,)
+
+    def activation_values(self, args: Args, y: Shape) -> int:
+        return y[0] * y[1] * y[2]
+
+
+class Relu6(SavesInput):
+    doc = "min(max(x, 0), 6), shape unchanged"
+
+    def __init__(self) -> None:
+        super().__init__("RELU6")
+
+    def function(self, args: Args) -> Callable[[Any, Any], Any]:
+        from ..engine.kernels import relu6
+
+        return relu6
+
+
+class HardSwish(SavesInput):
+    doc = "hardswish, x·RELU6(x + 3)/6 (MobileNetV3), shape unchanged"
+    temporaries = 1
+
+    def __init__(self) -> None:
+        super().__init__("HSWISH")
+
+    def function(self, args: Args) -> Callable[[Any, Any], Any]:
+        from ..engine.kernels import hardswish
+
+        return hardswish
+
+
+class HardSigmoid(SavesInput):
+    doc = "hardsigmoid, RELU6(x + 3)/6 (MobileNetV3's gates), shape unchanged"
+
+    def __init__(self) -> None:
+        super().__init__("HSIGMOID")
+
+    def function(self, args: Args) -> Callable[[Any, Any], Any]:
+        from ..engine.kernels import hardsigmoid
+
+        return hardsigmoid
+
+
+class Silu(SavesInput):
+    """SILU, and SWISH: the same function under its other name (a row type of its own, so
+    that rows and ``expand`` keep the name the spec used)."""
+
+    doc = "SiLU or swish, x·σ(x) (EfficientNet), shape unchanged"
+    temporaries = 1
+
+    def __init__(self, name: str = "SILU") -> None:
+        super().__init__(name)
+
+    def function(self, args: Args) -> Callable[[Any, Any], Any]:
+        from ..engine.kernels import silu
+
+        return silu

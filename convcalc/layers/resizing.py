@@ -1,4 +1,4 @@
-"""Layers that reshape the volume without a window: GAP, APOOL, FC, FLATTEN, UP."""
+"""Layers that reshape the volume without a window: GAP, APOOL, FC, LINEAR, FLATTEN, UP."""
 
 from __future__ import annotations
 
@@ -148,6 +148,41 @@ class FC(LayerType):
 
     def scale_filters(self, w: Any, scale: Any) -> None:
         """Its weights are (K, D), as PyTorch stores them: a filter is a row."""
+        w *= scale[:, None].astype(w.dtype)
+
+
+class Linear(LayerType):
+    name = "LINEAR"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("K", "int", None, doc="output features at each position (output depth)"),
+        BIAS,
+    )
+    doc = "torch.nn.Linear at every position (ConvNeXt's MLP): W1×H1×K, a 1×1 CONV's counts"
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        return x[0], x[1], integer(args, "K")
+
+    def counts(self, args: Args, x: Shape, y: Shape) -> Counts:
+        k, d = integer(args, "K"), x[2]
+        return Counts(d * k, k if flag(args, "bias") else 0, 0, x[0] * x[1] * d * k)
+
+    def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
+        """Weights (K, D1), as PyTorch's Linear stores them, He-initialised; zero biases."""
+        d, k = x[2], integer(args, "K")
+        return he_weights(args, (k, d), d, (k,), rng, dtype)
+
+    arena_output = True
+    takes_epilogue = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        """One GEMM over every position (see ``kernels.linear``), with the step's epilogues."""
+        from ..engine.kernels import linear
+
+        p = call.params
+        return linear(call.array, p["w"], p.get("b"), epilogue=call.epilogue, arena=call.arena)
+
+    def scale_filters(self, w: Any, scale: Any) -> None:
+        """Its weights are (K, D1), as PyTorch stores them: a filter is a row."""
         w *= scale[:, None].astype(w.dtype)
 
 

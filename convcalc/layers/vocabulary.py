@@ -12,21 +12,28 @@ from ..errors import did_you_mean
 from .base import LayerType
 from .elementwise import (
     BN,
+    LN,
     LRN,
     Dropout,
+    DropPath,
     Elu,
     Gelu,
+    HardSigmoid,
+    HardSwish,
     Identity,
     Input,
     LeakyRelu,
     Relu,
+    Relu6,
+    Scale,
     Sigmoid,
+    Silu,
     Skip,
     Softmax,
     Tanh,
 )
 from .merges import MERGES, MergeType
-from .resizing import FC, GAP, APool, Flatten, Up
+from .resizing import FC, GAP, APool, Flatten, Linear, Up
 from .windowed import Conv, Local, Pool, TConv
 
 #: Common names for arguments, pointing at convcalc's.
@@ -53,6 +60,8 @@ LAYERS: dict[str, LayerType] = {
         APool(),
         Relu(), LeakyRelu(), Elu(), Gelu(), Sigmoid(), Tanh(), Softmax(),
         BN(), LRN(), Dropout(), Flatten(), Up(), Identity(), Skip(),
+        Relu6(), HardSwish(), HardSigmoid(), Silu(), Silu("SWISH"), DropPath(), LN(), Scale(),
+        Linear(),
     )
 }  # fmt: skip
 

@@ -84,16 +84,23 @@ arch: |
   -> UP(2) -> DROPOUT(0.3) -> RES{ CONV(6, F=1) -> RELU(inplace=false) } -> RELU
   -> MUL{ ID | GAP -> CONV(3, F=1) -> RELU -> CONV(6, F=1) -> SIGMOID } -> APOOL((5, 3))
   -> APOOL(7, type=max)
+  -> RES{ CONV(6, F=3, P=1, groups=6) -> LN -> LINEAR(12) -> HSWISH -> LINEAR(6, bias=false)
+          -> SCALE -> DROPPATH(0.2) }
+  -> CONV(6, F=1) -> RELU6 -> HSIGMOID -> SILU(inplace=false) -> SWISH -> SCALE -> LN(eps=1e-3)
   -> CAT{ ID | CONV(6, F=1) -> BN -> RELU } -> GAP -> FLATTEN -> FC(5) -> BN -> SOFTMAX
 """
 
 
 def random_bn(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batch norms with random statistics, so that folding them is really tested."""
+    """Batch norms with random statistics, layer norms and scales with random γ and β, so
+    that folding them is really tested."""
     original = weights.init_params
 
     def init(row: Any, rng: np.random.Generator, dtype: Any) -> dict[str, Any]:
         params = original(row, rng, dtype)
+        if row.type in ("LN", "SCALE"):
+            for key in params:
+                params[key] = rng.standard_normal(row.output[2]).astype(dtype)
         if row.type == "BN":
             d = row.output[2]
             params.update(
@@ -155,6 +162,22 @@ def reference(analysis: convcalc.Analysis, batch: int, seed: int) -> Any:
             y = np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))(x)
         elif row.type == "SIGMOID":
             y = 1 / (1 + np.exp(-x))
+        elif row.type == "RELU6":
+            y = np.minimum(np.maximum(x, 0), 6)
+        elif row.type == "HSWISH":
+            y = x * np.minimum(np.maximum(x + 3, 0), 6) / 6
+        elif row.type == "HSIGMOID":
+            y = np.minimum(np.maximum(x + 3, 0), 6) / 6
+        elif row.type in ("SILU", "SWISH"):
+            y = x / (1 + np.exp(-x))
+        elif row.type == "LN":
+            mean = x.mean(axis=-1, keepdims=True)
+            var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+            y = (x - mean) / np.sqrt(var + a["eps"]) * p["gamma"] + p["beta"]
+        elif row.type == "SCALE":
+            y = x * p["gamma"].astype(np.float64)
+        elif row.type == "LINEAR":
+            y = np.einsum("nhwc,kc->nhwk", x, p["w"].astype(np.float64)) + p.get("b", 0)
         elif row.type == "TANH":
             y = np.tanh(x)
         elif row.type == "SOFTMAX":
@@ -182,7 +205,7 @@ def reference(analysis: convcalc.Analysis, batch: int, seed: int) -> Any:
             y = np.concatenate(ins, axis=3)
         elif row.type == "MUL":  # a (N, 1, 1, D) operand broadcasts
             y = ins[0] * ins[1]
-        else:  # ID, DROPOUT, SKIP
+        else:  # ID, DROPOUT, DROPPATH, SKIP
             y = x
         arrays[i] = y
     return arrays[len(rows) - 1]
@@ -202,8 +225,11 @@ def test_every_layer_type_equals_the_naive_reference(
     close(result.output, reference(analysis, 2, 3))
     fused = [r.name for r in result.layers if r.fused_into]
     assert bool(fused) == fuse
-    if fuse:  # BN folded, ELU after it, the skip projection's ADD and the final RELU
+    if fuse:  # BN folded, ELU after it, the skip projection's ADD and the final RELU; a
+        # SCALE folded into a LINEAR, another after activations, DROPPATH and the ADD after it
         assert {"bn1", "lrelu1", "add1", "elu1"} <= set(fused)
+        assert {"hswish1", "scale1", "droppath1", "add3", "relu6_1", "hsigmoid1",
+                "silu1", "swish1", "scale2"} <= set(fused)  # fmt: skip
 
 
 def test_fusing_changes_nothing_on_resnet18(monkeypatch: pytest.MonkeyPatch) -> None:

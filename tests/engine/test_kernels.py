@@ -349,6 +349,10 @@ def test_activations_against_scalar_formulas() -> None:
         "gelu": (K.gelu(x), lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))),
         "sigmoid": (K.sigmoid(x), lambda v: 1 / (1 + math.exp(-v)) if v > -700 else 0.0),
         "tanh": (K.tanh(x), math.tanh),
+        "relu6": (K.relu6(x), lambda v: min(max(v, 0.0), 6.0)),
+        "hardswish": (K.hardswish(x), lambda v: v * min(max(v + 3, 0.0), 6.0) / 6),
+        "hardsigmoid": (K.hardsigmoid(x), lambda v: min(max(v + 3, 0.0), 6.0) / 6),
+        "silu": (K.silu(x), lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0),
     }
     for name, (got, f) in cases.items():
         assert got.dtype == np.float32, name
@@ -357,6 +361,10 @@ def test_activations_against_scalar_formulas() -> None:
         )
     y = x.copy()
     assert K.relu(y, out=y) is y and (y >= 0).all()  # in place
+    for f in (K.relu6, K.hardswish, K.hardsigmoid, K.silu):  # in place: the same values
+        y = x.copy()
+        assert f(y, out=y) is y
+        np.testing.assert_array_equal(y, f(x), err_msg=f.__name__)
 
 
 def test_softmax_over_depth() -> None:
@@ -372,6 +380,62 @@ def test_batchnorm_inference() -> None:
     g, beta, mean, var = rand(5), rand(5), rand(5), np.abs(rand(5)) + 0.1
     got = K.batchnorm(x, g, beta, mean, var, 1e-3, None)
     close(got, (x - mean) / np.sqrt(var + 1e-3) * g + beta, 1e-5)
+
+
+def naive_layernorm(x: Array, gamma: Array, beta: Array, eps: float) -> Array:
+    """Each position's channels, one position at a time: (v − mean)/sqrt(var + eps)·γ + β
+    with the biased variance (in float64)."""
+    out = np.zeros_like(x, dtype=np.float64)
+    for n, y, x_ in np.ndindex(*x.shape[:3]):
+        v = [float(c) for c in x[n, y, x_]]
+        mean = sum(v) / len(v)
+        var = sum((c - mean) ** 2 for c in v) / len(v)
+        for d, c in enumerate(v):
+            out[n, y, x_, d] = (c - mean) / math.sqrt(var + eps) * gamma[d] + beta[d]
+    return out
+
+
+def naive_linear(x: Array, w: Array, b: Array | None) -> Array:
+    """out[n, y, x, k] = Σ_c x[n, y, x, c]·w[k, c] + b[k], one output value at a time."""
+    N, H, W, C = x.shape
+    Kk = w.shape[0]
+    out = np.zeros((N, H, W, Kk))
+    for n, y, x_, k in np.ndindex(N, H, W, Kk):
+        acc = 0.0 if b is None else float(b[k])
+        for c in range(C):
+            acc += float(x[n, y, x_, c]) * float(w[k, c])
+        out[n, y, x_, k] = acc
+    return out
+
+
+def test_layernorm_matches_loops() -> None:
+    x, g, beta = rand(2, 3, 4, 6) * 3 + 1, rand(6), rand(6)
+    close(K.layernorm(x, g, beta, 1e-6), naive_layernorm(x, g, beta, 1e-6), 1e-5)
+    y = x.copy()
+    assert K.layernorm(y, g, beta, 1e-3, out=y) is y  # in place
+    close(y, naive_layernorm(x, g, beta, 1e-3), 1e-5)
+
+
+def test_scale_channels_matches_the_formula() -> None:
+    x, g = rand(2, 3, 4, 5), rand(5)
+    expected = np.array([[[[x[n, i, j, d] * g[d] for d in range(5)] for j in range(4)]
+                          for i in range(3)] for n in range(2)])  # fmt: skip
+    close(K.scale_channels(x, g), expected, 1e-6)
+    y = x.copy()
+    assert K.scale_channels(y, g, out=y) is y
+
+
+@pytest.mark.parametrize("chunk", [K.CACHE_BYTES, 100])  # 100 bytes: a band of rows a chunk
+def test_linear_matches_loops(chunk: int) -> None:
+    x, w, b = rand(2, 5, 3, 4), rand(7, 4), rand(7)
+    close(K.linear(x, w, b, chunk_bytes=chunk, arena=K.Arena()), naive_linear(x, w, b))
+    close(K.linear(x, w, None, chunk_bytes=chunk), naive_linear(x, w, None))
+    res = rand(2, 5, 3, 7)
+    ops = [lambda y, r: np.add(y, res[r], out=y), lambda y, r: np.maximum(y, 0, out=y)]
+    got = K.linear(x, w, b, epilogue=ops, chunk_bytes=chunk)
+    close(got, np.maximum(naive_linear(x, w, b) + res, 0))
+    with pytest.raises(ValueError, match="take 4 channels"):
+        K.linear(rand(1, 2, 2, 3), w)
 
 
 def naive_lrn(x: Any, size: int, alpha: float, beta: float, k: float) -> Any:
@@ -547,3 +611,28 @@ def test_elementwise_layers_equal_torch() -> None:
     y = F.linear(t.flatten(1), torch.from_numpy(np.ascontiguousarray(wt)), torch.from_numpy(b))
     close(K.fully_connected(x, w, b)[:, 0, 0], y.numpy())
     close(K.upsample_nearest(x, 2), nhwc(F.interpolate(t, scale_factor=2, mode="nearest")))
+
+
+def test_modern_layers_equal_torch() -> None:
+    """RELU6, HSWISH, HSIGMOID, SILU, LN, SCALE and LINEAR against torch.nn.functional, within
+    1e-5 of the output's scale."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = rand(2, 4, 5, 7) * 4  # both sides of ±3 and of 6
+    t = nchw(x)
+    close(K.relu6(x), nhwc(F.relu6(t)), 1e-5)
+    close(K.hardswish(x), nhwc(F.hardswish(t)), 1e-5)
+    close(K.hardsigmoid(x), nhwc(F.hardsigmoid(t)), 1e-5)
+    close(K.silu(x), nhwc(F.silu(t)), 1e-5)
+    g, beta = rand(7), rand(7)
+    xt = torch.from_numpy(x)  # NHWC: torch's layer_norm and linear act on the last axis
+    y = F.layer_norm(xt + 2, (7,), torch.from_numpy(g), torch.from_numpy(beta), 1e-6)
+    close(K.layernorm(x + 2, g, beta, 1e-6), y.numpy(), 1e-5)
+    # ConvNeXt's LayerNorm2d: permute to NHWC, layer_norm, permute back
+    y2 = F.layer_norm(t.permute(0, 2, 3, 1), (7,), torch.from_numpy(g), None, 1e-5)
+    close(K.layernorm(x, g, np.zeros(7, np.float32), 1e-5), y2.numpy(), 1e-5)
+    close(K.scale_channels(x, g), nhwc(t * torch.from_numpy(g).reshape(1, 7, 1, 1)), 1e-5)
+    w, b = rand(9, 7), rand(9)
+    y3 = F.linear(xt, torch.from_numpy(w), torch.from_numpy(b))
+    close(K.linear(x, w, b), y3.numpy(), 1e-5)
+    close(K.linear(x, w, None), F.linear(xt, torch.from_numpy(w)).numpy(), 1e-5)

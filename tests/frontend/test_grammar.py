@@ -111,7 +111,13 @@ def test_a_skip_written_first_runs_first() -> None:
     # a nested merge in the branch after the SKIP keeps its own inputs right
     b = check(spec("INPUT -> ADD{ SKIP | CAT{ CONV(4, S=2, P=1) | POOL(3, S=2, P=1) } }"))
     assert [r.name for r in b.rows] == [
-        "input", "skip1.conv", "skip1.bn", "conv1", "pool1", "cat1", "add1"
+        "input",
+        "skip1.conv",
+        "skip1.bn",
+        "conv1",
+        "pool1",
+        "cat1",
+        "add1",
     ]
     assert [r.inputs for r in b.rows] == [(), (0,), (1,), (0,), (0,), (3, 4), (2, 5)]
     assert b.output == (16, 16, 7)

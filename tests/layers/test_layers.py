@@ -181,6 +181,78 @@ def test_shape_preserving_layers() -> None:
     assert not_in_place.rows[1].activations == 32 * 32 * 3
 
 
+def test_modern_activations_and_stochastic_depth() -> None:
+    body = "RELU6 -> HSWISH -> HSIGMOID -> SILU -> SWISH -> DROPPATH(0.1)"
+    a = check(spec(f"INPUT -> {body}", "6x5x4"))
+    assert [r.output for r in a.rows] == [(6, 5, 4)] * 7
+    assert all(r.params == r.buffers == r.macs == 0 for r in a.rows)
+    assert all(r.receptive_field == (1, 1) for r in a.rows)
+    # these four save their input for the backward pass: in place, autograd keeps a copy
+    # of it, so each adds its volume to the training activations; at inference they are in
+    # place (the liveness sweep's ``in_place``)
+    assert [r.activations for r in a.rows[1:6]] == [6 * 5 * 4] * 5
+    assert all(r.in_place for r in a.rows[1:6])
+    assert not any(LAYERS[t].keeps_output for t in ("RELU6", "HSWISH", "HSIGMOID", "SILU"))
+    assert LAYERS["RELU"].keeps_output and LAYERS["SIGMOID"].keeps_output
+    drop = a.rows[6]
+    assert drop.activations == 0 and drop.in_place and LAYERS["DROPPATH"].passes_input
+    not_in_place = check(spec("INPUT -> HSWISH(inplace=false)", "6x5x4")).rows[1]
+    assert not_in_place.activations == 6 * 5 * 4 and not not_in_place.in_place
+    # SWISH is SILU under its other name: the same class, its own row type
+    assert type(LAYERS["SWISH"]) is type(LAYERS["SILU"]) and a.rows[5].type == "SWISH"
+
+
+@pytest.mark.parametrize(
+    ("arch", "message"),
+    [
+        ("DROPPATH", "DROPPATH needs p"),
+        ("DROPPATH(1.5)", "p=1.5: expected a number between 0 and 1"),
+        ("DROPPATH(p=-0.1)", "p=-0.1: expected a number between 0 and 1"),
+        ("LN(eps=-1)", "eps=-1: expected a number at least 0"),
+        ("LINEAR", "LINEAR needs K"),
+        ("LINEAR(0)", "K=0: must be at least 1"),
+        ("SCALE(2)", "SCALE takes no arguments"),
+        ("RELU6(slope=2)", "RELU6 has no argument `slope`"),
+    ],
+)
+def test_modern_layer_arguments_are_checked(arch: str, message: str) -> None:
+    a = check(spec(f"INPUT -> {arch}", "6x5x4"))
+    assert [f.code for f in a.findings] == ["CC111"]
+    assert message in a.findings[0].message
+
+
+def test_droppath_takes_zero_and_one() -> None:
+    a = check(spec("INPUT -> RES{ CONV(3, F=1) -> DROPPATH(0) } -> RES{ ID -> DROPPATH(1) }"))
+    assert a.ok and [r.args["p"] for r in a.rows if r.type == "DROPPATH"] == [0, 1]
+
+
+def test_layer_norm_and_scale() -> None:
+    a = check(spec("INPUT -> LN -> SCALE -> LN(eps=1e-5)", "7x6x5"))
+    ln, scale, ln2 = a.rows[1:]
+    assert ln.output == scale.output == (7, 6, 5)
+    assert (ln.weights, ln.biases, ln.buffers, ln.macs) == (5, 5, 0, 0)  # γ, β; no statistics
+    assert (scale.weights, scale.biases, scale.buffers, scale.macs) == (5, 0, 0, 0)
+    assert ln.args["eps"] == 1e-6 and ln2.args["eps"] == 1e-5  # ConvNeXt's LayerNorm2d
+    assert ln.activations == scale.activations == 7 * 6 * 5  # new tensors, as BN's
+    assert ln.receptive_field == scale.receptive_field == (1, 1)
+    assert not LAYERS["LN"].keeps_output and not LAYERS["SCALE"].keeps_output
+
+
+def test_linear_counts_equal_a_1x1_conv() -> None:
+    for bias in ("true", "false"):
+        a = check(spec(f"INPUT -> CONV(96, F=3) -> LINEAR(384, bias={bias})", "58x58x96"))
+        b = check(spec(f"INPUT -> CONV(96, F=3) -> CONV(384, F=1, bias={bias})", "58x58x96"))
+        lin, conv = a.rows[2], b.rows[2]
+        assert lin.type == "LINEAR" and lin.output == conv.output == (56, 56, 384)
+        assert lin.receptive_field == conv.receptive_field == (3, 3)
+        same = ("weights", "biases", "buffers", "macs", "activations")
+        assert [getattr(lin, k) for k in same] == [getattr(conv, k) for k in same]
+    # ConvNeXt-T's first MLP: Linear(96, 384) at 56×56 positions
+    assert lin.weights == 96 * 384 and lin.macs == 56 * 56 * 96 * 384
+    after_gap = check(spec("INPUT -> GAP -> LINEAR(10)", "7x7x768")).rows[2]
+    assert after_gap.output == (1, 1, 10) and after_gap.params == 768 * 10 + 10
+
+
 def test_gap_flatten_up() -> None:
     a = check(spec("INPUT -> UP(3) -> GAP -> FLATTEN", "5x4x6"))
     assert [r.output for r in a.rows[1:]] == [(15, 12, 6), (1, 1, 6), (1, 1, 6)]
@@ -319,6 +391,8 @@ MORE = (
     ("INPUT -> CAT{ POOL(F=3, S=2, P=1, type=avg) | CONV(4, F=1, S=2) } -> GAP", "29x29x3"),
     (f"INPUT -> CONV(16, F=3, S=2) -> {SE} -> MUL{{ GAP | ID | ID }}", "29x28x3"),
     ("INPUT -> CONV(4, F=3, S=2) -> APOOL((5, 3)) -> APOOL(7, type=max) -> FC(2)", "31x29x3"),
+    ("INPUT -> CONV(8, F=3, S=2) -> LN -> LINEAR(16) -> HSWISH -> RELU6 -> HSIGMOID -> SILU "
+     "-> SWISH -> SCALE -> RES{ LINEAR(16) -> DROPPATH(0.1) }", "29x30x3"),
 )  # fmt: skip
 
 

@@ -68,3 +68,22 @@ def test_a_misspelt_key_is_rejected() -> None:
     assert [e.message for e in validator().iter_errors(doc)] == [
         "Additional properties are not allowed ('stride' was unexpected)"
     ]
+
+
+def test_the_modern_layers_in_defaults() -> None:
+    layers = json_schema()["properties"]["defaults"]["properties"]
+    assert layers["DROPPATH"]["properties"]["p"] == {
+        "description": "probability of dropping the branch, per sample, in training",
+        "type": "number", "minimum": 0, "maximum": 1,
+    }  # fmt: skip
+    assert "default 1e-06" in layers["LN"]["properties"]["eps"]["description"]
+    assert layers["SCALE"]["properties"] == {}
+    assert list(layers["LINEAR"]["properties"]) == ["K", "bias"]
+    for name in ("RELU6", "HSWISH", "HSIGMOID", "SILU", "SWISH"):
+        assert "keeps a copy" in layers[name]["properties"]["inplace"]["description"], name
+    doc = {"name": "t", "input": "8x8x3", "arch": "INPUT -> LN",
+           "defaults": {"DROPPATH": {"p": 0.2}, "LN": {"eps": 1e-5}}}  # fmt: skip
+    assert list(validator().iter_errors(doc)) == []
+    doc["defaults"] = {"DROPPATH": {"p": 2}}
+    messages = [e.message for e in validator().iter_errors(doc)]
+    assert messages == ["2 is greater than the maximum of 1"]

@@ -17,8 +17,9 @@ it is still in cache (``epilogue``).
 - ``conv``: ``conv2d`` (im2col), depthwise, ``local2d``, ``conv_transpose2d``
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
-- ``elementwise``: batch norm, the activations, LRN, ``multiply`` (MUL)
-- ``resizing``: ``global_avg_pool``, ``fully_connected``, ``upsample_nearest``
+- ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN,
+  ``multiply`` (MUL)
+- ``resizing``: ``global_avg_pool``, ``fully_connected``, ``linear``, ``upsample_nearest``
 
 This package re-exports every public name, so ``kernels.conv2d`` is the way to reach one.
 """
@@ -49,16 +50,22 @@ from .elementwise import (
     elu,
     erf,
     gelu,
+    hardsigmoid,
+    hardswish,
+    layernorm,
     leaky_relu,
     lrn,
     multiply,
     relu,
+    relu6,
+    scale_channels,
     sigmoid,
+    silu,
     softmax,
     tanh,
 )
 from .pooling import POOL_BAND_BYTES, adaptive_bins, adaptive_pool2d, pool2d
-from .resizing import fully_connected, global_avg_pool, upsample_nearest
+from .resizing import fully_connected, global_avg_pool, linear, upsample_nearest
 from .winograd import (
     WINOGRAD,
     WINOGRAD_BYTES,
@@ -100,10 +107,14 @@ __all__ = [
     "fully_connected",
     "gelu",
     "global_avg_pool",
+    "hardsigmoid",
+    "hardswish",
     "he_uniform",
     "im2col_budget",
     "largest_chunk",
+    "layernorm",
     "leaky_relu",
+    "linear",
     "local2d",
     "lrn",
     "multiply",
@@ -111,7 +122,10 @@ __all__ = [
     "patches",
     "pool2d",
     "relu",
+    "relu6",
+    "scale_channels",
     "sigmoid",
+    "silu",
     "softmax",
     "tanh",
     "upsample_nearest",

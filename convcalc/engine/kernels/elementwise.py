@@ -1,7 +1,8 @@
-"""Kernels that keep the volume's shape: batch norm, the activations, LRN, the product of a
-MUL merge.
+"""Kernels that keep the volume's shape: batch norm, layer norm, the per-channel scale, the
+activations, LRN, the product of a MUL merge.
 
-Activations and batch norm take an ``out``, which may be ``x`` itself (in place).
+Activations, batch norm, layer norm and the scale take an ``out``, which may be ``x`` itself
+(in place).
 """
 
 from __future__ import annotations
@@ -30,6 +31,26 @@ def bn_affine(
     """Batch norm as y = x·scale + shift (computed in float64)."""
     scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
     return scale, beta.astype(np.float64) - mean.astype(np.float64) * scale
+
+
+def layernorm(x: Array, gamma: Array, beta: Array, eps: float, out: Array | None = None) -> Array:
+    """Layer norm over the depth at each position, as ConvNeXt's LayerNorm2d:
+    (x − mean)/sqrt(var + eps)·gamma + beta, mean and (biased) variance over the last axis."""
+    mean = x.mean(axis=-1, keepdims=True)
+    out = np.subtract(x, mean, out=out)
+    var = np.square(out).mean(axis=-1, keepdims=True)
+    var += x.dtype.type(eps)
+    np.sqrt(var, out=var)
+    out /= var
+    out *= gamma.astype(x.dtype, copy=False)
+    out += beta.astype(x.dtype, copy=False)
+    return out
+
+
+def scale_channels(x: Array, gamma: Array, out: Array | None = None) -> Array:
+    """x·gamma[d]: one learned factor per channel (ConvNeXt's layer scale)."""
+    y: Array = np.multiply(x, gamma.astype(x.dtype, copy=False), out=out)
+    return y
 
 
 # -- activations: elementwise, shape unchanged, ``out`` may be ``x`` (in place) ----------
@@ -96,6 +117,33 @@ def sigmoid(x: Array, out: Array | None = None) -> Array:
 
 def tanh(x: Array, out: Array | None = None) -> Array:
     return np.tanh(x, out=out)
+
+
+def relu6(x: Array, out: Array | None = None) -> Array:
+    """min(max(x, 0), 6)."""
+    return np.clip(x, 0, 6, out=out)
+
+
+def hardsigmoid(x: Array, out: Array | None = None) -> Array:
+    """relu6(x + 3)/6, PyTorch's hardsigmoid."""
+    out = np.add(x, x.dtype.type(3), out=out)
+    np.clip(out, 0, 6, out=out)
+    out /= x.dtype.type(6)
+    return out
+
+
+def hardswish(x: Array, out: Array | None = None) -> Array:
+    """x·relu6(x + 3)/6, PyTorch's hardswish (MobileNetV3's h-swish)."""
+    gate = np.add(x, x.dtype.type(3))
+    np.clip(gate, 0, 6, out=gate)
+    gate /= x.dtype.type(6)
+    y: Array = np.multiply(x, gate, out=out)
+    return y
+
+
+def silu(x: Array, out: Array | None = None) -> Array:
+    """x·σ(x), the SiLU (swish), with the sigmoid that never overflows."""
+    return np.multiply(x, sigmoid(x), out=out)
 
 
 def softmax(x: Array, out: Array | None = None) -> Array:

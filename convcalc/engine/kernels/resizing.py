@@ -1,5 +1,5 @@
 """Kernels that reshape the volume without a window: global average pooling, fully connected,
-nearest-neighbour upsampling."""
+a linear layer at every position, nearest-neighbour upsampling."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .arrays import Array
-from .chunks import Epilogue, finish
+from .arrays import Arena, Array, alloc
+from .chunks import CACHE_BYTES, Epilogue, chunks, finish
 
 
 def global_avg_pool(x: Array) -> Array:
@@ -31,6 +31,32 @@ def fully_connected(
     y = np.matmul(w, x2.T).T if N <= 32 else np.matmul(x2, w.T)  # (N, K)
     out = np.ascontiguousarray(y).reshape(N, 1, 1, w.shape[0])
     finish(out, (slice(0, N), slice(0, 1)), b, epilogue)
+    return out
+
+
+def linear(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    epilogue: Sequence[Epilogue] = (),
+    arena: Arena | None = None,
+    chunk_bytes: int = CACHE_BYTES,
+) -> Array:
+    """The same affine map at every position: x (N, H, W, C), w (K, C) -> (N, H, W, K).
+
+    One GEMM over the (N·H·W, C) rows, a chunk of images or output rows at a time, with the
+    epilogues on each chunk while it is in cache; w is stored (K, C) as PyTorch's Linear."""
+    N, H, W, C = x.shape
+    K = w.shape[0]
+    if w.shape[1] != C:
+        raise ValueError(f"LINEAR weights take {w.shape[1]} channels, the input has {C}")
+    out = alloc(arena, (N, H, W, K), x.dtype)
+    for images, rows in chunks(N, H, W * (C + K) * x.itemsize, chunk_bytes):
+        y = out[images, rows]
+        xs = x[images, rows]
+        np.matmul(xs.reshape(-1, C), w.T, out=y.reshape(-1, K))
+        finish(y, (images, rows), b, epilogue)
     return out
 
 
