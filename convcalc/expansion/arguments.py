@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..errors import FindingError, did_you_mean
+from ..errors import FindingError, did_you_mean, excerpt
 from ..frontend.evaluate import Env, check_arg, evaluate_value, fail
 from ..frontend.keywords import WORDS
 from ..frontend.spec import Block
@@ -27,13 +27,6 @@ def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
     """Match a call's arguments to the block's parameters."""
     params = block.header.params
     names = [p.name for p in params]
-    signature = (
-        f"the block is {block.header.name}("
-        + ", ".join(
-            p.name if p.default is None else f"{p.name}={p.default.span.text}" for p in params
-        )
-        + ")"
-    )
     bound: dict[str, ArgValue] = {}
     positional = True
     for i, arg in enumerate(call.args):
@@ -46,7 +39,7 @@ def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
                     f"`{call.name}` takes {len(params)} argument"
                     f"{'s' if len(params) != 1 else ''}, got {len(call.args)}",
                     arg.span,
-                    help=signature,
+                    help=_signature(block),
                 )
             key = names[i]
         else:
@@ -57,7 +50,7 @@ def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
                     "CC113",
                     f"`{call.name}` has no parameter `{key}`{did_you_mean(key, names)}",
                     arg.key_span or arg.span,
-                    help=signature,
+                    help=_signature(block),
                 )
         if key in bound:
             raise fail("CC113", f"parameter `{key}` of `{call.name}` is given twice", arg.span)
@@ -70,10 +63,19 @@ def bind_call(block: Block, call: Call, env: Env) -> dict[str, ArgValue]:
                     "CC113",
                     f"`{call.name}` needs a value for `{param.name}`",
                     call.span,
-                    help=signature,
+                    help=_signature(block),
                 )
             bound[param.name] = evaluate_value(param.default, {**env, **bound})
     return bound
+
+
+def _signature(block: Block) -> str:
+    """``the block is stage(c, n=2)``: the help of a wrong call, made only for one."""
+    params = ", ".join(
+        p.name if p.default is None else f"{p.name}={excerpt(p.default.span.text)}"
+        for p in block.header.params
+    )
+    return f"the block is {block.header.name}({params})"
 
 
 def resolve_args(

@@ -39,6 +39,7 @@ class LowerBound:
         self.blocks = blocks
         self.globals = globals_
         self.memo: dict[tuple[object, ...], tuple[int, int]] = {}
+        self.operators: dict[int, int] = {}  # of each call, by id (the AST outlives a bound)
         self.depth = 0  # block calls
         self.nesting = 0  # brackets and merges, through block calls
         self.work = 0
@@ -128,7 +129,9 @@ class LowerBound:
         block = self.blocks.get(call.name)
         if block is None or self.depth >= limits.MAX_RECURSION:
             return 0, 0
-        ops = call_operators(block, call)
+        ops = self.operators.get(id(call))
+        if ops is None:
+            ops = self.operators[id(call)] = call_operators(block, call)
         if self.work + ops > limits.MAX_STEPS:
             return 0, 0
         self._spend(ops)
