@@ -118,7 +118,9 @@ class SpecError(ConvcalcError):
 
     def __init__(self, findings: Sequence[Finding]) -> None:
         self.findings = tuple(findings)
-        super().__init__(self.render())
+        # str() renders every finding; the argument is only the first header, so that raising
+        # the error of a spec with 20,000 findings does not render them all (README, Limits).
+        super().__init__(self.findings[0].header() if self.findings else "")
 
     def render(self) -> str:
         return "\n".join(f.render() for f in self.findings)
