@@ -217,9 +217,9 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
         # the first option (sorted) whose lower case is the word's, as a scan would find
         return next(o for o in known.options if o.lower() == word.lower())
     options = known.plausible(word, known.index, 0.6)
-    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
-    if not close:
-        lowered = known.plausible(word.lower(), known.lower_index, 0.6)
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6) if options else []
+    lowered = [] if close else known.plausible(word.lower(), known.lower_index, 0.6)
+    if lowered:
         close = [
             known.by_lower[c]
             for c in difflib.get_close_matches(word.lower(), sorted(lowered), n=1, cutoff=0.6)
