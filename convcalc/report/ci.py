@@ -17,6 +17,7 @@ from ..records import show_shape
 from ..rules.catalogue import RULES
 from ..rules.explanations import EXPLANATIONS
 from ..units import mb
+from .cap import Omitted, capped
 from .escape import (
     fence_for,
     is_visible,
@@ -80,10 +81,13 @@ def markdown(results: Sequence[Result]) -> str:
             f"| {file} ({markdown_code(a.spec.name, table=True)}) | {output} | "
             f"{a.totals.params:,} | {a.totals.macs:,} | {memory} | {mark} {summary(r.findings)} |"
         )
-    found = [f for r in results for f in r.findings]
+    found = [f for r in results for f in capped(r.findings)]
     if found:
         lines += ["", "### Findings", ""]
         for f in sorted(found, key=lambda f: -f.severity):
+            if isinstance(f, Omitted):
+                lines.append(f"- {f.line()} (**{f.code}**)")
+                continue
             loc = f.location
             where = markdown_code(f"{loc.file}:{loc.line}:{loc.column}")
             lines.append(f"- **{f.code}** {f.severity} at {where}: {markdown_message(f.message)}")
@@ -117,9 +121,13 @@ def github(results: Sequence[Result]) -> str:
     control character, a byte that is not UTF-8, a direction override) would reach the log
     raw or name a file that does not exist: its annotation has no file property, and the
     message starts with the path, its characters written as escapes."""
-    found = [f for r in results for f in r.findings]
+    found = [f for r in results for f in capped(r.findings)]
     lines = []
     for f in sorted(found, key=lambda f: -f.severity):
+        if isinstance(f, Omitted):
+            title = _escape_property(f"{f.code} ({f.severity})")
+            lines.append(f"::{COMMAND[f.severity]} title={title}::{_escape_data(f.line())}")
+            continue
         loc = f.location
         path = _relative(loc.file)
         message = f"{f.code} {f.message}" + (f"\nhelp: {f.help}" if f.help else "")

@@ -18,6 +18,7 @@ from ..layers.merges import MERGES
 from ..layers.vocabulary import LAYERS
 from ..records import Row, show_shape
 from ..units import BYTES, MB
+from .cap import Omitted, capped
 from .escape import visible
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -174,9 +175,13 @@ def print_analysis(console: Console, analysis: Analysis) -> None:
 
 
 def print_findings(console: Console, findings: Sequence[Finding]) -> None:
-    for finding in findings:
+    """Each finding after an empty line, at most PER_CODE of a code (report/cap.py)."""
+    for item in capped(findings):
+        if isinstance(item, Omitted):
+            console.print(Text(item.line(), style=STYLE[item.severity]), soft_wrap=True)
+            continue
         console.print()
-        console.print(finding_text(finding), soft_wrap=True, crop=False)
+        console.print(finding_text(item), soft_wrap=True, crop=False)
     if findings:
         console.print()
 

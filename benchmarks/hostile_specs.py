@@ -1,0 +1,100 @@
+"""Fresh-process CPU and wall time of the largest hostile specs the README's Limits allow.
+
+Generates five specs, each at or near a documented limit (README, "Limits"), writes them to a
+temporary directory, and runs the CLI on each in a new Python process (`python -m convcalc ...`),
+--runs times, printing the median user+system CPU time and wall time of the child:
+
+- defaults: 20,000 unknown `defaults:` types (about 330 KB, under the 1 MiB file limit);
+- warnings: `[CONV(1, F=3, S=2, P=1) -> UP(2)]*6000`, a valid spec with 12,000 warnings,
+  checked in the text format (where the findings printed per code are capped);
+- conv: `[CONV(8, F=1, P=1)]*19990`, under the 20,000-layer limit;
+- fc: `convert --fc-to-conv` of `[FC(1)]*19999`;
+- blocks: 30,000 unused blocks (about 440 KB).
+
+Target: each under 2 s of CPU in a fresh process. The CPU time (not wall) is what to compare on a
+loaded machine.
+
+Run: `python benchmarks/hostile_specs.py [--runs N] [--keep DIR] [--format FMT]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_S = 2.0
+
+
+def defaults_spec() -> str:
+    types = "".join(f"  T{i}: {{K: 1}}\n" for i in range(20_000))
+    return f"name: s\ninput: 32x32x3\ndefaults:\n{types}arch: INPUT -> FC(2)\n"
+
+
+def blocks_spec() -> str:
+    blocks = "".join(f'  b{i}: "ID"\n' for i in range(30_000))
+    return f"name: b\ninput: 8x8x1\nblocks:\n{blocks}arch: INPUT -> FC(2)\n"
+
+
+CASES: dict[str, tuple[str, list[str]]] = {
+    "defaults": (defaults_spec(), ["check"]),
+    "warnings": (
+        "name: w\ninput: 10x10x1\narch: INPUT -> [CONV(1, F=3, S=2, P=1) -> UP(2)]*6000\n",
+        ["check"],
+    ),
+    "conv": ("name: c\ninput: 8x8x1\narch: INPUT -> [CONV(8, F=1, P=1)]*19990\n", ["check"]),
+    "fc": ("name: f\ninput: 8x8x1\narch: INPUT -> [FC(1)]*19999\n", ["convert", "--fc-to-conv"]),
+    "blocks": (blocks_spec(), ["check"]),
+}
+
+
+def run_once(command: list[str]) -> tuple[float, float, int]:
+    """(user+system CPU s of the child, wall s, exit code)."""
+    before = os.times()
+    start = time.perf_counter()
+    proc = subprocess.run(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return cpu, wall, proc.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", help="write the specs to this directory and keep them")
+    parser.add_argument("--format", default="text", help="--format of check (default: text)")
+    parser.add_argument("cases", nargs="*", help=f"a subset of {', '.join(CASES)}")
+    args = parser.parse_args()
+    names = args.cases or list(CASES)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        print(
+            f"{'case':<10} {'bytes':>8} {'cpu s':>7} {'wall s':>7} {'exit':>4}  target {TARGET_S} s"
+        )
+        for name in names:
+            text, subcommand = CASES[name]
+            path = folder / f"{name}.yaml"
+            path.write_text(text, encoding="utf-8")
+            command = [sys.executable, "-m", "convcalc", *subcommand, str(path)]
+            if subcommand == ["check"]:
+                command += ["--format", args.format]
+            results = [run_once(command) for _ in range(args.runs)]
+            cpu = statistics.median(r[0] for r in results)
+            wall = statistics.median(r[1] for r in results)
+            flag = "" if cpu < TARGET_S else "  SLOW"
+            print(f"{name:<10} {len(text):>8} {cpu:>7.2f} {wall:>7.2f} {results[0][2]:>4}{flag}")
+
+
+if __name__ == "__main__":
+    main()
