@@ -255,14 +255,25 @@ class Analyzer:
         """
         if not merge.sums_in_place:
             return None
-        fresh = [k for k, i in enumerate(inputs) if i != merge_input and not self.rows[i].in_place]
+        made = [self.maker(i) for i in inputs]
+        fresh = [k for k, i in enumerate(made) if i != merge_input and not self.rows[i].in_place]
         if not fresh:
             return None
         for k in fresh[1:]:
-            row = self.rows[inputs[k]]
+            row = self.rows[made[k]]
             if not KINDS[row.type].keeps_output:
-                self.rows[inputs[k]] = row._replace(activations=0)
+                self.rows[made[k]] = row._replace(activations=0)
         return fresh[0]
+
+    def maker(self, i: int) -> int:
+        """The row that made row i's output: through ID, DROPOUT and DROPPATH, which hand
+        their input on (at the end of a branch, a DROPPATH's training output replaces the
+        one it read, which nothing keeps: the ADD sums into that one)."""
+        while True:
+            layer = LAYERS.get(self.rows[i].type)  # None for a merge
+            if layer is None or not layer.passes_input or not self.rows[i].inputs:
+                return i
+            i = self.rows[i].inputs[0]
 
     def skip(self, node: LayerNode, state: _State, target: Shape) -> _State:
         """SKIP as its sibling's shape asks: the identity, or a 1×1 CONV -> BN projection

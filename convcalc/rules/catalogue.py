@@ -73,6 +73,8 @@ _RULES = [
     Rule("CC506", I, "a padded POOL (not common)"),
     Rule("CC507", W, "windows that read mostly padding: the map is smaller than the filter"),
     Rule("CC508", I, "the first FC reads a large spatial volume"),
+    Rule("CC509", W, "a DROPPATH outside a residual branch: it drops the whole signal"),
+    Rule("CC510", W, "an LN over a single channel: its output is β whatever the input"),
 ]
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

@@ -4,7 +4,8 @@
 filters (e.g. 3x3 or at most 5x5), using a stride of S=1, and crucially, padding the input
 volume with zeros in such way that the conv layer does not alter the spatial dimensions";
 pools with "receptive field sizes larger than 3" are "too lossy and aggressive"; "it is not
-common to pad" pools; a stack of 3×3 CONVs beats one large CONV.
+common to pad" pools; a stack of 3×3 CONVs beats one large CONV. And two misuses of the modern
+layers: stochastic depth outside a residual branch, layer norm over a single channel.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def advise(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]:
         if KINDS[row.type].windowed:
             found += _mostly_padding(row, shape)
     found += _big_first_fc(rows)
+    found += _modern_layers(rows)
     return found
 
 
@@ -201,3 +203,36 @@ def _big_first_fc(rows: Sequence[Row]) -> list[Finding]:
         f"convert it to CONV(F={w}) to slide the network over larger images (convcalc convert "
         "--fc-to-conv)",
     )]  # fmt: skip
+
+
+def _modern_layers(rows: Sequence[Row]) -> list[Finding]:
+    """CC509: a DROPPATH (p > 0) whose output is not summed by an ADD; CC510: an LN over a
+    single channel."""
+    readers: list[list[Row]] = [[] for _ in rows]
+    for row in rows:
+        for j in row.inputs:
+            readers[j].append(row)
+    found = []
+    for i, row in enumerate(rows):
+        summed = readers[i] and all(r.type == "ADD" for r in readers[i])
+        if row.type == "DROPPATH" and row.args["p"] and not summed:  # p=0 drops nothing
+            into = f"is read by {readers[i][0].name}" if readers[i] else "ends the network"
+            found.append(_at(
+                "CC509",
+                row,
+                f"DROPPATH outside a residual branch: its output {into}, not summed by an ADD, "
+                f"so in training it zeroes the whole signal of a sample with probability "
+                f"{row.args['p']}",
+                "put it last in a residual branch, as torchvision's StochasticDepth: "
+                "RES{ ... -> DROPPATH(p) }; DROPOUT drops single values instead",
+            ))  # fmt: skip
+        if row.type == "LN" and row.input_shapes[0][2] == 1:
+            found.append(_at(
+                "CC510",
+                row,
+                "LN normalises over a depth of 1: each value is its own mean, so every output "
+                "is β whatever the input",
+                "LN normalises the channels at each position (ConvNeXt's LayerNorm2d); use BN "
+                "for a single channel, or put the LN after a layer with more channels",
+            ))  # fmt: skip
+    return found

@@ -303,4 +303,18 @@ F = the volume's width (the notes' FC→CONV conversion), removes or shares most
 
 Example:  POOL -> FC(4096) on 7x7x512
 Fix:      GAP -> FC(4096) (−98% here), or CONV(4096, F=7) to slide over larger images""",
+    "CC509": """\
+Stochastic depth (DROPPATH, torchvision's StochasticDepth) drops a residual branch for a
+random sample in training, so that the block is the identity for it: it belongs last in a
+branch that an ADD sums with the shortcut. Anywhere else, its output reaching a layer rather
+than an ADD, it zeroes the whole signal of a sample with probability p.
+
+Example:  CONV(64, F=3, P=1) -> DROPPATH(0.1) -> CONV(64, F=3, P=1)
+Fix:      RES{ CONV(64, F=3, P=1) -> BN -> DROPPATH(0.1) }  (or DROPOUT, which drops values)""",
+    "CC510": """\
+LN normalises over the channels at each position (ConvNeXt's LayerNorm2d): with a depth of 1
+each value is its own mean, so x − mean is 0 and every output is β, whatever the input.
+
+Example:  CONV(1, F=3, P=1) -> LN
+Fix:      BN for a single channel, or the LN after a layer with more channels""",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -139,6 +140,19 @@ def test_liveness_of_an_add_of_two_fresh_branches() -> None:
     assert [r.activations for r in a.rows] == [16, 16, 32, 0, 0]
 
 
+def test_an_add_sums_through_a_droppath_that_ends_its_branch() -> None:
+    # rows: input 16, conv1 32, conv2 32, droppath, id, add. In training the DROPPATH makes a
+    # new output that torchvision's `result += input` sums into, and nothing keeps conv2's:
+    # one volume, as without the DROPPATH (the ADD sums into conv2's storage)
+    a = check(spec("INPUT -> CONV(2, F=1) -> ADD{ CONV(2, F=1) -> DROPPATH(0.1) | ID }", "4x4x1"))
+    assert [r.activations for r in a.rows] == [16, 32, 32, 0, 0, 0]
+    assert a.rows[-1].in_place and a.rows[-1].inputs == (3, 4)
+    assert memory(a).per_image.live_peak == 64 * 4
+    # a second fresh branch, read by the ADD alone through its DROPPATH, is not kept
+    two = "INPUT -> ADD{ CONV(2, F=1) -> DROPPATH(0.1) | CONV(2, F=1) -> DROPOUT }"
+    assert [r.activations for r in check(spec(two, "4x4x1")).rows] == [16, 32, 0, 0, 0, 0]
+
+
 def test_an_add_with_nothing_fresh_allocates() -> None:
     a = check(spec("INPUT -> CONV(2, F=1) -> ADD{ ID | ID }", "4x4x1"))
     add = a.rows[-1]
@@ -239,3 +253,100 @@ def test_memory_usage_errors() -> None:
     assert run("memory", "vgg16", "--budget", "lots").exit_code == 2
     assert run("memory", "vgg16", "--batch", "0").exit_code == 2
     assert run("memory", "vgg16", "--optimizer", "lion").exit_code == 2
+
+
+# -- what PyTorch's autograd keeps, for the modern layers ---------------------------------
+
+
+def torch_saved_values(arch: str, shape: tuple[int, int, int]) -> tuple[int, int]:
+    """(values autograd saves in a training forward, convcalc's activations) for a chain
+    of modern layers, each built as torchvision builds it: nn.ReLU6/Hardswish/Hardsigmoid/
+    SiLU (inplace as the row says), ConvNeXt's LayerNorm2d and layer scale on NHWC, Linear
+    on NHWC, StochasticDepth's row mode (a per-sample noise times the input), the residual
+    sum as torchvision's in-place `result += input`. Parameters, and tensors of at most one
+    value a position (the noise, LN's mean and 1/σ), are left out; the network's output,
+    which convcalc counts and the loss would read, is added."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    a = check(spec(arch, "x".join(map(str, shape))))
+    assert a.ok and a.memory is not None
+    acts = {"RELU6": nn.ReLU6, "HSWISH": nn.Hardswish, "HSIGMOID": nn.Hardsigmoid,
+            "SILU": nn.SiLU, "SWISH": nn.SiLU, "RELU": nn.ReLU}  # fmt: skip
+    w, h, d = shape
+    x = torch.randn(2, d, h, w)
+    outs: list[torch.Tensor] = []
+    params = nn.ParameterList()
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.numel() > 2 * w * h:  # N = 2: more than a value a position
+            seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes() // 4 // 2
+        return t
+
+    def nhwc(f: Any, t: torch.Tensor) -> torch.Tensor:
+        return f(t.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        for row in a.rows:
+            args, c = row.args, (row.input_shapes[0][2] if row.input_shapes else d)
+            t = outs[row.inputs[0]] if row.inputs else x
+            m: Any = None
+            if row.type == "CONV":
+                f, p = args["F"], args["P"]
+                m = nn.Conv2d(c, row.output[2], f[0], padding=p[0], groups=args["groups"])  # type: ignore[index]
+            elif row.type == "BN":
+                m = nn.BatchNorm2d(c)
+            elif row.type in acts:
+                m = acts[row.type](inplace=bool(args["inplace"]))
+            elif row.type == "GELU":
+                m = nn.GELU()
+            elif row.type == "LN":
+                ln = nn.LayerNorm(c, eps=float(args["eps"]))  # type: ignore[arg-type]
+                params.extend(ln.parameters())
+                m = lambda t, ln=ln: nhwc(ln, t)  # noqa: E731
+            elif row.type == "LINEAR":
+                lin = nn.Linear(c, row.output[2])
+                params.extend(lin.parameters())
+                m = lambda t, lin=lin: nhwc(lin, t)  # noqa: E731
+            elif row.type == "SCALE":
+                gamma = nn.Parameter(torch.full((c, 1, 1), 1e-6))
+                params.append(gamma)
+                m = lambda t, g=gamma: g * t  # noqa: E731
+            elif row.type == "DROPPATH":
+                noise = torch.ones(2, 1, 1, 1).bernoulli_(1 - float(args["p"]))  # type: ignore[arg-type]
+                m = lambda t, n=noise: t * n  # noqa: E731
+            if isinstance(m, nn.Module):
+                params.extend(m.parameters())
+                m.train()
+            if row.type == "ADD":
+                y = outs[row.inputs[0]]
+                for i in row.inputs[1:]:
+                    y += outs[i]
+            else:
+                y = m(t) if m is not None else t
+            outs.append(y)
+    for q in params:  # a weight or its transpose (a view) is a parameter, not an activation
+        seen.pop(q.untyped_storage().data_ptr(), None)
+    out = a.rows[-1].output  # the network's output, which the loss would read
+    return sum(seen.values()) + out[0] * out[1] * out[2], a.memory.per_image.activations // 4
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        # MobileNetV3's activations, in place as torchvision builds them, and not
+        "INPUT -> CONV(8, F=3, P=1) -> BN -> HSWISH -> CONV(8, F=1) -> BN -> RELU6 "
+        "-> CONV(8, F=1) -> SILU -> CONV(8, F=1) -> HSIGMOID -> CONV(8, F=1)",
+        "INPUT -> CONV(8, F=3, P=1) -> HSWISH(inplace=false) -> CONV(8, F=1) "
+        "-> SWISH(inplace=false) -> CONV(8, F=1)",
+        # EfficientNet's MBConv tail and ConvNeXt's block, with stochastic depth
+        "INPUT -> CONV(8, F=1) -> RES{ CONV(16, F=1) -> BN -> SILU -> CONV(8, F=1) -> BN "
+        "-> DROPPATH(0.5) } -> CONV(8, F=1)",
+        "INPUT -> CONV(8, F=1) -> RES{ CONV(8, F=7, P=3, groups=8) -> LN -> LINEAR(32) "
+        "-> GELU(inplace=false) -> LINEAR(8) -> SCALE -> DROPPATH(0.5) } -> CONV(8, F=1)",
+    ],
+)
+def test_training_activations_are_what_torch_saves(arch: str) -> None:
+    theirs, ours = torch_saved_values(arch, (6, 5, 3))
+    assert ours == theirs

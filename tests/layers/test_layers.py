@@ -414,3 +414,34 @@ def test_size_along_agrees_with_the_walk(rounding: str) -> None:
                 else:
                     size = LAYERS[row.type].size_along(row.args, i, sizes[0], rounding)
                 assert size in (None, row.output[i]), (a.spec.name, row.name, i)
+
+
+CONVNEXT_T = """
+name: ConvNeXt-T
+input: 224x224x3
+blocks:
+  block(d): "RES{ CONV(d, F=7, P=3, groups=d) -> LN -> LINEAR(4 * d) -> GELU -> LINEAR(d)
+             -> SCALE -> DROPPATH(0.1) }"
+  down(d): "LN -> CONV(d, F=2, S=2)"
+arch: |
+  INPUT -> CONV(96, F=4, S=4) -> LN -> [block(96)]*3 -> down(192) -> [block(192)]*3
+  -> down(384) -> [block(384)]*9 -> down(768) -> [block(768)]*3 -> GAP -> LN -> FLATTEN
+  -> LINEAR(1000)
+"""
+
+
+def test_convnext_tiny_has_torchvisions_published_counts() -> None:
+    # torchvision's convnext_tiny: 28,589,128 parameters, 4.46 GFLOPS (multiply-adds)
+    a = check(CONVNEXT_T)
+    assert a.ok and a.output == (1, 1, 1000)
+    assert a.totals.params == 28_589_128 and a.totals.buffers == 0
+    assert round(a.totals.macs / 1e9, 2) == 4.46
+    # the published count by hand: per block a 7×7 depthwise conv, LN, the two Linears of
+    # the MLP and the layer scale; the stem, three downsamplings and the head
+    def block(d: int) -> int:
+        return (49 * d + d) + 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d) + d
+
+    stem = 4 * 4 * 3 * 96 + 96 + 2 * 96
+    down = sum(2 * d + 2 * 2 * d * 2 * d + 2 * d for d in (96, 192, 384))
+    blocks = 3 * block(96) + 3 * block(192) + 9 * block(384) + 3 * block(768)
+    assert stem + down + blocks + 2 * 768 + 768 * 1000 + 1000 == 28_589_128

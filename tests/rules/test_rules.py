@@ -68,6 +68,10 @@ FIRING = [
      "INPUT -> POOL(F=3, S=2, ceil=true)", "33x33x3"),
     ("CC403", "INPUT -> CONV(4, F=1) -> CONV(4, F=1) -> FC(100)", "8x8x3",
      "INPUT -> CONV(16, F=3, P=1) -> CONV(16, F=3, P=1) -> FC(2)", "8x8x3"),
+    ("CC509", "INPUT -> CONV(8, F=3, P=1) -> DROPPATH(0.1) -> CONV(8, F=3, P=1)", "8x8x8",
+     "INPUT -> RES{ CONV(8, F=3, P=1) -> BN -> DROPPATH(0.1) } -> CONV(8, F=3, P=1)", "8x8x8"),
+    ("CC510", "INPUT -> CONV(1, F=3, P=1) -> LN", "8x8x3",
+     "INPUT -> CONV(2, F=3, P=1) -> LN", "8x8x3"),
 ]  # fmt: skip
 
 
@@ -104,3 +108,16 @@ def test_zfnet_first_layer_gets_its_non_integer_finding() -> None:
     a = convcalc.analyze(convcalc.load("zfnet"))
     first = [f for f in a.findings if f.layer == "conv1" and f.code in ("CC201", "CC202")]
     assert first and "(224 − 7 + 2)/2 + 1 = 110.5" in first[0].message
+
+
+def test_cc509_names_the_reader_and_spares_p_0() -> None:
+    a = check(spec("INPUT -> CONV(8, F=1) -> DROPPATH(0.3) -> CONV(8, F=1)@head", "4x4x8"))
+    (f,) = [f for f in a.findings if f.code == "CC509"]
+    assert f.layer == "droppath1" and "is read by head" in f.message and "0.3" in f.message
+    assert f.help is not None and "RES{ ... -> DROPPATH(p) }" in f.help
+    last = check(spec("INPUT -> DROPPATH(0.1)", "4x4x8"))
+    assert "ends the network" in next(f.message for f in last.findings if f.code == "CC509")
+    # p=0 drops nothing; an ADD{ .. | .. } with DROPPATH in both branches is a residual sum
+    assert "CC509" not in codes(check(spec("INPUT -> DROPPATH(0) -> CONV(8, F=1)", "4x4x8")))
+    quiet = "INPUT -> ADD{ CONV(8, F=1) -> DROPPATH(0.1) | CONV(8, F=1) -> DROPPATH(0.2) }"
+    assert "CC509" not in codes(check(spec(quiet, "4x4x8")))
