@@ -26,7 +26,7 @@ from .elementwise import (
     Tanh,
 )
 from .merges import MERGES, MergeType
-from .resizing import FC, GAP, APool, Flatten, Up
+from .resizing import FC, GAP, APool, Flatten, Shuffle, Slice, Up
 from .windowed import Conv, Local, Pool, TConv
 
 #: Common names for arguments, pointing at convcalc's.
@@ -50,7 +50,7 @@ LAYERS: dict[str, LayerType] = {
     layer.name: layer
     for layer in (
         Input(), Conv(), Local(), TConv(), Pool(), GAP(), FC(),
-        APool(),
+        APool(), Slice(), Shuffle(),
         Relu(), LeakyRelu(), Elu(), Gelu(), Sigmoid(), Tanh(), Softmax(),
         BN(), LRN(), Dropout(), Flatten(), Up(), Identity(), Skip(),
     )

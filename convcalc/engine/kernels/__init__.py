@@ -18,7 +18,8 @@ it is still in cache (``epilogue``).
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, the activations, LRN, ``multiply`` (MUL)
-- ``resizing``: ``global_avg_pool``, ``fully_connected``, ``upsample_nearest``
+- ``resizing``: ``global_avg_pool``, ``fully_connected``, ``upsample_nearest``,
+  ``channel_slice``, ``channel_shuffle``
 
 This package re-exports every public name, so ``kernels.conv2d`` is the way to reach one.
 """
@@ -58,7 +59,13 @@ from .elementwise import (
     tanh,
 )
 from .pooling import POOL_BAND_BYTES, adaptive_bins, adaptive_pool2d, pool2d
-from .resizing import fully_connected, global_avg_pool, upsample_nearest
+from .resizing import (
+    channel_shuffle,
+    channel_slice,
+    fully_connected,
+    global_avg_pool,
+    upsample_nearest,
+)
 from .winograd import (
     WINOGRAD,
     WINOGRAD_BYTES,
@@ -91,6 +98,8 @@ __all__ = [
     "adaptive_pool2d",
     "batchnorm",
     "bn_affine",
+    "channel_shuffle",
+    "channel_slice",
     "chunks",
     "conv2d",
     "conv3x3_winograd",
