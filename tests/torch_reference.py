@@ -53,6 +53,11 @@ def shapes(rows: Sequence[Row]) -> list[tuple[int, int, int]]:
                 w, h = a["out"]  # type: ignore[misc]
                 pool = F.adaptive_max_pool2d if a["type"] == "max" else F.adaptive_avg_pool2d
                 y = pool(x, (h, w))
+            elif row.type == "SLICE":
+                start, stop = a["start"], a["stop"]
+                y = x[:, start:] if stop == "end" else x[:, start:stop]  # type: ignore[misc]
+            elif row.type == "SHUFFLE":
+                y = F.channel_shuffle(x, a["groups"])
             elif row.type == "UP":
                 y = F.interpolate(x, scale_factor=a["n"], mode="nearest")
             elif row.type in ("FC", "GAP", "FLATTEN"):

@@ -21,6 +21,7 @@ from ..frontend.spec import Spec
 from ..layers.base import RF, LayerType, integer, pair
 from ..layers.geometry import Axis
 from ..layers.merges import MERGES, MergeType
+from ..layers.resizing import Slice
 from ..layers.vocabulary import KINDS, LAYERS
 from ..records import Args, ArgValue, IntPair, Row, Shape, Totals
 from ..rules import budgets, merges, windows
@@ -134,6 +135,8 @@ class Analyzer:
             spatial = self.window(node, layer, args, axes)
         if "groups" in args:
             windows.check_groups(node, args, x)
+        if isinstance(layer, Slice):
+            windows.check_channels(node, layer, args, x)
         y = layer.output(args, x, spatial)
         if min(y[0], y[1]) < 1:
             raise windows.too_small(node, layer, args, x, y)

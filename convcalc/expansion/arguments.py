@@ -92,19 +92,23 @@ def resolve_args(
     for i, arg in enumerate(given):
         key = arg.key
         if key is None:
-            if i > 0 or layer.positional is None:
+            n = layer.positionals
+            if i >= n or layer.positional is None or any(g.key for g in given[:i]):
                 first = layer.positional
+                which = "the first argument" if n == 1 else f"the first {n} arguments"
                 raise fail(
                     "CC111",
                     f"{type_name} takes no arguments"
                     if first is None
-                    else f"only the first argument of {type_name} may be positional",
+                    else f"only {which} of {type_name} may be positional"
+                    if i >= n
+                    else "a positional argument follows a named one",
                     arg.span,
                     help=None
                     if first is None
                     else f"name it: {type_name}(..., {_next_param(layer.params, args)}=...)",
                 )
-            key = layer.positional
+            key = layer.params[i].name
         spec = declared.get(key)
         if spec is None:
             raise fail(

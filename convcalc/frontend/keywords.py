@@ -4,7 +4,7 @@ from __future__ import annotations
 
 LAYER_TYPES = (
     "INPUT", "CONV", "LOCAL", "TCONV", "POOL", "GAP", "FC",
-    "APOOL",
+    "APOOL", "SLICE", "SHUFFLE",
     "RELU", "LRELU", "ELU", "GELU", "SIGMOID", "TANH", "SOFTMAX",
     "BN", "LRN", "DROPOUT", "FLATTEN", "UP", "ID", "SKIP",
     "RELU6", "HSWISH", "HSIGMOID", "SILU", "SWISH", "DROPPATH", "LN", "SCALE", "LINEAR",

@@ -90,6 +90,7 @@ class LayerType:
     in_place: ClassVar[bool] = False  # output shares the input's memory
     keeps_output: ClassVar[bool] = False  # its backward pass reads its own output
     windowed: ClassVar[bool] = False  # a window slides over width and height (see axes)
+    positionals: ClassVar[int] = 1  # how many leading arguments may be written unnamed
 
     @property
     def positional(self) -> str | None:

@@ -1,4 +1,5 @@
-"""Layers that reshape the volume without a window: GAP, APOOL, FC, LINEAR, FLATTEN, UP."""
+"""Layers that reshape the volume without a window: GAP, APOOL, FC, LINEAR, FLATTEN, UP, and
+the channel layers SLICE and SHUFFLE."""
 
 from __future__ import annotations
 
@@ -230,3 +231,52 @@ class Up(LayerType):
         from ..engine.kernels import upsample_nearest
 
         return upsample_nearest(call.array, integer(args, "n"))
+
+
+class Slice(LayerType):
+    name = "SLICE"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("start", "int", None, minimum=0, doc="the first channel taken, from 0"),
+        ParamSpec("stop", "int", "end", doc="one past the last channel taken (end: the depth)"),
+    )
+    positionals = 2  # SLICE(0, 58)
+    doc = "channels start to stop − 1 of the input, a view (ShuffleNetV2's channel split)"
+    in_place = True  # a view of its input: no new activations
+
+    def channels(self, args: Args, depth: int) -> tuple[int, int]:
+        """(start, stop) on an input of ``depth`` channels."""
+        stop = args["stop"]
+        return integer(args, "start"), depth if stop == "end" else integer(args, "stop")
+
+    def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
+        start, stop = self.channels(args, x[2])
+        return x[0], x[1], stop - start
+
+    def describe(self, args: Args) -> str:
+        """``SLICE 0:58``, ``SLICE 58:``: Python's slice of the channels."""
+        stop = args["stop"]
+        return f"{self.name} {args['start']}:{'' if stop == 'end' else stop}"
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import channel_slice
+
+        return channel_slice(call.array, *self.channels(args, x[2]))
+
+
+class Shuffle(LayerType):
+    name = "SHUFFLE"
+    params: tuple[ParamSpec, ...] = (
+        ParamSpec("groups", "int", 2, doc="groups whose channels are interleaved"),
+    )
+    doc = "channel shuffle: the D/groups channels of each group interleaved (ShuffleNet)"
+
+    def describe(self, args: Args) -> str:
+        """``SHUFFLE g2``"""
+        return f"{self.name} g{args['groups']}"
+
+    arena_output = True
+
+    def run(self, args: Args, x: Shape, call: Call) -> Any:
+        from ..engine.kernels import channel_shuffle
+
+        return channel_shuffle(call.array, integer(args, "groups"), call.arena)

@@ -33,7 +33,7 @@ from .elementwise import (
     Tanh,
 )
 from .merges import MERGES, MergeType
-from .resizing import FC, GAP, APool, Flatten, Linear, Up
+from .resizing import FC, GAP, APool, Flatten, Linear, Shuffle, Slice, Up
 from .windowed import Conv, Local, Pool, TConv
 
 #: Common names for arguments, pointing at convcalc's.
@@ -57,7 +57,7 @@ LAYERS: dict[str, LayerType] = {
     layer.name: layer
     for layer in (
         Input(), Conv(), Local(), TConv(), Pool(), GAP(), FC(),
-        APool(),
+        APool(), Slice(), Shuffle(),
         Relu(), LeakyRelu(), Elu(), Gelu(), Sigmoid(), Tanh(), Softmax(),
         BN(), LRN(), Dropout(), Flatten(), Up(), Identity(), Skip(),
         Relu6(), HardSwish(), HardSigmoid(), Silu(), Silu("SWISH"), DropPath(), LN(), Scale(),

@@ -28,7 +28,7 @@ def _value(value: ArgValue) -> str:
 
 def layer_text(node: LayerNode) -> str:
     layer = LAYERS[node.type]
-    parts = []
+    parts: list[str] = []
     for i, spec in enumerate(layer.params):
         value = node.args.get(spec.name)
         if value is None:
@@ -41,7 +41,8 @@ def layer_text(node: LayerNode) -> str:
         if value == default and not (spec.kind == "bool" and type(value) is not type(default)):
             continue
         shown = _value(value)
-        parts.append(shown if i == 0 else f"{spec.name}={shown}")
+        positional = i < layer.positionals and i == len(parts)
+        parts.append(shown if positional else f"{spec.name}={shown}")
     args = f"({', '.join(parts)})" if parts else ""
     return f"{node.type}{args}@{node.name}"
 

@@ -139,7 +139,7 @@ def footer(dtype: str) -> str:
         "MACs: multiply-accumulates, biases not counted (FLOPs ≈ 2 × MACs). "
         f"act. MB: each layer's output at {dtype} ({BYTES[dtype]} bytes a value) for one "
         "image, MB = 1024² bytes; in-place layers (activations with inplace=true, DROPOUT, "
-        "FLATTEN, ID) add none. RF: receptive field in input pixels."
+        "FLATTEN, ID, SLICE) add none. RF: receptive field in input pixels."
     )
 
 

@@ -56,6 +56,7 @@ _RULES = [
     ),
     Rule("CC207", E, "groups do not divide the channels"),
     Rule("CC208", I, "an adaptive pool larger than its input repeats input values"),
+    Rule("CC209", E, "a SLICE outside the input's channels, or of none"),
     Rule("CC301", E, "ADD branches have different shapes"),
     Rule("CC302", E, "CAT branches have different width or height"),
     Rule("CC303", W, "ADD/CAT branches are misaligned (different total stride or centre)"),

@@ -73,7 +73,8 @@ Example:  [CONV(c) -> RELU]*3 over c=(16, 32)
 Fix:      [CONV(c) -> RELU]*3 over c=(16, 32, 64)""",
     "CC111": """\
 A layer argument is unknown, repeated, of the wrong kind or out of range; a required one (the
-K of CONV and FC) is missing; or only the first argument is positional.
+K of CONV and FC) is missing; or only the first argument is positional (the first two of
+SLICE).
 
 Example:  CONV(16, stride=2)         CONV(16, 3)
 Fix:      CONV(16, S=2)              CONV(16, F=3)""",
@@ -184,10 +185,11 @@ padding='same' refuses strides above 1, and Caffe cannot express it.
 Example:  CONV(8, F=4, P=same)
 Fix:      an odd filter at stride 1, or explicit padding""",
     "CC207": """\
-Grouped convolutions need groups to divide both the input depth and K.
+Grouped convolutions need groups to divide both the input depth and K; a channel shuffle
+needs them to divide the input depth.
 
-Example:  CONV(10, groups=4) on a 16-deep input
-Fix:      groups=2, or K=12""",
+Example:  CONV(10, groups=4) on a 16-deep input      SHUFFLE(3) on 116 channels
+Fix:      groups=2, or K=12                          SHUFFLE(2) (116 = 2 × 58)""",
     "CC208": """\
 APOOL pools to a fixed width and height over PyTorch's bins: bin i spans floor(i·W/out) to
 ceil((i + 1)·W/out). An output larger than the input is allowed, as in PyTorch, but then the
@@ -196,6 +198,13 @@ bins are one or two pixels wide and overlap: input values are repeated, not pool
 
 Example:  INPUT -> APOOL(6)            (on 4x4x256)
 Fix:      INPUT -> APOOL(4), or UP to upsample on purpose""",
+    "CC209": """\
+SLICE(start, stop) takes channels start to stop − 1 of its input (stop omitted: to the last),
+so it needs 0 ≤ start < stop ≤ D. ShuffleNetV2 splits D channels into SLICE(0, D/2) and
+SLICE(D/2, D).
+
+Example:  INPUT -> CAT{ SLICE(0, 58) | SLICE(58, 120) -> CONV(58, F=1) }   (on 116 channels)
+Fix:      INPUT -> CAT{ SLICE(0, 58) | SLICE(58, 116) -> CONV(58, F=1) }""",
     "CC301": """\
 ADD sums its branches, so they need the same W×H×D; the message lists every branch's shape.
 

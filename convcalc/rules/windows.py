@@ -3,7 +3,8 @@
 The analysis hands over each windowed layer's two axes: a window that does not fit stops the
 walk (CC203), as do padding over the layer's limit (CC111), groups that do not divide the
 channels (CC207) and a TCONV out_pad too large (CC111). A stride that does not fit is CC201 or
-CC202, pending until the whole-network search has found input sizes that fit; framework
+CC202, pending until the whole-network search has found input sizes that fit; a SLICE
+outside the channels stops it too (CC209); framework
 rounding (CC205), strides larger than the window (CC204), asymmetric `same` padding (CC206)
 and adaptive pools larger than their input (CC208) are notes.
 """
@@ -16,6 +17,7 @@ from ..errors import Finding, FindingError, Location, Severity
 from ..expansion.graph import LayerNode, trace_text
 from ..layers.base import LayerType, integer, pair
 from ..layers.geometry import MINUS, Axis, fix_lines
+from ..layers.resizing import Slice
 from ..layers.windowed import TConv
 from ..records import Args, Shape
 from .nodes import AXES, at, stop
@@ -239,9 +241,20 @@ def too_small(node: LayerNode, layer: LayerType, args: Args, x: Shape, y: Shape)
 
 
 def check_groups(node: LayerNode, args: Args, x: Shape) -> None:
-    """CC207: groups must divide both the input depth and K."""
+    """CC207: groups must divide the input depth, and K where the layer has one (SHUFFLE
+    has none)."""
     groups = integer(args, "groups")
     if groups == 1:
+        return
+    if "K" not in args:
+        if x[2] % groups:
+            raise stop(
+                node,
+                "CC207",
+                f"groups={groups} does not divide the input depth {x[2]}",
+                help=f"groups must divide the input depth; groups that divide {x[2]}: "
+                f"{', '.join(str(g) for g in _divisors(x[2]))}",
+            )
         return
     k = integer(args, "K")
     for what, value in (("the input depth", x[2]), ("K", k)):
@@ -254,6 +267,28 @@ def check_groups(node: LayerNode, args: Args, x: Shape) -> None:
                 f"both {x[2]} and {k}: "
                 f"{', '.join(str(g) for g in _divisors(x[2]) if k % g == 0)}",
             )
+
+
+def check_channels(node: LayerNode, layer: Slice, args: Args, x: Shape) -> None:
+    """CC209: a SLICE must take at least one of the input's channels, none beyond them."""
+    start, end = layer.channels(args, x[2])
+    d = x[2]
+    if start < end <= d:
+        return
+    if end > d:
+        problem = f"stop={end} is beyond the input's {d} channels"
+    elif args["stop"] == "end":
+        problem = f"start={start} is not below the input's {d} channels"
+    else:
+        problem = f"start={start} is not below stop={end}: no channels"
+    half = f"; its halves are SLICE(0, {d // 2}) and SLICE({d // 2}, {d})" if d > 1 else ""
+    raise stop(
+        node,
+        "CC209",
+        f"SLICE({start}{'' if args['stop'] == 'end' else f', {end}'}) on {d} channels: {problem}",
+        help=f"the input has channels 0 to {d - 1}: SLICE(start, stop) takes start to stop − 1, "
+        f"with 0 ≤ start < stop ≤ {d}{half}",
+    )
 
 
 def _divisors(n: int) -> list[int]:

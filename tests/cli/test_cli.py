@@ -191,6 +191,47 @@ def test_expand_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert again["totals"] == original["totals"]
 
 
+#: squeeze-and-excitation (MUL), a ShuffleNetV2 unit (SLICE, SHUFFLE), adaptive pools, a ceil
+#: pool on an input smaller than its window and a SKIP written first
+NEW_PARTS = """\
+name: new parts
+input: 30x26x3
+blocks:
+  se(c, r): "MUL{ ID | GAP -> CONV(c // r, F=1) -> RELU -> CONV(c, F=1) -> SIGMOID }"
+  unit(c): "CAT{ SLICE(0, c) | SLICE(c) -> CONV(c, F=1) -> BN -> RELU } -> SHUFFLE(2)"
+arch: |
+  INPUT -> CONV(16, F=3, S=2, P=1) -> BN -> RELU -> se(16, 4) -> unit(8)
+  -> ADD{ SKIP | CONV(24, F=3, S=2, P=1) -> BN } -> RELU -> APOOL((3, 2), type=max)
+  -> SLICE(4, 20) -> POOL(F=4, S=4, ceil=true) -> APOOL(3) -> FLATTEN -> FC(10)
+"""
+
+
+def test_every_new_part_checks_expands_and_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "new.yaml", NEW_PARTS)
+    assert exit_code("check", path, "--format", "json") == 0
+    original = json.loads(capsys.readouterr().out)["results"][0]
+    types = {layer["type"] for layer in original["layers"]}
+    assert {"MUL", "APOOL", "SLICE", "SHUFFLE"} <= types and original["output"] == [1, 1, 10]
+    pools = [layer for layer in original["layers"] if layer["type"] == "POOL"]
+    assert pools[0]["inputs"] == [[3, 2, 16]] and pools[0]["output"] == [1, 1, 16]
+    assert exit_code("memory", path) == 0
+    assert "pool switches" in capsys.readouterr().out
+    assert exit_code("expand", path) == 0
+    expanded = write(tmp_path, "expanded.yaml", capsys.readouterr().out)
+    assert "SLICE(0, 8)@slice1" in Path(expanded).read_text(encoding="utf-8")
+    assert exit_code("check", expanded, "--format", "json") == 0
+    again = json.loads(capsys.readouterr().out)["results"][0]
+    strip = ("line", "column")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in again["layers"]] == [
+        {k: v for k, v in r.items() if k not in strip} for r in original["layers"]
+    ]
+    assert again["totals"] == original["totals"]
+    assert exit_code("run", path, "--batch", "2") == 0
+    assert "every shape matches" in capsys.readouterr().out
+
+
 def test_expand_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_code("expand", "cs231n-pattern", "--set", "N=1", "--format", "json") == 0
     doc = json.loads(capsys.readouterr().out)

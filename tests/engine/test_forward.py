@@ -29,6 +29,7 @@ from .test_kernels import (
     naive_local,
     naive_lrn,
     naive_pool,
+    naive_shuffle,
     naive_tconv,
 )
 
@@ -83,6 +84,7 @@ arch: |
   -> POOL(F=3, S=2, ceil=true) -> POOL(F=2, S=1, type=l2) -> LRN(size=3)
   -> UP(2) -> DROPOUT(0.3) -> RES{ CONV(6, F=1) -> RELU(inplace=false) } -> RELU
   -> MUL{ ID | GAP -> CONV(3, F=1) -> RELU -> CONV(6, F=1) -> SIGMOID } -> APOOL((5, 3))
+  -> CAT{ SLICE(0, 2) -> RELU | SLICE(2) -> CONV(4, F=1) -> BN -> RELU } -> SHUFFLE(3)
   -> APOOL(7, type=max)
   -> RES{ CONV(6, F=3, P=1, groups=6) -> LN -> LINEAR(12) -> HSWISH -> LINEAR(6, bias=false)
           -> SCALE -> DROPPATH(0.2) }
@@ -187,6 +189,11 @@ def reference(analysis: convcalc.Analysis, batch: int, seed: int) -> Any:
             y = naive_lrn(x, a["size"], a["alpha"], a["beta"], a["k"])
         elif row.type == "APOOL":
             y = naive_adaptive_pool(x, hw("out"), a["type"])
+        elif row.type == "SLICE":
+            stop = row.input_shapes[0][2] if a["stop"] == "end" else a["stop"]
+            y = x[..., a["start"] : stop]
+        elif row.type == "SHUFFLE":
+            y = naive_shuffle(x, a["groups"])
         elif row.type == "UP":
             y = x.repeat(a["n"], axis=1).repeat(a["n"], axis=2)
         elif row.type == "GAP":

@@ -479,6 +479,34 @@ def test_multiply_broadcasts_like_loops(shapes: list[tuple[int, ...]]) -> None:
     assert K.multiply(arrays, out=out) is out
 
 
+def naive_shuffle(x: Array, groups: int) -> Array:
+    """ShuffleNet's shuffle, one channel at a time: the C channels are `groups` groups of
+    C/groups; output channel i·groups + g is channel i of group g."""
+    C = x.shape[3]
+    per = C // groups
+    out = np.zeros(x.shape)
+    for g in range(groups):
+        for i in range(per):
+            out[..., i * groups + g] = x[..., g * per + i]
+    return out
+
+
+SHUFFLE_CASES = [(6, 2), (6, 3), (12, 4), (5, 5), (4, 1)]  # (channels, groups)
+
+
+@pytest.mark.parametrize(("c", "groups"), SHUFFLE_CASES)
+def test_channel_shuffle_and_slice_match_loops(c: int, groups: int) -> None:
+    x = rand(2, 3, 4, c)
+    got = K.channel_shuffle(x, groups, arena=K.Arena())
+    assert got.flags.c_contiguous and not np.shares_memory(got, x)
+    close(got, naive_shuffle(x, groups), 1e-7)
+    view = K.channel_slice(x, 1, c - 1)
+    assert np.shares_memory(view, x)  # a view, as PyTorch's x[:, 1:c - 1]
+    expected = np.stack([x[..., k] for k in range(1, c - 1)], axis=3) if c > 2 else x[..., 1:1]
+    close(view, expected, 1e-7)
+    close(K.channel_shuffle(view, 1), expected, 1e-7)  # a strided input is read right
+
+
 def test_upsample_nearest() -> None:
     x = rand(2, 3, 4, 5)
     got = K.upsample_nearest(x, 3)
@@ -586,6 +614,20 @@ def test_adaptive_pool2d_equals_torch(case: Any) -> None:
     x = rand(2, h, w, 3)
     close(K.adaptive_pool2d(x, out, "avg"), nhwc(F.adaptive_avg_pool2d(nchw(x), out)), 1e-5)
     close(K.adaptive_pool2d(x, out, "max"), nhwc(F.adaptive_max_pool2d(nchw(x), out)), 1e-5)
+
+
+@pytest.mark.parametrize(("c", "groups"), SHUFFLE_CASES)
+def test_channel_shuffle_and_slice_equal_torch(c: int, groups: int) -> None:
+    torch = pytest.importorskip("torch")
+    x = rand(2, 3, 4, c)
+    t = nchw(x)
+    n, _, h, w = t.shape
+    # torchvision's shufflenetv2.channel_shuffle, and torch's own
+    shuffled = t.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+    close(K.channel_shuffle(x, groups), nhwc(shuffled), 1e-5)
+    close(K.channel_shuffle(x, groups), nhwc(torch.nn.functional.channel_shuffle(t, groups)), 1e-5)
+    for start, stop in ((0, c // 2), (c // 2, c), (1, c)):
+        close(K.channel_slice(x, start, stop), nhwc(t[:, start:stop]), 1e-5)
 
 
 def test_elementwise_layers_equal_torch() -> None:

@@ -316,6 +316,74 @@ def test_adaptive_pool_forms_and_switches() -> None:
     assert "width 4 → 6" in note.message and note.help is not None and "APOOL((4, 2))" in note.help
 
 
+SHUFFLE_UNIT = (
+    "CAT{ SLICE(0, 58) | SLICE(58, 116) -> CONV(58, F=1) -> BN -> RELU "
+    "-> CONV(58, F=3, P=1, groups=58) -> BN -> CONV(58, F=1) -> BN -> RELU } -> SHUFFLE(2)"
+)
+
+
+def test_a_shufflenet_v2_unit_splits_and_shuffles_its_channels() -> None:
+    a = check(spec(f"INPUT -> {SHUFFLE_UNIT}", "28x28x116"))
+    assert a.ok and a.output == (28, 28, 116), [f.render() for f in a.findings]
+    first, second, shuffle = a.rows[1], a.rows[2], a.rows[-1]
+    assert [describe(r) for r in (first, second, shuffle)] == ["SLICE 0:58", "SLICE 58:116",
+                                                               "SHUFFLE g2"]  # fmt: skip
+    assert first.output == second.output == (28, 28, 58) and second.inputs == (0,)
+    # a slice is a view (PyTorch's x.chunk): no activations; a shuffle is a new tensor
+    assert first.activations == second.activations == 0 and first.in_place
+    assert shuffle.activations == 28 * 28 * 116 and not shuffle.in_place
+    for row in (first, second, shuffle):
+        assert (row.params, row.buffers, row.macs) == (0, 0, 0)
+        assert row.receptive_field == a.rows[row.inputs[0]].receptive_field
+
+
+@pytest.mark.parametrize(
+    ("arch", "depth"),
+    [("SLICE(2)", 4), ("SLICE(0, 1)", 1), ("SLICE(start=1, stop=3)", 2),
+     ("SLICE(stop=3, start=1)", 2), ("SLICE(5, stop=6)", 1), ("SHUFFLE", 6), ("SHUFFLE(3)", 6),
+     ("SHUFFLE(groups=6)", 6)],
+)  # fmt: skip
+def test_slice_and_shuffle_forms(arch: str, depth: int) -> None:
+    a = check(spec(f"INPUT -> {arch}", "5x4x6"))
+    assert a.ok and a.output == (5, 4, depth)
+
+
+@pytest.mark.parametrize(
+    ("arch", "problem"),
+    [
+        ("SLICE(2, 9)", "SLICE(2, 9) on 6 channels: stop=9 is beyond the input's 6 channels"),
+        ("SLICE(4, 4)", "SLICE(4, 4) on 6 channels: start=4 is not below stop=4: no channels"),
+        ("SLICE(6)", "SLICE(6) on 6 channels: start=6 is not below the input's 6 channels"),
+    ],
+)
+def test_a_slice_outside_the_channels_is_cc209(arch: str, problem: str) -> None:
+    a = check(spec(f"INPUT -> {arch}", "5x4x6"))
+    (f,) = a.findings
+    assert a.output is None and f.code == "CC209" and f.message == f"slice1: {problem}"
+    assert f.help == (
+        "the input has channels 0 to 5: SLICE(start, stop) takes start to stop − 1, "
+        "with 0 ≤ start < stop ≤ 6; its halves are SLICE(0, 3) and SLICE(3, 6)"
+    )
+
+
+def test_shuffle_groups_must_divide_the_channels() -> None:
+    a = check(spec("INPUT -> SHUFFLE(4)", "5x4x6"))
+    (f,) = a.findings
+    assert a.output is None and f.code == "CC207"
+    assert f.message == "shuffle1: groups=4 does not divide the input depth 6"
+    assert f.help == "groups must divide the input depth; groups that divide 6: 1, 2, 3, 6"
+
+
+def test_only_the_first_two_arguments_of_slice_are_positional() -> None:
+    for arch, message in (
+        ("SLICE(0, 2, 3)", "only the first 2 arguments of SLICE may be positional"),
+        ("SLICE(start=0, 2)", "a positional argument follows a named one"),
+        ("POOL(2, 2)", "only the first argument of POOL may be positional"),
+    ):
+        a = check(spec(f"INPUT -> {arch}", "5x4x6"))
+        assert [(f.code, f.message) for f in a.findings] == [("CC111", message)], arch
+
+
 SE = "MUL{ ID | GAP -> CONV(4, F=1) -> RELU -> CONV(16, F=1) -> SIGMOID }"
 
 
@@ -393,6 +461,7 @@ MORE = (
     ("INPUT -> CONV(4, F=3, S=2) -> APOOL((5, 3)) -> APOOL(7, type=max) -> FC(2)", "31x29x3"),
     ("INPUT -> CONV(8, F=3, S=2) -> LN -> LINEAR(16) -> HSWISH -> RELU6 -> HSIGMOID -> SILU "
      "-> SWISH -> SCALE -> RES{ LINEAR(16) -> DROPPATH(0.1) }", "29x30x3"),
+    (f"INPUT -> CONV(116, F=3, S=2) -> {SHUFFLE_UNIT} -> SLICE(4) -> SHUFFLE(7)", "29x31x3"),
 )  # fmt: skip
 
 
@@ -436,6 +505,7 @@ def test_convnext_tiny_has_torchvisions_published_counts() -> None:
     assert a.ok and a.output == (1, 1, 1000)
     assert a.totals.params == 28_589_128 and a.totals.buffers == 0
     assert round(a.totals.macs / 1e9, 2) == 4.46
+
     # the published count by hand: per block a 7×7 depthwise conv, LN, the two Linears of
     # the MLP and the layer scale; the stem, three downsamplings and the head
     def block(d: int) -> int:

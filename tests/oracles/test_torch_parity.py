@@ -14,6 +14,8 @@ import pytest
 
 import convcalc
 
+from ..support import DATA
+
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
@@ -297,6 +299,124 @@ def densenet121() -> nn.Module:
     return nn.Sequential(*modules)
 
 
+# --- ShuffleNetV2 and MobileNetV3 (tests/data/modern/) ------------------------------------------
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """torchvision's shufflenetv2.InvertedResidual."""
+
+    def __init__(self, inp: int, oup: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        c = oup // 2
+        self.branch1 = nn.Sequential()
+        if stride > 1:
+            self.branch1 = nn.Sequential(
+                nn.Conv2d(inp, inp, 3, stride, 1, bias=False, groups=inp), nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, c, 1, 1, 0, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+            )  # fmt: skip
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(inp if stride > 1 else c, c, 1, 1, 0, bias=False), nn.BatchNorm2d(c),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c, c, 3, stride, 1, bias=False, groups=c), nn.BatchNorm2d(c),
+            nn.Conv2d(c, c, 1, 1, 0, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class Mean(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean([2, 3])
+
+
+def shufflenet_v2() -> nn.Module:
+    modules: list[nn.Module] = [
+        nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+    ]  # fmt: skip
+    channels = 24
+    for repeats, out in zip((4, 8, 4), (116, 232, 464), strict=True):
+        modules.append(ShuffleUnit(channels, out, 2))
+        modules += [ShuffleUnit(out, out, 1) for _ in range(repeats - 1)]
+        channels = out
+    modules += [nn.Conv2d(channels, 1024, 1, 1, 0, bias=False), nn.BatchNorm2d(1024),
+                nn.ReLU(inplace=True), Mean(), nn.Linear(1024, 1000)]  # fmt: skip
+    return nn.Sequential(*modules)
+
+
+def make_divisible(v: float, divisor: int = 8) -> int:
+    new = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * v else new
+
+
+class SqueezeExcitation(nn.Module):
+    """torchvision.ops.SqueezeExcitation with MobileNetV3's hard-sigmoid."""
+
+    def __init__(self, channels: int, squeeze: int) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = nn.functional.hardsigmoid(self.fc2(torch.relu(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+def conv_bn_act(cin: int, cout: int, k: int = 1, s: int = 1, groups: int = 1,
+                act: type[nn.Module] | None = nn.Hardswish) -> list[nn.Module]:  # fmt: skip
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cout, k, s, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout, eps=0.001, momentum=0.01),
+    ]
+    return layers + ([act()] if act is not None else [])
+
+
+class Bneck(nn.Module):
+    """torchvision's mobilenetv3.InvertedResidual."""
+
+    def __init__(self, i: int, k: int, e: int, o: int, se: bool, hs: bool, s: int) -> None:
+        super().__init__()
+        act = nn.Hardswish if hs else nn.ReLU
+        layers = conv_bn_act(i, e, act=act) if e != i else []
+        layers += conv_bn_act(e, e, k, s, groups=e, act=act)
+        if se:
+            layers.append(SqueezeExcitation(e, make_divisible(e // 4)))
+        layers += conv_bn_act(e, o, act=None)
+        self.block = nn.Sequential(*layers)
+        self.residual = s == 1 and i == o
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x) if self.residual else self.block(x)
+
+
+def mobilenet_v3_small() -> nn.Module:
+    settings = [(16, 3, 16, 16, True, False, 2), (16, 3, 72, 24, False, False, 2),
+                (24, 3, 88, 24, False, False, 1), (24, 5, 96, 40, True, True, 2),
+                (40, 5, 240, 40, True, True, 1), (40, 5, 240, 40, True, True, 1),
+                (40, 5, 120, 48, True, True, 1), (48, 5, 144, 48, True, True, 1),
+                (48, 5, 288, 96, True, True, 2), (96, 5, 576, 96, True, True, 1),
+                (96, 5, 576, 96, True, True, 1)]  # fmt: skip
+    return nn.Sequential(
+        *conv_bn_act(3, 16, 3, 2), *[Bneck(*setting) for setting in settings],
+        *conv_bn_act(96, 576), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(576, 1024), nn.Hardswish(inplace=True), nn.Dropout(0.2),
+        nn.Linear(1024, 1000),
+    )  # fmt: skip
+
+
 # --- the comparison ---------------------------------------------------------------------------
 
 MODELS: dict[str, Callable[[], nn.Module]] = {
@@ -336,7 +456,7 @@ def macs_of(module: nn.Module, output: torch.Tensor) -> int:
     return 0
 
 
-def torch_layers(model: nn.Module) -> list[Layer]:
+def torch_layers(model: nn.Module, size: tuple[int, int] = (224, 224)) -> list[Layer]:
     layers: list[Layer] = []
 
     def record(module: nn.Module, _: object, output: torch.Tensor) -> None:
@@ -349,7 +469,7 @@ def torch_layers(model: nn.Module) -> list[Layer]:
     hooks = [m.register_forward_hook(record) for m in model.modules() if type(m) in KINDS]
     try:
         with torch.no_grad():
-            model(torch.zeros(1, 3, 224, 224))
+            model(torch.zeros(1, 3, size[1], size[0]))
     finally:
         for hook in hooks:
             hook.remove()
@@ -379,3 +499,28 @@ def test_layer_by_layer(name: str) -> None:
     assert a.totals.params == sum(p.numel() for p in model.parameters())
     assert a.totals.macs == sum(layer[4] for layer in expected)
     assert a.output == expected[-1][3]
+
+
+#: specs written with MUL, APOOL, SLICE and SHUFFLE (tests/data/modern/), and the inputs
+MODERN: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
+    "shufflenet-v2": (shufflenet_v2, (224, 160)),
+    "mobilenet-v3-small": (mobilenet_v3_small, (224, 96)),
+    "alexnet-adaptive": (alexnet, (224, 256, 160, 97)),  # 6×6, 7×7, 4×4 and 2×2 pooled to 6×6
+}
+
+
+@pytest.mark.parametrize("name", list(MODERN))
+def test_modern_networks_layer_by_layer(name: str) -> None:
+    factory, sizes = MODERN[name]
+    model = build(factory)
+    spec = convcalc.load(str(DATA / "modern" / f"{name}.yaml"))
+    for size in sizes:
+        a = convcalc.analyze(spec, input=(size, size, 3))
+        assert a.ok, [f.render() for f in a.findings]
+        expected = torch_layers(model, (size, size))
+        actual = convcalc_layers(a)
+        assert len(actual) == len(expected)
+        for i, (mine, theirs) in enumerate(zip(actual, expected, strict=True)):
+            assert mine == theirs, f"layer {i} of {len(expected)} at {size}"
+        assert a.totals.params == sum(p.numel() for p in model.parameters())
+        assert a.totals.macs == sum(layer[4] for layer in expected)

@@ -19,7 +19,8 @@ it is still in cache (``epilogue``).
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN,
   ``multiply`` (MUL)
-- ``resizing``: ``global_avg_pool``, ``fully_connected``, ``linear``, ``upsample_nearest``
+- ``resizing``: ``global_avg_pool``, ``fully_connected``, ``linear``, ``upsample_nearest``,
+  ``channel_slice``, ``channel_shuffle``
 
 This package re-exports every public name, so ``kernels.conv2d`` is the way to reach one.
 """
@@ -65,7 +66,14 @@ from .elementwise import (
     tanh,
 )
 from .pooling import POOL_BAND_BYTES, adaptive_bins, adaptive_pool2d, pool2d
-from .resizing import fully_connected, global_avg_pool, linear, upsample_nearest
+from .resizing import (
+    channel_shuffle,
+    channel_slice,
+    fully_connected,
+    global_avg_pool,
+    linear,
+    upsample_nearest,
+)
 from .winograd import (
     WINOGRAD,
     WINOGRAD_BYTES,
@@ -98,6 +106,8 @@ __all__ = [
     "adaptive_pool2d",
     "batchnorm",
     "bn_affine",
+    "channel_shuffle",
+    "channel_slice",
     "chunks",
     "conv2d",
     "conv3x3_winograd",

@@ -1,5 +1,6 @@
 """Kernels that reshape the volume without a window: global average pooling, fully connected,
-a linear layer at every position, nearest-neighbour upsampling."""
+a linear layer at every position, nearest-neighbour upsampling, and the channel kernels: a
+slice, a shuffle."""
 
 from __future__ import annotations
 
@@ -65,4 +66,20 @@ def upsample_nearest(x: Array, n: int) -> Array:
     N, H, W, C = x.shape
     out = np.empty((N, H * n, W * n, C), x.dtype)
     out.reshape(N, H, n, W, n, C)[...] = x[:, :, None, :, None, :]
+    return out
+
+
+def channel_slice(x: Array, start: int, stop: int) -> Array:
+    """Channels start .. stop − 1 of (N, H, W, C): a view, as PyTorch's x[:, start:stop]."""
+    return x[..., start:stop]
+
+
+def channel_shuffle(x: Array, groups: int, arena: Arena | None = None) -> Array:
+    """PyTorch's channel_shuffle: the channels as (groups, C/groups), transposed, so that
+    output channel i·groups + g is input channel g·(C/groups) + i (a new array)."""
+    N, H, W, C = x.shape
+    out = alloc(arena, x.shape, x.dtype)
+    out.reshape(N, H, W, C // groups, groups)[...] = x.reshape(
+        N, H, W, groups, C // groups
+    ).swapaxes(3, 4)
     return out
