@@ -86,7 +86,8 @@ arch: |
   -> MUL{ ID | GAP -> CONV(3, F=1) -> RELU -> CONV(6, F=1) -> SIGMOID } -> APOOL((5, 3))
   -> CAT{ SLICE(0, 2) -> RELU | SLICE(2) -> CONV(4, F=1) -> BN -> RELU } -> SHUFFLE(3)
   -> APOOL(7, type=max)
-  -> CAT{ ID | CONV(6, F=1) -> BN -> RELU } -> GAP -> FLATTEN -> FC(5) -> BN -> SOFTMAX
+  -> CAT{ ID | CONV(6, F=1) -> BN -> RELU } -> APOOL(2) -> POOL(F=3, S=3, type=avg, ceil=true)
+  -> GAP -> FLATTEN -> FC(5) -> BN -> SOFTMAX
 """
 
 
