@@ -1,6 +1,7 @@
 """How close is convcalc's training activation memory to what PyTorch really keeps?
 
-For VGG-16, AlexNet, ResNet-18 and ResNet-50 at batch 1 and 8, a plain-torch model is built
+For VGG-16, AlexNet, ResNet-18, ResNet-50 and the networks of tests/data/modern/ (ShuffleNetV2,
+MobileNetV3-Small, AlexNet with its adaptive pool) at batch 1 and 8, a plain-torch model is built
 from convcalc's own layer rows (CONV → Conv2d, BN → BatchNorm2d, RELU → ReLU(inplace=True),
 max POOL → MaxPool2d, ADD → the in-place `out += identity` of torchvision's residual blocks, ...),
 run forward in training mode, and every tensor autograd saves for the backward pass is
@@ -22,7 +23,9 @@ from typing import Any
 import convcalc
 from convcalc.records import Row
 
-MODELS = ("vgg16", "alexnet", "resnet18", "resnet50")
+MODERN = "tests/data/modern/"  # written with MUL, APOOL, SLICE and SHUFFLE
+MODELS = ("vgg16", "alexnet", "resnet18", "resnet50", f"{MODERN}shufflenet-v2.yaml",
+          f"{MODERN}mobilenet-v3-small.yaml", f"{MODERN}alexnet-adaptive.yaml")  # fmt: skip
 MB = 1024 * 1024
 
 
@@ -58,6 +61,11 @@ def build(rows: Sequence[Row]) -> Any:
             return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])  # type: ignore[arg-type]
         if row.type == "GAP":
             return nn.AdaptiveAvgPool2d(1)
+        if row.type == "APOOL":
+            w, h = a["out"]  # type: ignore[misc]
+            return (nn.AdaptiveMaxPool2d if a["type"] == "max" else nn.AdaptiveAvgPool2d)((h, w))
+        if row.type == "SIGMOID":
+            return nn.Sigmoid()
         return None
 
     class FromRows(nn.Module):
@@ -78,6 +86,16 @@ def build(rows: Sequence[Row]) -> Any:
                         y += other  # torchvision: out += identity
                 elif row.type == "CAT":
                     y = torch.cat(inputs, dim=1)
+                elif row.type == "MUL":  # torchvision's SqueezeExcitation: scale * input
+                    y = inputs[0] * inputs[1]
+                elif row.type == "SLICE":  # a view, as x.chunk(2, dim=1)
+                    start, stop = row.args["start"], row.args["stop"]
+                    y = inputs[0][:, start : None if stop == "end" else stop]  # type: ignore[misc]
+                elif row.type == "SHUFFLE":  # torchvision's channel_shuffle
+                    n, c, h, w = inputs[0].shape
+                    g = int(row.args["groups"])  # type: ignore[arg-type]
+                    y = inputs[0].view(n, g, c // g, h, w).transpose(1, 2).contiguous()
+                    y = y.view(n, c, h, w)
                 else:
                     y = layer(inputs[0])
                     if row.type == "FC":
@@ -122,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.manual_seed(0)
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}; MB = 1024² bytes; goal: convcalc/torch within ±5%")
-    header = f"{'model':<10} {'batch':>5} {'torch saved MB':>15} {'convcalc MB':>12} {'ratio':>7}"
+    header = f"{'model':<20} {'batch':>5} {'torch saved MB':>15} {'convcalc MB':>12} {'ratio':>7}"
     print(header)
     print("-" * len(header))
     worst = 0.0
@@ -134,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             theirs = saved_bytes(build(a.rows), batch, a.input)
             ratio = ours / theirs
             worst = max(worst, abs(ratio - 1))
-            print(f"{name:<10} {batch:>5} {theirs / MB:>15.2f} {ours / MB:>12.2f} {ratio:>7.3f}")
+            short = name.removeprefix(MODERN).removesuffix(".yaml")
+            print(f"{short:<20} {batch:>5} {theirs / MB:>15.2f} {ours / MB:>12.2f} {ratio:>7.3f}")
     print(f"largest deviation: {worst:.1%} ({'within' if worst <= 0.05 else 'outside'} ±5%)")
     return 0
 

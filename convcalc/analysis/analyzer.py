@@ -75,7 +75,23 @@ class Analyzer:
         self._add(first, (), (), self.shape, RF(), 0, 0, 0, 0, w * h * d)
         state = _State(0, self.shape, RF())
         state = self.sequence(graph.nodes[1:], state)
+        self.not_kept()
         return state.shape
+
+    def not_kept(self) -> None:
+        """A layer output read only by layers whose backward pass keeps nothing of their input
+        (SHUFFLE: a view, a transpose and a copy) is not kept for the backward pass either,
+        unless its own layer keeps it (activation functions do): ShuffleNet's CAT."""
+        readers: dict[int, list[str]] = {}
+        for row in self.rows:
+            for j in row.inputs:
+                readers.setdefault(j, []).append(row.type)
+        for j, types in readers.items():
+            row = self.rows[j]
+            if j == 0 or row.in_place or KINDS[row.type].keeps_output:
+                continue
+            if all(t in LAYERS and LAYERS[t].frees_input for t in types):
+                self.rows[j] = row._replace(activations=0)
 
     def sequence(self, nodes: list[Node], state: _State) -> _State:
         for node in nodes:

@@ -21,7 +21,7 @@ ADD = "ADD"
 
 class Step(NamedTuple):
     rows: tuple[int, ...]  # the head first; the others are fused into it
-    extra: tuple[tuple[int, tuple[int, ...]], ...] = ()  # fused ADD row -> its other values
+    extra: tuple[tuple[int, tuple[int, ...]], ...] = ()  # fused ADD row -> its other operands' rows
 
 
 class Plan(NamedTuple):
@@ -39,15 +39,16 @@ def _readers(rows: Sequence[Row]) -> list[list[int]]:
     return readers
 
 
-def _settled(rows: Sequence[Row], value: Sequence[int], j: int, before: int) -> int | None:
-    """The value row j will hold, if it is computed before row ``before`` (an identity row
-    after it, such as SKIP, holds its input's value)."""
+def _settled(rows: Sequence[Row], j: int, before: int) -> int | None:
+    """The row computed before row ``before`` whose array row j will hold, if any: j itself,
+    or what an identity row after it (such as SKIP) hands on. Its own array, not its value's:
+    a SLICE or FLATTEN shares its input's storage through a view of another shape."""
     while j >= before:
         layer = LAYERS.get(rows[j].type)
         if layer is None or not layer.passes_input:
             return None
         j = rows[j].inputs[0]
-    return value[j]
+    return j
 
 
 def _fusable(row: Row) -> bool:
@@ -98,7 +99,7 @@ def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
                     others = [j for j in rows[nxt].inputs if j != tail]
                     if len(others) != len(rows[nxt].inputs) - 1:
                         break
-                    ready = [_settled(rows, value, j, i) for j in others]
+                    ready = [_settled(rows, j, i) for j in others]
                     if any(v is None for v in ready):
                         break
                     extra.append((nxt, tuple(v for v in ready if v is not None)))

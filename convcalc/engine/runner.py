@@ -78,7 +78,7 @@ class Runner:
             if i in prepared.affine:  # a batch norm that could not be folded
                 ops.append(_affine(*prepared.affine[i]))
             elif i in extra:  # an ADD: the other operands' regions
-                ops.extend(_add_region(self.arrays[v]) for v in extra[i])
+                ops.extend(_add_region(self.arrays[j]) for j in extra[i])
             else:
                 row = self.rows[i]
                 op = LAYERS[row.type].epilogue(row.args)

@@ -230,6 +230,8 @@ SPEC_FIELDS: dict[str, cs.TypedDictField] = {
     "arch": _field(
         cs.str_schema(strict=True),
         "The architecture in the arrow grammar, like INPUT -> [CONV -> RELU]*2 -> FC(10). "
+        "Merges: ADD{ a | b } (sum), CAT{ a | b } (depth), MUL{ a | b } (product; a 1×1×D "
+        "branch broadcasts), RES{ a }. "
         "Write it as a | block when it starts with [ or contains ': '.",
         required=True,
     ),

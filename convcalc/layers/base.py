@@ -91,6 +91,7 @@ class LayerType:
     keeps_output: ClassVar[bool] = False  # its backward pass reads its own output
     windowed: ClassVar[bool] = False  # a window slides over width and height (see axes)
     positionals: ClassVar[int] = 1  # how many leading arguments may be written unnamed
+    frees_input: ClassVar[bool] = False  # its backward pass keeps nothing of its input
 
     @property
     def positional(self) -> str | None:

@@ -269,6 +269,7 @@ class Shuffle(LayerType):
         ParamSpec("groups", "int", 2, doc="groups whose channels are interleaved"),
     )
     doc = "channel shuffle: the D/groups channels of each group interleaved (ShuffleNet)"
+    frees_input = True  # a view, a transpose and a copy: autograd keeps nothing
 
     def describe(self, args: Args) -> str:
         """``SHUFFLE g2``"""

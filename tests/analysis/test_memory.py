@@ -350,3 +350,71 @@ def torch_saved_values(arch: str, shape: tuple[int, int, int]) -> tuple[int, int
 def test_training_activations_are_what_torch_saves(arch: str) -> None:
     theirs, ours = torch_saved_values(arch, (6, 5, 3))
     assert ours == theirs
+
+
+# -- what autograd saves for the new parts ------------------------------------------------
+
+
+def _saved_bytes(forward: Any, x: Any, params: set[int]) -> int:
+    """Bytes of the distinct storages autograd saves in one training forward, parameters
+    excluded (as benchmarks/memory_vs_torch.py counts them)."""
+    import torch
+
+    seen: dict[int, int] = {}
+
+    def pack(t: Any) -> Any:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        forward(x)
+    return sum(seen.values())
+
+
+def test_the_new_parts_keep_what_autograd_keeps() -> None:
+    """Squeeze-and-excitation (MUL keeps both operands), a ShuffleNet unit (SLICE is a view;
+    the CAT that only SHUFFLE reads is not kept, nor anything of SHUFFLE's) and an adaptive
+    max pool (its input, and an int64 index per output): convcalc's activations without the
+    network's output, plus the switches, are the bytes torch's autograd saves."""
+    torch = pytest.importorskip("torch")
+    nn, F = torch.nn, torch.nn.functional
+    torch.manual_seed(0)
+    cases: list[tuple[str, str, Any]] = []
+
+    c1, c2 = nn.Conv2d(3, 16, 3, padding=1), nn.Conv2d(16, 4, 1)
+    c3, c4 = nn.Conv2d(4, 16, 1), nn.Conv2d(16, 8, 1)
+
+    def se(x: Any) -> Any:
+        y = F.relu(c1(x), inplace=True)
+        s = F.adaptive_avg_pool2d(y, 1)
+        s = torch.sigmoid_(c3(F.relu(c2(s), inplace=True)))
+        return c4(y * s)
+
+    cases.append(("INPUT -> CONV(16, P=1) -> RELU -> MUL{ ID | GAP -> CONV(4, F=1) -> RELU "
+                  "-> CONV(16, F=1) -> SIGMOID } -> CONV(8, F=1)", "8x8x3", se))  # fmt: skip
+    s1, s2, s3 = nn.Conv2d(3, 16, 1), nn.Conv2d(8, 8, 1), nn.Conv2d(16, 4, 1)
+
+    def shuffle(x: Any) -> Any:
+        y = F.relu(s1(x), inplace=True)
+        a, b = y.chunk(2, dim=1)
+        y = torch.cat((a, F.relu(s2(b), inplace=True)), 1)
+        n, c, h, w = y.shape
+        y = y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        return s3(y)
+
+    cases.append(("INPUT -> CONV(16, F=1) -> RELU -> CAT{ SLICE(0, 8) | SLICE(8) -> CONV(8, F=1) "
+                  "-> RELU } -> SHUFFLE(2) -> CONV(4, F=1)", "8x8x3", shuffle))  # fmt: skip
+    p1, p2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 1)
+    cases.append(("INPUT -> CONV(8, P=1) -> APOOL(3, type=max) -> CONV(4, F=1)", "7x7x3",
+                  lambda x: p2(F.adaptive_max_pool2d(p1(x), 3))))  # fmt: skip
+    modules = [c1, c2, c3, c4, s1, s2, s3, p1, p2]
+    params = {p.untyped_storage().data_ptr() for m in modules for p in m.parameters()}
+    for arch, shape, forward in cases:
+        a = check(spec(arch, shape))
+        assert a.memory is not None
+        w, h, d = a.input
+        theirs = _saved_bytes(forward, torch.randn(1, d, h, w), params)
+        ours = (a.totals.activations - a.rows[-1].activations) * 4 + a.memory.pool_switches
+        assert ours == theirs, arch

@@ -89,7 +89,8 @@ arch: |
   -> RES{ CONV(6, F=3, P=1, groups=6) -> LN -> LINEAR(12) -> HSWISH -> LINEAR(6, bias=false)
           -> SCALE -> DROPPATH(0.2) }
   -> CONV(6, F=1) -> RELU6 -> HSIGMOID -> SILU(inplace=false) -> SWISH -> SCALE -> LN(eps=1e-3)
-  -> CAT{ ID | CONV(6, F=1) -> BN -> RELU } -> GAP -> FLATTEN -> FC(5) -> BN -> SOFTMAX
+  -> CAT{ ID | CONV(6, F=1) -> BN -> RELU } -> APOOL(2) -> POOL(F=3, S=3, type=avg, ceil=true)
+  -> GAP -> FLATTEN -> FC(5) -> BN -> SOFTMAX
 """
 
 
@@ -237,6 +238,27 @@ def test_every_layer_type_equals_the_naive_reference(
         assert {"bn1", "lrelu1", "add1", "elu1"} <= set(fused)
         assert {"hswish1", "scale1", "droppath1", "add3", "relu6_1", "hsigmoid1",
                 "silu1", "swish1", "scale2"} <= set(fused)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("arch", "shape"),
+    [
+        ("INPUT -> CONV(2, F=1) -> ADD{ SLICE(0, 1) | SKIP }", "3x3x2"),
+        ("INPUT -> CONV(1, F=1) -> ADD{ FLATTEN | FC(4) -> BN }", "2x2x1"),
+        ("INPUT -> CONV(4, F=1) -> ADD{ SLICE(2) | SLICE(0, 2) -> CONV(2, F=1) -> RELU }", "3x2x1"),
+    ],
+)
+def test_an_add_fused_into_a_step_reads_a_view_s_own_array(
+    monkeypatch: pytest.MonkeyPatch, arch: str, shape: str
+) -> None:
+    """A SLICE or FLATTEN shares its input's storage through a view of another shape: an ADD
+    fused into a CONV's or FC's step must add that view, not its input's array."""
+    random_bn(monkeypatch)
+    analysis = check(f"name: t\ninput: {shape}\narch: {arch}\n")
+    assert analysis.ok
+    result = forward(analysis, batch=2, seed=1)
+    assert result.ok and any(r.fused_into for r in result.layers)
+    close(result.output, reference(analysis, 2, 1))
 
 
 def test_fusing_changes_nothing_on_resnet18(monkeypatch: pytest.MonkeyPatch) -> None:

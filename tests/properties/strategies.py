@@ -7,12 +7,13 @@ the INPUT row, every repetition expanded, the rows of each merge's branches in w
 SKIP branch with its projection CONV and BN when the shapes differ), then the merge row itself.
 
 Covered: CONV and LOCAL (rectangular F, S and P, ``same`` and ``valid``, dilation, groups,
-bias), TCONV (dilation, groups, out_pad), POOL (max, avg, l2; padding; ceil), UP(2..3), the
-activations, BN, LRN, DROPOUT, ID, the sugar ``CONVf-k``, ``POOLn`` and ``FC-k``,
-repetitions ``[...]*n`` (n = 0..3), ``ADD{ ... | SKIP }`` (SKIP written first or last),
-``RES{ ... }``, ``CAT{ ... }``, a head of GAP, FLATTEN and FC layers, rectangular inputs, and
-the roundings floor, caffe and strict, from the spec's ``rounding:`` or from
-``analyze(rounding=...)``. Widths and heights stay within 1..48.
+bias), TCONV (dilation, groups, out_pad), POOL (max, avg, l2; padding; ceil), APOOL (avg,
+max; smaller or larger than its input), SLICE, SHUFFLE, UP(2..3), the activations, BN, LRN,
+DROPOUT, ID, the sugar ``CONVf-k``, ``POOLn`` and ``FC-k``, repetitions ``[...]*n``
+(n = 0..3), ``ADD{ ... | SKIP }`` (SKIP written first or last), ``RES{ ... }``, ``CAT{ ... }``,
+``MUL{ ID | GAP -> CONV }`` (squeeze-and-excitation, either order), a head of GAP, FLATTEN
+and FC layers, rectangular inputs, and the roundings floor, caffe and strict, from the spec's
+``rounding:`` or from ``analyze(rounding=...)``. Widths and heights stay within 1..48.
 """
 
 from __future__ import annotations
@@ -340,9 +341,56 @@ def admitted(fact: Fact | None, ctx: Context) -> bool:
     return not (fact.misfit and ctx.rounding == "strict")
 
 
+def slice_rule(start: int, stop: int | None) -> Rule:
+    """SLICE: W×H×(stop − start), stop the depth when left out; none unless
+    0 ≤ start < stop ≤ D."""
+
+    def rule(x: Shape) -> Fact | None:
+        end = x[2] if stop is None else stop
+        return Fact("SLICE", (), (x[0], x[1], end - start)) if start < end <= x[2] else None
+
+    return rule
+
+
+def shuffle_rule(groups: int) -> Rule:
+    """SHUFFLE: unchanged; none unless groups divides the depth."""
+    return lambda x: Fact("SHUFFLE", (), x) if x[2] % groups == 0 else None
+
+
+def draw_channels(draw: st.DrawFn, x: Shape) -> Layer:
+    """SLICE(start, stop) (stop written or left to the end, named or positional) or
+    SHUFFLE(groups) with groups dividing the depth."""
+    d = x[2]
+    if draw(st.booleans()):
+        groups = draw(st.sampled_from([g for g in range(1, d + 1) if d % g == 0]))
+        forms = [f"SHUFFLE({groups})", f"SHUFFLE(groups={groups})"]
+        return Layer(draw(st.sampled_from(forms + ["SHUFFLE"] * (groups == 2))),
+                     shuffle_rule(groups))  # fmt: skip
+    start = draw(st.integers(0, d - 1))
+    stop = draw(st.integers(start + 1, d))
+    forms = [f"SLICE({start}, {stop})", f"SLICE(start={start}, stop={stop})",
+             f"SLICE({start}, stop={stop})"]  # fmt: skip
+    if stop == d and draw(st.booleans()):
+        return Layer(draw(st.sampled_from([f"SLICE({start})", f"SLICE(start={start})"])),
+                     slice_rule(start, None))  # fmt: skip
+    return Layer(draw(st.sampled_from(forms)), slice_rule(start, stop))
+
+
+def draw_apool(draw: st.DrawFn) -> Layer:
+    """APOOL(out, type): out_w×out_h×D whatever the input (larger than it too)."""
+    out = draw_pair(draw, 1, 6)
+    kind = draw(st.sampled_from(["avg", "max"]))
+    one = out[0] == out[1] and draw(st.booleans())
+    shown = str(out[0]) if one else f"({out[0]}, {out[1]})"
+    default = kind == "avg" and draw(st.booleans())
+    text = f"APOOL({shown})" if default else f"APOOL({shown}, type={kind})"
+    return Layer(text, lambda x: Fact("APOOL", (), (out[0], out[1], x[2])))
+
+
 def draw_layer(draw: st.DrawFn, x: Shape, ctx: Context) -> Layer:
     """One layer admitted after ``x`` (ID when the drawn one is not)."""
-    kinds = ["CONV", "CONV", "LOCAL", "POOL", "POOL", "TCONV", "UP", "ACT", "BN", "LRN", "DROPOUT"]
+    kinds = ["CONV", "CONV", "LOCAL", "POOL", "POOL", "TCONV", "UP", "ACT", "BN", "LRN", "DROPOUT",
+             "APOOL", "CHANNELS"]  # fmt: skip
     kind = draw(st.sampled_from([*kinds, "ID"]))
     if kind in ("CONV", "LOCAL"):
         layer = draw_conv(draw, x, ctx, kind)
@@ -350,6 +398,10 @@ def draw_layer(draw: st.DrawFn, x: Shape, ctx: Context) -> Layer:
         layer = draw_pool(draw, x, ctx)
     elif kind == "TCONV":
         layer = draw_tconv(draw, x)
+    elif kind == "APOOL":
+        layer = draw_apool(draw)
+    elif kind == "CHANNELS":
+        layer = draw_channels(draw, x)
     elif kind == "UP":
         n = draw(st.integers(2, 3))
         text = draw(st.sampled_from(["UP", f"UP({n})"] if n == 2 else [f"UP({n})", f"UP(n={n})"]))
@@ -434,13 +486,15 @@ class Builder:
         """Stages joined by ->: layers, repetitions and, two levels deep at most, merges."""
         stages = []
         for _ in range(self.draw(st.integers(2, 6) if depth == 0 else st.integers(1, 3))):
-            choice = self.draw(st.integers(0, 12 if depth < 2 else 9))
+            choice = self.draw(st.integers(0, 13 if depth < 2 else 9))
             if choice == 9:
                 text, at = self.repeat(at)
             elif choice in (10, 11):
                 text, at = self.residual(at, depth)
             elif choice == 12:
                 text, at = self.concat(at)
+            elif choice == 13:
+                text, at = self.squeeze(at)
             else:
                 text, at = self.layer(at)
             stages.append(text)
@@ -489,6 +543,25 @@ class Builder:
             f._replace(inputs=tuple(moved.get(j, j) for j in f.inputs)) for f in facts
         ]
         return [moved.get(r, r) for r in rows]
+
+    def squeeze(self, at: int) -> tuple[str, int]:
+        """``MUL{ ID | GAP -> CONV(D, F=1) [-> SIGMOID] }`` (either order): the 1×1×D branch
+        broadcasts, the output is the input's W×H×D; the CONV has D·D weights, D biases and
+        D·D MACs on its 1×1 input."""
+        x = self.shape(at)
+        d = x[2]
+        sigmoid = self.draw(st.booleans())
+        first = self.draw(st.booleans())
+        ident = self.add(Fact("ID", (at,), x))
+        gap = self.add(Fact("GAP", (at,), (1, 1, d)))
+        end = self.add(Fact("CONV", (gap,), (1, 1, d), d * d, d, 0, d * d))
+        if sigmoid:
+            end = self.add(Fact("SIGMOID", (end,), (1, 1, d)))
+        squeeze = f"GAP -> CONV({d}, F=1)" + (" -> SIGMOID" if sigmoid else "")
+        if not first:  # the squeeze written first runs first
+            ident, end = self.swap(ident, ident + 1, ident, end)
+        text = f"MUL{{ ID | {squeeze} }}" if first else f"MUL{{ {squeeze} | ID }}"
+        return text, self.add(Fact("MUL", (ident, end), x))
 
     def concat(self, at: int) -> tuple[str, int]:
         """``CAT{ ... }`` of 2 or 3 branches that keep the width and height: depths add up."""
