@@ -42,8 +42,11 @@ class IntegerRange(click.IntRange):
     more than 4,300 digits) as out of range, without echoing it whole."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+            # int() also reads other scripts' digits ('３'); an option takes ASCII ones
+            self.fail(f"{shown(value)} is not a valid integer (ASCII digits 0-9).", param, ctx)
         if isinstance(value, str) and len(value.strip()) > 40:
-            if re.fullmatch(r"\s*[+-]?\d+\s*", value):
+            if re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
                 self.fail(
                     f"{shown(value)} is not in the range {self.min}<=x<={self.max}.", param, ctx
                 )
@@ -93,7 +96,7 @@ def assignments_option(
         if text.lower() in ("true", "false"):
             result[name] = text.lower() == "true"
             continue
-        if not re.fullmatch(r"[+-]?\d+", text):
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
             raise click.BadParameter(
                 f"{shown(value)}: the value must be an integer or true/false"
             ) from None

@@ -16,6 +16,7 @@ from ..errors import Finding
 from ..layers.base import pair
 from ..layers.geometry import Axis
 from ..layers.vocabulary import KINDS, LAYERS
+from ..limits import MAX_SIZE
 from ..records import Row
 from .catalogue import finding
 
@@ -51,7 +52,9 @@ def _halvings(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]
     factor = max(strides(rows))
     found = []
     for i, name in enumerate(("width", "height")):
-        if factor[i] > 1 and shape[i] % factor[i]:
+        # a product beyond the input itself (the volume is down to one pixel on the way)
+        # is not a divisibility problem: no input within reach would divide
+        if 1 < factor[i] <= shape[i] and shape[i] % factor[i]:
             near = [shape[i] - shape[i] % factor[i], shape[i] - shape[i] % factor[i] + factor[i]]
             found.append(
                 finding(
@@ -70,12 +73,16 @@ def _halvings(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]
 
 
 def strides(rows: Sequence[Row]) -> list[tuple[int, int]]:
-    """The product of the strides from the input to each row (the most along any branch)."""
+    """The product of the strides from the input to each row (the most along any branch).
+
+    Held at MAX_SIZE + 1: no input can divide by more, and 20,000 stride-2 layers would
+    otherwise make a number of 6,000 digits that every later row multiplies again."""
     path: list[tuple[int, int]] = []
+    cap = MAX_SIZE + 1
     for row in rows:
         before = max((path[i] for i in row.inputs), default=(1, 1))
         s = pair(row.args, "S") if KINDS[row.type].windowed else (1, 1)
-        path.append((before[0] * s[0], before[1] * s[1]))
+        path.append((min(before[0] * s[0], cap), min(before[1] * s[1], cap)))
     return path
 
 

@@ -204,3 +204,20 @@ def test_error_a_budget_too_large_to_read() -> None:
         "`budgets.activations`: the number is too large for a size, got "
         "'9999999999999999999…999999999999999.5MB'"
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "cs231n-pattern", "--set", "N=３"),
+        ("run", "lenet5", "--seed", "３"),
+        ("run", "lenet5", "--batch", "٢"),
+        ("memory", "lenet5", "--budget", "１GB"),
+    ],
+)
+def test_options_take_ascii_digits_only(args: tuple[str, ...]) -> None:
+    """int() and float() read other scripts' digits ('３' is 3); an option, like a spec,
+    takes ASCII ones, and says so instead of running with a value the user did not type."""
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
