@@ -15,7 +15,7 @@ from convcalc.report.json_schema import json_schema
 from ..support import ROOT, run
 
 SCHEMA_FILE = ROOT / "convcalc.schema.json"
-MODELINE = "# yaml-language-server: $schema=../../convcalc.schema.json"
+MODELINE = "# yaml-language-server: $schema=../convcalc.schema.json"  # specs/ -> root
 
 
 def validator() -> jsonschema.Draft7Validator:
