@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -19,6 +20,7 @@ from ..frontend.spec_schema import DTYPES, OPTIMIZERS, parse_shape
 from ..records import Shape
 from ..report.escape import visible
 from ..rules.lint import LintConfig, unknown_codes
+from ..source import STDIN
 from ..units import parse_size
 from .output import write_output
 
@@ -303,9 +305,11 @@ def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
     recursively and sorted; an empty directory is an error like a missing file."""
     from ..frontend.spec import load_file
 
+    if list(arguments).count(STDIN_ARGUMENT) > 1:
+        raise click.UsageError("`-` (standard input) can be given only once")
     for argument in arguments:
-        if not os.path.isdir(argument):
-            run.add_spec(argument, lambda a=argument: load_argument(a), **options)  # type: ignore[misc]
+        if argument == STDIN_ARGUMENT or not os.path.isdir(argument):
+            run.add_spec(label(argument), lambda a=argument: load_argument(a), **options)  # type: ignore[misc]
             continue
         found, unreadable = spec_files(argument)
         for path, message in unreadable:
@@ -377,22 +381,22 @@ def error(message: str) -> None:
     click.echo(f"convcalc: error: {visible(message)}", err=True)
 
 
-_KINDS = (
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
+#: The SPEC argument that reads standard input (a file named `-` is `./-`).
+STDIN_ARGUMENT = "-"
 
 
 def load_argument(argument: str) -> Spec:
-    """A SPEC argument that is not a directory: a regular file, else a bundled name.
+    """A SPEC argument that is not a directory: `-` (standard input), a regular file, else a
+    bundled name.
 
-    Anything else is refused before it is opened: reading a named pipe would block until
-    something writes to it, and a device is no spec.
+    Anything else is refused before it is read (``load_file`` opens without blocking and
+    looks first): reading a named pipe would block until something writes to it, and a
+    device is no spec.
     """
-    from ..frontend.spec import load_spec
+    from ..frontend.spec import load_spec, not_regular
 
+    if argument == STDIN_ARGUMENT:
+        return load_stdin()
     if "\0" in argument:
         raise FileError(f"`{argument}` is not a file name: it holds a NUL character")
     try:
@@ -402,19 +406,40 @@ def load_argument(argument: str) -> Spec:
     except OSError as exc:
         raise FileError(f"cannot read `{argument}`: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):
-        kind = next((k for test, k in _KINDS if test(info.st_mode)), "not a file")
-        raise FileError(
-            f"`{argument}` is {kind}, not a regular file: convcalc reads specs from regular "
-            "files only; save the spec to a file and check that"
-        )
+        raise not_regular(argument, info.st_mode)
     return load_spec(argument)
+
+
+def label(argument: str) -> str:
+    """How a SPEC argument is named before it is read: `-` is ``<stdin>``."""
+    return STDIN if argument == STDIN_ARGUMENT else argument
+
+
+def load_stdin() -> Spec:
+    """The spec piped into standard input (``convcalc convert --fc-to-conv vgg16 | convcalc
+    check -``), shown as ``<stdin>``; a terminal, a closed or an empty input is refused."""
+    from ..frontend.spec import load_stream
+
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        raise FileError("standard input is closed: pipe a spec into `-`, or give a file name")
+    if stream.isatty():
+        raise FileError(
+            "`-` reads a spec from standard input, which is a terminal here: pipe one in "
+            "(`convcalc show vgg16 | convcalc check -`, `convcalc check - < my-net.yaml`) "
+            "or give the file's name"
+        )
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:  # a text stream without bytes beneath (an embedding's replacement)
+        buffer = io.BytesIO(stream.read(limits.MAX_FILE_BYTES + 1).encode("utf-8", "replace"))
+    return load_stream(buffer)
 
 
 def one_spec(spec: str, **options: Any) -> Outcome:
     """The outcome of one SPEC argument, for the commands that take one; a file that cannot be
     read has been reported and exits 2."""
     run = Run()
-    run.add_spec(spec, lambda: load_argument(spec), **options)
+    run.add_spec(label(spec), lambda: load_argument(spec), **options)
     outcome = run.outcomes[0]
     if outcome.file_error:
         sys.exit(2)

@@ -16,7 +16,7 @@ from ..errors import Finding, Severity
 from ..records import show_shape
 from ..rules.catalogue import RULES
 from ..rules.explanations import EXPLANATIONS
-from ..source import BUNDLED, is_file_name
+from ..source import is_file_name
 from ..units import mb
 from .cap import Omitted, capped
 from .escape import (
@@ -169,7 +169,7 @@ def sarif(results: Sequence[Result], version: str) -> dict[str, Any]:
     for f in (f for r in results for f in r.findings):
         loc = f.location
         text = f.message + (f"\nhelp: {f.help}" if f.help else "")
-        if loc.file.endswith(BUNDLED):  # no file in the repository: the message says where
+        if not is_file_name(loc.file):  # no file in the repository: the message says where
             text = f"{loc.file}:{loc.line}:{loc.column}: {text}" if loc.line else text
         result: dict[str, Any] = {
             "ruleId": f.code,
