@@ -59,6 +59,12 @@ FAIL_ON = ("error", "warning", "info", "never")
 @click.option("--strict", is_flag=True, help="Fail on warnings too (same as --fail-on warning).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings exist.")
 @click.option(
+    "--skip-non-specs",
+    is_flag=True,
+    help="Skip, silently, YAML files without a top-level `arch:` key (unless named "
+    "*.convcalc.yaml): other tools' YAML next to specs (the pre-commit hook uses it).",
+)
+@click.option(
     "--format",
     "format_",
     type=click.Choice(FORMATS),
@@ -83,6 +89,7 @@ def check(
     fail_on: str,
     strict: bool,
     exit_zero: bool,
+    skip_non_specs: bool,
     format_: str,
     output: str | None,
     debug: bool,
@@ -120,7 +127,7 @@ def check(
         "lint": lint_config(select, ignore, severities),
     }
     run = Run()
-    add_specs(run, specs, **options)
+    add_specs(run, specs, skip_other_yaml=skip_non_specs, **options)
     if pattern is not None:
         assert input_ is not None
         shape = input_

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import stat
@@ -20,9 +19,9 @@ from ..frontend.spec_schema import DTYPES, OPTIMIZERS, parse_shape
 from ..records import Shape
 from ..report.escape import visible
 from ..rules.lint import LintConfig, unknown_codes
-from ..source import STDIN
 from ..units import parse_size
 from .output import write_output
+from .sources import STDIN_ARGUMENT, is_other_yaml, label, load_stdin
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -300,15 +299,21 @@ class Vanished(Exception):
     """A file found in a directory that was removed before it could be read."""
 
 
-def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
+def add_specs(
+    run: Run, arguments: Sequence[str], *, skip_other_yaml: bool = False, **options: Any
+) -> None:
     """Every SPEC argument, with directories expanded to their *.yaml and *.yml files,
-    recursively and sorted; an empty directory is an error like a missing file."""
+    recursively and sorted; an empty directory is an error like a missing file. With
+    ``skip_other_yaml`` (--skip-non-specs), files that are no spec are left out silently
+    (see :func:`is_other_yaml`)."""
     from ..frontend.spec import load_file
 
     if list(arguments).count(STDIN_ARGUMENT) > 1:
         raise click.UsageError("`-` (standard input) can be given only once")
     for argument in arguments:
         if argument == STDIN_ARGUMENT or not os.path.isdir(argument):
+            if skip_other_yaml and argument != STDIN_ARGUMENT and is_other_yaml(argument):
+                continue
             run.add_spec(label(argument), lambda a=argument: load_argument(a), **options)  # type: ignore[misc]
             continue
         found, unreadable = spec_files(argument)
@@ -327,6 +332,8 @@ def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
                 raise Vanished(file) from None
 
         for file in found:
+            if skip_other_yaml and is_other_yaml(file):
+                continue
             run.add_spec(file, lambda f=file: load_found(f), **options)  # type: ignore[misc]
 
 
@@ -381,10 +388,6 @@ def error(message: str) -> None:
     click.echo(f"convcalc: error: {visible(message)}", err=True)
 
 
-#: The SPEC argument that reads standard input (a file named `-` is `./-`).
-STDIN_ARGUMENT = "-"
-
-
 def load_argument(argument: str) -> Spec:
     """A SPEC argument that is not a directory: `-` (standard input), a regular file, else a
     bundled name.
@@ -408,31 +411,6 @@ def load_argument(argument: str) -> Spec:
     if not stat.S_ISREG(info.st_mode):
         raise not_regular(argument, info.st_mode)
     return load_spec(argument)
-
-
-def label(argument: str) -> str:
-    """How a SPEC argument is named before it is read: `-` is ``<stdin>``."""
-    return STDIN if argument == STDIN_ARGUMENT else argument
-
-
-def load_stdin() -> Spec:
-    """The spec piped into standard input (``convcalc convert --fc-to-conv vgg16 | convcalc
-    check -``), shown as ``<stdin>``; a terminal, a closed or an empty input is refused."""
-    from ..frontend.spec import load_stream
-
-    stream = sys.stdin
-    if stream is None or stream.closed:
-        raise FileError("standard input is closed: pipe a spec into `-`, or give a file name")
-    if stream.isatty():
-        raise FileError(
-            "`-` reads a spec from standard input, which is a terminal here: pipe one in "
-            "(`convcalc show vgg16 | convcalc check -`, `convcalc check - < my-net.yaml`) "
-            "or give the file's name"
-        )
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:  # a text stream without bytes beneath (an embedding's replacement)
-        buffer = io.BytesIO(stream.read(limits.MAX_FILE_BYTES + 1).encode("utf-8", "replace"))
-    return load_stream(buffer)
 
 
 def one_spec(spec: str, **options: Any) -> Outcome:
