@@ -25,7 +25,8 @@ def test_the_checkout_reads_the_top_level_specs_folder() -> None:
     assert sorted(f"{n}.yaml" for n in bundled.names()) == SPECS
     assert "vgg16.yaml" in SPECS
     # a merge that left a spec in the old place would ship it, but the checkout would not see it
-    assert not list((ROOT / "convcalc").glob("specs/*.y*ml"))
+    left = sorted(p.name for p in (ROOT / "convcalc").glob("specs/*.y*ml"))
+    assert not left, f"move {left} to specs/ (git mv), their first line to ../convcalc.schema.json"
 
 
 def test_pyproject_packages_every_folder_and_maps_the_specs() -> None:
@@ -34,6 +35,8 @@ def test_pyproject_packages_every_folder_and_maps_the_specs() -> None:
     folders = {
         ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "convcalc").rglob("__init__.py")
     }
+    missing = folders - set(setuptools["packages"])
+    assert not missing, f"add {sorted(missing)} to [tool.setuptools] packages in pyproject.toml"
     assert set(setuptools["packages"]) == folders | {"convcalc.specs"}
     assert setuptools["package-dir"] == {"convcalc.specs": "specs"}
     assert setuptools["package-data"]["convcalc.specs"] == ["*.yaml"]
