@@ -42,10 +42,10 @@ def list_(format_: str, debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("name", metavar="NAME")
+@click.argument("name", metavar="NAME", required=False)
 @output_option
 @debug_option
-def show(name: str, output: str | None, debug: bool) -> None:
+def show(name: str | None, output: str | None, debug: bool) -> None:
     """Print the source of the bundled spec NAME, to start a design of your own.
 
     The file as it ships, comments included: `convcalc show vgg16 > my-net.yaml`, edit
@@ -60,6 +60,11 @@ def show(name: str, output: str | None, debug: bool) -> None:
     """
     from ..errors import did_you_mean
 
+    if name is None:
+        raise click.UsageError(
+            "give the NAME of a bundled spec, e.g. `convcalc show vgg16 > my-net.yaml`; "
+            f"the names: {', '.join(bundled.names())}"
+        )
     found = bundled.path(name)
     if found is None:
         raise click.BadParameter(

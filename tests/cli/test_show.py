@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from convcalc.frontend import bundled
+
 from ..support import ROOT, run
 
 VGG16_PARAMS = 138_357_544  # Simonyan & Zisserman 2014, configuration D (torchvision: the same)
@@ -54,6 +56,13 @@ def test_an_unknown_name_suggests_and_exits_2(name: str, hint: str) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "no bundled spec is named" in result.stderr and hint in result.stderr
+
+
+def test_no_name_lists_the_names() -> None:
+    result = run("show")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "give the NAME of a bundled spec" in result.stderr
+    assert "the names: " + ", ".join(bundled.names()) in result.stderr
 
 
 def test_a_name_with_its_extension_is_the_same_spec() -> None:
