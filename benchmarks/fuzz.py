@@ -1,6 +1,6 @@
 """Mutation fuzzer: bundled specs, mutated, through `convcalc check`, in-process.
 
-Every case takes a bundled spec (convcalc/specs/*.yaml), applies one to four random mutations
+Every case takes a bundled spec (specs/*.yaml), applies one to four random mutations
 (character edits, swapped tokens, extreme numbers, truncation, line edits, random bytes, YAML
 tricks, grammar-aware edits), writes it to a temporary file and runs
 `convcalc check CASE --format json` through convcalc.cli.main with the output captured. About
@@ -44,12 +44,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import convcalc.specs
 from convcalc.cli import main as cli_main
+from convcalc.frontend import bundled
 
 SEEDS = {
     p.name: p.read_text(encoding="utf-8")
-    for p in sorted(Path(convcalc.specs.__file__).parent.glob("*.yaml"))
+    for p in sorted(Path(bundled.DIRECTORY).glob("*.yaml"))
 }
 SEED_NAMES = sorted(SEEDS)
 

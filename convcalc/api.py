@@ -10,6 +10,7 @@ the argument, then call the real function.
 from __future__ import annotations
 
 import operator
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, NoReturn
@@ -18,7 +19,7 @@ from . import limits
 from .analysis.analyzer import Analysis
 from .analysis.analyzer import analyze as _analyze
 from .errors import suggest
-from .frontend.spec import Spec
+from .frontend.spec import Spec, load_spec
 from .frontend.spec_schema import DTYPES, OPTIMIZERS, ROUNDINGS
 from .records import Shape
 from .rules.lint import LintConfig
@@ -117,8 +118,24 @@ def _variables(value: object) -> dict[str, int | bool] | None:
     return result
 
 
+def _spec(value: object) -> Spec:
+    """A Spec as given, or loaded from a path or a bundled spec's name (as `convcalc check
+    SPEC` does: a file that exists, else a bundled name)."""
+    if isinstance(value, Spec):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        path = os.fspath(value)
+        if isinstance(path, bytes):
+            _A.wrong_type("spec", "must be a path of str, not of bytes")
+        if "\n" in path:
+            _A.wrong_value("spec", "is YAML text, not a path: use convcalc.load_text(text)")
+        return load_spec(path)
+    _A.wrong_type("spec", "must be a Spec (from convcalc.load), a path (str or os.PathLike) "
+                  f"or a bundled spec's name, not {_type(value)}")  # fmt: skip
+
+
 def analyze(
-    spec: Spec,
+    spec: Spec | str | os.PathLike[str],
     *,
     input: Shape | None = None,
     variables: Mapping[str, int | bool] | None = None,
@@ -130,16 +147,17 @@ def analyze(
 ) -> Analysis:
     """Expand a spec and propagate shapes, counts, memory and findings through it.
 
-    ``input`` overrides the spec's input volume (width, height, depth: 1 to 2^24 each),
+    ``spec`` is a Spec (from ``convcalc.load``), a path (str or os.PathLike) or the name of a
+    bundled spec; a path or name is loaded first, raising as ``convcalc.load`` does
+    (SpecError, SpecNotFound, FileError) when it cannot be. ``input`` overrides the spec's
+    input volume (width, height, depth: 1 to 2^24 each),
     ``variables`` its ``vars`` (like --set), ``rounding`` its rounding mode (floor, strict,
     caffe); ``batch`` (1 to 2^30), ``dtype`` and ``optimizer`` the memory estimate's;
     ``lint`` (a LintConfig) selects and re-grades rules over the spec's own `lint:`.
-    Problems in the spec are findings in the result, never exceptions; a wrong argument is a
+    Problems in a loaded spec are findings in the result, never exceptions; a wrong argument is a
     TypeError (its type) or a ValueError (its value) that names it.
     """
-    if not isinstance(spec, Spec):
-        hint = f": use convcalc.analyze(convcalc.load({spec!r}))" if isinstance(spec, str) else ""
-        _A.wrong_type("spec", f"must be a Spec (from convcalc.load), not {_type(spec)}{hint}")
+    loaded = _spec(spec)
     shape = _shape(input)
     chosen = _variables(variables)
     rounding = _A.choice("rounding", rounding, ROUNDINGS)
@@ -153,7 +171,7 @@ def analyze(
         _A.wrong_type(
             "lint", f"must be a convcalc.rules.lint.LintConfig or None, not {_type(lint)}"
         )
-    return _analyze(spec, input=shape, variables=chosen, rounding=rounding, batch=batch,
+    return _analyze(loaded, input=shape, variables=chosen, rounding=rounding, batch=batch,
                     dtype=dtype, optimizer=optimizer, lint=lint)  # fmt: skip
 
 

@@ -5,7 +5,7 @@ A leaf module: it imports nothing of the pipeline, only the locations findings c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from .errors import Location
@@ -43,6 +43,46 @@ class Row(NamedTuple):
         return self.weights + self.biases
 
 
+#: One layer as a flat record (``Analysis.to_records``): str, int, None or a list of str.
+Record = dict[str, str | int | list[str] | None]
+
+
+def records(rows: Sequence[Row]) -> list[Record]:
+    """The rows as flat, JSON-ready dicts, one column per value, for ``pandas.DataFrame``.
+
+    The fields of the JSON layer objects, with every shape split into ``_w``, ``_h`` and
+    ``_d`` columns and the location into ``file``, ``line`` and ``column``. ``input_layers``
+    names the layers a row reads; ``input_w/h/d`` is the first one's volume (None for INPUT),
+    since a merge's inputs are rows of their own.
+    """
+    out: list[Record] = []
+    for row in rows:
+        first = row.input_shapes[0] if row.input_shapes else None
+        out.append({
+            "name": row.name,
+            "type": row.type,
+            "input_layers": [rows[i].name for i in row.inputs],
+            "input_w": first[0] if first else None,
+            "input_h": first[1] if first else None,
+            "input_d": first[2] if first else None,
+            "output_w": row.output[0],
+            "output_h": row.output[1],
+            "output_d": row.output[2],
+            "weights": row.weights,
+            "biases": row.biases,
+            "params": row.params,
+            "buffers": row.buffers,
+            "macs": row.macs,
+            "activations": row.activations,
+            "receptive_field_w": row.receptive_field[0],
+            "receptive_field_h": row.receptive_field[1],
+            "file": row.location.file,
+            "line": row.location.line,
+            "column": row.location.column,
+        })  # fmt: skip
+    return out
+
+
 class Totals(NamedTuple):
     params: int
     weights: int
@@ -61,3 +101,8 @@ class Totals(NamedTuple):
             macs=sum(r.macs for r in rows),
             activations=sum(r.activations for r in rows),
         )
+
+    def as_dict(self) -> dict[str, int]:
+        """The totals keyed by name, as the JSON `totals` object (``json.dumps`` of the tuple
+        itself gives a list without keys)."""
+        return dict(self._asdict())

@@ -15,6 +15,16 @@ from typing import NamedTuple
 #: The line breaks of YAML (and of libyaml's marks): \r\n, a lone \r, \n, NEL, LS and PS.
 LINE_BREAKS = "\r\n\x85\u2028\u2029"
 _BREAK = re.compile("\r\n?|[\n\x85\u2028\u2029]")
+#: What follows a bundled spec's name where a file name would show: ``vgg16 (bundled)``.
+BUNDLED = " (bundled)"
+#: The name of a spec read from standard input (``convcalc check -``).
+STDIN = "<stdin>"
+
+
+def is_file_name(name: str) -> bool:
+    """Whether a spec's shown name is a file the user can open: not a bundled spec's name,
+    not ``<stdin>``, ``<pattern>`` or ``<string>``. CI formats attach locations only to these."""
+    return not name.startswith("<") and not name.endswith(BUNDLED)
 
 
 class SourceFile:

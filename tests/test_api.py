@@ -5,8 +5,10 @@ anything runs; never an AttributeError from deep inside, never a silently wrong 
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,11 @@ def lenet() -> convcalc.Spec:
     return convcalc.load("lenet5")
 
 
+class BytesPath(os.PathLike[bytes]):
+    def __fspath__(self) -> bytes:
+        return b"spec.yaml"
+
+
 class Index:
     """An integer-like object (like numpy.int64): accepted where an integer is."""
 
@@ -34,14 +41,18 @@ class Index:
 
 def test_analyze_names_a_wrong_spec() -> None:
     with pytest.raises(TypeError) as info:
-        convcalc.analyze("vgg16")  # type: ignore[arg-type]
+        convcalc.analyze(3)  # type: ignore[arg-type]
     assert str(info.value) == (
-        "analyze() argument 'spec' must be a Spec (from convcalc.load), not str: "
-        "use convcalc.analyze(convcalc.load('vgg16'))"
+        "analyze() argument 'spec' must be a Spec (from convcalc.load), a path (str or "
+        "os.PathLike) or a bundled spec's name, not int"
     )
     with pytest.raises(TypeError, match=r"^analyze\(\) argument 'spec' must be a Spec \(from "
-                       r"convcalc.load\), not None$"):  # fmt: skip
+                       r"convcalc.load\), .*, not None$"):  # fmt: skip
         convcalc.analyze(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^analyze\(\) argument 'spec' must be a path of str, "):
+        convcalc.analyze(BytesPath())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^analyze\(\) argument 'spec' is YAML text, not a "):
+        convcalc.analyze("name: t\ninput: 8x8x3\narch: INPUT -> FC(2)\n")
     with pytest.raises(TypeError, match=r"argument 'spec' must be a Spec .*, not Analysis"):
         convcalc.analyze(convcalc.analyze(convcalc.load("lenet5")))  # type: ignore[arg-type]
 
@@ -140,7 +151,10 @@ def test_analyze_with_good_arguments_is_the_analysis(lenet: convcalc.Spec) -> No
 def test_analyze_keeps_its_signature_and_documentation() -> None:
     from convcalc.analysis.analyzer import analyze
 
-    assert inspect.signature(convcalc.analyze) == inspect.signature(analyze)
+    public, inner = inspect.signature(convcalc.analyze), inspect.signature(analyze)
+    assert public.parameters["spec"].annotation == "Spec | str | os.PathLike[str]"  # a path too
+    spec = inner.parameters["spec"].replace(annotation=public.parameters["spec"].annotation)
+    assert public == inner.replace(parameters=[spec, *list(inner.parameters.values())[1:]])
     assert convcalc.analyze.__doc__ and "TypeError" in convcalc.analyze.__doc__
     with pytest.raises(TypeError):
         convcalc.analyze(convcalc.load("lenet5"), (32, 32, 1))  # type: ignore[misc]
@@ -211,3 +225,24 @@ def test_every_public_function_refuses_a_wrong_first_argument() -> None:
     for name in sorted(checked):
         with pytest.raises(TypeError, match=rf"^{name}\(\) argument '\w+' must be "):
             getattr(convcalc, name)(object())
+
+
+VGG16_PARAMS = 138_357_544  # Simonyan & Zisserman 2014, configuration D
+
+
+def test_analyze_takes_a_path_or_a_bundled_name(tmp_path: Path) -> None:
+    by_name = convcalc.analyze("vgg16")
+    assert by_name.totals.params == VGG16_PARAMS and by_name.spec.path == "vgg16 (bundled)"
+    copy = tmp_path / "net.yaml"
+    copy.write_text((ROOT / "specs" / "vgg16.yaml").read_text(encoding="utf-8"), "utf-8")
+    for given in (copy, str(copy)):
+        result = convcalc.analyze(given, input=(227, 227, 3))
+        assert result.spec.path == str(copy) and result.input == (227, 227, 3)
+        assert result.totals.params == VGG16_PARAMS
+    with pytest.raises(convcalc.SpecNotFound, match="did you mean `vgg16`"):
+        convcalc.analyze("vgg-16")
+    with pytest.raises(convcalc.FileError, match="is a directory"):
+        convcalc.analyze(tmp_path)
+    (tmp_path / "bad.yaml").write_text("name: b\ninput: 8x8x3\narch: INPUT -> CONV(\n", "utf-8")
+    with pytest.raises(convcalc.SpecError):
+        convcalc.analyze(tmp_path / "bad.yaml")

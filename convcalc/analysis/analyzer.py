@@ -23,7 +23,7 @@ from ..layers.geometry import Axis
 from ..layers.merges import MERGES, MergeType
 from ..layers.resizing import Slice
 from ..layers.vocabulary import KINDS, LAYERS
-from ..records import Args, ArgValue, IntPair, Row, Shape, Totals
+from ..records import Args, ArgValue, IntPair, Record, Row, Shape, Totals, records
 from ..rules import budgets, merges, windows
 from ..rules.design import advise
 from ..rules.lint import LintConfig
@@ -49,6 +49,12 @@ class Analysis(NamedTuple):
     @property
     def ok(self) -> bool:
         return not any(f.severity is Severity.ERROR for f in self.findings)
+
+    def to_records(self) -> list[Record]:
+        """One flat dict per layer, ready for ``pandas.DataFrame(analysis.to_records())``:
+        the JSON layer fields, shapes as ``output_w``, ``output_h``, ``output_d`` (see
+        :func:`convcalc.records.records`)."""
+        return records(self.rows)
 
 
 class _State(NamedTuple):

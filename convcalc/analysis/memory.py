@@ -95,6 +95,11 @@ class Memory(NamedTuple):
             return 0 if self.fixed > budget else 1 << 62
         return max(0, (budget - self.fixed) // per_image)
 
+    def as_dict(self) -> dict[str, object]:
+        """The estimate keyed by name, in bytes (the JSON `memory` object) with the per-image
+        parts under ``per_image``: ``json.dumps`` takes it."""
+        return {**self.to_json(), "per_image": self.per_image._asdict()}
+
     def to_json(self) -> dict[str, object]:
         return {
             "dtype": self.dtype,

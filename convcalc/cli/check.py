@@ -59,6 +59,12 @@ FAIL_ON = ("error", "warning", "info", "never")
 @click.option("--strict", is_flag=True, help="Fail on warnings too (same as --fail-on warning).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings exist.")
 @click.option(
+    "--skip-non-specs",
+    is_flag=True,
+    help="Skip, silently, YAML files without a top-level `arch:` key (unless named "
+    "*.convcalc.yaml): other tools' YAML next to specs (the pre-commit hook uses it).",
+)
+@click.option(
     "--format",
     "format_",
     type=click.Choice(FORMATS),
@@ -83,19 +89,22 @@ def check(
     fail_on: str,
     strict: bool,
     exit_zero: bool,
+    skip_non_specs: bool,
     format_: str,
     output: str | None,
     debug: bool,
 ) -> None:
     """Check specs: shapes, strides that don't fit, parameters, MACs, memory, design advice.
 
-    SPEC is a YAML file, a directory (every *.yaml and *.yml in it, recursively) or the name
-    of a bundled spec (see `convcalc list`). A broken spec does not stop the others; a named
-    pipe, a device or a directory that cannot be read exits 2.
+    SPEC is a YAML file, a directory (every *.yaml and *.yml in it, recursively), the name
+    of a bundled spec (see `convcalc list`), or - for a spec piped into standard input. A
+    broken spec does not stop the others; a named pipe, a device, an empty standard input or
+    a directory that cannot be read exits 2.
 
     \b
     Examples:
       convcalc check vgg16                       a bundled spec
+      convcalc convert --fc-to-conv vgg16 | convcalc check -
       convcalc check specs/ --format github      every spec of a directory, in CI
       convcalc check my-net.yaml --format json   for scripts
       convcalc check alexnet --input 224x224x3   what the paper's 224 does
@@ -103,7 +112,9 @@ def check(
       convcalc check -e "INPUT -> [CONV(32) -> RELU -> POOL]*2 -> FC(10)" --input 32x32x3
     """
     if not specs and pattern is None:
-        raise click.UsageError("give at least one SPEC (a file or a bundled name) or -e PATTERN")
+        raise click.UsageError(
+            "give at least one SPEC (a file, a bundled name or - for standard input) or -e PATTERN"
+        )
     if pattern is not None and input_ is None:
         raise click.UsageError("-e PATTERN needs --input WxHxD")
     options = {
@@ -116,7 +127,7 @@ def check(
         "lint": lint_config(select, ignore, severities),
     }
     run = Run()
-    add_specs(run, specs, **options)
+    add_specs(run, specs, skip_other_yaml=skip_non_specs, **options)
     if pattern is not None:
         assert input_ is not None
         shape = input_

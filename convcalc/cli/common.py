@@ -21,6 +21,7 @@ from ..report.escape import visible
 from ..rules.lint import LintConfig, unknown_codes
 from ..units import parse_size
 from .output import write_output
+from .sources import STDIN_ARGUMENT, is_other_yaml, label, load_stdin
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -301,14 +302,22 @@ class Vanished(Exception):
     """A file found in a directory that was removed before it could be read."""
 
 
-def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
+def add_specs(
+    run: Run, arguments: Sequence[str], *, skip_other_yaml: bool = False, **options: Any
+) -> None:
     """Every SPEC argument, with directories expanded to their *.yaml and *.yml files,
-    recursively and sorted; an empty directory is an error like a missing file."""
+    recursively and sorted; an empty directory is an error like a missing file. With
+    ``skip_other_yaml`` (--skip-non-specs), files that are no spec are left out silently
+    (see :func:`is_other_yaml`)."""
     from ..frontend.spec import load_file
 
+    if list(arguments).count(STDIN_ARGUMENT) > 1:
+        raise click.UsageError("`-` (standard input) can be given only once")
     for argument in arguments:
-        if not os.path.isdir(argument):
-            run.add_spec(argument, lambda a=argument: load_argument(a), **options)  # type: ignore[misc]
+        if argument == STDIN_ARGUMENT or not os.path.isdir(argument):
+            if skip_other_yaml and argument != STDIN_ARGUMENT and is_other_yaml(argument):
+                continue
+            run.add_spec(label(argument), lambda a=argument: load_argument(a), **options)  # type: ignore[misc]
             continue
         found, unreadable = spec_files(argument)
         for path, message in unreadable:
@@ -326,6 +335,8 @@ def add_specs(run: Run, arguments: Sequence[str], **options: Any) -> None:
                 raise Vanished(file) from None
 
         for file in found:
+            if skip_other_yaml and is_other_yaml(file):
+                continue
             run.add_spec(file, lambda f=file: load_found(f), **options)  # type: ignore[misc]
 
 
@@ -380,22 +391,18 @@ def error(message: str) -> None:
     click.echo(f"convcalc: error: {visible(message)}", err=True)
 
 
-_KINDS = (
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
 def load_argument(argument: str) -> Spec:
-    """A SPEC argument that is not a directory: a regular file, else a bundled name.
+    """A SPEC argument that is not a directory: `-` (standard input), a regular file, else a
+    bundled name.
 
-    Anything else is refused before it is opened: reading a named pipe would block until
-    something writes to it, and a device is no spec.
+    Anything else is refused before it is read (``load_file`` opens without blocking and
+    looks first): reading a named pipe would block until something writes to it, and a
+    device is no spec.
     """
-    from ..frontend.spec import load_spec
+    from ..frontend.spec import load_spec, not_regular
 
+    if argument == STDIN_ARGUMENT:
+        return load_stdin()
     if "\0" in argument:
         raise FileError(f"`{argument}` is not a file name: it holds a NUL character")
     try:
@@ -405,11 +412,7 @@ def load_argument(argument: str) -> Spec:
     except OSError as exc:
         raise FileError(f"cannot read `{argument}`: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):
-        kind = next((k for test, k in _KINDS if test(info.st_mode)), "not a file")
-        raise FileError(
-            f"`{argument}` is {kind}, not a regular file: convcalc reads specs from regular "
-            "files only; save the spec to a file and check that"
-        )
+        raise not_regular(argument, info.st_mode)
     return load_spec(argument)
 
 
@@ -417,7 +420,7 @@ def one_spec(spec: str, **options: Any) -> Outcome:
     """The outcome of one SPEC argument, for the commands that take one; a file that cannot be
     read has been reported and exits 2."""
     run = Run()
-    run.add_spec(spec, lambda: load_argument(spec), **options)
+    run.add_spec(label(spec), lambda: load_argument(spec), **options)
     outcome = run.outcomes[0]
     if outcome.file_error:
         sys.exit(2)

@@ -50,6 +50,7 @@ def expand(
     \b
     Examples:
       convcalc expand vgg16
+      convcalc show vgg16 | convcalc expand -     (- reads the spec from standard input)
       convcalc expand cs231n-pattern --set N=2 --format json
     """
     from ..report import text
@@ -100,6 +101,7 @@ def convert(
     \b
     Examples:
       convcalc convert --fc-to-conv vgg16 > vgg16-conv.yaml
+      convcalc convert --fc-to-conv vgg16 | convcalc check -
       convcalc convert --fc-to-conv vgg16 --input 384x384x3 -o vgg16-384.yaml
     """
     from ..analysis.analyzer import analyze

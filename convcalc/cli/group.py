@@ -23,4 +23,5 @@ def cli() -> None:
       convcalc expand resnet18
       convcalc rules CC201
       convcalc list
+      convcalc show vgg16 > my-net.yaml
     """

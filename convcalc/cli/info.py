@@ -1,7 +1,8 @@
-"""`convcalc list`, `convcalc rules` and `convcalc schema`: what convcalc knows."""
+"""`convcalc list`, `show`, `rules` and `schema`: what convcalc knows."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -10,8 +11,11 @@ from ..analysis.analyzer import analyze
 from ..frontend import bundled
 from ..frontend.spec import load_spec
 from ..report.escape import json_dumps
-from .common import console, debug_option, emit, format_option, output_option
+from .common import console, debug_option, emit, format_option, output_option, shown
 from .group import cli
+
+#: Where the modeline of a spec printed by `show` finds the JSON Schema: next to the spec.
+SCHEMA = "convcalc.schema.json"
 
 
 @cli.command(name="list")
@@ -35,6 +39,44 @@ def list_(format_: str, debug: bool) -> None:
         click.echo(json_dumps(doc), nl=False)
         return
     print_specs(console(), names, analyses)
+
+
+@cli.command()
+@click.argument("name", metavar="NAME", required=False)
+@output_option
+@debug_option
+def show(name: str | None, output: str | None, debug: bool) -> None:
+    """Print the source of the bundled spec NAME, to start a design of your own.
+
+    The file as it ships, comments included: `convcalc show vgg16 > my-net.yaml`, edit
+    my-net.yaml, then `convcalc check my-net.yaml`. Its first line points editors at
+    convcalc.schema.json next to it (`convcalc schema -o convcalc.schema.json` writes it).
+    `convcalc expand` prints the expanded layer list instead. An unknown NAME exits 2.
+
+    \b
+    Examples:
+      convcalc show vgg16
+      convcalc show resnet18 -o my-resnet.yaml
+    """
+    from ..errors import did_you_mean
+
+    if name is None:
+        raise click.UsageError(
+            "give the NAME of a bundled spec, e.g. `convcalc show vgg16 > my-net.yaml`; "
+            f"the names: {', '.join(bundled.names())}"
+        )
+    found = bundled.path(name)
+    if found is None:
+        raise click.BadParameter(
+            f"no bundled spec is named {shown(name)}{did_you_mean(name, bundled.names())} "
+            "(see `convcalc list`)",
+            param_hint="NAME",
+        )
+    with open(found, encoding="utf-8") as handle:
+        source = handle.read()
+    # the bundled files point at the repository's schema; a copy points next to itself
+    emit(re.sub(r"\A(# yaml-language-server: \$schema=)\S*", r"\1" + SCHEMA, source), output)
+    sys.exit(0)
 
 
 @cli.command()

@@ -64,6 +64,7 @@ def run_(
       convcalc run vgg16
       convcalc run resnet18 --batch 8 --format json
       convcalc run unet --input 512x512x1 --max-memory 2GiB
+      convcalc show lenet5 | convcalc run -       (- reads the spec from standard input)
     """
     from ..engine.forward import forward
     from ..errors import ConvcalcError

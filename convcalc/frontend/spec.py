@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from pydantic_core import ValidationError
 
@@ -29,7 +30,7 @@ from ..layers.vocabulary import LAYERS, argument_hint
 from ..records import ArgValue, Shape
 from ..rules.catalogue import RULES, finding
 from ..rules.lint import LintConfig, unknown_codes
-from ..source import Source, SourceFile, Span
+from ..source import STDIN, Source, SourceFile, Span
 from . import bundled
 from .evaluate import check_arg
 from .keywords import KEYWORDS, WORDS
@@ -120,24 +121,83 @@ def load_spec(argument: str | os.PathLike[str]) -> Spec:
     )
 
 
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+#: Opening never blocks (a FIFO without a writer) nor makes a terminal the controlling one.
+_OPEN = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def not_regular(shown: str, mode: int) -> FileError:
+    """The error for a SPEC that is no regular file: reading a named pipe would block until
+    something writes to it, and a device is no spec."""
+    if stat.S_ISDIR(mode):
+        return FileError(f"`{shown}` is a directory, not a spec file")
+    kind = next((k for test, k in _KINDS if test(mode)), "not a file")
+    return FileError(
+        f"`{shown}` is {kind}, not a regular file: convcalc reads specs from regular files, "
+        f"or from standard input given as `-` (`convcalc check - < {shown}`)"
+    )
+
+
 def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Spec:
-    """Load a spec file; FileError when it cannot be read, SpecError when it is wrong."""
+    """Load a spec file; FileError when it cannot be read or is no regular file (it is
+    opened without blocking and checked before any read), SpecError when it is wrong."""
     name = _path("load_file", "path", path)
     _expect("load_file", "display", display, (str, type(None)))
     shown = display or name
     if "\x00" in name:
         raise FileError(f"cannot read `{shown!r}`: a path cannot contain a NUL character")
     try:
-        with open(name, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size  # 0 for pipes: read up to the limit
-            raw = handle.read(min(size or limits.MAX_FILE_BYTES, limits.MAX_FILE_BYTES) + 1)
+        fd = os.open(name, _OPEN | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise SpecNotFound(f"no such file `{shown}`") from None
     except IsADirectoryError:
         raise FileError(f"`{shown}` is a directory, not a spec file") from None
     except OSError as exc:
-        raise FileError(f"cannot read `{shown}`: {exc.strerror}") from None
+        raise FileError(f"cannot read `{shown}`: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise not_regular(shown, info.st_mode)
+        os.set_blocking(fd, True)
+        # st_size is 0 for /proc files: read up to the limit then
+        raw = _read(fd, min(info.st_size or limits.MAX_FILE_BYTES, limits.MAX_FILE_BYTES) + 1)
+    except OSError as exc:
+        raise FileError(f"cannot read `{shown}`: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     return load_bytes(raw, shown)
+
+
+def _read(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes of a descriptor (os.read returns less than asked at times)."""
+    parts = []
+    while size > 0:
+        part = os.read(fd, min(size, 1 << 20))
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
+def load_stream(stream: BinaryIO, name: str = STDIN) -> Spec:
+    """Load a spec from an open binary stream (standard input for ``convcalc check -``):
+    at most the file size limit is read, so an endless stream ends in CC120."""
+    what = "standard input" if name == STDIN else f"`{name}`"
+    try:
+        raw = stream.read(limits.MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise FileError(f"cannot read {what}: {exc.strerror or exc}") from None
+    if not raw:
+        raise FileError(
+            f"{what} is empty: pipe a spec into it, e.g. `convcalc show vgg16 | convcalc check -`"
+        )
+    return load_bytes(raw, name)
 
 
 def load_text(text: str, name: str = "<string>") -> Spec:
@@ -383,5 +443,6 @@ __all__ = [
     "load",
     "load_file",
     "load_spec",
+    "load_stream",
     "load_text",
 ]

@@ -203,7 +203,8 @@ def compose(file: SourceFile) -> YamlDoc:
             "CC100",
             "the file is empty: a spec needs at least `name`, `input` and `arch`",
             Location.at(file, 1, 1),
-            help="start from a bundled spec: `convcalc expand vgg16 > my.yaml`, or see the README",
+            help="start from a bundled spec: `convcalc show vgg16 > my-net.yaml`, or see the "
+            "README",
         )
     _check_expansion(file, root)
     nodes: dict[Path, yaml.Node] = {}

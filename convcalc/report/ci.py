@@ -16,6 +16,7 @@ from ..errors import Finding, Severity
 from ..records import show_shape
 from ..rules.catalogue import RULES
 from ..rules.explanations import EXPLANATIONS
+from ..source import is_file_name
 from ..units import mb
 from .cap import Omitted, capped
 from .escape import (
@@ -132,7 +133,7 @@ def github(results: Sequence[Result]) -> str:
         path = _relative(loc.file)
         message = f"{f.code} {f.message}" + (f"\nhelp: {f.help}" if f.help else "")
         props = []
-        if is_visible(path, keep="\r\n"):
+        if is_file_name(loc.file) and is_visible(path, keep="\r\n"):
             props.append(f"file={_escape_property(path)}")
             if loc.line is not None:
                 props.append(f"line={loc.line}")
@@ -167,15 +168,16 @@ def sarif(results: Sequence[Result], version: str) -> dict[str, Any]:
     out = []
     for f in (f for r in results for f in r.findings):
         loc = f.location
+        text = f.message + (f"\nhelp: {f.help}" if f.help else "")
+        if not is_file_name(loc.file):  # no file in the repository: the message says where
+            text = f"{loc.file}:{loc.line}:{loc.column}: {text}" if loc.line else text
         result: dict[str, Any] = {
             "ruleId": f.code,
             "ruleIndex": codes.index(f.code),
             "level": LEVEL[f.severity],
-            "message": {
-                "text": visible(f.message + (f"\nhelp: {f.help}" if f.help else ""), keep="\n")
-            },
+            "message": {"text": visible(text, keep="\n")},
         }
-        if not loc.file.startswith("<"):
+        if is_file_name(loc.file):
             physical: dict[str, Any] = {
                 "artifactLocation": {"uri": _uri(_relative(loc.file)), "uriBaseId": "%SRCROOT%"}
             }

@@ -107,7 +107,7 @@ def test_directories_are_checked_recursively(tmp_path: Path) -> None:
     write(tmp_path, "notes.txt", "not a spec")
     result = run("check", str(tmp_path), "vgg16", "--format", "json")
     names = [r["file"].rsplit("/", 1)[-1] for r in json.loads(result.output)["results"]]
-    assert names == ["broken.yml", "clean.yaml", "vgg16.yaml"]  # keeps going past the broken
+    assert names == ["broken.yml", "clean.yaml", "vgg16 (bundled)"]  # keeps going past the broken
     assert result.exit_code == 1
 
 
@@ -157,8 +157,8 @@ def test_input_and_set_override(capsys: pytest.CaptureFixture[str]) -> None:
 def test_text_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_code("check", "alexnet-224") == 0
     out = capsys.readouterr().out
-    assert out.startswith("AlexNet (224)  specs/alexnet-224.yaml\n")
-    assert "specs/alexnet-224.yaml:12:6: CC201 warning: conv1: stride 4 does not fit" in out
+    assert out.startswith("AlexNet (224)  alexnet-224 (bundled)\n")
+    assert "alexnet-224 (bundled):12:6: CC201 warning: conv1: stride 4 does not fit" in out
     assert "227×227×3 (+3)" in out
     assert "MACs: multiply-accumulates" in out and "MB = 1024² bytes" in out
 

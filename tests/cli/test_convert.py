@@ -77,7 +77,7 @@ def test_an_input_the_network_cannot_take_is_its_findings_and_exit_1() -> None:
     result = run("convert", "--fc-to-conv", "vgg16", "--input", "1x1x1")
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert "specs/vgg16.yaml:12:40: CC203 error: pool1: the width would be" in result.stderr
+    assert "vgg16 (bundled):12:40: CC203 error: pool1: the width would be" in result.stderr
     assert "convert: vgg16 does not take an input of 1×1×1" in result.stderr
     assert "internal error" not in result.stderr
 

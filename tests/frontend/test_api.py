@@ -107,3 +107,44 @@ def test_error_a_path_with_a_nul_character_is_a_file_error() -> None:
     assert str(info.value) == (
         "cannot read `'spec\\x00.yaml'`: a path cannot contain a NUL character"
     )
+
+
+def test_load_file_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    """A FIFO with no writer would block a plain open() forever: in its own process, with a
+    timeout, so that a regression fails instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "net.yaml"
+    os.mkfifo(fifo)
+    code = (
+        "import sys, convcalc\n"
+        "try:\n    convcalc.load_file(sys.argv[1])\n"
+        "except convcalc.FileError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"`{fifo}` is a named pipe (FIFO), not a regular file")
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/dev/null", "`/dev/null` is a character device, not a regular file"),
+        (".", "`.` is a directory, not a spec file"),
+    ],
+)
+def test_load_file_refuses_what_is_not_a_regular_file(path: str, message: str) -> None:
+    with pytest.raises(convcalc.FileError, match="^" + message.replace(".", r"\.")):
+        convcalc.load_file(path)
+
+
+def test_load_file_reads_a_file_whose_size_is_unknown() -> None:
+    """/proc files say they hold 0 bytes: they are read up to the limit, not as empty."""
+    status = Path("/proc/self/status")
+    if not status.is_file():
+        pytest.skip("no /proc")
+    with pytest.raises(convcalc.SpecError) as info:
+        convcalc.load_file(status)
+    assert "empty" not in info.value.findings[0].message

@@ -108,7 +108,7 @@ def test_vgg16_json() -> None:
     doc = json.loads(result.output)
     assert doc["version"] == 1
     (r,) = doc["results"]
-    assert r["file"] == "specs/vgg16.yaml" and r["name"] == "VGG-16" and r["ok"] is True
+    assert r["file"] == "vgg16 (bundled)" and r["name"] == "VGG-16" and r["ok"] is True
     assert r["input"] == [224, 224, 3] and r["output"] == [1, 1, 1000]
     assert r["totals"] == {
         "params": 138_357_544,

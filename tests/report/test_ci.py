@@ -45,17 +45,32 @@ def test_sarif_is_valid_and_has_one_rule_per_code() -> None:
     levels = {r["ruleId"]: r["level"] for r in sarif_run["results"]}
     assert levels["CC301"] == "error" and levels["CC201"] == "warning"
     assert levels["CC112"] == "note"
+    bundled = 0
     for result in sarif_run["results"]:
-        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-        assert not uri.startswith("/")  # relative paths
         assert ids[result["ruleIndex"]] == result["ruleId"]
+        if result["message"]["text"].startswith("vgg16 (bundled):"):  # no file to point at
+            assert "locations" not in result
+            bundled += 1
+            continue
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri == MIXED  # relative paths
+    assert bundled > 0
+
+
+def test_github_annotations_of_a_bundled_spec_name_no_file() -> None:
+    """`vgg16 (bundled)` is no file of the repository: the annotation goes on the run, and its
+    message says where in the bundled spec."""
+    out = run("check", "vgg16", "--input", "220x220x3", "--format", "github").output
+    lines = out.splitlines()
+    assert lines and all("file=" not in line for line in lines)
+    assert all("::vgg16 (bundled):" in line for line in lines)
 
 
 def test_junit_parses_with_one_suite_per_spec() -> None:
     xml = run("check", MIXED, "vgg16", "--format", "junit", "--fail-on", "warning").output
     root = ET.fromstring(xml.encode("utf-8"))
     suites = root.findall("testsuite")
-    assert [s.get("name") for s in suites] == [MIXED, "specs/vgg16.yaml"]
+    assert [s.get("name") for s in suites] == [MIXED, "vgg16 (bundled)"]
     mixed = suites[0]
     assert mixed.get("tests") == "3" and mixed.get("failures") == "2"
     assert [c.find("failure") is not None for c in mixed.findall("testcase")] == [True, False, True]

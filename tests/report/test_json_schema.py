@@ -15,7 +15,7 @@ from convcalc.report.json_schema import json_schema
 from ..support import ROOT, run
 
 SCHEMA_FILE = ROOT / "convcalc.schema.json"
-MODELINE = "# yaml-language-server: $schema=../../convcalc.schema.json"
+MODELINE = "# yaml-language-server: $schema=../convcalc.schema.json"  # specs/ -> root
 
 
 def validator() -> jsonschema.Draft7Validator:
@@ -47,7 +47,7 @@ def test_every_bundled_spec_validates_and_has_the_modeline(name: str) -> None:
     path = Path(found)
     assert path is not None
     text = path.read_text(encoding="utf-8")
-    assert text.splitlines()[0] == MODELINE
+    assert text.splitlines()[0] == MODELINE, "specs/ is at the root: ../convcalc.schema.json"
     assert list(validator().iter_errors(yaml.safe_load(text))) == []
 
 
