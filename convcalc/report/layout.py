@@ -34,7 +34,7 @@ _MIN_TEXT = 24
 #: breaks elsewhere when it can, so that a formula reads whole.
 _FORMULA = re.compile(r"(?<=[\w)]) ([−+×=<>≤≥/]) (?=[\w(])")
 #: A number and its unit (``57.79 MB``, ``4.089 GMACs``) stay on one line as well.
-_UNIT = re.compile(r"(?<=\d) (?=(?:[kMGT]?B|[kMG]?MACs|MiB|GiB|ms|s)\b)")
+_UNIT = re.compile(r"(?<=[\d²]) (?=(?:[kMGT]?B|[kMG]?MACs|MiB|GiB|ms|s|bytes)\b)")
 #: A code span (`` `convcalc memory` ``) is a formula of its own.
 _CODE = re.compile(r"`[^`\n]+`")
 _GLUE = "\x00"
@@ -52,6 +52,7 @@ def wrap(text: str, width: int, indent: str = "", first: str = "") -> list[str]:
     glued = _CODE.sub(lambda m: _glue(m.group(0), room), text)
     glued = _FORMULA.sub(lambda m: f"{_GLUE}{m.group(1)}{_GLUE}", glued)
     glued = _UNIT.sub(_GLUE, glued)
+    glued = glued.replace(" · ", f"{_GLUE}· ")  # a line ends with the separator, not begins
     # a glued run longer than a line breaks at its own spaces after all
     glued = " ".join(_glue(word.replace(_GLUE, " "), room) for word in glued.split(" "))
     lines = textwrap.wrap(
