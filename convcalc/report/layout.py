@@ -34,7 +34,10 @@ _MIN_TEXT = 24
 #: breaks elsewhere when it can, so that a formula reads whole.
 _FORMULA = re.compile(r"(?<=[\w)]) ([−+×=<>≤≥/]) (?=[\w(])")
 #: A number and its unit (``57.79 MB``, ``4.089 GMACs``) stay on one line as well.
-_UNIT = re.compile(r"(?<=[\d²]) (?=(?:[kMGT]?B|[kMG]?MACs|MiB|GiB|ms|s|bytes)\b)")
+_UNIT = re.compile(
+    r"(?<=[\d²]) (?=(?:[kMGT]?B|[kMG]?MACs|MiB|GiB|ms|s|bytes|info|errors?|warnings?)\b)"
+    r"|(?<=info) (?=\((?:\d[\d,]* )?hidden\))"
+)
 #: A code span (`` `convcalc memory` ``) is a formula of its own.
 _CODE = re.compile(r"`[^`\n]+`")
 _GLUE = "\x00"

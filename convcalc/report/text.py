@@ -216,13 +216,18 @@ def print_analysis(console: Console, analysis: Analysis, display: Display = Disp
 
 
 def print_findings(console: Console, findings: Sequence[Finding], gap_after: bool = True) -> None:
-    """Each finding after an empty line, at most PER_CODE of a code (report/cap.py)."""
+    """Each finding after an empty line (with ``gap_after``, also one after the last), at most
+    PER_CODE of a code (report/cap.py); without ``gap_after`` (-q), each finding is followed
+    by an empty line instead of preceded by one."""
     for item in capped(findings):
         if isinstance(item, Omitted):
             print_wrapped(console, item.line(), STYLE[item.severity])
             continue
-        console.print()
+        if gap_after:
+            console.print()
         console.print(finding_text(item, console.width), soft_wrap=True, crop=False)
+        if not gap_after:
+            console.print()
     if findings and gap_after:
         console.print()
 

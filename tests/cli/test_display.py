@@ -89,3 +89,15 @@ def test_the_markdown_table_has_no_counts_for_a_failed_spec(specs: Path) -> None
     assert stops.split(" | ")[1:5] == ["—", "—", "—", "—"]
     lenet = next(row for row in rows if "a-lenet5" in row)
     assert "| 61,706 | 416,520 |" in lenet  # LeNet-5's published 61,706 parameters
+
+
+def test_large_numbers_have_thousands_separators() -> None:
+    # VGG16 at 4096×4096: every CONV output is (4096/224)² = 16384/49 times larger than at
+    # 224 (five 2× pools: 128 against 7), the FCs read 128×128×512
+    convs = 15_470_264_320 - (25_088 * 4096 + 4096 * 4096 + 4096 * 1000)  # published total
+    fcs = 128 * 128 * 512 * 4096 + 4096 * 4096 + 4096 * 1000
+    macs = convs * 16_384 // 49 + fcs
+    line = next(line for line in check("vgg16", "--input", "4096x4096x3").stdout.splitlines()
+                if line.startswith("VGG-16: "))  # fmt: skip
+    assert f"· {macs / 1e9:,.3f} GMACs ·" in line and macs > 5e12
+    assert "5,165.793 GMACs" in line and "19,424.04 MB activations" in line
