@@ -205,7 +205,9 @@ def print_analysis(console: Console, analysis: Analysis, display: Display = Disp
     print_wrapped(console, f"input {w}×{h}×{d} · {dtype} · rounding {analysis.rounding}", "dim")
     if analysis.rows:
         body, totals = table_cells(analysis)
-        layers = table(COLUMNS, body, console.width, PLAN, totals)
+        # the sums of the rows before an error are no totals of the network: none shown
+        shown_totals = totals if analysis.output else None
+        layers = table(COLUMNS, body, console.width, PLAN, shown_totals)
         console.print(layers, soft_wrap=True, crop=False)
     print_findings(console, shown)
     print_wrapped(console, totals_line(analysis, hidden), style, indent="    ")
