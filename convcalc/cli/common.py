@@ -380,7 +380,14 @@ def _vanished(path: str) -> None:
 
 def error(message: str) -> None:
     """``convcalc: error: message`` on standard error, what it quotes escaped."""
-    click.echo(f"convcalc: error: {visible(message)}", err=True)
+    click.echo(fitted(f"convcalc: error: {visible(message)}"), err=True)
+
+
+def fitted(text: str) -> str:
+    """A message for standard error, wrapped at words to its width (report/layout.py)."""
+    from ..report.layout import wrap
+
+    return "\n".join(wrap(text, stderr_console().width, indent="  "))
 
 
 _KINDS = (
@@ -433,7 +440,7 @@ def refuse(outcome: Outcome, out: Any, note: str | None = None) -> NoReturn:
 
     text.print_findings(out, outcome.all_findings)
     if note is not None:
-        click.echo(note, err=True)
+        click.echo(fitted(note), err=True)
     sys.exit(1)
 
 

@@ -19,6 +19,7 @@ from .common import (
     console,
     debug_option,
     emit,
+    fitted,
     format_option,
     one_spec,
     output_option,
@@ -84,7 +85,7 @@ def run_(
         click.echo(explain(exc, spec, analysis, batch, stderr_console().width), err=True)
         sys.exit(1)
     except ConvcalcError as exc:
-        click.echo(f"convcalc: {visible(str(exc), keep=chr(10))}", err=True)
+        click.echo(fitted(f"convcalc: {visible(str(exc), keep=chr(10))}"), err=True)
         sys.exit(1)
     estimated = analysis.memory.inference_peak if analysis.memory else 0
     if format_ == "json":

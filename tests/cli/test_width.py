@@ -105,3 +105,11 @@ def test_a_long_source_line_is_cut_around_its_caret() -> None:
     start = caret.index("^")
     assert lines[source][start:].startswith("CONV(8, F=99)")
     assert lines[source].split("|", 1)[1].lstrip().startswith("…")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_an_error_message_wraps_to_the_width(width: int, specs: Path) -> None:
+    missing = specs / ("a-directory-name-long-enough-to-wrap-" * 3) / "net.yaml"
+    result = invoke(["check", str(missing), "--set", "N=3"], width)
+    assert result.exit_code == 2 and result.stderr.startswith("convcalc: error: ")
+    assert_fits(result.stderr, width)
