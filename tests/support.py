@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,6 +20,12 @@ def run(*args: str) -> Result:
     """Run the CLI in-process, like the console script (no traceback ever escapes)."""
     runner = CliRunner()
     return runner.invoke(cli, list(args), catch_exceptions=False, prog_name="convcalc")
+
+
+def unwrapped(text: str) -> str:
+    """Text as it reads before the report wrapped it to its width: each continuation line
+    (indented) joined to the line before it with one space."""
+    return re.sub(r"\n +(?=\S)(?![|^~]|\d+ \|)", " ", text)
 
 
 def check(text: str, **options: object) -> convcalc.Analysis:

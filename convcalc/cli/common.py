@@ -258,6 +258,12 @@ class Outcome(NamedTuple):
     def all_findings(self) -> Sequence[Finding]:
         return self.analysis.findings if self.analysis else self.findings
 
+    def failed(self, level: Severity) -> bool:
+        """Whether the spec did not load, or has a finding at ``level`` or above."""
+        if self.analysis is None and not self.file_error:
+            return True
+        return any(f.severity >= level for f in self.all_findings)
+
     @property
     def file(self) -> str:
         if self.analysis is not None:
@@ -388,7 +394,14 @@ def _vanished(path: str) -> None:
 
 def error(message: str) -> None:
     """``convcalc: error: message`` on standard error, what it quotes escaped."""
-    click.echo(f"convcalc: error: {visible(message)}", err=True)
+    click.echo(fitted(f"convcalc: error: {visible(message)}"), err=True)
+
+
+def fitted(text: str) -> str:
+    """A message for standard error, wrapped at words to its width (report/layout.py)."""
+    from ..report.layout import wrap
+
+    return "\n".join(wrap(text, stderr_console().width, indent="  "))
 
 
 def load_argument(argument: str) -> Spec:
@@ -433,25 +446,38 @@ def refuse(outcome: Outcome, out: Any, note: str | None = None) -> NoReturn:
 
     text.print_findings(out, outcome.all_findings)
     if note is not None:
-        click.echo(note, err=True)
+        click.echo(fitted(note), err=True)
     sys.exit(1)
 
 
 def console(file: Any = None) -> Any:
+    """The console of a text report: a terminal's width, else COLUMNS, else PIPED_WIDTH (a
+    pipe, and ``-o`` files always, with no colour)."""
     from rich.console import Console
+
+    from ..report.layout import PIPED_WIDTH
 
     kwargs: dict[str, Any] = {"highlight": False}
     if file is not None:
-        kwargs.update(file=file, width=120, color_system=None, force_terminal=False)
-    elif not sys.stdout.isatty() and "COLUMNS" not in os.environ:
-        kwargs["width"] = 120
+        kwargs.update(file=file, width=PIPED_WIDTH, color_system=None, force_terminal=False)
+    elif not sys.stdout.isatty() and not _columns():
+        kwargs["width"] = PIPED_WIDTH
     return Console(**kwargs)
 
 
+def _columns() -> bool:
+    """Whether COLUMNS holds a width (rich ignores it otherwise)."""
+    return os.environ.get("COLUMNS", "").strip().isdigit()
+
+
 def stderr_console() -> Any:
+    """Standard error's console, sized as :func:`console` sizes standard output's."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    from ..report.layout import PIPED_WIDTH
+
+    piped = not sys.stderr.isatty() and not _columns()
+    return Console(stderr=True, highlight=False, width=PIPED_WIDTH if piped else None)
 
 
 def write_atomically(path: str, text: str) -> None:

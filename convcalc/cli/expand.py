@@ -139,4 +139,6 @@ def convert(
             f"original on {original[0]}×{original[1]} crops at stride "
             f"{stride[0] if stride[0] == stride[1] else f'{stride[0]}×{stride[1]}'}"
         )
-    click.echo(summary, err=True)
+    from ..report.layout import wrap
+
+    click.echo("\n".join(wrap(summary, stderr_console().width, indent="    ")), err=True)

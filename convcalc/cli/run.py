@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 import click
 
-from ..records import Shape
+from ..records import Row, Shape
 from ..report.escape import json_dumps, visible
 from .common import (
     MAX_SEED,
@@ -18,6 +19,7 @@ from .common import (
     console,
     debug_option,
     emit,
+    fitted,
     format_option,
     one_spec,
     output_option,
@@ -67,6 +69,7 @@ def run_(
       convcalc show lenet5 | convcalc run -       (- reads the spec from standard input)
     """
     from ..engine.forward import forward
+    from ..engine.layout import MemoryLimitError
     from ..errors import ConvcalcError
 
     outcome = one_spec(spec, input=input_, variables=assignments, batch=batch)
@@ -74,11 +77,16 @@ def run_(
     if analysis is None or not analysis.ok or analysis.output is None:
         refuse(outcome, stderr_console(), "convcalc: the spec has errors: nothing was run")
     try:
-        with _progress(format_ == "text" and output is None) as progress:
+        with _Progress(format_ == "text" and output is None, analysis.rows) as bar:
             result = forward(analysis, batch=batch, seed=seed, max_memory=max_memory,
-                             progress=progress)  # fmt: skip
+                             progress=bar.layer, setup=bar.setup)  # fmt: skip
+    except MemoryLimitError as exc:
+        from .refusal import explain
+
+        click.echo(explain(exc, spec, analysis, batch, stderr_console().width), err=True)
+        sys.exit(1)
     except ConvcalcError as exc:
-        click.echo(f"convcalc: {visible(str(exc), keep=chr(10))}", err=True)
+        click.echo(fitted(f"convcalc: {visible(str(exc), keep=chr(10))}"), err=True)
         sys.exit(1)
     estimated = analysis.memory.inference_peak if analysis.memory else 0
     if format_ == "json":
@@ -96,29 +104,64 @@ def run_(
     sys.exit(0 if result.ok else 1)
 
 
-class _progress:
-    """A per-layer progress bar on a terminal (on stderr); nothing otherwise."""
+class _Progress:
+    """On a terminal (on stderr), a bar through the setup (planning, then the weights, row by
+    row) and the pass, with the elapsed time and an estimate of the time left; nothing
+    otherwise. The bars advance by each row's parameters and MACs, where the time goes."""
 
-    def __init__(self, wanted: bool) -> None:
+    def __init__(self, wanted: bool, rows: Sequence[Row]) -> None:
         self.bar: Any = None
+        self.task: Any = None
         self.wanted = wanted and sys.stderr.isatty()
+        self.rows = rows
+        self.work = [r.macs + 1 for r in rows]  # + 1: a row without MACs still advances
+        self.done = 0
+        self.phase = ""
+        self.prefix: list[int] = [0]
 
-    def __enter__(self) -> Callable[[int, int, str], None] | None:
+    def __enter__(self) -> _Progress:
         if not self.wanted:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+            return self
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
             console=stderr_console(), transient=True,
         )  # fmt: skip
         self.bar.start()
-        task = self.bar.add_task("forward", total=None)
+        self.task = self.bar.add_task("planning", total=None)
+        return self
 
-        def update(done: int, total: int, name: str) -> None:
-            self.bar.update(task, completed=done, total=total, description=name)
+    def setup(self, phase: str, done: int, total: int) -> None:
+        """Planning, then the weights, which advance by each row's parameters."""
+        if self.bar is None:
+            return
+        if phase != self.phase:  # a new phase starts its bar (and its estimate) afresh
+            self.phase = phase
+            cost = [r.params + 1 for r in self.rows] if phase == "weights" else [1] * total
+            self.prefix = list(accumulate(cost, initial=0))
+            self.bar.reset(self.task, total=self.prefix[-1], description=phase)
+        self.bar.update(self.task, completed=self.prefix[done],
+                        description=f"{phase} ({done:,}/{total:,})")  # fmt: skip
 
-        return update
+    def layer(self, done: int, total: int, name: str) -> None:
+        if self.bar is None:
+            return
+        if self.phase != "forward":
+            self.phase = "forward"
+            self.done = 0
+            self.bar.reset(self.task, total=sum(self.work), description="forward")
+        self.done += self.work[done - 1]
+        self.bar.update(self.task, completed=self.done,
+                        description=f"forward {visible(name)} ({done:,}/{total:,})")  # fmt: skip
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

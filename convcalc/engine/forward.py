@@ -47,7 +47,15 @@ from ..records import Shape
 from ..units import mb
 from . import kernels as K
 from . import weights
-from .layout import MemoryEstimate, MemoryLimitError, available_memory, estimate_memory, layout
+from .layout import (
+    MemoryEstimate,
+    MemoryLimitError,
+    available_memory,
+    blame,
+    culprit,
+    estimate_memory,
+    layout,
+)
 from .plan import plan
 from .runner import MERGE_KERNELS, Runner
 
@@ -102,12 +110,16 @@ def forward(
     progress: Callable[[int, int, str], None] | None = None,
     fuse: bool = True,
     trace_memory: bool = True,
+    setup: Callable[[str, int, int], None] | None = None,
 ) -> ForwardResult:
     """Run the analysed network on a random batch and compare every shape.
 
-    ``progress(done, total, layer_name)`` is called after each row. ``trace_memory=False``
-    skips tracemalloc (its bookkeeping slows the pass a little; measured_peak_bytes is then 0).
+    ``progress(done, total, layer_name)`` is called after each row. ``setup(phase, done,
+    total)`` reports the work before the first row: ``planning`` (0 of 1, then 1 of 1), then
+    ``weights`` after each row's weights are drawn. ``trace_memory=False`` skips tracemalloc
+    (its bookkeeping slows the pass a little; measured_peak_bytes is then 0).
     """
+    announce = setup or (lambda phase, done, total: None)
     if not analysis.ok or analysis.output is None or not analysis.rows:
         raise ForwardError("the analysis has errors: fix them before running the network")
     if batch < 1:
@@ -121,12 +133,16 @@ def forward(
         note = f"{name} is not a NumPy dtype: computed in float32"
     dtype = np.dtype(DTYPES.get(name, np.float32))
     rows = analysis.rows
+    announce("planning", 0, 1)
     the_plan = plan(rows, fuse=fuse)
     planned = layout(analysis, batch, dtype.itemsize, the_plan)
     estimate = estimate_memory(analysis, batch, dtype.itemsize, the_plan, planned)
     limit = max_memory if max_memory is not None else available_memory() // 2
     if estimate.total > limit:
-        raise MemoryLimitError(estimate, limit, max_memory is None)
+        worst = culprit(rows, estimate)
+        why = blame(worst, estimate, dtype.itemsize) if worst is not None else None
+        raise MemoryLimitError(estimate, limit, max_memory is None, why)
+    announce("planning", 1, 1)
 
     tracing = trace_memory and not tracemalloc.is_tracing()
     if tracing:
@@ -137,7 +153,10 @@ def forward(
     try:
         rng = np.random.default_rng(seed)
         x0 = rows[0].output
-        params = [weights.init_params(row, rng, dtype) for row in rows]
+        params = []
+        for i, row in enumerate(rows):
+            params.append(weights.init_params(row, rng, dtype))
+            announce("weights", i + 1, len(rows))
         runner = Runner(analysis, the_plan, params)
         runner.arrays[0] = K.he_uniform(rng, (batch, x0[1], x0[0], x0[2]), 2, dtype)
         runner.arena.reserve(estimate.arena)

@@ -11,7 +11,7 @@ from ..analysis.analyzer import Analysis
 from ..errors import ConvcalcError
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
-from ..units import mb
+from ..units import in_words, mb
 from . import kernels as K
 from .plan import Plan, plan
 from .weights import input_volume, winograd_tile
@@ -30,19 +30,48 @@ class MemoryEstimate(NamedTuple):
 
 
 class MemoryLimitError(ConvcalcError):
-    """The estimated memory of the pass exceeds the limit; nothing was allocated."""
+    """The estimated memory of the pass exceeds the limit; nothing was allocated.
 
-    def __init__(self, estimate: MemoryEstimate, limit: int, default: bool) -> None:
+    ``needs`` says what the pass needs against the limit, ``culprit`` (when one layer is most
+    of it) which layer: the CLI words its own advice after them."""
+
+    def __init__(
+        self, estimate: MemoryEstimate, limit: int, default: bool, culprit: str | None = None
+    ) -> None:
         self.estimate = estimate
         self.limit = limit
+        self.default = default
+        self.culprit = culprit
         why = " (half the available memory)" if default else ""
-        super().__init__(
+        self.needs = (
             f"the forward pass needs about {mb(estimate.total, 0)} at batch "
-            f"{estimate.batch} (weights {mb(estimate.weights, 0)}, activations "
-            f"{mb(estimate.activations, 0)}, workspace "
-            f"{mb(estimate.workspace, 0)}) but the limit is {mb(limit, 0)}{why}; use a smaller "
-            "input or batch, or raise the limit"
+            f"{estimate.batch:,} (weights {mb(estimate.weights, 0)}, activations "
+            f"{mb(estimate.activations, 0)}, workspace {mb(estimate.workspace, 0)}) but the "
+            f"limit is {mb(limit, 0)}{why}"
         )
+        blame = f"; {culprit}" if culprit else ""
+        super().__init__(f"{self.needs}{blame}; use a smaller input or batch, or raise the limit")
+
+
+def culprit(rows: Sequence[Row], estimate: MemoryEstimate) -> Row | None:
+    """The layer that holds most of the larger part of the estimate, when that part is the
+    weights (the layer with the most) or the activations (the largest output)."""
+    if len(rows) < 2 or estimate.workspace >= max(estimate.weights, estimate.activations):
+        return None
+    if estimate.weights >= estimate.activations:
+        return max(rows, key=lambda r: r.weights)
+    return max(rows[1:], key=lambda r: _size(r.output, 1))
+
+
+def blame(row: Row, estimate: MemoryEstimate, itemsize: int) -> str:
+    """``fc1 alone holds 34,359,738,368 weights (34.4 billion, 131,072 MB)``."""
+    if estimate.weights >= estimate.activations:
+        words = f"{in_words(row.weights)}, " if row.weights >= 10**6 else ""
+        return (f"{row.name} alone holds {row.weights:,} weights ({words}"
+                f"{mb(row.weights * itemsize, 0)})")  # fmt: skip
+    w, h, d = row.output
+    size = _size(row.output, estimate.batch) * itemsize
+    return f"{row.name}'s output alone is {w:,}×{h:,}×{d:,} per image ({mb(size, 0)} a batch)"
 
 
 def available_memory() -> int:

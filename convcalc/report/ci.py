@@ -76,11 +76,13 @@ def markdown(results: Sequence[Result]) -> str:
             continue
         mark = "❌" if not a.ok else ("⚠️" if any(
             f.severity is Severity.WARNING for f in r.findings) else "✅")  # fmt: skip
-        memory = mb(a.memory.training_total, 1) if a.memory else "—"
+        # an analysis stopped at an error has counts of the rows before it only: none shown
+        counts = [f"{a.totals.params:,}", f"{a.totals.macs:,}"] if a.output else ["—", "—"]
+        memory = mb(a.memory.training_total, 1) if a.memory and a.output else "—"
         output = show_shape(a.output) if a.output else "—"
         lines.append(
             f"| {file} ({markdown_code(a.spec.name, table=True)}) | {output} | "
-            f"{a.totals.params:,} | {a.totals.macs:,} | {memory} | {mark} {summary(r.findings)} |"
+            f"{counts[0]} | {counts[1]} | {memory} | {mark} {summary(r.findings)} |"
         )
     found = [f for r in results for f in capped(r.findings)]
     if found:

@@ -72,6 +72,29 @@ def _lines(nodes: list[Node], indent: str, first: bool, rewrite: Rewrite) -> lis
     return lines
 
 
+#: The width of the YAML that `expand` and `convert` print, whatever the terminal: a spec is
+#: a file to keep, and only a layer line longer than this (none of the bundled specs has one)
+#: exceeds it.
+YAML_WIDTH = 80
+
+
+def folded(key: str, value: str, width: int = YAML_WIDTH) -> list[str]:
+    """``key: "value"`` as a YAML double-quoted scalar in lines of at most ``width``: a line
+    ends after a space with ``\\``, an escaped line break that YAML drops together with the
+    next line's indentation, so the value reads back unchanged."""
+    quoted = f"{key}: {json_string(value)}"
+    lines: list[str] = []
+    while len(quoted) > width:
+        # after a space that is not followed by another one (YAML drops leading spaces)
+        breaks = [i + 1 for i in range(len(quoted) - 1) if quoted[i] == " " and
+                  quoted[i + 1] != " " and i + 1 <= width - 1 and i > len(key) + 2]  # fmt: skip
+        if not breaks:
+            break
+        lines.append(quoted[: breaks[-1]] + "\\")
+        quoted = "  " + quoted[breaks[-1] :]
+    return [*lines, quoted]
+
+
 def _keep(node: LayerNode) -> str | None:
     return None
 
@@ -92,7 +115,7 @@ def expanded_yaml(
     out = [*(f"# {line}" for line in header), f"# expanded by convcalc from {visible(spec.path)}"]
     out.append(f"name: {json_string(spec.name)}")
     if spec.description:
-        out.append(f"description: {json_string(spec.description.strip())}")
+        out += folded("description", spec.description.strip())
     out += [f"input: {w}x{h}x{d}", f"dtype: {spec.dtype}", f"rounding: {analysis.rounding}"]
     out.append(f"memory: {{batch: {spec.batch}, optimizer: {spec.optimizer}}}")
     if spec.budgets:

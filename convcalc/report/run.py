@@ -11,7 +11,20 @@ from ..analysis.analyzer import Analysis
 from ..records import show_shape
 from ..units import mb
 from .escape import visible
-from .text import grid
+from .layout import Column, Step, table, title, wrap
+
+#: The run table at a narrow width: the layer narrows to 10, GFLOP/s drops, the type narrows,
+#: the expected shape drops (the match column still says whether it was), the layer narrows.
+COLUMNS = (
+    Column("layer", narrowest=6),
+    Column("type", narrowest=5),
+    Column("expected"),
+    Column("actual"),
+    Column("match"),
+    Column("ms", right=True),
+    Column("GFLOP/s", right=True),
+)
+PLAN: tuple[Step, ...] = (("narrow", 0, 10), ("drop", 6), ("narrow", 1), ("drop", 2), ("narrow", 0))
 
 if TYPE_CHECKING:
     from ..engine.forward import ForwardResult
@@ -24,9 +37,12 @@ def print_run(
     ``estimated`` inference peak."""
     spec_ = analysis.spec
     name = visible(spec_.name)  # as text, never as markup: a name may hold `[/dim]`
-    out.print(Text.assemble((name, "bold"), "  ", (visible(spec_.path), "dim")))
-    out.print(f"[dim]input {show_shape(analysis.input)} · batch {result.batch} · seed {seed} · "
-              f"{result.dtype}[/dim]")  # fmt: skip
+    width = out.width
+    out.print(Text("\n".join(title(name, visible(spec_.path), width)), style="bold"),
+              soft_wrap=True, crop=False)  # fmt: skip
+    setting = (f"input {show_shape(analysis.input)} · batch {result.batch:,} · seed {seed} · "
+               f"{result.dtype}")  # fmt: skip
+    out.print(Text("\n".join(wrap(setting, width)), style="dim"), soft_wrap=True, crop=False)
     body = [
         [
             r.name,
@@ -39,16 +55,16 @@ def print_run(
         ]
         for r in result.layers
     ]
-    header = ["layer", "type", "expected", "actual", "match", "ms", "GFLOP/s"]
-    right = [False, False, False, False, False, True, True]
-    out.print(grid(header, body, right), soft_wrap=True, crop=False)
+    out.print(table(COLUMNS, body, width, PLAN), soft_wrap=True, crop=False)
     wrong = [r for r in result.layers if not r.match]
     status = "every shape matches" if not wrong else (
         f"{len(wrong)} shape{'s' if len(wrong) > 1 else ''} differ, first at "
         f"{wrong[0].name}: expected {show_shape(wrong[0].expected)}, got "
         f"{show_shape(wrong[0].actual) if wrong[0].actual else '?'}")  # fmt: skip
-    out.print(Text.assemble((f"{name}: {status}", "bold"), f" · forward {result.seconds:.3f} s · "
-              f"measured peak {mb(result.measured_peak_bytes)} (tracemalloc) · "
-              f"estimated inference peak {mb(estimated)}"), soft_wrap=True)  # fmt: skip
+    line = (f"{name}: {status} · forward {result.seconds:,.3f} s · measured peak "
+            f"{mb(result.measured_peak_bytes)} (tracemalloc) · estimated inference peak "
+            f"{mb(estimated)}")  # fmt: skip
+    out.print(Text("\n".join(wrap(line, width, indent="    ")), style="bold"), soft_wrap=True,
+              crop=False)  # fmt: skip
     if result.note:
-        out.print(f"[dim]{result.note}[/dim]")
+        out.print(Text("\n".join(wrap(result.note, width)), style="dim"), soft_wrap=True)

@@ -1,12 +1,15 @@
-"""The terminal report: a rich table per spec, the findings under it, conventions in a footer.
+"""The terminal report: a table per spec, the findings under it, conventions in a legend.
 
 Reports never compute: every number comes from an :class:`Analysis`. The only arithmetic
-here is presentation (bytes to MB, rounding so that displayed rows add up to the total).
+here is presentation (bytes to MB, rounded by ``units``). Everything fits the console's width
+(report/layout.py): the table gives way in the order of :data:`PLAN`, findings and the legend
+wrap at words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.text import Text
@@ -17,9 +20,10 @@ from ..errors import Finding, Severity
 from ..layers.merges import MERGES
 from ..layers.vocabulary import LAYERS
 from ..records import Row, show_shape
-from ..units import BYTES, MB
+from ..units import BYTES, macs, mb, megabytes
 from .cap import Omitted, capped
 from .escape import visible
+from .layout import Column, Step, compact_count, fit_finding, table, title, wrap
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -32,31 +36,28 @@ def describe(row: Row) -> str:
     return LAYERS[row.type].describe(row.args)
 
 
-def rounded_mb(values: Sequence[int], scale: int) -> tuple[list[str], str]:
-    """MB with two decimals per row, rounded so that the rows add up to the shown total."""
-    hundredths = [v * scale * 100 / MB for v in values]
-    total = round(sum(hundredths))
-    floors = [int(h) for h in hundredths]
-    short = total - sum(floors)
-    order = sorted(range(len(values)), key=lambda i: hundredths[i] - floors[i], reverse=True)
-    for i in order[:short]:
-        floors[i] += 1
-    cells = ["—" if v == 0 else f"{h / 100:.2f}" for v, h in zip(values, floors, strict=True)]
-    return cells, f"{total / 100:.2f}"
+def mb_cells(values: Sequence[int], scale: int) -> tuple[list[str], str]:
+    """Each row's MB and the total's, every one rounded on its own by :func:`units.megabytes`
+    (a column of rounded values may differ from its rounded total by rounding)."""
+    cells = ["—" if v == 0 else megabytes(v * scale) for v in values]
+    return cells, megabytes(sum(values) * scale)
 
 
-def finding_text(finding: Finding) -> Text:
+def finding_text(finding: Finding, width: int) -> Text:
+    """A finding in lines of at most ``width``, its header and caret in its severity's colour."""
+    rendered = visible(finding.render(), keep="\n\t")
+    header = len(fit_finding(rendered.split("\n", 1)[0], width))
     text = Text()
-    lines = visible(finding.render(), keep="\n\t").split("\n")
-    text.append(lines[0], style=STYLE[finding.severity])
-    for line in lines[1:]:
-        text.append("\n")
+    for i, line in enumerate(fit_finding(rendered, width)):
+        if i:
+            text.append("\n")
         is_marker = line.lstrip().startswith("|") and ("^" in line)
-        text.append(line, style=STYLE[finding.severity] if is_marker else None)
+        text.append(line, style=STYLE[finding.severity] if i < header or is_marker else None)
     return text
 
 
-def summary(findings: Sequence[Finding]) -> str:
+def summary(findings: Sequence[Finding], hidden: int = 0) -> str:
+    """``1 error, 2 warnings, 16 info``; ``hidden`` info findings are said to be hidden."""
     counts = {s: sum(f.severity is s for f in findings) for s in Severity}
     if not findings:
         return "no findings"
@@ -68,20 +69,52 @@ def summary(findings: Sequence[Finding]) -> str:
     ):
         n = counts[sev]
         if n:
-            parts.append(f"{n} {word}{'s' if n > 1 and word != 'info' else ''}")
+            parts.append(f"{n:,} {word}{'s' if n > 1 and word != 'info' else ''}")
+    if hidden:
+        parts[-1] += " (hidden)" if hidden == counts[Severity.INFO] else f" ({hidden:,} hidden)"
     return ", ".join(parts)
 
 
-COLUMNS = ("layer", "type", "output W×H×D", "params", "MACs", "act. MB", "RF")
-RIGHT = (False, False, False, True, True, True, True)
+@dataclass(frozen=True)
+class Display:
+    """What the text report prints of a spec, apart from what --fail-on decides.
+
+    ``show_info``: info findings are printed (else counted as hidden in the summary line).
+    ``quiet``: only the findings and one summary line. ``legend``: the legend under the spec
+    (a run of many specs prints it once, at the end)."""
+
+    show_info: bool = True
+    quiet: bool = False
+    legend: bool = True
+
+    def shown(self, findings: Sequence[Finding]) -> list[Finding]:
+        return [f for f in findings if self.show_info or f.severity is not Severity.INFO]
+
+
+#: The layer table's columns and how they give way, in this order, to a narrow console
+#: (README, "Output width"): shorter headers, counts abbreviated (1.85G), RF dropped, act. MB
+#: dropped, the layer column narrowed, params dropped, the type and output columns narrowed.
+COLUMNS = (
+    Column("layer", narrowest=8),
+    Column("type", narrowest=8),
+    Column("output W×H×D", short="output", narrowest=7),
+    Column("params", right=True, compact=compact_count),
+    Column("MACs", right=True, compact=compact_count),
+    Column("act. MB", right=True, short="MB"),
+    Column("RF", right=True),
+)
+PLAN: tuple[Step, ...] = (
+    ("short", 2), ("short", 5), ("compact", 4), ("compact", 3), ("drop", 6), ("drop", 5),
+    ("narrow", 0), ("drop", 3), ("narrow", 1), ("narrow", 2),
+)  # fmt: skip
 
 
 def table_cells(analysis: Analysis) -> tuple[list[list[str]], list[str]]:
     """The body cells and the totals line of the layer table."""
     rows = analysis.rows
-    mb_cells, mb_total = rounded_mb([r.activations for r in rows], BYTES[dtype_of(analysis)])
+    mb_column, mb_total = mb_cells([r.activations for r in rows], BYTES[dtype_of(analysis)])
     body = []
-    for row, mb in zip(rows, mb_cells, strict=True):
+    for row, mb_cell in zip(rows, mb_column, strict=True):
         rf = row.receptive_field
         body.append([
             row.name,
@@ -89,7 +122,7 @@ def table_cells(analysis: Analysis) -> tuple[list[list[str]], list[str]]:
             show_shape(row.output),
             f"{row.params:,}" if row.params else "—",
             f"{row.macs:,}" if row.macs else "—",
-            mb,
+            mb_cell,
             str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}×{rf[1]}",
         ])  # fmt: skip
     t = analysis.totals
@@ -103,91 +136,112 @@ def grid(
     body: Sequence[Sequence[str]],
     right: Sequence[bool],
     totals: Sequence[str] | None = None,
+    width: int = 1 << 16,
 ) -> Text:
-    """Columns aligned by hand: a rich Table measures every cell and costs 40 ms here."""
-    lines = [header, *body, *([totals] if totals else [])]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
-
-    rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
-    out = Text()
-    out.append(line(header), style="bold")
-    out.append("\n" + rule + "\n", style="dim")
-    out.append("\n".join(line(cells) for cells in body))
-    if totals:
-        out.append("\n" + rule + "\n", style="dim")
-        out.append(line(totals), style="bold")
-    return out
+    """A table whose columns never give way (see layout.table for one that does); lines
+    wider than ``width`` are cut."""
+    columns = [Column(h, right=r) for h, r in zip(header, right, strict=True)]
+    return table(columns, body, width, totals=totals)
 
 
 def summary_line(memory: Memory) -> str:
     """One line of memory for the `check` report."""
     return (
-        f"memory at {memory.dtype}, batch {memory.batch}, {memory.optimizer}: training "
-        f"{memory.training_total / MB:,.2f} MB · inference peak "
-        f"{memory.inference_peak / MB:,.2f} MB (`convcalc memory` breaks it down)"
+        f"memory at {memory.dtype}, batch {memory.batch:,}, {memory.optimizer}: training "
+        f"{mb(memory.training_total)} · inference peak {mb(memory.inference_peak)} "
+        "(`convcalc memory` breaks it down)"
     )
 
 
-def footer(dtype: str) -> str:
-    return (
-        "MACs: multiply-accumulates, biases not counted (FLOPs ≈ 2 × MACs). "
-        f"act. MB: each layer's output at {dtype} ({BYTES[dtype]} bytes a value) for one "
-        "image, MB = 1024² bytes; in-place layers (activations with inplace=true, DROPOUT, "
-        "FLATTEN, ID, SLICE) add none. RF: receptive field in input pixels."
-    )
+#: The legend of the layer table, under each spec, or once after a run of many.
+LEGEND = (
+    "MACs: multiply-accumulates, biases not counted (FLOPs ≈ 2 × MACs). act. MB: each "
+    "layer's output for one image at the dtype under the spec's title, MB = 1024² bytes; "
+    "in-place layers (activations with inplace=true, DROPOUT, FLATTEN, ID, SLICE) add none. "
+    "RF: receptive field in input pixels. A narrow terminal abbreviates counts (1.85G = "
+    "1.85 × 10⁹) and drops columns: RF first, then act. MB, then params."
+)
 
 
 def dtype_of(analysis: Analysis) -> str:
     return analysis.memory.dtype if analysis.memory else analysis.spec.dtype
 
 
-def print_analysis(console: Console, analysis: Analysis) -> None:
+def print_wrapped(console: Console, text: str, style: str | None = None, indent: str = "") -> None:
+    """``text`` wrapped at words to the console's width."""
+    lines = wrap(text, console.width, indent=indent)
+    console.print(Text("\n".join(lines), style=style or ""), soft_wrap=True, crop=False)
+
+
+def totals_line(analysis: Analysis, hidden: int = 0) -> str:
+    """``name: 138,357,544 parameters · 15.470 GMACs · ... · 2 warnings``; a spec whose
+    analysis stopped at an error gets no counts (they would be of the rows before it)."""
+    name = visible(analysis.spec.name)
+    found = summary(analysis.findings, hidden)
+    if not analysis.output:
+        return f"{name}: {found} · analysis stopped at the first error"
+    t = analysis.totals
+    activations = t.activations * BYTES[dtype_of(analysis)]
+    return (
+        f"{name}: {t.params:,} parameters · {macs(t.macs)} · {mb(activations)} activations "
+        f"per image · {found}"
+    )
+
+
+def print_analysis(console: Console, analysis: Analysis, display: Display = Display()) -> None:
+    """The report of one spec: title, table, findings, the totals line, memory and legend."""
     spec = analysis.spec
     dtype = dtype_of(analysis)
-    name = visible(spec.name)
-    console.print(Text.assemble((name, "bold"), "  ", (visible(spec.path), "dim")))
+    shown = display.shown(analysis.findings)
+    hidden = len(analysis.findings) - len(shown)
+    style = "bold red" if not analysis.ok else "bold"
+    if display.quiet:
+        print_findings(console, shown, gap_after=False)
+        print_wrapped(console, totals_line(analysis, hidden), style, indent="    ")
+        return
+    head = title(visible(spec.name), visible(spec.path), console.width)
+    console.print(Text("\n".join(head), style="bold"), soft_wrap=True, crop=False)
     w, h, d = analysis.input
-    console.print(Text(f"input {w}×{h}×{d} · {dtype} · rounding {analysis.rounding}", style="dim"))
+    print_wrapped(console, f"input {w}×{h}×{d} · {dtype} · rounding {analysis.rounding}", "dim")
     if analysis.rows:
         body, totals = table_cells(analysis)
-        console.print(grid(COLUMNS, body, RIGHT, totals), soft_wrap=True, crop=False)
-    print_findings(console, analysis.findings)
-    t = analysis.totals
-    gmacs = t.macs / 1e9
-    mb = t.activations * BYTES[dtype] / MB
-    status = "" if analysis.output else " · analysis stopped at the first error"
-    console.print(
-        Text(
-            f"{name}: {t.params:,} parameters · {gmacs:.3f} GMACs · {mb:.2f} MB activations "
-            f"per image · {summary(analysis.findings)}{status}",
-            style="bold red" if not analysis.ok else "bold",
-        )
-    )
+        # the sums of the rows before an error are no totals of the network: none shown
+        shown_totals = totals if analysis.output else None
+        layers = table(COLUMNS, body, console.width, PLAN, shown_totals)
+        console.print(layers, soft_wrap=True, crop=False)
+    print_findings(console, shown)
+    print_wrapped(console, totals_line(analysis, hidden), style, indent="    ")
     if analysis.memory is not None:
-        console.print(Text(summary_line(analysis.memory)))
-    console.print(Text(footer(dtype), style="dim"), soft_wrap=False)
+        print_wrapped(console, summary_line(analysis.memory), indent="    ")
+    if display.legend:
+        print_wrapped(console, LEGEND, "dim")
 
 
-def print_findings(console: Console, findings: Sequence[Finding]) -> None:
-    """Each finding after an empty line, at most PER_CODE of a code (report/cap.py)."""
+def print_findings(console: Console, findings: Sequence[Finding], gap_after: bool = True) -> None:
+    """Each finding after an empty line (with ``gap_after``, also one after the last), at most
+    PER_CODE of a code (report/cap.py); without ``gap_after`` (-q), each finding is followed
+    by an empty line instead of preceded by one."""
     for item in capped(findings):
         if isinstance(item, Omitted):
-            console.print(Text(item.line(), style=STYLE[item.severity]), soft_wrap=True)
+            print_wrapped(console, item.line(), STYLE[item.severity])
             continue
-        console.print()
-        console.print(finding_text(item), soft_wrap=True, crop=False)
-    if findings:
+        if gap_after:
+            console.print()
+        console.print(finding_text(item, console.width), soft_wrap=True, crop=False)
+        if not gap_after:
+            console.print()
+    if findings and gap_after:
         console.print()
 
 
-def print_failed(console: Console, file: str, findings: Sequence[Finding]) -> None:
+def print_failed(console: Console, file: str, findings: Sequence[Finding],
+                 display: Display = Display()) -> None:  # fmt: skip
+    """A spec that could not be loaded: its findings and a line without counts."""
     file = visible(file)
-    console.print(Text.assemble((file, "bold"), ("  could not be loaded", "bold red")))
-    print_findings(console, findings)
-    console.print(Text(f"{file}: {summary(findings)}", style="bold red"))
+    shown = display.shown(findings)
+    if not display.quiet:
+        head = title(file, "could not be loaded", console.width)
+        console.print(Text("\n".join(head), style="bold red"), soft_wrap=True, crop=False)
+    print_findings(console, shown, gap_after=not display.quiet)
+    hidden = len(findings) - len(shown)
+    print_wrapped(console, f"{file}: {summary(findings, hidden)}", "bold red", indent="    ")

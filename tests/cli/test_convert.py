@@ -10,7 +10,7 @@ import convcalc
 from convcalc.frontend import bundled
 from convcalc.report.expanded import fc_to_conv
 
-from ..support import run
+from ..support import run, unwrapped
 
 WITH_FC = [n for n in bundled.names()
            if any(r.type == "FC" for r in convcalc.analyze(convcalc.load(n)).rows)]  # fmt: skip
@@ -55,7 +55,8 @@ def test_convert_command_reports_the_crops(tmp_path: object) -> None:
     result = run("convert", "--fc-to-conv", "vgg16", "--input", "384x384x3")
     assert result.exit_code == 0
     assert "input: 384x384x3" in result.stdout and "CONV(4096, F=7)@fc1" in result.stdout
-    assert result.stderr.strip().endswith(
+    stderr = unwrapped(result.stderr).strip()
+    assert stderr.endswith(
         "384×384×3 → 6×6×1000: one pass gives a 6×6 array of scores, replacing 36 evaluations "
         "of the original on 224×224 crops at stride 32"
     )
@@ -91,5 +92,5 @@ def test_a_volume_above_the_size_limit_before_an_fc_is_a_finding_and_exit_1(
     path.write_text("name: w\ninput: 8388608x8388608x1\narch: INPUT -> UP(4) -> FC(2)\n")
     result = run("convert", "--fc-to-conv", str(path))
     assert result.exit_code == 1, result.output
-    assert "CC126 error: up1: the output width would be 33,554,432" in result.stderr
+    assert "CC126 error: up1: the output width would be 33,554,432" in unwrapped(result.stderr)
     assert result.stdout == "" and "internal error" not in result.stderr

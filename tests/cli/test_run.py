@@ -10,7 +10,7 @@ import pytest
 
 import convcalc.engine.forward
 
-from ..support import run
+from ..support import run, unwrapped
 
 
 def test_json_document() -> None:
@@ -58,9 +58,18 @@ def test_the_memory_guard_refuses_before_allocating() -> None:
         tracemalloc.stop()
     assert peak < 64 << 20  # the pass would need about 100 GB; nothing near that was touched
     assert result.exit_code == 1
-    assert "the forward pass needs about" in result.stderr and "the limit is" in result.stderr
+    stderr = unwrapped(result.stderr)
+    assert "the forward pass needs about" in stderr and "the limit is" in stderr
+    # the culprit: fc1 reads 128×128×512 at 4096×4096 (five 2× pools), to 4096 outputs
+    assert f"culprit: fc1 alone holds {128 * 128 * 512 * 4096:,} weights (34.4 billion" in stderr
+    # converted, it keeps the 7×7×512×4096 weights of VGG16's fc6 at 224×224 (the paper's)
+    assert "`convcalc convert --fc-to-conv vgg16 --input 4096x4096x3 -o conv.yaml`" in stderr
+    assert f"with the {7 * 7 * 512 * 4096:,} weights it has at the spec's own input" in stderr
+    assert "raise the limit with --max-memory" in stderr
+    assert max(map(len, result.stderr.splitlines())) <= 100  # the piped width
     small = run("run", "lenet5", "--max-memory", "1KiB")
-    assert small.exit_code == 1 and "the limit is 0 MB" in small.stderr
+    assert small.exit_code == 1 and "the limit is 0 MB" in unwrapped(small.stderr)
+    assert "--fc-to-conv" not in small.stderr  # the spec's own input: converting would not help
 
 
 def test_a_spec_with_errors_runs_nothing(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 import convcalc.cli.common
 from convcalc.cli import main
 
-from ..support import ROOT
+from ..support import ROOT, unwrapped
 
 CLEAN = "name: c\ninput: 8x8x1\narch: INPUT -> CONV(4, F=3, P=1) -> FC(2)\n"
 
@@ -45,7 +45,7 @@ def test_a_fifo_spec_is_refused_without_blocking(tmp_path: Path, command: str) -
     done = convcalc_process(command, str(fifo))
     assert done.returncode == 2
     assert done.stdout == ""
-    assert f"`{fifo}` is a named pipe (FIFO), not a regular file" in done.stderr
+    assert f"`{fifo}` is a named pipe (FIFO), not a regular file" in unwrapped(done.stderr)
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
 
 
@@ -55,7 +55,8 @@ def test_a_symlink_to_a_fifo_is_refused(tmp_path: Path) -> None:
     link = tmp_path / "net.yaml"
     link.symlink_to(fifo)
     done = convcalc_process("check", str(link))
-    assert done.returncode == 2 and "is a named pipe (FIFO), not a regular file" in done.stderr
+    assert done.returncode == 2
+    assert "is a named pipe (FIFO), not a regular file" in unwrapped(done.stderr)
 
 
 def test_a_character_device_spec_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,7 +134,8 @@ def test_an_unreadable_subdirectory_is_reported_and_exits_2(
     assert exit_code("check", str(top), "--format", "json") == 2
     out, err = capsys.readouterr()
     assert [r["file"] for r in json.loads(out)["results"]] == [str(top / "a.yaml")]
-    assert f"convcalc: error: cannot read the directory `{top / 'sub'}`: Permission denied" in err
+    message = f"convcalc: error: cannot read the directory `{top / 'sub'}`: Permission denied"
+    assert message in unwrapped(err)
 
 
 def test_an_unreadable_directory_argument_is_reported_and_exits_2(
@@ -147,7 +149,7 @@ def test_an_unreadable_directory_argument_is_reported_and_exits_2(
     _spy_scandir(monkeypatch, deny)
     assert exit_code("check", str(top)) == 2
     err = capsys.readouterr().err
-    assert f"cannot read the directory `{top}`: Permission denied" in err
+    assert f"cannot read the directory `{top}`: Permission denied" in unwrapped(err)
     assert "no *.yaml" not in err
 
 

@@ -15,7 +15,7 @@ import pytest
 import convcalc
 from convcalc.cli import main
 
-from ..support import ROOT, matches_golden
+from ..support import ROOT, matches_golden, unwrapped
 
 INVALID = ROOT / "tests" / "data" / "invalid"
 CASES = sorted(INVALID.glob("*.yaml"))
@@ -50,6 +50,7 @@ def test_error_corpus(path: Path, capsys: pytest.CaptureFixture[str], regenerate
     out, err = capsys.readouterr()
     assert exit_info.value.code == 1
     assert "Traceback" not in out + err
+    shown = unwrapped(out)  # the report wraps long lines at its width
     for line in text.splitlines():
         if re.match(r"^\S+:\d+:\d+: CC\d{3} ", line):
-            assert line in out
+            assert line in shown
