@@ -50,7 +50,7 @@ def expand(
     \b
     Examples:
       convcalc expand vgg16
-      convcalc show vgg16 | convcalc expand -     (- reads the spec from standard input)
+      convcalc show vgg16 | convcalc expand -     (- reads standard input)
       convcalc expand cs231n-pattern --set N=2 --format json
     """
     from ..report import text

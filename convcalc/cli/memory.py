@@ -59,7 +59,7 @@ def memory(
     \b
     Examples:
       convcalc memory vgg16
-      convcalc show vgg16 | convcalc memory -     (- reads the spec from standard input)
+      convcalc show vgg16 | convcalc memory -     (- reads standard input)
       convcalc memory vgg16 --batch 32 --optimizer adam --dtype float16
       convcalc memory resnet18 --budget 12GiB --format json
     """

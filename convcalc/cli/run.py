@@ -66,7 +66,7 @@ def run_(
       convcalc run vgg16
       convcalc run resnet18 --batch 8 --format json
       convcalc run unet --input 512x512x1 --max-memory 2GiB
-      convcalc show lenet5 | convcalc run -       (- reads the spec from standard input)
+      convcalc show lenet5 | convcalc run -       (- reads standard input)
     """
     from ..engine.forward import forward
     from ..engine.layout import MemoryLimitError

@@ -20,7 +20,7 @@ LEGEND = "MACs: multiply-accumulates"
 def specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """lenet5 (one info), a spec that stops at an error after a row, one that does not parse."""
     top = tmp_path_factory.mktemp("specs")
-    lenet = (ROOT / "convcalc" / "specs" / "lenet5.yaml").read_text(encoding="utf-8")
+    lenet = (ROOT / "specs" / "lenet5.yaml").read_text(encoding="utf-8")
     (top / "a-lenet5.yaml").write_text(lenet, encoding="utf-8")
     (top / "b-stops.yaml").write_text(
         "name: stops\ninput: 8x8x3\narch: INPUT -> CONV(4, F=3) -> CONV(4, F=9) -> FC(2)\n"

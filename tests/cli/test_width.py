@@ -25,7 +25,7 @@ def specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     parse."""
     top = tmp_path_factory.mktemp("specs")
     (top / "a-good.yaml").write_text(
-        (ROOT / "convcalc" / "specs" / "resnet18.yaml").read_text(encoding="utf-8"),
+        (ROOT / "specs" / "resnet18.yaml").read_text(encoding="utf-8"),
         encoding="utf-8",
     )
     (top / "b-long.yaml").write_text(spec(LONG_LINE, "64x64x3"), encoding="utf-8")
