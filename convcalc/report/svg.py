@@ -178,7 +178,7 @@ class _Renderer:
             if self.labels != "none":
                 down += LINE
                 widths.append(text_width(shape_label(row), 10))
-            return max(width, *widths) + 4, up, down + 3
+            return max([width, *widths]) + 4, up, down + 3
         if isinstance(item, Lead):
             return 6.0, 3.0, 3.0
         if isinstance(item, Stop):
