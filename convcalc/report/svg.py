@@ -230,7 +230,12 @@ class _Renderer:
             down = max(down, bd + y)
         if self.flag(self.junction_rows(item)):
             up += LINE
-        return PAD + width + PAD + 2 * RADIUS, up, down
+        return self.entry(item) + width + PAD + 2 * RADIUS, up, down
+
+    def entry(self, item: Junction) -> float:
+        """The space before the branches: room for the filter into each branch's first box."""
+        labelled = [self.gap(b[0])[0] for b in item.branches if b and self.gap(b[0])[1]]
+        return max([PAD, *(w + PAD / 2 for w in labelled)])
 
     def junction_rows(self, item: Junction) -> list[int]:
         return [*([] if item.row is None else [item.row]), *item.extras]
@@ -384,6 +389,7 @@ class _Renderer:
     def place_junction(self, item: Junction, x: float, cy: float) -> tuple[float, float]:
         width = self.measure(item)[0]
         xj = x + width - RADIUS
+        entry = self.entry(item)
         left, right = x + PAD / 2, xj - RADIUS - PAD / 2
         for branch, offset in self.stack(item):
             y = cy + offset
@@ -392,8 +398,14 @@ class _Renderer:
                     [(x, cy), (left, cy), (left, y), (right, y), (right, cy), (xj - RADIUS, cy)]
                 )
                 continue
-            attach_in, attach_out = self.place_sequence(branch, x + PAD, y)
+            attach_in, attach_out = self.place_sequence(branch, x + entry, y)
             self.wire([(x, cy), (left, cy), (left, y), (attach_in - 1, y)], arrow=True)
+            label = self.gap(branch[0])[1]
+            if label:
+                mid = (left + attach_in) / 2
+                self.out.append(
+                    f'<text class="cc-win" x="{_n(mid)}" y="{_n(y - 4)}">{text(label)}</text>'
+                )
             self.wire([(attach_out, y), (right, y), (right, cy), (xj - RADIUS, cy)])
         rows = self.junction_rows(item)
         flag = self.flag(rows)

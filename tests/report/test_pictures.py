@@ -133,6 +133,30 @@ def test_fold_marks_the_repeated_stages(name: str, times: list[int]) -> None:
     assert sorted(svg.drawn_rows(picture) + hidden) == list(range(len(result.rows)))
 
 
+def hidden_rows(items: list[diagram.Item]) -> list[int]:
+    """The rows of the repetitions a fold does not draw, at any depth."""
+    found: list[int] = []
+    for item in items:
+        if isinstance(item, diagram.Fold):
+            found += [*item.hidden, *hidden_rows(item.items)]
+        elif isinstance(item, diagram.Junction):
+            found += [r for branch in item.branches for r in hidden_rows(branch)]
+    return found
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_folded_and_fully_labelled_pictures_keep_every_row(name: str) -> None:
+    result = analysis(name)
+    picture = diagram.build(result, fold=True)
+    drawing = svg.render(picture, labels="full", theme="dark")
+    root = ET.fromstring(drawing.split("\n", 1)[1])
+    drawn = [int(b.get("data-row", "")) for b in root.iter(f"{NS}g") if b.get("data-row")]
+    assert len(drawn) == len(set(drawn))
+    assert sorted(svg.drawn_rows(picture) + hidden_rows(picture.items)) == list(
+        range(len(result.rows))
+    )
+
+
 def test_googlenet_and_unet_draw_their_branches_side_by_side() -> None:
     root = ET.fromstring(svg.render(diagram.build(analysis("googlenet")), standalone=False))
     cats = groups(root, "cc-junction")
