@@ -34,13 +34,15 @@ ERROR_HOOK = (
     "'data-js-error',String(e.message||e));});"
 )
 
-#: Sorting: a click on a header sorts by that column (numbers by data-v), again to reverse.
+#: Sorting: a click on a header sorts by that column (numbers by data-v), again to reverse;
+#: ``report.html#sort=5`` opens sorted by column 5 (MACs), ``#sort=-5`` in reverse.
 SORT = """
 (function(){
   var table=document.getElementById('layers');
-  var heads=table.tHead.rows[0].cells;
+  var heads=table?table.tHead.rows[0].cells:[];
   function key(row,i){var c=row.cells[i];var v=c.getAttribute('data-v');
     return v===null?c.textContent:parseFloat(v);}
+  var sorts=[];
   Array.prototype.forEach.call(heads,function(th,i){
     th.tabIndex=0;
     function sort(){
@@ -53,18 +55,24 @@ SORT = """
         return down?-r:r;});
       rows.forEach(function(r){body.appendChild(r);});
     }
+    sorts.push(sort);
     th.addEventListener('click',sort);
     th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){sort();}});
   });
+  var m=/^#sort=(-?)([0-9]+)$/.exec(location.hash);
+  if(m&&sorts[+m[2]]){sorts[+m[2]]();if(m[1]){sorts[+m[2]]();}}
+  var fit=document.getElementById('fit'),box=document.getElementById('diagram');
+  fit.addEventListener('click',function(){var on=box.classList.toggle('fit');
+    fit.textContent=on?'Natural size':'Fit to the page';});
   document.documentElement.setAttribute('data-ready','1');
 })();
 """
 
 STYLE = """
 :root{--bg:#fff;--fg:#1f1f1f;--dim:#5f5f5f;--rule:#ddd;--bar:#6f9fd6;--bar2:#d87474;
---err:#d62728;--warn:#e08600;--info:#1f77b4;--code:#f5f5f5}
+--bar3:#9c7cc8;--err:#d62728;--warn:#e08600;--info:#1f77b4;--code:#f5f5f5}
 :root.dark{--bg:#1c1d22;--fg:#ececec;--dim:#a8a8a8;--rule:#3a3b40;--bar:#5a8bc6;
---bar2:#c46a6a;--code:#2a2b31}
+--bar2:#c46a6a;--bar3:#8a6db6;--code:#2a2b31}
 body{background:var(--bg);color:var(--fg);font:14px/1.45 Helvetica,Arial,sans-serif;
 margin:0 auto;padding:16px 24px;max-width:1400px}
 h1{font-size:22px;margin:0 0 4px}
@@ -83,7 +91,9 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .chart{display:grid;grid-template-columns:max-content 1fr max-content;gap:1px 8px;
 font-size:12px;align-items:center}
 .chart .b{height:10px;background:var(--bar);min-width:1px}.chart.macs .b{background:var(--bar2)}
-.charts{display:grid;grid-template-columns:1fr 1fr;gap:24px}
+.chart.params .b{background:var(--bar3)}
+.charts{display:grid;grid-template-columns:1fr 1fr 1fr;gap:24px}
+.diagram.fit svg{width:100%}
 @media (max-width:900px){.charts{grid-template-columns:1fr}}
 """
 
@@ -119,7 +129,10 @@ def page(
         f"{t.macs:,} MACs · {t.activations * BYTES[dtype] / MB:,.2f} MB activations per image "
         f"({dtype}) · {esc(summary(analysis.findings))}{status}</p>"
     )
-    parts.append(f'<h2>Diagram</h2><div class="diagram">{diagram}</div>')
+    parts.append(
+        '<h2>Diagram</h2><p><button type="button" id="fit">Fit to the page</button></p>'
+        f'<div class="diagram" id="diagram">{diagram}</div>'
+    )
     parts.append(
         '<p class="dim">Each volume is drawn W×H×D, log-scaled; the arrows carry the filter '
         "(F×F, stride, padding); FC layers are bars; merges are circles (+ ADD, ‖ CAT, × MUL). "
@@ -199,11 +212,13 @@ def _chart(title: str, cls: str, items: Sequence[tuple[str, int, str]]) -> str:
 
 def _charts(rows: Sequence[Row], width: int) -> str:
     memory = [(r.name, r.activations, f"{r.activations * width / MB:,.2f} MB") for r in rows]
+    params = [(r.name, r.params, f"{r.params * width / MB:,.2f} MB") for r in rows]
     macs = [(r.name, r.macs, f"{r.macs / 1e6:,.1f} M") for r in rows]
     return (
         '<h2>Per layer</h2><p class="dim">The notes\' point: the early CONV layers hold '
         'the activations, the FC layers the parameters.</p><div class="charts">'
-        + _chart("Activations (one image)", "memory", [m for m in memory if m[1]])
+        + _chart("Activations (MB, one image)", "memory", [m for m in memory if m[1]])
+        + _chart("Parameters (MB)", "params", [p for p in params if p[1]])
         + _chart("MACs", "macs", [m for m in macs if m[1]])
         + "</div>"
     )

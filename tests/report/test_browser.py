@@ -80,3 +80,19 @@ def test_a_blank_page_is_told_apart(tmp_path: Path) -> None:
     chromium(f"--screenshot={shot}", "--window-size=400,300", page.as_uri())
     spread, share = variance(shot.read_bytes())
     assert spread == 0 and share == 0
+
+
+def test_the_layer_table_sorts(tmp_path: Path) -> None:
+    """The sorting script, run by the browser: `#sort=-5` opens the table by MACs, largest
+    first (the script's own code path for a click on the MACs header, twice)."""
+    page = tmp_path / "vgg16.html"
+    assert run("report", "vgg16", "-o", str(page)).exit_code == 0
+    dom = chromium("--dump-dom", page.as_uri() + "#sort=-5").stdout
+    body = dom[dom.index('id="layers"') :]
+    body = body[body.index("<tbody>") : body.index("</tbody>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", body)
+    assert len(rows) == 37  # vgg16: the input and 36 layers
+    macs = [int(re.findall(r'data-v="(\d+)"', row)[3]) for row in rows]
+    assert macs == sorted(macs, reverse=True) and macs[0] == 1_849_688_064
+    unsorted = chromium("--dump-dom", page.as_uri()).stdout
+    assert re.search(r"<tr><td[^>]*>0</td><td>input</td>", unsorted)  # file order without it
