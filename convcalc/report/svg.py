@@ -148,7 +148,8 @@ class _Renderer:
         return max(s for s, _ in found), codes
 
     def above(self, row: Row, rows: Sequence[int]) -> list[str]:
-        """Label lines above a box, top first: the codes of its findings, then (full) names."""
+        """With --labels full, the lines above a box: its layer's name, then its type and
+        arguments with the layers drawn with it (the codes of findings go above these)."""
         lines = []
         if self.labels == "full":
             lines = [row.name, full_label(self.rows, rows).split(" ", 1)[1]]
@@ -182,7 +183,7 @@ class _Renderer:
         if isinstance(item, Lead):
             return 6.0, 3.0, 3.0
         if isinstance(item, Stop):
-            words = "analysis stopped: " + " ".join(f.code for f in item.findings)
+            words = "analysis stopped: " + " ".join(dict.fromkeys(f.code for f in item.findings))
             return max(70.0, text_width(words, 10)) + 8, 24.0, 24.0
         if isinstance(item, Fold):
             w, up, down = self.sequence(item.items)
@@ -358,9 +359,9 @@ class _Renderer:
 
     def place_stop(self, item: Stop, x: float, cy: float) -> tuple[float, float]:
         width = self.measure(item)[0]
-        codes = " ".join(f.code for f in item.findings)
-        where = ", ".join(dict.fromkeys(f.layer or "" for f in item.findings)).strip(", ")
-        title = "; ".join(f.message for f in item.findings)
+        codes = " ".join(dict.fromkeys(f.code for f in item.findings))
+        where = ", ".join(dict.fromkeys(f.layer or "" for f in item.findings[:3])).strip(", ")
+        title = "; ".join(f.message for f in item.findings[:3])
         self.out.append(
             f'<g class="cc-stop cc-error"><title>{text(title)}</title>'
             f'<rect class="cc-flag" x="{_n(x)}" y="{_n(cy - 20)}" width="{_n(width - 8)}" '
