@@ -18,7 +18,7 @@ from convcalc.frontend import bundled
 from convcalc.records import show_shape
 from convcalc.report import diagram, html, svg
 
-from ..support import run
+from ..support import ROOT, run
 from .pictures import KEEPS_SHAPE, MERGES, parse_page
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -286,3 +286,18 @@ def test_hostile_names_are_text(tmp_path: Path) -> None:
     drawing = run("draw", str(spec)).stdout
     assert "\x1b" not in drawing and "a\\x1b[2Jb" in drawing
     ET.fromstring(drawing.split("\n", 1)[1])
+
+
+@pytest.mark.parametrize(("name", "args"), [("vgg16", []), ("resnet50", ["--fold"]), ("unet", [])])
+def test_the_readme_pictures_are_current(name: str, args: list[str]) -> None:
+    """docs/*.png are screenshots of today's drawing (same size; `python docs/pictures.py`
+    remakes them), and not blank."""
+    from .pictures import png_pixels, variance
+
+    data = (ROOT / "docs" / f"{name}.png").read_bytes()
+    root = ET.fromstring(run("draw", name, *args).stdout.split("\n", 1)[1])
+    width, height, _ = png_pixels(data)
+    assert (width, height) == (int(root.get("width", "")), int(root.get("height", "")))
+    spread, share = variance(data)
+    assert spread > 100 and share > 0.05
+    assert f"![{root.find(f'{NS}title').text}" in (ROOT / "README.md").read_text()  # type: ignore[union-attr]
