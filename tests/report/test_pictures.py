@@ -301,3 +301,40 @@ def test_the_readme_pictures_are_current(name: str, args: list[str]) -> None:
     spread, share = variance(data)
     assert spread > 100 and share > 0.05
     assert f"![{root.find(f'{NS}title').text}" in (ROOT / "README.md").read_text()  # type: ignore[union-attr]
+
+
+def test_a_box_is_as_high_as_h_and_as_deep_as_w() -> None:
+    """On a 64×16 input the front face follows H (16) and the oblique edge W (64)."""
+    wide = convcalc.analyze(convcalc.load_text("name: w\ninput: 64x16x8\narch: INPUT\n", "w.yaml"))
+    tall = convcalc.analyze(convcalc.load_text("name: t\ninput: 16x64x8\narch: INPUT\n", "t.yaml"))
+    faces = []
+    for result in (wide, tall):
+        root = ET.fromstring(svg.render(diagram.build(result), standalone=False))
+        front, top, _ = groups(root, "cc-vol")[0].findall(f"{NS}path")
+        height = float(re.findall(r"v(-?[\d.]+)", front.get("d", ""))[0])
+        oblique = float(re.findall(r"l(-?[\d.]+)", top.get("d", ""))[0])
+        faces.append((height, oblique))
+    (wide_h, wide_o), (tall_h, tall_o) = faces
+    assert tall_h > wide_h and wide_o > tall_o
+    assert math.isclose(tall_h / wide_h, (8 + 13 * 6) / (8 + 13 * 4))  # log2 64 = 6, 16 = 4
+
+
+def test_fold_prefers_the_shortest_repeating_unit() -> None:
+    """Twelve identical CONV -> RELU pairs fold as one pair ×12 (not 2 ×6, 3 ×4 or 4 ×3)."""
+    text = "name: f\ninput: 8x8x4\narch: INPUT -> CONV(4, P=1) -> [CONV(4, P=1) -> RELU]*12\n"
+    result = convcalc.analyze(convcalc.load_text(text, "f.yaml"))
+    folds = [i for i in diagram.build(result, fold=True).items if isinstance(i, diagram.Fold)]
+    assert [(len(f.items), f.times) for f in folds] == [(1, 12)]  # the first has no RELU
+
+
+def test_a_report_of_a_spec_with_an_error_is_still_written(tmp_path: Path) -> None:
+    spec = tmp_path / "stops.yaml"
+    spec.write_text(SPEC_STOPS)
+    out = tmp_path / "stops.html"
+    result = run("report", str(spec), "--budget", "1GiB", "-o", str(out))
+    assert result.exit_code == 1 and "CC203" in result.stderr
+    page = parse_page(out.read_text())
+    body = "".join(page.text)
+    assert "the analysis stopped at the first error" in body and "analysis stopped: CC203" in body
+    assert "stops.yaml:3:41: CC203 error: conv2" in body
+    assert page.tags["table"] == 1  # no memory without a complete analysis: the layers only
