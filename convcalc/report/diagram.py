@@ -50,11 +50,14 @@ class Junction(NamedTuple):
 
 
 class Fold(NamedTuple):
-    """``items`` repeated ``times`` times in a row (identical layers, shapes and findings)."""
+    """``items`` repeated ``times`` times in a row: the same layers with the same arguments
+    and findings. Their shapes may differ (DenseNet's layers each add 32 channels): ``last``
+    is then the last repetition's output, which the frame names."""
 
     items: list[Item]
     times: int
     hidden: tuple[int, ...]  # the rows of the repetitions not drawn
+    last: str | None = None
 
 
 class Lead(NamedTuple):
@@ -207,6 +210,16 @@ def rows_of(item: Item) -> list[int]:
     return []
 
 
+def every_row(item: Item) -> list[int]:
+    """Every row an item stands for, the hidden repetitions of folds inside it included."""
+    if isinstance(item, Fold):
+        return [*(r for i in item.items for r in every_row(i)), *item.hidden]
+    if isinstance(item, Junction):
+        inner = [r for b in item.branches for i in b for r in every_row(i)]
+        return [*inner, *([] if item.row is None else [item.row]), *item.extras]
+    return rows_of(item)
+
+
 # -- folding repeated stages -----------------------------------------------------------------
 
 Signature = tuple[object, ...]
@@ -218,14 +231,15 @@ def _signature(
     flags: dict[int, tuple[Severity, tuple[str, ...]]],
     memo: dict[int, Signature],
 ) -> Signature:
-    """What makes two items draw alike: types, arguments, shapes, codes, nested structure."""
+    """What makes two items one stage repeated: types, arguments, codes, nested structure
+    (not shapes: a stage that grows the depth, as DenseNet's, still folds)."""
     key = id(item)
     if key in memo:
         return memo[key]
 
     def one(i: int) -> Signature:
         r = rows[i]
-        return (r.type, tuple(sorted(r.args.items())), r.input_shapes, r.output, flags.get(i))
+        return (r.type, tuple(sorted(r.args.items())), flags.get(i))
 
     sig: Signature
     if isinstance(item, Block):
@@ -263,22 +277,41 @@ def _folded(
             )
         inner.append(item)
     sigs = [_signature(i, rows, flags, memo) for i in inner]
+    # an item without the pass-through rows drawn after it: after two exact repetitions, the
+    # last may end with other ones (DenseNet's last dense layer before a transition's BN -> RELU)
+    cores = [sig[:-1] if sig[0] in ("B", "J") else sig for sig in sigs]
     out: list[Item] = []
     i = 0
     while i < len(inner):
         best_k, best_reps = 1, 1
         for k in range(1, MAX_PERIOD + 1):
             reps = 1
-            while sigs[i + reps * k : i + (reps + 1) * k] == sigs[i : i + k] and i + (
-                reps + 1
-            ) * k <= len(sigs):
+            while (
+                i + (reps + 1) * k <= len(sigs)
+                and sigs[i + reps * k : i + (reps + 1) * k] == (sigs[i : i + k])
+            ):
+                reps += 1
+            end = i + (reps + 1) * k
+            if (
+                reps > 1
+                and end <= len(sigs)
+                and (
+                    sigs[end - k : end - 1] == sigs[i : i + k - 1]
+                    and cores[end - 1] == cores[i + k - 1]
+                    and not any(r in flags for r in rows_of(inner[end - 1]))  # never hide a finding
+                )
+            ):
                 reps += 1
             if reps > 1 and reps * k > best_k * best_reps:
                 best_k, best_reps = k, reps
         if best_reps > 1:
             span = inner[i : i + best_k * best_reps]
-            hidden = tuple(r for it in span[best_k:] for r in rows_of(it))
-            out.append(Fold(span[:best_k], best_reps, hidden))
+            hidden = tuple(r for it in span[best_k:] for r in every_row(it))
+            first, final = rows_of(span[best_k - 1])[-1], rows_of(span[-1])[-1]
+            shape = show_shape(rows[final].output)
+            last = shape if rows[final].output != rows[first].output else None
+            unit = _folded(span[:best_k], rows, flags, memo) if best_k > 1 else span[:1]
+            out.append(Fold(unit, best_reps, hidden, last))
             i += best_k * best_reps
         else:
             out.append(inner[i])

@@ -187,7 +187,8 @@ class _Renderer:
             return max(70.0, text_width(words, 10)) + 8, 24.0, 24.0
         if isinstance(item, Fold):
             w, up, down = self.sequence(item.items)
-            return w + 12, up + 22, down + 8
+            label = text_width(f"×{item.times} to {item.last}" if item.last else "×99", 12)
+            return max(w + 12, label + 4), up + 22, down + 8
         return self._measure_junction(item)
 
     def trivial(self, branch: list[Item]) -> bool:
@@ -379,7 +380,9 @@ class _Renderer:
         self.out.append(
             f'<rect x="{_n(x)}" y="{_n(cy - inner_up - 6)}" width="{_n(width)}" '
             f'height="{_n(inner_up + inner_down + 12)}" rx="6"/>'
-            f'<text x="{_n(x + width)}" y="{_n(cy - inner_up - 10)}">×{item.times}</text>'
+            f'<text x="{_n(x + width)}" y="{_n(cy - inner_up - 10)}">×{item.times}'
+            + (f" to {item.last}" if item.last else "")
+            + "</text>"
         )
         self.out.append("</g>")
         attach_in, attach_out = self.place_sequence(item.items, x + 6, cy)

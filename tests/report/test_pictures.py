@@ -116,21 +116,38 @@ def test_the_filters_are_on_the_arrows() -> None:
     [
         ("resnet50", [2, 3, 5, 2]),  # 3, 4, 6 and 3 bottlenecks: the first of each differs
         ("resnet152", [2, 7, 35, 2]),  # 3, 8, 36 and 3
-        # stages 3 and 4: two identical convs after the one that changes the depth; stage 5:
-        # three 512→512 convs; the first stages' pairs and the FC-4096 pair differ by input
-        ("vgg16", [2, 2, 3]),
+        # DenseNet's blocks, the paper's (6, 12, 24, 16) and (6, 12, 32, 32), each named with
+        # its last output: 64 + 6·32 = 256 channels, 128 + 12·32 = 512, ...
+        (
+            "densenet121",
+            [(6, "56×56×256"), (12, "28×28×512"), (24, "14×14×1024"), (16, "7×7×1024")],
+        ),
+        (
+            "densenet169",
+            [(6, "56×56×256"), (12, "28×28×512"), (32, "14×14×1280"), (32, "7×7×1664")],
+        ),
+        # configuration D: two 64s, two 128s, three 256s, then [POOL -> CONV-512 ×3] twice
+        # (to 14×14×512), and the FC-4096 pair
+        ("vgg16", [2, 2, 3, (2, "14×14×512"), 3, 2]),
     ],
 )
-def test_fold_marks_the_repeated_stages(name: str, times: list[int]) -> None:
+def test_fold_marks_the_repeated_stages(name: str, times: list[int | tuple[int, str]]) -> None:
     result = analysis(name)
     picture = diagram.build(result, fold=True)
     root = ET.fromstring(svg.render(picture, standalone=False))
     folds = groups(root, "cc-fold")
-    assert [int(f.get("data-times", "")) for f in folds] == times
-    for fold in folds:
-        assert texts(fold) == [f"×{fold.get('data-times')}"]
-    hidden = [r for item in picture.items if isinstance(item, diagram.Fold) for r in item.hidden]
-    assert sorted(svg.drawn_rows(picture) + hidden) == list(range(len(result.rows)))
+    labels = [texts(f)[0] for f in folds]
+    expected = []
+    for entry in times:
+        if isinstance(entry, tuple):
+            expected.append(f"×{entry[0]} to {entry[1]}")
+        else:
+            expected.append(f"×{entry}")
+    assert labels == expected
+    assert [f"×{f.get('data-times')}" for f in folds] == [e.split()[0] for e in expected]
+    assert sorted(svg.drawn_rows(picture) + hidden_rows(picture.items)) == list(
+        range(len(result.rows))
+    )
 
 
 def hidden_rows(items: list[diagram.Item]) -> list[int]:
