@@ -21,6 +21,8 @@ def cli() -> None:
       convcalc check specs/ --format json
       convcalc memory vgg16 --batch 32 --budget 12GiB
       convcalc expand resnet18
+      convcalc draw resnet50 --fold -o resnet50.svg
+      convcalc report vgg16 --budget 12GiB -o vgg16.html
       convcalc rules CC201
       convcalc list
       convcalc show vgg16 > my-net.yaml
