@@ -227,7 +227,7 @@ def _charts(rows: Sequence[Row], width: int) -> str:
 def _table(analysis: Analysis) -> str:
     body, totals = table_cells(analysis)
     width = BYTES[dtype_of(analysis)]
-    head = ["#", *COLUMNS, "line"]
+    head = ["#", *(c.header for c in COLUMNS), "line"]
     numeric = {0, 4, 5, 6, 7, 8}
     out = [
         '<h2>Layers</h2><p class="dim">Click a column to sort.</p><table id="layers"><thead><tr>',

@@ -69,7 +69,8 @@ def test_pre_commit_hook_fails_on_a_broken_spec_and_passes_when_fixed(tmp_path: 
     assert "specs/net.yaml:3:16: CC203 error: conv1" in failed.stdout
     assert "notes.yaml" not in failed.stdout
     # --quiet: the findings and a line per spec, no layer table and no legend
-    assert "layer     type" not in failed.stdout and "MACs: multiply-accumulates" not in failed.stdout
+    assert "layer     type" not in failed.stdout
+    assert "MACs: multiply-accumulates" not in failed.stdout
     assert "openapi" not in failed.stdout  # other YAML under specs/ is passed over
     # a file named *.convcalc.yaml is a spec by its name: a missing `arch` is an error
     assert "model.convcalc.yaml:1:1: CC105 error: missing required key `arch`" in failed.stdout
