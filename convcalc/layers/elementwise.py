@@ -158,6 +158,13 @@ class LRN(LayerType):
 
     temporaries = 4
 
+    def activation_values(self, args: Args, y: Shape) -> int:
+        """Its output, and what PyTorch's local_response_norm, built from elementwise ops,
+        keeps for the backward pass besides its input: the zero-padded squares, (D + size − 1)
+        channels, and the base of the power and the divisor, D channels each."""
+        w, h, d = y
+        return w * h * d + w * h * (d + integer(args, "size") - 1) + 2 * w * h * d
+
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         from ..engine.kernels import lrn
 

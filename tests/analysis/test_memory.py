@@ -301,6 +301,9 @@ def torch_saved_values(arch: str, shape: tuple[int, int, int]) -> tuple[int, int
                 m = acts[row.type](inplace=bool(args["inplace"]))
             elif row.type == "GELU":  # no in-place form in PyTorch
                 m = nn.GELU()
+            elif row.type == "LRN":
+                m = nn.LocalResponseNorm(int(args["size"]), float(args["alpha"]),  # type: ignore[arg-type]
+                                         float(args["beta"]), float(args["k"]))  # type: ignore[arg-type]  # fmt: skip
             elif row.type == "LRELU":
                 m = nn.LeakyReLU(float(args["slope"]), inplace=bool(args["inplace"]))  # type: ignore[arg-type]
             elif row.type == "ELU":
@@ -376,9 +379,13 @@ def test_training_activations_are_what_torch_saves(arch: str) -> None:
         "-> CONV(8, F=1)",
         "INPUT -> CONV(8, F=3, P=1) -> LRELU(0.1) -> CONV(8, F=1) -> ELU(0.5) -> CONV(8, F=1) "
         "-> GELU -> CONV(8, F=1)",
+        # local_response_norm is built from elementwise ops: it keeps its input, the padded
+        # squares, the base of the power and the divisor
+        "INPUT -> CONV(8, F=3, P=1) -> RELU -> LRN -> CONV(8, F=1)",
+        "INPUT -> CONV(8, F=1) -> LRN(size=3, k=1.0) -> CONV(8, F=1)",
     ],
 )
-def test_gelu_lrelu_and_elu_keep_what_torch_saves(arch: str) -> None:
+def test_gelu_lrelu_elu_and_lrn_keep_what_torch_saves(arch: str) -> None:
     theirs, ours = torch_saved_values(arch, (6, 5, 3))
     assert ours == theirs
 
