@@ -44,14 +44,16 @@ def test_published_parameter_counts(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        # 15 bnecks: SE in 8, RES where the shape stays (6 of 15 … 9); hard-swish and ReLU
+        # 15 bnecks: SE in 8, RES in the 10 that keep their shape; hard-swish in 9 (twice
+        # each), the stem, the last conv and the head
         ("mobilenet-v3-large",
          {"MUL": 8, "HSIGMOID": 8, "ADD": 10, "HSWISH": 2 * 9 + 3, "DROPPATH": 0, "SIGMOID": 0}),
         ("mobilenet-v3-small",
          {"MUL": 9, "HSIGMOID": 9, "ADD": 6, "HSWISH": 2 * 8 + 3, "SIGMOID": 0}),
-        # 16 MBConvs, each with SE; stochastic depth on the 9 residual ones; SiLU everywhere
+        # 16 MBConvs, each with SE; stochastic depth on the 9 residual ones; SiLU in the stem,
+        # MBConv1 (depthwise, SE), 15 MBConv6 (expansion, depthwise, SE) and the last conv
         ("efficientnet-b0",
-         {"MUL": 16, "SIGMOID": 16, "ADD": 9, "DROPPATH": 9, "SILU": 2 + 15 * 2 + 1 + 16,
+         {"MUL": 16, "SIGMOID": 16, "ADD": 9, "DROPPATH": 9, "SILU": 1 + 2 + 15 * 3 + 1,
           "RELU": 0}),
         # 16 units: 3 downsampling (CAT of two branches), 13 basic (a SLICE pair each)
         ("shufflenet-v2-x1-0", {"CAT": 16, "SHUFFLE": 16, "SLICE": 26}),
