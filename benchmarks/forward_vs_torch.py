@@ -1,8 +1,10 @@
 """`convcalc run`'s NumPy forward pass against PyTorch on the CPU, side by side in one run.
 
-VGG16, ResNet-50 and AlexNet at 224×224×3, batch 1 and 8. Both sides run the same network:
-the PyTorch model is built generically from the analysis rows (plain torch.nn.functional,
-NCHW, eval mode, in-place ReLU as torchvision does it, no torchvision). Both use the same
+VGG16, ResNet-50, AlexNet, MobileNetV3-Large, EfficientNet-B0, ShuffleNetV2 x1.0 and
+ConvNeXt-T at 224×224×3, batch 1 and 8. Both sides run the same network: the PyTorch model is
+built generically from the analysis rows (plain torch.nn.functional, NCHW, eval mode,
+in-place activations where torchvision has them, ConvNeXt's LayerNorm and Linear on the
+permuted NHWC view as torchvision runs them, no torchvision). Both use the same
 number of threads (2 by default: OpenBLAS for NumPy, OpenMP/oneDNN for torch), set before
 either library is imported. For every model and batch: a warm-up, then the NumPy and torch
 passes alternate for --runs rounds (so that a busy neighbour slows both alike), with a pause
@@ -19,7 +21,7 @@ OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow a current NumPy on some processors (
 machine notes); the script re-executes itself without them when they are set, for this
 command alone, and prints the OpenBLAS kernel it runs.
 
-    python benchmarks/forward_vs_torch.py [--runs 5] [--threads 2] [--models vgg16,resnet50,alexnet]
+    python benchmarks/forward_vs_torch.py [--runs 5] [--threads 2] [--models vgg16,convnext-tiny]
 
 Exits 0 with a message when torch is not installed.
 """
@@ -33,7 +35,8 @@ import sys
 import time
 from typing import Any
 
-MODELS = ("vgg16", "resnet50", "alexnet")
+MODELS = ("vgg16", "resnet50", "alexnet", "mobilenet-v3-large", "efficientnet-b0",
+          "shufflenet-v2-x1-0", "convnext-tiny")  # fmt: skip
 BATCHES = (1, 8)
 INPUT = (224, 224, 3)
 #: between the two sides: idle BLAS/OpenMP worker threads spin for a while after their last
@@ -156,8 +159,17 @@ class TorchNet:
                 "g": torch.ones(d),
                 "b": torch.zeros(d),
             }
-        elif kind not in ("INPUT", "RELU", "POOL", "GAP", "ADD", "CAT", "ID", "DROPOUT",
-                          "SKIP", "FLATTEN", "LRN"):  # fmt: skip
+        elif kind == "LINEAR":
+            p["w"] = torch.randn(int(args["K"]), x[2]) * (2 / x[2]) ** 0.5
+            if args["bias"]:
+                p["b"] = torch.zeros(int(args["K"]))
+        elif kind == "LN":
+            p = {"g": torch.ones(x[2]), "b": torch.zeros(x[2])}
+        elif kind == "SCALE":
+            p["g"] = torch.full((x[2], 1, 1), 1e-6)
+        elif kind not in ("INPUT", "POOL", "GAP", "APOOL", "ADD", "CAT", "MUL", "ID", "DROPOUT",
+                          "DROPPATH", "SKIP", "FLATTEN", "LRN", "SLICE", "SHUFFLE",
+                          *ACTIVATIONS):  # fmt: skip
             raise NotImplementedError(kind)
         return p
 
@@ -196,8 +208,8 @@ class TorchNet:
         if kind == "BN":
             return F.batch_norm(x, p["mean"], p["var"], p["g"], p["b"], False, 0.0,
                                 float(args["eps"]))  # fmt: skip
-        if kind == "RELU":
-            return F.relu(x, inplace=bool(args["inplace"]))
+        if kind in ACTIVATIONS:
+            return ACTIVATIONS[kind](x, bool(args["inplace"]))
         if kind == "POOL":
             a = LAYERS["POOL"].axes(args, row.input_shapes[0])
             ceil = bool(args["ceil"]) or self.analysis.rounding == "caffe"
@@ -207,6 +219,27 @@ class TorchNet:
             return F.avg_pool2d(x, k, s, pad, ceil_mode=ceil)
         if kind == "GAP":
             return F.adaptive_avg_pool2d(x, 1)
+        if kind == "APOOL":
+            w, h = args["out"]
+            pool = F.adaptive_max_pool2d if args["type"] == "max" else F.adaptive_avg_pool2d
+            return pool(x, (h, w))
+        if kind == "LN":  # ConvNeXt's LayerNorm2d: over the channels of the NHWC view
+            nhwc = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), p["g"], p["b"],
+                                float(args["eps"]))  # fmt: skip
+            return nhwc.permute(0, 3, 1, 2)
+        if kind == "LINEAR":  # at every position, on the NHWC view
+            return F.linear(x.permute(0, 2, 3, 1), p["w"], p.get("b")).permute(0, 3, 1, 2)
+        if kind == "SCALE":
+            return p["g"] * x
+        if kind == "MUL":  # squeeze-and-excitation: a 1×1×D branch broadcast
+            return ins[0] * ins[1]
+        if kind == "SLICE":
+            stop = args["stop"]
+            return x[:, int(args["start"]) : None if stop == "end" else int(stop)]
+        if kind == "SHUFFLE":  # torchvision's channel_shuffle
+            n, c, h, w = x.shape
+            g = int(args["groups"])
+            return x.view(n, g, c // g, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
         if kind == "FC":
             y = F.linear(x.flatten(1), p["w"], p.get("b"))
             return y[:, :, None, None]
@@ -222,7 +255,25 @@ class TorchNet:
                                          float(args["beta"]), float(args["k"]))  # fmt: skip
         if kind == "FLATTEN":
             return x.flatten(1)[:, :, None, None]
-        return x  # ID, DROPOUT, SKIP identity
+        return x  # ID, DROPOUT, DROPPATH, SKIP: the identity at inference
+
+
+def _sigmoid(x: torch.Tensor, inplace: bool) -> torch.Tensor:
+    return torch.sigmoid(x)  # torchvision's nn.Sigmoid: never in place
+
+
+#: activation row type → f(x, inplace), as torchvision's modules call them
+ACTIVATIONS: dict[str, Any] = {
+    "RELU": lambda x, inplace: F.relu(x, inplace=inplace),
+    "RELU6": lambda x, inplace: F.relu6(x, inplace=inplace),
+    "HSWISH": lambda x, inplace: F.hardswish(x, inplace=inplace),
+    "HSIGMOID": lambda x, inplace: F.hardsigmoid(x, inplace=inplace),
+    "SILU": lambda x, inplace: F.silu(x, inplace=inplace),
+    "SWISH": lambda x, inplace: F.silu(x, inplace=inplace),
+    "SIGMOID": _sigmoid,
+    "TANH": lambda x, inplace: torch.tanh(x),
+    "GELU": lambda x, inplace: F.gelu(x),  # no in-place form
+}
 
 
 # -- the benchmark ------------------------------------------------------------------------
@@ -233,7 +284,7 @@ def main() -> int:
           f", {torch.get_num_threads()} threads)")  # fmt: skip
     peak = matmul_peak()
     print(f"NumPy float32 matmul peak (2048³): {peak:.0f} GFLOP/s")
-    header = (f"{'model':10s} {'batch':>5s} {'numpy s':>9s} {'torch s':>9s} {'ratio':>6s} "
+    header = (f"{'model':18s} {'batch':>5s} {'numpy s':>9s} {'torch s':>9s} {'ratio':>6s} "
               f"{'GFLOP/s':>8s} {'peak':>6s}")  # fmt: skip
     print(header)
     print("-" * len(header))
@@ -257,7 +308,7 @@ def main() -> int:
             t_np, t_torch = statistics.median(ours), statistics.median(theirs)
             gflops = 2 * analysis.totals.macs * batch / t_np / 1e9
             results.append((name, batch, t_np, t_torch))
-            print(f"{name:10s} {batch:5d} {t_np:9.3f} {t_torch:9.3f} {t_np / t_torch:6.2f} "
+            print(f"{name:18s} {batch:5d} {t_np:9.3f} {t_torch:9.3f} {t_np / t_torch:6.2f} "
                   f"{gflops:8.1f} {peak:6.0f}", flush=True)  # fmt: skip
             if ARGS.layers:
                 times: list[float] = []

@@ -1,12 +1,15 @@
 """How close is convcalc's training activation memory to what PyTorch really keeps?
 
-For VGG-16, AlexNet, ResNet-18, ResNet-50 and the networks of tests/data/modern/ (ShuffleNetV2,
-MobileNetV3-Small, AlexNet with its adaptive pool) at batch 1 and 8, a plain-torch model is built
-from convcalc's own layer rows (CONV → Conv2d, BN → BatchNorm2d, RELU → ReLU(inplace=True),
-max POOL → MaxPool2d, ADD → the in-place `out += identity` of torchvision's residual blocks, ...),
-run forward in training mode, and every tensor autograd saves for the backward pass is
-recorded with `torch.autograd.graph.saved_tensors_hooks`, deduplicated by storage, parameters
-excluded. That byte count is compared with convcalc's `activations + pool_switches`.
+For VGG-16, AlexNet, ResNet-18, ResNet-50 and the modern bundled specs (AlexNet and VGG16-BN
+with their adaptive pools, ShuffleNetV2, MobileNetV3 small and large, EfficientNet-B0,
+RegNetY-400MF, ConvNeXt-T) at batch 1 and 8, a plain-torch model is built from convcalc's own
+layer rows as torchvision builds those layers (CONV → Conv2d, BN → BatchNorm2d, RELU →
+ReLU(inplace=True), HSWISH → Hardswish, GELU → GELU, LN → ConvNeXt's LayerNorm2d on NHWC,
+LINEAR → Linear on NHWC, SCALE → γ·x, DROPPATH → StochasticDepth's row noise × x, max POOL →
+MaxPool2d, MUL → scale * input, ADD → a sum, ...), run forward in training mode, and every
+tensor autograd saves for the backward pass is recorded with
+`torch.autograd.graph.saved_tensors_hooks`, deduplicated by storage, parameters excluded.
+That byte count is compared with convcalc's `activations + pool_switches`.
 
 Goal: within ±5% for every model. Skips cleanly (exit 0) when torch is not installed.
 
@@ -23,9 +26,9 @@ from typing import Any
 import convcalc
 from convcalc.records import Row
 
-MODERN = "tests/data/modern/"  # written with MUL, APOOL, SLICE and SHUFFLE
-MODELS = ("vgg16", "alexnet", "resnet18", "resnet50", f"{MODERN}shufflenet-v2.yaml",
-          f"{MODERN}mobilenet-v3-small.yaml", f"{MODERN}alexnet-adaptive.yaml")  # fmt: skip
+MODELS = ("vgg16", "alexnet", "resnet18", "resnet50", "alexnet-torchvision", "vgg16-bn",
+          "shufflenet-v2-x1-0", "mobilenet-v3-small", "mobilenet-v3-large", "efficientnet-b0",
+          "regnet-y-400mf", "convnext-tiny")  # fmt: skip
 MB = 1024 * 1024
 
 
@@ -64,9 +67,56 @@ def build(rows: Sequence[Row]) -> Any:
         if row.type == "APOOL":
             w, h = a["out"]  # type: ignore[misc]
             return (nn.AdaptiveMaxPool2d if a["type"] == "max" else nn.AdaptiveAvgPool2d)((h, w))
-        if row.type == "SIGMOID":
-            return nn.Sigmoid()
+        if row.type in ACTIVATIONS:
+            return ACTIVATIONS[row.type](inplace=bool(a["inplace"]))
+        if row.type == "LRELU":
+            return nn.LeakyReLU(float(a["slope"]), inplace=bool(a["inplace"]))  # type: ignore[arg-type]
+        if row.type == "ELU":
+            return nn.ELU(float(a["alpha"]), inplace=bool(a["inplace"]))  # type: ignore[arg-type]
+        if row.type in PLAIN:
+            return PLAIN[row.type]()
+        if row.type == "LN":  # ConvNeXt's LayerNorm2d
+            return NHWC(nn.LayerNorm(d1, eps=float(a["eps"])))  # type: ignore[arg-type]
+        if row.type == "LINEAR":
+            return NHWC(nn.Linear(d1, a["K"], bias=a["bias"]))  # type: ignore[arg-type]
+        if row.type == "SCALE":
+            return Scale(d1)
+        if row.type == "DROPPATH":
+            return DropPath(float(a["p"]))  # type: ignore[arg-type]
         return None
+
+    ACTIVATIONS = {"RELU": nn.ReLU, "RELU6": nn.ReLU6, "HSWISH": nn.Hardswish,
+                   "HSIGMOID": nn.Hardsigmoid, "SILU": nn.SiLU, "SWISH": nn.SiLU}  # fmt: skip
+    PLAIN = {"SIGMOID": nn.Sigmoid, "TANH": nn.Tanh, "GELU": nn.GELU}  # no in-place forms
+
+    class NHWC(nn.Module):
+        """A layer over the channels at each position, as ConvNeXt runs it: permuted."""
+
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    class Scale(nn.Module):  # ConvNeXt's layer scale
+        def __init__(self, d: int) -> None:
+            super().__init__()
+            self.gamma = nn.Parameter(torch.full((d, 1, 1), 1e-6))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.gamma * x
+
+    class DropPath(nn.Module):  # torchvision.ops.stochastic_depth, mode="row", training
+        def __init__(self, p: float) -> None:
+            super().__init__()
+            self.p = p
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if self.p == 0.0:
+                return x
+            noise = torch.empty(x.shape[0], 1, 1, 1).bernoulli_(1 - self.p).div_(1 - self.p)
+            return x * noise
 
     class FromRows(nn.Module):
         def __init__(self) -> None:
@@ -80,10 +130,10 @@ def build(rows: Sequence[Row]) -> Any:
                 inputs = [outputs[i] for i in row.inputs]
                 if not inputs:
                     y = x
-                elif row.type == "ADD":
-                    y = inputs[0]
-                    for other in inputs[1:]:
-                        y += other  # torchvision: out += identity
+                elif row.type == "ADD":  # an add keeps nothing: in place (ResNet's
+                    y = inputs[0] + inputs[1]  # out += identity) or not, the same is saved
+                    for other in inputs[2:]:
+                        y += other
                 elif row.type == "CAT":
                     y = torch.cat(inputs, dim=1)
                 elif row.type == "MUL":  # torchvision's SqueezeExcitation: scale * input
@@ -152,8 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             theirs = saved_bytes(build(a.rows), batch, a.input)
             ratio = ours / theirs
             worst = max(worst, abs(ratio - 1))
-            short = name.removeprefix(MODERN).removesuffix(".yaml")
-            print(f"{short:<20} {batch:>5} {theirs / MB:>15.2f} {ours / MB:>12.2f} {ratio:>7.3f}")
+            print(f"{name:<20} {batch:>5} {theirs / MB:>15.2f} {ours / MB:>12.2f} {ratio:>7.3f}")
     print(f"largest deviation: {worst:.1%} ({'within' if worst <= 0.05 else 'outside'} ±5%)")
     return 0
 

@@ -63,6 +63,13 @@ class _State(NamedTuple):
     rf: RF
 
 
+def keeps_its_output(row: Row) -> bool:
+    """Whether the row's backward pass reads its own output: some layers answer by their
+    arguments (LRELU and ELU only in place), merges by their kind."""
+    layer = LAYERS.get(row.type)
+    return layer.keeps_its_output(row.args) if layer is not None else KINDS[row.type].keeps_output
+
+
 class Analyzer:
     """Walks a layer graph once, appending rows and findings."""
 
@@ -94,7 +101,7 @@ class Analyzer:
                 readers.setdefault(j, []).append(row.type)
         for j, types in readers.items():
             row = self.rows[j]
-            if j == 0 or row.in_place or KINDS[row.type].keeps_output:
+            if j == 0 or row.in_place or keeps_its_output(row):
                 continue
             if all(t in LAYERS and LAYERS[t].frees_input for t in types):
                 self.rows[j] = row._replace(activations=0)
@@ -286,7 +293,7 @@ class Analyzer:
             return None
         for k in fresh[1:]:
             row = self.rows[made[k]]
-            if not KINDS[row.type].keeps_output:
+            if not keeps_its_output(row):
                 self.rows[made[k]] = row._replace(activations=0)
         return fresh[0]
 

@@ -100,6 +100,11 @@ class LayerType:
     def is_in_place(self, args: Args) -> bool:
         return self.in_place
 
+    def keeps_its_output(self, args: Args) -> bool:
+        """Whether its backward pass reads its own output (then an ADD or SHUFFLE that alone
+        reads that output cannot let it go)."""
+        return self.keeps_output
+
     def activation_values(self, args: Args, y: Shape) -> int:
         """Values per image its row adds to the activations kept for training: its output,
         none when it works in place."""

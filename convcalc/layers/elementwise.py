@@ -158,6 +158,13 @@ class LRN(LayerType):
 
     temporaries = 4
 
+    def activation_values(self, args: Args, y: Shape) -> int:
+        """Its output, and what PyTorch's local_response_norm, built from elementwise ops,
+        keeps for the backward pass besides its input: the zero-padded squares, (D + size − 1)
+        channels, and the base of the power and the divisor, D channels each."""
+        w, h, d = y
+        return w * h * d + w * h * (d + integer(args, "size") - 1) + 2 * w * h * d
+
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         from ..engine.kernels import lrn
 
@@ -233,7 +240,16 @@ class Relu(Activation):
         return RELU
 
 
-class LeakyRelu(Activation):
+class SavesResultInPlace(Activation):
+    """An activation whose backward pass reads its output when it works in place and its input
+    when it does not (PyTorch's leaky_relu_ and elu_ save their result, the overwritten input;
+    leaky_relu and elu save their input and make a new output)."""
+
+    def keeps_its_output(self, args: Args) -> bool:
+        return flag(args, "inplace")
+
+
+class LeakyRelu(SavesResultInPlace):
     temporaries = 4
 
     def __init__(self) -> None:
@@ -246,7 +262,7 @@ class LeakyRelu(Activation):
         return lambda x, out: leaky_relu(x, slope, out=out)
 
 
-class Elu(Activation):
+class Elu(SavesResultInPlace):
     temporaries = 4
 
     def __init__(self) -> None:
@@ -257,18 +273,6 @@ class Elu(Activation):
 
         alpha = real(args, "alpha")
         return lambda x, out: elu(x, alpha, out=out)
-
-
-class Gelu(Activation):
-    temporaries = 4
-
-    def __init__(self) -> None:
-        super().__init__("GELU")
-
-    def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import gelu
-
-        return gelu
 
 
 class Sigmoid(Activation):
@@ -309,6 +313,10 @@ class Softmax(Activation):
 INPLACE_COPIED = INPLACE._replace(
     doc="overwrite the input at inference; in training autograd keeps a copy of it"
 )
+#: inplace for GELU, which PyTorch never computes in place
+INPLACE_NEW = INPLACE._replace(
+    doc="no effect on the counts: PyTorch's GELU always makes a new tensor and keeps its input"
+)
 
 
 class SavesInput(Activation):
@@ -325,6 +333,27 @@ class SavesInput(Activation):
 
     def activation_values(self, args: Args, y: Shape) -> int:
         return y[0] * y[1] * y[2]
+
+
+class Gelu(Activation):
+    """PyTorch's GELU has no in-place form: it makes a new tensor and its backward pass reads
+    its input, so its row counts its output whatever ``inplace`` says (which only lets the
+    NumPy pass, like every elementwise layer, overwrite an array nobody reads again)."""
+
+    temporaries = 4
+    keeps_output = False
+
+    def __init__(self) -> None:
+        super().__init__("GELU")
+        self.params = (INPLACE_NEW,)
+
+    def is_in_place(self, args: Args) -> bool:
+        return False
+
+    def function(self, args: Args) -> Callable[[Any, Any], Any]:
+        from ..engine.kernels import gelu
+
+        return gelu
 
 
 class Relu6(SavesInput):

@@ -155,9 +155,10 @@ def summary_line(memory: Memory) -> str:
 
 #: The legend of the layer table, under each spec, or once after a run of many.
 LEGEND = (
-    "MACs: multiply-accumulates, biases not counted (FLOPs ≈ 2 × MACs). act. MB: each "
-    "layer's output for one image at the dtype under the spec's title, MB = 1024² bytes; "
-    "in-place layers (activations with inplace=true, DROPOUT, FLATTEN, ID, SLICE) add none. "
+    "MACs: multiply-accumulates, biases not counted (FLOPs ≈ 2 × MACs). act. MB: what "
+    "training keeps of each layer for one image (its output, or what autograd saves in its "
+    "place: README, Memory) at the dtype under the spec's title, MB = 1024² bytes; in-place "
+    "layers (activations with inplace=true, DROPOUT, FLATTEN, ID, SLICE) add none. "
     "RF: receptive field in input pixels. A narrow terminal abbreviates counts (1.85G = "
     "1.85 × 10⁹) and drops columns: RF first, then act. MB, then params."
 )

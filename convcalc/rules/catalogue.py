@@ -67,7 +67,7 @@ _RULES = [
     Rule("CC402", W, "parameters over the spec's `budgets: parameters`"),
     Rule("CC403", I, "one layer holds more than half of all parameters"),
     Rule("CC501", I, "the input is not divisible by 2 as many times as the network halves it"),
-    Rule("CC502", I, "a CONV filter larger than 5 after the first CONV layer"),
+    Rule("CC502", I, "a dense CONV filter larger than 5×5 after the first CONV layer"),
     Rule("CC503", I, "one large CONV that a stack of 3×3 CONVs could replace with fewer weights"),
     Rule("CC504", W, "a stride-1 CONV whose padding is not (F − 1)/2: the volume shrinks"),
     Rule("CC505", W, "a POOL window larger than 3 (too lossy and aggressive)"),

@@ -90,13 +90,14 @@ def _conv_advice(row: Row, later: bool) -> list[Finding]:
     found = []
     (fw, fh), (sw, sh) = pair(row.args, "F"), pair(row.args, "S")
     groups, dilation = row.args["groups"], pair(row.args, "dilation")
-    if later and max(fw, fh) > 5:
+    if later and max(fw, fh) > 5 and fw * fh > 25 and not _depthwise(row):
         found.append(_at(
             "CC502",
             row,
             f"a {fw}×{fh} filter after the first CONV layer",
             "the notes: filters larger than 5×5 are only common on the very first CONV layer, "
-            "looking at the input image; use 3×3 (or at most 5×5) filters here",
+            "looking at the input image; use 3×3 (or at most 5×5) filters here, or factorise "
+            f"it into a 1×{max(fw, fh)} and a {max(fw, fh)}×1 CONV, or make it depthwise",
         ))  # fmt: skip
     if fw == fh and fw >= 5 and fw % 2 and (sw, sh) == (1, 1) and groups == 1 \
             and dilation == (1, 1):  # fmt: skip
@@ -119,6 +120,12 @@ def _conv_advice(row: Row, later: bool) -> list[Finding]:
                 "borders would be washed away too quickly\"",
             ))  # fmt: skip
     return found
+
+
+def _depthwise(row: Row) -> bool:
+    """Each filter reads one channel (groups = D1): F·F weights a channel, not F·F·D1."""
+    groups = row.args["groups"]
+    return isinstance(groups, int) and groups > 1 and groups == row.input_shapes[0][2]
 
 
 def _stack_of_3x3(row: Row, f: int) -> list[Finding]:

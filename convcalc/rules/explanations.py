@@ -268,10 +268,16 @@ Example:  input 227x227x3 through five stride-2 stages (32 does not divide 227)
 Fix:      32, 64, 96, 224, 384 or 512 wide inputs, or strides that fit""",
     "CC502": """\
 "If you must use bigger filter sizes (such as 7x7 or so), it is only common to see this on the
-very first conv layer that is looking at the input image."
+very first conv layer that is looking at the input image." A dense F×F filter costs F·F
+weights for every pair of input and output channels, at every position (49 at 7×7, against 9
+for a 3×3). The rule fires on filters of more than a 5×5's 25: a factorised filter (Inception
+v3's 1×7 and 7×1 pairs, 7 each, fewer than a 3×3) and a depthwise one (groups = D1,
+ConvNeXt's 7×7: 49 weights per channel, not per pair of channels) keep a large receptive
+field without that cost, and are spared.
 
 Example:  a 7×7 CONV in the middle of the network
-Fix:      3×3 (or at most 5×5) filters after the first layer""",
+Fix:      3×3 (or at most 5×5) filters after the first layer, a 1×7 then a 7×1 CONV, or a
+          depthwise 7×7 (groups = the input channels)""",
     "CC503": """\
 One large CONV (F ≥ 5, stride 1) has the same receptive field as a stack of (F − 1)/2 3×3
 CONVs, which have non-linearities in between and fewer parameters: the notes' 49C² against

@@ -299,8 +299,15 @@ def torch_saved_values(arch: str, shape: tuple[int, int, int]) -> tuple[int, int
                 m = nn.BatchNorm2d(c)
             elif row.type in acts:
                 m = acts[row.type](inplace=bool(args["inplace"]))
-            elif row.type == "GELU":
+            elif row.type == "GELU":  # no in-place form in PyTorch
                 m = nn.GELU()
+            elif row.type == "LRN":
+                m = nn.LocalResponseNorm(int(args["size"]), float(args["alpha"]),  # type: ignore[arg-type]
+                                         float(args["beta"]), float(args["k"]))  # type: ignore[arg-type]  # fmt: skip
+            elif row.type == "LRELU":
+                m = nn.LeakyReLU(float(args["slope"]), inplace=bool(args["inplace"]))  # type: ignore[arg-type]
+            elif row.type == "ELU":
+                m = nn.ELU(float(args["alpha"]), inplace=bool(args["inplace"]))  # type: ignore[arg-type]
             elif row.type == "LN":
                 ln = nn.LayerNorm(c, eps=float(args["eps"]))  # type: ignore[arg-type]
                 params.extend(ln.parameters())
@@ -348,6 +355,37 @@ def torch_saved_values(arch: str, shape: tuple[int, int, int]) -> tuple[int, int
     ],
 )
 def test_training_activations_are_what_torch_saves(arch: str) -> None:
+    theirs, ours = torch_saved_values(arch, (6, 5, 3))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        # ConvNeXt's MLP: GELU keeps its input and makes a new output, which LINEAR keeps
+        "INPUT -> CONV(8, F=1) -> LINEAR(32) -> GELU -> LINEAR(8) -> CONV(8, F=1)",
+        # an output read only by an ADD is let go unless its layer's backward reads it
+        "INPUT -> CONV(8, F=1) -> ADD{ CONV(8, F=1) -> GELU | CONV(8, F=1) -> GELU } "
+        "-> CONV(8, F=1)",
+        # out of place, LRELU and ELU keep their input: the second operand is let go
+        "INPUT -> CONV(8, F=1) -> ADD{ CONV(8, F=1) -> LRELU(0.1, inplace=false) "
+        "| CONV(8, F=1) -> ELU(inplace=false) } -> CONV(8, F=1)",
+        "INPUT -> CONV(8, F=1) -> ADD{ CONV(8, F=1) -> ELU(inplace=false) "
+        "| CONV(8, F=1) -> LRELU(0.2, inplace=false) } -> CONV(8, F=1)",
+        # in place, leaky_relu_ and elu_ keep their result, the overwritten input
+        "INPUT -> CONV(8, F=1) -> ADD{ CONV(8, F=1) -> BN | CONV(8, F=1) -> LRELU(0.1) } "
+        "-> CONV(8, F=1)",
+        "INPUT -> CONV(8, F=1) -> ADD{ CONV(8, F=1) -> BN | CONV(8, F=1) -> ELU } "
+        "-> CONV(8, F=1)",
+        "INPUT -> CONV(8, F=3, P=1) -> LRELU(0.1) -> CONV(8, F=1) -> ELU(0.5) -> CONV(8, F=1) "
+        "-> GELU -> CONV(8, F=1)",
+        # local_response_norm is built from elementwise ops: it keeps its input, the padded
+        # squares, the base of the power and the divisor
+        "INPUT -> CONV(8, F=3, P=1) -> RELU -> LRN -> CONV(8, F=1)",
+        "INPUT -> CONV(8, F=1) -> LRN(size=3, k=1.0) -> CONV(8, F=1)",
+    ],
+)
+def test_gelu_lrelu_elu_and_lrn_keep_what_torch_saves(arch: str) -> None:
     theirs, ours = torch_saved_values(arch, (6, 5, 3))
     assert ours == theirs
 

@@ -10,9 +10,10 @@ thread. It compares, for each spec:
   ConvTranspose2d: input values × out_channels/groups × kh × kw; Linear: in × out; from each
   module's own attributes), in total;
 - the output shape;
-- every CONV, TCONV, POOL and FC row's output W×H×D in execution order, against the outputs of
-  torch's Conv2d, ConvTranspose2d, Linear and max/average pools (not the adaptive ones, which
-  convcalc writes GAP or ID), and the geometry of those layers (kernel, stride, padding,
+- every CONV, TCONV, POOL, FC and LINEAR row's output W×H×D in execution order, against the
+  outputs of torch's Conv2d, ConvTranspose2d, Linear (on N×C an FC, on ConvNeXt's N×H×W×C a
+  LINEAR) and max/average pools (not the adaptive ones, which convcalc writes GAP, APOOL or
+  ID), and the geometry of those layers (kernel, stride, padding,
   dilation, groups, bias; pool type and rounding), which catches a (width, height) pair written
   the wrong way round where the shapes cannot (Inception v3's 1×7 and 7×1 convs on 17×17).
 
@@ -68,25 +69,17 @@ BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
     "squeezenet1-0": ("squeezenet1_0", {}),
     "squeezenet1-1": ("squeezenet1_1", {}),
     "regnet-x-400mf": ("regnet_x_400mf", {}),
+    "regnet-y-400mf": ("regnet_y_400mf", {}),
+    "mobilenet-v3-small": ("mobilenet_v3_small", {}),
+    "mobilenet-v3-large": ("mobilenet_v3_large", {}),
+    "efficientnet-b0": ("efficientnet_b0", {}),
+    "shufflenet-v2-x1-0": ("shufflenet_v2_x1_0", {}),
+    "convnext-tiny": ("convnext_tiny", {}),
 }
 
 # RegNet's BlockParams computes its widths with torch.arange and .tolist(), which cannot run on
 # the meta device: built on the CPU (5.5M parameters, a fraction of a second).
-NOT_ON_META = {"regnet-x-400mf"}
-
-# convcalc lists the projection of a SKIP that opens an ADD after the ADD's other branch;
-# RegNet computes proj(x) + f(x), projection first (test_regnet_rows_once_projections_run_first
-# checks that this is the only difference).
-SKIP_ORDER_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="convcalc bug: a SKIP that opens an ADD lists its projection rows after the other "
-    "branch; torchvision's ResBottleneckBlock runs proj(x) before f(x)",
-)
-
-
-def cases() -> list[Any]:
-    return [pytest.param(n, marks=SKIP_ORDER_BUG) if n.startswith("regnet") else n
-            for n in BUILDERS]  # fmt: skip
+NOT_ON_META = {"regnet-x-400mf", "regnet-y-400mf"}
 
 
 class Layer(NamedTuple):
@@ -132,9 +125,13 @@ def conv_layer(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> Layer
 
 
 def fc_layer(module: nn.Module, _: tuple[Any, ...], output: Any) -> Layer:
+    """An FC on N×C, or a LINEAR at every position of N×H×W×C (ConvNeXt's MLP)."""
     geometry = (module.out_features, module.bias is not None)
     macs = module.in_features * module.out_features
-    return Layer("FC", wh_d(tuple(output.shape)), geometry, macs)
+    if output.dim() == 2:
+        return Layer("FC", wh_d(tuple(output.shape)), geometry, macs)
+    _, h, w, c = output.shape
+    return Layer("LINEAR", (w, h, c), geometry, macs * h * w)
 
 
 HOOKED: dict[type, Callable[[nn.Module, tuple[Any, ...], Any], Layer]] = {
@@ -235,7 +232,7 @@ def convcalc_layers(rows: Sequence[convcalc.Row]) -> list[Layer]:
             geometry = (g["K"], g["F"], g["S"], g["P"], g["dilation"], g["groups"], g["bias"])
         elif r.type == "POOL":
             geometry = (r.args["type"], r.args["F"], r.args["S"], r.args["P"], r.args["ceil"])
-        elif r.type == "FC":
+        elif r.type in ("FC", "LINEAR"):
             geometry = (r.args["K"], r.args["bias"])
         else:
             continue
@@ -262,7 +259,7 @@ def describe(layers: list[Layer], i: int) -> str:
     return f"layer {i} of {len(layers)}: {layers[i] if i < len(layers) else None}"
 
 
-@pytest.mark.parametrize("name", cases())
+@pytest.mark.parametrize("name", list(BUILDERS))
 def test_layer_outputs_in_execution_order(name: str) -> None:
     a, torch_ = both(name)
     mine = [(x.type, x.output) for x in convcalc_layers(a.rows)]
@@ -272,7 +269,7 @@ def test_layer_outputs_in_execution_order(name: str) -> None:
         assert m == t, describe(torch_.layers, i)
 
 
-@pytest.mark.parametrize("name", cases())
+@pytest.mark.parametrize("name", list(BUILDERS))
 def test_layer_geometry_in_execution_order(name: str) -> None:
     a, torch_ = both(name)
     mine = [(x.type, x.geometry, x.macs) for x in convcalc_layers(a.rows)]
@@ -282,22 +279,12 @@ def test_layer_geometry_in_execution_order(name: str) -> None:
         assert m == t, describe(torch_.layers, i)
 
 
-def projections_first(rows: Sequence[convcalc.Row]) -> list[convcalc.Row]:
-    """The rows with each SKIP projection moved in front of its sibling branch, where the fix
-    of the SKIP order bug will put it (a no-op once it is fixed)."""
-    moved = list(rows)
-    for head in [r for r in rows if r.name.startswith("skip") and r.name.endswith(".conv")]:
-        prefix = head.name.removesuffix("conv")
-        group = [r for r in moved if r.name.startswith(prefix)]  # skipN.conv, skipN.bn
-        for r in group:
-            moved.remove(r)
-        first = next(i for i, r in enumerate(moved) if r.inputs == head.inputs)
-        moved[first:first] = group
-    return moved
-
-
-def test_regnet_rows_once_projections_run_first() -> None:
-    """The xfail above is the SKIP order bug and nothing else."""
-    a, torch_ = both("regnet-x-400mf")
-    assert sum(r.name.endswith(".conv") for r in a.rows) == 4  # one projection per stage
-    assert convcalc_layers(projections_first(a.rows)) == torch_.layers
+@pytest.mark.parametrize("input", [(256, 256, 3), (320, 240, 3)])
+@pytest.mark.parametrize("name", ["alexnet-torchvision", "vgg16-bn"])
+def test_the_adaptive_pool_holds_at_other_inputs(name: str, input: Shape) -> None:
+    """AdaptiveAvgPool2d keeps the classifier's input at 6×6 (7×7) at any size: APOOL too."""
+    a = convcalc.analyze(convcalc.load(name), input=input)
+    torch_ = observe(name, input)
+    assert (a.totals.params, a.totals.macs, a.output) == (
+        torch_.params, sum(layer.macs for layer in torch_.layers), torch_.output)
+    assert convcalc_layers(a.rows) == torch_.layers

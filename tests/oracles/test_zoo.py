@@ -75,6 +75,12 @@ PUBLISHED = {
     "mnasnet1-0": (IMAGENET, 4_383_312, 314_415_872),
     "regnet-x-400mf": (IMAGENET, 5_495_976, 413_812_608),
     "vgg16-bn": (IMAGENET, 138_365_992, 15_470_264_320),
+    "mobilenet-v3-large": (IMAGENET, 5_483_032, 216_589_760),
+    "mobilenet-v3-small": (IMAGENET, 2_542_856, 56_510_400),
+    "efficientnet-b0": (IMAGENET, 5_288_548, 385_814_752),
+    "shufflenet-v2-x1-0": (IMAGENET, 2_278_604, 144_907_992),
+    "regnet-y-400mf": (IMAGENET, 4_344_144, 401_842_848),
+    "convnext-tiny": (IMAGENET, 28_589_128, 4_455_531_264),
     # on 299×299×3 without the auxiliary classifier (it only runs in training): torchvision's
     # 27,161,264 minus AuxLogits' 1×1 conv 768 → 128 and 5×5 conv 128 → 768 (no bias, each
     # with a BN) and its FC 768 → 1000

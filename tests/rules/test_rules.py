@@ -84,6 +84,33 @@ def test_rule_fires_and_does_not(code: str, fires: str, shape: str, quiet: str,
     assert code not in codes(check(spec(quiet, quiet_shape)))
 
 
+@pytest.mark.parametrize(
+    ("arch", "fires"),
+    [
+        ("CONV(64, F=7, P=3)", True),
+        ("CONV(64, F=(7, 6), P=3)", True),  # 42 weights a channel pair
+        ("CONV(64, F=(7, 5), P=(3, 2))", True),  # 35: more than a 5×5's 25
+        ("CONV(64, F=7, P=3, groups=32)", True),  # grouped, but not depthwise
+        # Inception v3's factorised 1×7 and 7×1: 7 weights a channel pair, fewer than 3×3
+        ("CONV(64, F=(7, 1), P=(3, 0)) -> CONV(64, F=(1, 7), P=(0, 3))", False),
+        ("CONV(64, F=(7, 3), P=(3, 1))", False),  # 21
+        ("CONV(64, F=7, P=3, groups=64)", False),  # ConvNeXt's depthwise 7×7
+        ("CONV(128, F=7, P=3, groups=64)", False),  # depthwise with a multiplier
+    ],
+)
+def test_cc502_spares_factorised_and_depthwise_filters(arch: str, fires: bool) -> None:
+    a = check(spec(f"INPUT -> CONV(64, F=3, P=1) -> {arch}", "17x17x3"))
+    assert ("CC502" in codes(a)) is fires
+
+
+def test_cc502_quiet_on_inception_v3_and_convnext_and_its_help_names_both() -> None:
+    for name in ("inception-v3", "convnext-tiny"):
+        assert "CC502" not in codes(convcalc.analyze(convcalc.load(name))), name
+    (f,) = [f for f in check(spec("INPUT -> CONV(8, F=1) -> CONV(8, F=7, P=3)", "9x9x3")).findings
+            if f.code == "CC502"]  # fmt: skip
+    assert f.help is not None and "a 1×7 and a 7×1 CONV, or make it depthwise" in f.help
+
+
 def test_cc503_counts_the_notes_parameters() -> None:
     (f,) = [f for f in check(spec("INPUT -> CONV(64, F=7, P=3)", "32x32x64")).findings
             if f.code == "CC503"]  # fmt: skip
