@@ -2,7 +2,8 @@
 
 Rows are facts only (shapes, counts, receptive fields); reports format them. The walk stops
 at the first error that leaves no shape to propagate (an output below 1, a merge whose
-branches disagree) and returns what it has, with ``output`` None.
+branches disagree) and returns what it has, with ``output`` None: the rows it analysed keep
+their findings and design advice, and the error's help names the layers that led to it.
 
 The walk asks each layer type and merge for its arithmetic (layers/) and hands what it finds
 to the rules, which live with their families: rules/windows.py (CC2xx, the CC111 window
@@ -25,7 +26,7 @@ from ..layers.resizing import Slice
 from ..layers.vocabulary import KINDS, LAYERS
 from ..records import Args, ArgValue, IntPair, Row, Shape, Totals
 from ..rules import budgets, merges, windows
-from ..rules.design import advise
+from ..rules.design import advise, shrinking_layers
 from ..rules.lint import LintConfig
 from ..rules.lint import apply as lint_apply
 from ..rules.nodes import check_volume
@@ -148,7 +149,10 @@ class Analyzer:
         spatial = None
         axes = layer.axes(args, x)
         if axes is not None:
-            spatial = self.window(node, layer, args, axes)
+            try:
+                spatial = self.window(node, layer, args, axes)
+            except FindingError as exc:
+                raise self.with_cause(exc, state.row) from None
         if "groups" in args:
             windows.check_groups(node, args, x)
         if isinstance(layer, Slice):
@@ -194,6 +198,15 @@ class Analyzer:
         if pending is not None:
             self.pending.append(pending)
         return (axes[0].ceil, axes[1].ceil) if ceil else (axes[0].floor, axes[1].floor)
+
+    def with_cause(self, exc: FindingError, last: int) -> FindingError:
+        """A window that does not fit (CC203), its help led by the layers that shrank the
+        volume on the way to it: "conv1–conv6 shrink the volume by 2 each; P=1 keeps it"."""
+        found = exc.finding
+        cause = shrinking_layers(self.rows, last) if found.code == "CC203" else None
+        if cause is None:
+            return exc
+        return FindingError(found._replace(help=f"{cause}\n{found.help}" if found.help else cause))
 
     # -- merges ---------------------------------------------------------------------------
 
@@ -374,6 +387,7 @@ def analyze(
             optimizer=optimizer or spec.optimizer,
         )
         analyzer.findings.extend(budgets.memory_findings(spec, rows, totals, memory))
+    if rows:  # the advice on every row analysed, also when an error stopped the walk
         analyzer.findings.extend(advise(rows, shape))
     config = spec.lint.merged(lint) if lint is not None else spec.lint
     kept = lint_apply(analyzer.findings, config, stopper=stopper)

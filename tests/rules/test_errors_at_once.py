@@ -1,0 +1,50 @@
+"""Issue 14: an analysis that stops at an error still reports what it found before the stop,
+and the help of the error names the layers that led to it."""
+
+from __future__ import annotations
+
+from ..support import check, spec
+
+THREE_STAGES = "INPUT -> [[CONV(32) -> RELU]*2 -> POOL]*3 -> [FC(256) -> RELU]*2 -> FC(10)"
+
+
+def test_error_keeps_the_design_advice_of_the_rows_before_it() -> None:
+    a = check(spec(THREE_STAGES))
+    assert a.output is None
+    assert [(f.code, f.layer) for f in a.findings if f.code == "CC504"] == [
+        ("CC504", f"conv{i}")
+        for i in range(1, 6)  # conv6 covers its 3×3 input
+    ]
+    (error,) = [f for f in a.findings if f.severity.name == "ERROR"]
+    assert error.code == "CC203" and error.layer == "pool3"
+
+
+def test_error_help_names_the_layers_that_shrank_the_volume() -> None:
+    a = check(spec(THREE_STAGES))
+    (error,) = [f for f in a.findings if f.code == "CC203"]
+    assert error.help is not None
+    assert error.help.splitlines()[0] == ("conv1–conv6 shrink the volume by 2 each; P=1 keeps it")
+
+
+def test_error_help_lists_scattered_shrinking_layers() -> None:
+    text = "INPUT -> CONV(8, F=5) -> CONV(8, F=3, P=1) -> CONV(8, F=3) -> POOL(F=8, S=8)"
+    a = check(spec(text, "10x10x3"))
+    (error,) = [f for f in a.findings if f.code == "CC203"]
+    assert error.help is not None
+    assert error.help.splitlines()[0] == (
+        "conv1 and conv3 shrink the volume by 4 and 2; P=2 and P=1 keep it"
+    )
+
+
+def test_error_help_without_shrinking_layers_is_the_generic_one() -> None:
+    a = check(spec("INPUT -> CONV(8, F=3, P=1) -> POOL(F=8, S=8)", "4x4x3"))
+    (error,) = [f for f in a.findings if f.code == "CC203"]
+    assert error.help == "pad more, use a smaller filter, or remove a pooling layer before this"
+
+
+def test_error_inside_a_branch_names_only_the_layers_on_its_path() -> None:
+    text = "INPUT -> CONV(8, F=3) -> ADD{ CONV(8, F=3, P=1) | CONV(8, F=5) -> POOL(F=8, S=8) }"
+    a = check(spec(text, "10x10x3"))
+    (error,) = [f for f in a.findings if f.code == "CC203"]
+    assert error.help is not None
+    assert error.help.splitlines()[0].startswith("conv1 and conv3 shrink the volume")
