@@ -374,7 +374,7 @@ def analyze(
         output = analyzer.run(graph)
     except FindingError as exc:
         stopper = exc.finding
-        analyzer.findings.append(stopper)
+        analyzer.findings.extend(exc.findings)  # every error of an expansion, or the one stop
     analyzer.finish(complete=output is not None)
     rows = tuple(analyzer.rows)
     totals = Totals.of(rows)
