@@ -1,4 +1,4 @@
-"""The command line (CONTRACT §7): options, formats and exit codes, never a traceback."""
+"""The command line (README, Commands): options, formats and exit codes, never a traceback."""
 
 from __future__ import annotations
 

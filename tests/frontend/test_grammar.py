@@ -1,4 +1,4 @@
-"""The Arrow+ grammar (CONTRACT §2): each construct expands to the layers it should."""
+"""The Arrow+ grammar (README, The arrow grammar): each construct expands to its layers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Strides that don't fit (CONTRACT §4): grading by rounding mode, and the fixes in `help`."""
+"""Strides that don't fit (README, Strides that don't fit): grading by rounding mode, and the
+fixes in `help`."""
 
 from __future__ import annotations
 

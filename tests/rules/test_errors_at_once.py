@@ -3,7 +3,7 @@ and the help of the error names the layers that led to it."""
 
 from __future__ import annotations
 
-from ..support import check, spec
+from ..support import ROOT, check, spec
 
 THREE_STAGES = "INPUT -> [[CONV(32) -> RELU]*2 -> POOL]*3 -> [FC(256) -> RELU]*2 -> FC(10)"
 
@@ -48,3 +48,15 @@ def test_error_inside_a_branch_names_only_the_layers_on_its_path() -> None:
     (error,) = [f for f in a.findings if f.code == "CC203"]
     assert error.help is not None
     assert error.help.splitlines()[0].startswith("conv1 and conv3 shrink the volume")
+
+
+def test_no_citation_of_a_file_users_do_not_have() -> None:
+    """The design contract is the developers' file: code, messages and README cite the
+    README's own sections instead."""
+    paths = [
+        ROOT / "README.md",
+        *(ROOT / "convcalc").rglob("*.py"),
+        *(ROOT / "tests").rglob("*.py"),
+    ]
+    cited = [p.name for p in paths if "CONTRACT §" in p.read_text(encoding="utf-8")]
+    assert cited == ["test_errors_at_once.py"]
