@@ -3,7 +3,7 @@ and the help of the error names the layers that led to it."""
 
 from __future__ import annotations
 
-from ..support import ROOT, check, spec
+from ..support import ROOT, check, run, spec
 
 THREE_STAGES = "INPUT -> [[CONV(32) -> RELU]*2 -> POOL]*3 -> [FC(256) -> RELU]*2 -> FC(10)"
 
@@ -60,3 +60,16 @@ def test_no_citation_of_a_file_users_do_not_have() -> None:
     ]
     cited = [p.name for p in paths if "CONTRACT §" in p.read_text(encoding="utf-8")]
     assert cited == ["test_errors_at_once.py"]
+
+
+def test_readme_cc201_example_is_what_the_tool_prints() -> None:
+    """The README's first example (`convcalc check alexnet-224`): each line of its CC201
+    help is a line the tool prints, TensorFlow's 'same' padding (7) included."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("$ convcalc check alexnet-224") :]
+    block = block[: block.index("```")]
+    start = block.index("  help: ")
+    shown = [line.strip() for line in block[start:].splitlines() if line.strip()]
+    assert any("padding='same' pads 7" in line for line in shown)
+    printed = {line.strip() for line in run("check", "alexnet-224").output.splitlines()}
+    assert [line for line in shown if line not in printed] == []
