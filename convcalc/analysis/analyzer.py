@@ -241,7 +241,10 @@ class Analyzer:
         shapes = [s.shape for s in states]
         y = merge.output(shapes)
         if y is None:
-            raise merges.mismatch(node, merge, shapes, skipped=bool(deferred))
+            def cause(j: int) -> str | None:  # the layers of branch j that shrank it
+                return shrinking_layers(self.rows, states[j].row, since=spans[j].start)
+
+            raise merges.mismatch(node, merge, shapes, bool(deferred), state.shape, cause)
         check_volume(node, y)
         size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
         # a branch that broadcasts (MUL's 1×1×D) sees everything; the grid is the others'

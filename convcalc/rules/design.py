@@ -254,15 +254,16 @@ def _modern_layers(rows: Sequence[Row]) -> list[Finding]:
     return found
 
 
-def shrinking_layers(rows: Sequence[Row], last: int) -> str | None:
+def shrinking_layers(rows: Sequence[Row], last: int, since: int = 0) -> str | None:
     """The help line naming the stride-1 CONVs on the way to row ``last`` that shrank the
     volume (CC504's), and the padding that keeps it: the likely cause of a window that no
-    longer fits (CC203). "conv1–conv6 shrink the volume by 2 each; P=1 keeps it"."""
+    longer fits (CC203), or of a branch that no longer matches its siblings (from row
+    ``since``). "conv1–conv6 shrink the volume by 2 each; P=1 keeps it"."""
     path: set[int] = set()
     todo = [last]
     while todo:
         j = todo.pop()
-        if j not in path:
+        if j not in path and j >= since:
             path.add(j)
             todo.extend(rows[j].inputs)
     culprits = [

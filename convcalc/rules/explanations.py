@@ -162,7 +162,9 @@ Example:  CONV(64, F=3, S=2, P=1) on 56: (56 − 3 + 2)/2 + 1 = 28.5 → 28
 Fix:      none needed; P=0 or an odd input would make it exact""",
     "CC203": """\
 The output would be smaller than 1 pixel: the window does not fit in the (padded) input, or a
-TCONV's padding removes everything.
+TCONV's padding removes everything. The help names the stride-1 CONVs on the way that shrank
+the volume ("conv1–conv6 shrink the volume by 2 each; P=1 keeps it"), and the findings of the
+layers before it, the design advice included, are reported with it.
 
 Example:  8x8 input, [CONV(16, F=5) -> POOL]*3
 Fix:      pad (P=2 keeps 8x8 at F=5), use smaller filters, or fewer pooling layers""",
@@ -206,12 +208,16 @@ SLICE(D/2, D).
 Example:  INPUT -> CAT{ SLICE(0, 58) | SLICE(58, 120) -> CONV(58, F=1) }   (on 116 channels)
 Fix:      INPUT -> CAT{ SLICE(0, 58) | SLICE(58, 116) -> CONV(58, F=1) }""",
     "CC301": """\
-ADD sums its branches, so they need the same W×H×D; the message lists every branch's shape.
+ADD sums its branches, so they need the same W×H×D; the message lists every branch's shape,
+the caret marks the branch that differs from the others, and the help names the layers in it
+that shrank it.
 
 Example:  ADD{ CONV(16, P=1) | CONV(32, S=2) }
 Fix:      make the shapes equal, or end a branch with SKIP to project it""",
     "CC302": """\
-CAT concatenates along depth, so the branches need the same width and height.
+CAT concatenates along depth, so the branches need the same width and height. The caret
+marks the branch that differs from the others, and the help names the layers in it that
+shrank it ("conv2 shrinks the volume by 2; P=1 keeps it").
 
 Example:  CAT{ CONV(16, P=1) | CONV(16) }          (32x32 against 30x30)
 Fix:      CAT{ CONV(16, P=1) | CONV(16, P=1) }""",

@@ -80,7 +80,7 @@ def test_github_escaping() -> None:
     kinds = ["::error", *["::warning"] * 3, *["::notice"] * 2]
     assert [line.split(" ", 1)[0] for line in lines] == kinds
     assert lines[0].startswith(
-        "::error file=tests/data/mixed.yaml,line=6,col=6,endColumn=9,title=CC301 (error)::"
+        "::error file=tests/data/mixed.yaml,line=6,col=26,endColumn=39,title=CC301 (error)::"
     )
     assert "%0Ahelp: " in lines[0]
 

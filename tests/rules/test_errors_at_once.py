@@ -73,3 +73,25 @@ def test_readme_cc201_example_is_what_the_tool_prints() -> None:
     assert any("padding='same' pads 7" in line for line in shown)
     printed = {line.strip() for line in run("check", "alexnet-224").output.splitlines()}
     assert [line for line in shown if line not in printed] == []
+
+
+def test_cat_mismatch_points_at_the_branch_that_differs_and_says_how_to_fix_it() -> None:
+    arch = "INPUT -> CAT{ CONV(16, P=1) | CONV(16) } -> FC(10)"
+    a = check(spec(arch))
+    (error,) = [f for f in a.findings if f.code == "CC302"]
+    column = 3 + arch.index("CONV(16) }")  # the second branch, in the indented block
+    assert (error.location.column, error.location.end_column) == (column, column + 8)
+    assert error.help == (
+        "conv2 shrinks the volume by 2; P=1 keeps it\n"
+        "CAT joins volumes of the same width and height along the depth: branch 2 is 30×30, "
+        "branch 1 is 32×32"
+    )
+
+
+def test_add_mismatch_points_at_the_branch_that_differs() -> None:
+    arch = "INPUT -> CONV(16, P=1) -> ADD{ CONV(16, P=1) | CONV(32, P=1) -> BN }"
+    a = check(spec(arch))
+    (error,) = [f for f in a.findings if f.code == "CC301"]
+    start, end = 3 + arch.index("CONV(32"), 3 + arch.index(" }")
+    assert (error.location.column, error.location.end_column) == (start, end)
+    assert error.help == "end a branch with SKIP to project it to its sibling's shape"
