@@ -95,3 +95,18 @@ def test_add_mismatch_points_at_the_branch_that_differs() -> None:
     start, end = 3 + arch.index("CONV(32"), 3 + arch.index(" }")
     assert (error.location.column, error.location.end_column) == (start, end)
     assert error.help == "end a branch with SKIP to project it to its sibling's shape"
+
+
+def test_a_section_key_at_the_top_level_is_moved_and_a_misspelt_key_is_not() -> None:
+    import convcalc
+
+    text = "name: t\ninput: 32x32x3\noptimiser: adam\nnmae: x\nwarn_at: 3\narch: INPUT -> FC(2)\n"
+    try:
+        convcalc.load_text(text, "spec.yaml")
+    except convcalc.SpecError as exc:
+        messages = [f.message for f in exc.findings]
+    assert messages == [
+        "unknown key `optimiser`; did you mean `memory: {optimizer: adam}`?",
+        "unknown key `nmae`; did you mean `name`?",
+        "unknown key `warn_at`",
+    ]
