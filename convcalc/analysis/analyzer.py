@@ -68,6 +68,7 @@ class Analyzer:
         self.rows: list[Row] = []
         self.findings: list[Finding] = []
         self.pending: list[windows.Pending] = []
+        self.branches = 0  # how many merge branches the walk is inside
 
     def run(self, graph: LayerGraph) -> Shape:
         first = graph.nodes[0]
@@ -193,7 +194,9 @@ class Analyzer:
         """The windows along width and height, floored or (where the layer says) ceiled."""
         ceil = layer.rounds_up(args, self.rounding)
         windows.check_window(node, layer, axes, ceil)
-        notes, pending = windows.window_findings(node, layer, args, axes, ceil, self.rounding)
+        notes, pending = windows.window_findings(
+            node, layer, args, axes, ceil, self.rounding, in_branch=self.branches > 0
+        )
         self.findings.extend(notes)
         if pending is not None:
             self.pending.append(pending)
@@ -221,7 +224,7 @@ class Analyzer:
                 deferred.append(i)
                 results.append(None)
             else:
-                results.append(self.sequence(branch, state))
+                results.append(self.branch(branch, state))
             spans.append(range(start, len(self.rows)))
         for i in deferred:
             branch = node.branches[i]
@@ -231,7 +234,7 @@ class Analyzer:
             if not merge.takes_skip or not targets:
                 raise merges.unmatched_skip(skip, merge)
             start = len(self.rows)
-            before = self.sequence(branch[:-1], state)
+            before = self.branch(branch[:-1], state)
             results[i] = self.skip(skip, before, targets[0])
             spans[i] = range(start, len(self.rows))
         if deferred:  # a SKIP's rows were made after its siblings': put them where written
@@ -241,6 +244,7 @@ class Analyzer:
         shapes = [s.shape for s in states]
         y = merge.output(shapes)
         if y is None:
+
             def cause(j: int) -> str | None:  # the layers of branch j that shrank it
                 return shrinking_layers(self.rows, states[j].row, since=spans[j].start)
 
@@ -267,6 +271,14 @@ class Analyzer:
         row = self._add(fake, tuple(inputs), tuple(shapes), y, rf, 0, 0, 0, 0, volume,
                         in_place=in_place)  # fmt: skip
         return _State(row, y, rf)
+
+    def branch(self, nodes: list[Node], state: _State) -> _State:
+        """A merge's branch: its layers' fixes must keep the size its siblings give."""
+        self.branches += 1
+        try:
+            return self.sequence(nodes, state)
+        finally:
+            self.branches -= 1
 
     def reorder(self, order: list[int]) -> dict[int, int]:
         """Put the rows from ``order[0]`` on in that order (the rows of a merge's branches,
@@ -332,7 +344,9 @@ class Analyzer:
             "K": k, "F": (1, 1), "S": (stride[0], stride[1]), "P": (0, 0), "dilation": (1, 1),
             "groups": 1, "bias": False,
         }  # fmt: skip
-        self.findings.append(merges.projection(node, k, stride, x, target))
+        unusual = merges.projection(node, k, stride, x, target)
+        if unusual is not None:
+            self.findings.append(unusual)
         mid = self.layer(node, state, type_="CONV", name=f"{node.name}.conv", args=conv_args)
         return self.layer(node, mid, type_="BN", name=f"{node.name}.bn", args={"eps": 1e-5})
 

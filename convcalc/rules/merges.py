@@ -157,8 +157,13 @@ def no_skip_stride(node: LayerNode, x: Shape, target: Shape, i: int) -> FindingE
     )
 
 
-def projection(node: LayerNode, k: int, stride: Sequence[int], x: Shape, target: Shape) -> Finding:
-    """CC304: the projection a SKIP became to match its sibling branch."""
+def projection(
+    node: LayerNode, k: int, stride: Sequence[int], x: Shape, target: Shape
+) -> Finding | None:
+    """CC304: the projection a SKIP became to match its sibling branch, when it is not the
+    textbook one (ResNet's: stride 1 or 2 alike on both axes, to as many channels or more)."""
+    if stride[0] == stride[1] and stride[0] in (1, 2) and k >= x[2]:
+        return None
     s_text = str(stride[0]) if stride[0] == stride[1] else f"({stride[0]}, {stride[1]})"
     return at(
         node,
