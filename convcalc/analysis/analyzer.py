@@ -371,22 +371,23 @@ def analyze(
     dtype: str | None = None,
     optimizer: str | None = None,
     lint: LintConfig | None = None,
+    graph: LayerGraph | None = None,
 ) -> Analysis:
     """Expand a spec and propagate shapes, counts, memory and findings through it.
 
     ``input`` overrides the spec's input volume, ``variables`` its ``vars`` (like --set),
     ``rounding`` its rounding mode; ``batch``, ``dtype`` and ``optimizer`` the memory
-    estimate's; ``lint`` selects and re-grades rules over the spec's own `lint:`. Problems
-    are findings in the result, never exceptions.
+    estimate's; ``lint`` selects and re-grades rules over the spec's own `lint:`; ``graph``,
+    an expanded graph to analyse instead of the spec's (a converted one). Problems are
+    findings in the result, never exceptions.
     """
     shape = input or spec.input
     mode = rounding or spec.rounding
     analyzer = Analyzer(spec, shape, mode)
-    graph = None
     output: Shape | None = None
     stopper = None
     try:
-        graph = build(spec, variables)
+        graph = graph or build(spec, variables)
         analyzer.findings.extend(graph.findings)
         output = analyzer.run(graph)
     except FindingError as exc:

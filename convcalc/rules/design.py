@@ -84,7 +84,9 @@ def _conv_advice(row: Row, later: bool) -> list[Finding]:
     found = []
     (fw, fh), (sw, sh) = pair(row.args, "F"), pair(row.args, "S")
     groups, dilation = row.args["groups"], pair(row.args, "dilation")
-    if later and max(fw, fh) > 5:
+    size = row.input_shapes[0]
+    covers = fw >= size[0] and fh >= size[1]  # an FC written as a CONV (convert --fc-to-conv)
+    if later and max(fw, fh) > 5 and not covers:
         found.append(_at(
             "CC502",
             row,
@@ -93,11 +95,11 @@ def _conv_advice(row: Row, later: bool) -> list[Finding]:
             "looking at the input image; use 3×3 (or at most 5×5) filters here",
         ))  # fmt: skip
     if fw == fh and fw >= 5 and fw % 2 and (sw, sh) == (1, 1) and groups == 1 \
-            and dilation == (1, 1):  # fmt: skip
+            and dilation == (1, 1) and not covers:  # fmt: skip
         found += _stack_of_3x3(row, fw)
     shrink = shrinks(row)
     if shrink is not None:
-        size, out = row.input_shapes[0], row.output
+        out = row.output
         change, keep = shrink
         what = "shrinks" if change > 0 else "grows"
         found.append(_at(

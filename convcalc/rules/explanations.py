@@ -279,7 +279,8 @@ Example:  input 227x227x3 through five stride-2 stages (32 does not divide 227)
 Fix:      32, 64, 96, 224, 384 or 512 wide inputs, or strides that fit""",
     "CC502": """\
 "If you must use bigger filter sizes (such as 7x7 or so), it is only common to see this on the
-very first conv layer that is looking at the input image."
+very first conv layer that is looking at the input image." A filter that covers its whole
+input (an FC written as a CONV, as `convert --fc-to-conv` writes them) is not reported.
 
 Example:  a 7×7 CONV in the middle of the network
 Fix:      3×3 (or at most 5×5) filters after the first layer""",
