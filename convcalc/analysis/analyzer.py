@@ -371,16 +371,31 @@ def analyze(
     dtype: str | None = None,
     optimizer: str | None = None,
     lint: LintConfig | None = None,
-    graph: LayerGraph | None = None,
 ) -> Analysis:
     """Expand a spec and propagate shapes, counts, memory and findings through it.
 
     ``input`` overrides the spec's input volume, ``variables`` its ``vars`` (like --set),
     ``rounding`` its rounding mode; ``batch``, ``dtype`` and ``optimizer`` the memory
-    estimate's; ``lint`` selects and re-grades rules over the spec's own `lint:`; ``graph``,
-    an expanded graph to analyse instead of the spec's (a converted one). Problems are
-    findings in the result, never exceptions.
+    estimate's; ``lint`` selects and re-grades rules over the spec's own `lint:`. Problems
+    are findings in the result, never exceptions.
     """
+    return analyze_graph(spec, None, input=input, variables=variables, rounding=rounding,
+                         batch=batch, dtype=dtype, optimizer=optimizer, lint=lint)  # fmt: skip
+
+
+def analyze_graph(
+    spec: Spec,
+    graph: LayerGraph | None,
+    *,
+    input: Shape | None = None,
+    variables: Mapping[str, int | bool] | None = None,
+    rounding: str | None = None,
+    batch: int | None = None,
+    dtype: str | None = None,
+    optimizer: str | None = None,
+    lint: LintConfig | None = None,
+) -> Analysis:
+    """:func:`analyze` of an expanded graph (a converted one), or of the spec's when None."""
     shape = input or spec.input
     mode = rounding or spec.rounding
     analyzer = Analyzer(spec, shape, mode)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from ..expansion.graph import LayerGraph, LayerNode, MergeNode, Node
 from ..records import ArgValue, Shape
 from ..rules.lint import LintConfig
-from .analyzer import Analysis, analyze
+from .analyzer import Analysis, analyze_graph
 
 
 def conv_args(row_input: Shape, fc: Mapping[str, ArgValue]) -> dict[str, ArgValue]:
@@ -79,5 +79,5 @@ def fc_to_conv(analysis: Analysis, input: Shape | None = None) -> Analysis:
     graph = converted_graph(analysis)
     ignore = sliding_ignores(analysis, input)
     lint = LintConfig(None, ignore, {}) if ignore else None
-    return analyze(analysis.spec, input=input or analysis.input, rounding=analysis.rounding,
-                   lint=lint, graph=graph)  # fmt: skip
+    return analyze_graph(analysis.spec, graph, input=input or analysis.input,
+                         rounding=analysis.rounding, lint=lint)  # fmt: skip
