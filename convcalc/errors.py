@@ -140,11 +140,23 @@ class SpecNotFound(FileError):
 
 
 class FindingError(ConvcalcError):
-    """Raised inside the pipeline to stop at one error finding."""
+    """Raised inside the pipeline to stop at an error finding: ``finding``, the first, and
+    ``more`` that the same stage found after recovering from it (every grammar error of a
+    pattern, every unknown layer and wrong argument of an expansion)."""
 
-    def __init__(self, finding: Finding) -> None:
+    def __init__(self, finding: Finding, more: Sequence[Finding] = ()) -> None:
         self.finding = finding
+        self.more = tuple(more)
         super().__init__(finding.render())
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return (self.finding, *self.more)
+
+    @classmethod
+    def of(cls, findings: Sequence[Finding]) -> FindingError:
+        """The error of several findings (at least one)."""
+        return cls(findings[0], findings[1:])
 
 
 WINDOW = 100  # characters shown on each side of the column of a long source line

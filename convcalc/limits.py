@@ -16,3 +16,4 @@ MAX_YAML_NODES = 100_000  # CC125: YAML nodes once every alias is expanded
 MAX_INT = 1 << 40  # CC126: any integer in arithmetic
 MAX_SIZE = 1 << 24  # CC126: a size argument (K, F, S, P, input W/H/D ...)
 MAX_INT_DIGITS = 30  # CC126: digits of an integer literal
+MAX_ERRORS = 100  # errors of one pattern's grammar, or of its expansion, reported in one run

@@ -2,7 +2,8 @@
 
 Rows are facts only (shapes, counts, receptive fields); reports format them. The walk stops
 at the first error that leaves no shape to propagate (an output below 1, a merge whose
-branches disagree) and returns what it has, with ``output`` None.
+branches disagree) and returns what it has, with ``output`` None: the rows it analysed keep
+their findings and design advice, and the error's help names the layers that led to it.
 
 The walk asks each layer type and merge for its arithmetic (layers/) and hands what it finds
 to the rules, which live with their families: rules/windows.py (CC2xx, the CC111 window
@@ -25,7 +26,7 @@ from ..layers.resizing import Slice
 from ..layers.vocabulary import KINDS, LAYERS
 from ..records import Args, ArgValue, IntPair, Record, Row, Shape, Totals, records
 from ..rules import budgets, merges, windows
-from ..rules.design import advise
+from ..rules.design import advise, shrinking_layers
 from ..rules.lint import LintConfig
 from ..rules.lint import apply as lint_apply
 from ..rules.nodes import check_volume
@@ -80,6 +81,7 @@ class Analyzer:
         self.rows: list[Row] = []
         self.findings: list[Finding] = []
         self.pending: list[windows.Pending] = []
+        self.branches = 0  # how many merge branches the walk is inside
 
     def run(self, graph: LayerGraph) -> Shape:
         first = graph.nodes[0]
@@ -161,7 +163,10 @@ class Analyzer:
         spatial = None
         axes = layer.axes(args, x)
         if axes is not None:
-            spatial = self.window(node, layer, args, axes)
+            try:
+                spatial = self.window(node, layer, args, axes)
+            except FindingError as exc:
+                raise self.with_cause(exc, state.row) from None
         if "groups" in args:
             windows.check_groups(node, args, x)
         if isinstance(layer, Slice):
@@ -202,11 +207,22 @@ class Analyzer:
         """The windows along width and height, floored or (where the layer says) ceiled."""
         ceil = layer.rounds_up(args, self.rounding)
         windows.check_window(node, layer, axes, ceil)
-        notes, pending = windows.window_findings(node, layer, args, axes, ceil, self.rounding)
+        notes, pending = windows.window_findings(
+            node, layer, args, axes, ceil, self.rounding, in_branch=self.branches > 0
+        )
         self.findings.extend(notes)
         if pending is not None:
             self.pending.append(pending)
         return (axes[0].ceil, axes[1].ceil) if ceil else (axes[0].floor, axes[1].floor)
+
+    def with_cause(self, exc: FindingError, last: int) -> FindingError:
+        """A window that does not fit (CC203), its help led by the layers that shrank the
+        volume on the way to it: "conv1–conv6 shrink the volume by 2 each; P=1 keeps it"."""
+        found = exc.finding
+        cause = shrinking_layers(self.rows, last) if found.code == "CC203" else None
+        if cause is None:
+            return exc
+        return FindingError(found._replace(help=f"{cause}\n{found.help}" if found.help else cause))
 
     # -- merges ---------------------------------------------------------------------------
 
@@ -221,7 +237,7 @@ class Analyzer:
                 deferred.append(i)
                 results.append(None)
             else:
-                results.append(self.sequence(branch, state))
+                results.append(self.branch(branch, state))
             spans.append(range(start, len(self.rows)))
         for i in deferred:
             branch = node.branches[i]
@@ -231,7 +247,7 @@ class Analyzer:
             if not merge.takes_skip or not targets:
                 raise merges.unmatched_skip(skip, merge)
             start = len(self.rows)
-            before = self.sequence(branch[:-1], state)
+            before = self.branch(branch[:-1], state)
             results[i] = self.skip(skip, before, targets[0])
             spans[i] = range(start, len(self.rows))
         if deferred:  # a SKIP's rows were made after its siblings': put them where written
@@ -241,7 +257,11 @@ class Analyzer:
         shapes = [s.shape for s in states]
         y = merge.output(shapes)
         if y is None:
-            raise merges.mismatch(node, merge, shapes, skipped=bool(deferred))
+
+            def cause(j: int) -> str | None:  # the layers of branch j that shrank it
+                return shrinking_layers(self.rows, states[j].row, since=spans[j].start)
+
+            raise merges.mismatch(node, merge, shapes, bool(deferred), state.shape, cause)
         check_volume(node, y)
         size = tuple(max(s.rf.size[i] for s in states) for i in (0, 1))
         # a branch that broadcasts (MUL's 1×1×D) sees everything; the grid is the others'
@@ -264,6 +284,14 @@ class Analyzer:
         row = self._add(fake, tuple(inputs), tuple(shapes), y, rf, 0, 0, 0, 0, volume,
                         in_place=in_place)  # fmt: skip
         return _State(row, y, rf)
+
+    def branch(self, nodes: list[Node], state: _State) -> _State:
+        """A merge's branch: its layers' fixes must keep the size its siblings give."""
+        self.branches += 1
+        try:
+            return self.sequence(nodes, state)
+        finally:
+            self.branches -= 1
 
     def reorder(self, order: list[int]) -> dict[int, int]:
         """Put the rows from ``order[0]`` on in that order (the rows of a merge's branches,
@@ -329,7 +357,9 @@ class Analyzer:
             "K": k, "F": (1, 1), "S": (stride[0], stride[1]), "P": (0, 0), "dilation": (1, 1),
             "groups": 1, "bias": False,
         }  # fmt: skip
-        self.findings.append(merges.projection(node, k, stride, x, target))
+        unusual = merges.projection(node, k, stride, x, target)
+        if unusual is not None:
+            self.findings.append(unusual)
         mid = self.layer(node, state, type_="CONV", name=f"{node.name}.conv", args=conv_args)
         return self.layer(node, mid, type_="BN", name=f"{node.name}.bn", args={"eps": 1e-5})
 
@@ -362,19 +392,35 @@ def analyze(
     estimate's; ``lint`` selects and re-grades rules over the spec's own `lint:`. Problems
     are findings in the result, never exceptions.
     """
+    return analyze_graph(spec, None, input=input, variables=variables, rounding=rounding,
+                         batch=batch, dtype=dtype, optimizer=optimizer, lint=lint)  # fmt: skip
+
+
+def analyze_graph(
+    spec: Spec,
+    graph: LayerGraph | None,
+    *,
+    input: Shape | None = None,
+    variables: Mapping[str, int | bool] | None = None,
+    rounding: str | None = None,
+    batch: int | None = None,
+    dtype: str | None = None,
+    optimizer: str | None = None,
+    lint: LintConfig | None = None,
+) -> Analysis:
+    """:func:`analyze` of an expanded graph (a converted one), or of the spec's when None."""
     shape = input or spec.input
     mode = rounding or spec.rounding
     analyzer = Analyzer(spec, shape, mode)
-    graph = None
     output: Shape | None = None
     stopper = None
     try:
-        graph = build(spec, variables)
+        graph = graph or build(spec, variables)
         analyzer.findings.extend(graph.findings)
         output = analyzer.run(graph)
     except FindingError as exc:
         stopper = exc.finding
-        analyzer.findings.append(stopper)
+        analyzer.findings.extend(exc.findings)  # every error of an expansion, or the one stop
     analyzer.finish(complete=output is not None)
     rows = tuple(analyzer.rows)
     totals = Totals.of(rows)
@@ -387,6 +433,7 @@ def analyze(
             optimizer=optimizer or spec.optimizer,
         )
         analyzer.findings.extend(budgets.memory_findings(spec, rows, totals, memory))
+    if rows:  # the advice on every row analysed, also when an error stopped the walk
         analyzer.findings.extend(advise(rows, shape))
     config = spec.lint.merged(lint) if lint is not None else spec.lint
     kept = lint_apply(analyzer.findings, config, stopper=stopper)

@@ -1,4 +1,4 @@
-"""Memory (CONTRACT §6): what training and inference hold, in exact bytes.
+"""Memory (README, Memory): what training and inference hold, in exact bytes.
 
 The notes name three sources: activations and their gradients (of equal size), parameters with
 their gradients and the optimizer's step cache ("a factor of at least 3 or so"), and

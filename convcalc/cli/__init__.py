@@ -1,6 +1,6 @@
 """The command line: parse options, call the library, pick a renderer, map results to exit codes.
 
-Exit codes (CONTRACT §7): 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage
+Exit codes (README, Commands): 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage
 errors, unreadable files and reports that cannot be written; 3 an internal error (a traceback
 only with --debug).
 """

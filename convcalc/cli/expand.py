@@ -104,26 +104,24 @@ def convert(
       convcalc convert --fc-to-conv vgg16 | convcalc check -
       convcalc convert --fc-to-conv vgg16 --input 384x384x3 -o vgg16-384.yaml
     """
-    from ..analysis.analyzer import analyze
-    from ..frontend.spec import load_text
+    from ..analysis.convert import fc_to_conv as convert_graph
     from ..records import show_shape
-    from ..report.expanded import fc_to_conv as convert_spec
+    from ..report.expanded import converted_yaml
     from ..rules.design import strides
 
     outcome = one_spec(spec, variables=assignments)
     analysis = outcome.analysis
     if analysis is None or analysis.output is None:
         refuse(outcome, stderr_console())
-    if input_ is not None:  # the network itself must take the new input, FC layers aside
-        resized = analyze(analysis.spec, input=input_, variables=assignments)
-        if resized.output is None:
-            note = f"convert: {outcome.label} does not take an input of {show_shape(input_)}"
-            refuse(outcome._replace(analysis=resized), stderr_console(), note)
-    converted_text = convert_spec(analysis, input=input_)
-    converted = analyze(load_text(converted_text, "<converted>"))
-    if converted.output is None:  # e.g. a converted CONV(K, F=W×H) larger than the limits
-        note = "convert: the converted network does not check; the findings above are about it"
+    converted = convert_graph(analysis, input=input_)  # the one analysis of the converted net
+    if converted.output is None:  # the input it cannot take, or a CONV past the limits
+        note = (
+            f"convert: {outcome.label} does not take an input of {show_shape(input_)}"
+            if input_ is not None and input_ != analysis.input
+            else "convert: the converted network does not check; the findings above are about it"
+        )
         refuse(outcome._replace(analysis=converted), stderr_console(), note)
+    converted_text = converted_yaml(analysis, converted, assignments)
     emit(converted_text, output)
     w, h, _ = converted.output
     original = analysis.input

@@ -27,6 +27,8 @@ class Expander:
         self.spec = spec
         self.globals: dict[str, ArgValue] = {**spec.vars, **variables}
         self.findings: list[Finding] = []
+        self.errors: list[Finding] = []  # recovered from: the expansion goes on without them
+        self._error_keys: set[tuple[str, str, int | None, int | None, str]] = set()
         self.steps = 0
         self.layers = 0
         self.depth = 0  # block calls
@@ -42,25 +44,19 @@ class Expander:
         if isinstance(first, Layer) and first.type == "INPUT":
             extra = stages[0].optional or stages[0].repeat
             if extra is not None:
-                raise fail(
+                self.record(fail(
                     "CC115",
                     "INPUT cannot be optional or repeated",
                     extra.span,
                     help="the network has exactly one input: write INPUT -> ...",
-                )
-        if (
-            isinstance(first, Layer)
-            and first.type == "INPUT"
-            and stages[0].repeat is None
-            and stages[0].optional is None
-        ):
+                ))  # fmt: skip
             if first.args:
-                raise fail(
+                self.record(fail(
                     "CC111",
                     "INPUT takes no arguments",
                     first.args[0].span,
                     help="the input volume is `input:` in the spec (or --input WxHxD)",
-                )
+                ))  # fmt: skip
             nodes.append(LayerNode("INPUT", {}, first.span, (), first.label, "", first.label_span))
             stages = stages[1:]
         else:
@@ -68,16 +64,47 @@ class Expander:
             nodes.append(LayerNode("INPUT", {}, start))
         self.layers = 1
         self._check_whole(stages)
-        for stage in stages:
-            self.stage(stage, self.globals, (), nodes)
+        try:
+            for stage in stages:
+                self.recover(stage, self.globals, (), nodes)
+        except _Stop:
+            raise
+        except FindingError as exc:  # a limit: the errors before it, then it
+            raise FindingError.of([*self.errors, *exc.findings]) from None
+        if self.errors:
+            raise FindingError.of(self.errors)
         _assign_names(nodes)
         return LayerGraph(nodes, self.findings, self.layers)
+
+    def recover(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
+        """Expand a stage; an error in it (an unknown layer, a wrong argument) is kept and the
+        expansion goes on with the next stage, so one run reports them all. A limit (CC121 to
+        CC124) ends it: going on could take as long as what the limit refuses."""
+        try:
+            self.stage(stage, env, trace, out)
+        except _Stop:
+            raise
+        except FindingError as exc:
+            if exc.finding.code in _FATAL:
+                raise  # up to build, each block call and repetition adding its note
+            self.record(exc)
+            if len(self.errors) >= limits.MAX_ERRORS:
+                raise _Stop.of(self.errors) from None
+
+    def record(self, exc: FindingError) -> None:
+        """Keep an error once: a block called twice, or a stage repeated, repeats none."""
+        for f in exc.findings:
+            loc = f.location
+            key = (f.code, loc.file, loc.line, loc.column, f.message)
+            if key not in self._error_keys:
+                self._error_keys.add(key)
+                self.errors.append(f)
 
     # -- the grammar, expanded ------------------------------------------------------------
 
     def chain(self, chain: Chain, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
         for stage in chain.stages:
-            self.stage(stage, env, trace, out)
+            self.recover(stage, env, trace, out)
 
     def stage(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
         self._step(stage.span)
@@ -114,7 +141,10 @@ class Expander:
                 )
             values.append((binding.name, [self._evaluate(v, env) for v in binding.values]))
         self._check_size(stage, count, env)
+        errors = len(self.errors)
         for i in range(count):
+            if len(self.errors) > errors:
+                return  # the next repetitions would repeat the errors of this one
             self._step(stage.span)
             inner: Env = env
             bound: tuple[tuple[str, ArgValue], ...] = ()
@@ -213,8 +243,8 @@ class Expander:
         try:
             self._term(stage, env, trace, out)
         except FindingError as exc:
-            if exc.finding.note is None and trace:
-                raise FindingError(exc.finding._replace(note=trace_text(trace))) from None
+            if exc.finding.note is None and trace and not isinstance(exc, _Stop):
+                raise FindingError(exc.finding._replace(note=trace_text(trace)), exc.more) from None
             raise
 
     def _term(self, stage: Stage, env: Env, trace: tuple[Frame, ...], out: list[Node]) -> None:
@@ -353,6 +383,13 @@ class Expander:
                 span,
                 help="reduce the repetition counts",
             )
+
+
+class _Stop(FindingError):
+    """The errors of an expansion that ends: at a limit, or at MAX_ERRORS errors."""
+
+
+_FATAL = frozenset({"CC121", "CC122", "CC123", "CC124"})  # the limits: the expansion stops there
 
 
 def _repeat_span(stage: Stage) -> Span:

@@ -57,9 +57,12 @@ class Token(NamedTuple):
 
 def tokenize(source: Source) -> list[Token]:
     """The tokens of a pattern, whitespace and comments dropped, ending with an END token;
-    a character that starts no token raises CC107."""
+    characters that start no token raise CC107: the first of each stage (up to
+    :data:`limits.MAX_ERRORS`), all at once."""
     text = source.text
     tokens: list[Token] = []
+    errors: list[FindingError] = []
+    quiet = False  # after an error, until the next `->`
     append = tokens.append
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
@@ -68,21 +71,33 @@ def tokenize(source: Source) -> list[Token]:
         start, end = m.span()
         if kind == "OP":
             kind = m.group()
-        elif kind == "ERROR":
-            ch = m.group()
-            help = _HINTS.get(ch) or (None if ch.isascii() else _non_ascii(text, start))
-            raise syntax_error(source, start, end, f"unexpected character `{ch}`", help)
-        elif kind == "BADNUM":
-            raise syntax_error(
-                source,
-                start,
-                end,
-                f"`{m.group()}` is not a number",
-                "a pair is written (width, height), like F=(3, 3)",
-            )
+        elif kind == "ERROR" or kind == "BADNUM":
+            if not quiet:  # the next bad character of the stage (٣-٦٤) would say it again
+                errors.append(_bad_token(source, m.group(), start, end, kind))
+                quiet = True
+            if len(errors) >= limits.MAX_ERRORS:
+                break
+            continue
+        elif kind == "ARROW":
+            quiet = False  # a new stage: its errors are its own
         append(Token(kind or "", m.group(), start, end))
+    if errors:
+        raise FindingError.of([e.finding for e in errors])
     tokens.append(Token("END", "", len(text), len(text)))
     return tokens
+
+
+def _bad_token(source: Source, text: str, start: int, end: int, kind: str) -> FindingError:
+    if kind == "BADNUM":
+        return syntax_error(
+            source,
+            start,
+            end,
+            f"`{text}` is not a number",
+            "a pair is written (width, height), like F=(3, 3)",
+        )
+    help = _HINTS.get(text) or (None if text.isascii() else _non_ascii(source.text, start))
+    return syntax_error(source, start, end, f"unexpected character `{text}`", help)
 
 
 def _non_ascii(text: str, start: int) -> str:

@@ -15,7 +15,8 @@ from ..errors import FindingError, Location, did_you_mean, excerpt
 from ..rules.catalogue import finding
 from ..source import Source, Span
 from .keywords import LAYER_TYPES, MERGE_TYPES
-from .lexer import Token, Tokenizer, describe, syntax_error
+from .lexer import Token, describe, syntax_error
+from .recovery import Recovering
 from .syntax import (
     Arg,
     Arith,
@@ -46,33 +47,41 @@ _SUM = ("+", "-")
 _PRODUCT = ("*", "//", "%")
 
 
-class Parser(Tokenizer):
+class Parser(Recovering):
     """Recursive descent over a token list; ``parse_chain`` etc. follow the grammar."""
 
     def parse(self) -> Chain:
-        """arch = chain END"""
+        """arch = chain END
+
+        A grammar error does not end the parse: the error is kept, the parser skips to the
+        next `->` (or the bracket that ends the chain) and goes on, so that one run reports
+        every error (:meth:`parse_chain`); :func:`parse_pattern` raises them together."""
         if self.check("END"):
             self.fail("the pattern is empty", help="write at least INPUT -> FC(10)")
-        chain = self.parse_chain()
-        if not self.check("END"):
-            tok = self.token
-            if tok.kind in ("]", "}", ")"):
-                self.fail(f"unmatched `{tok.text}`")
-            if tok.kind == "|":
-                self.fail("`|` separates branches, only inside ADD{...}, CAT{...} or MUL{...}")
-            self.fail(
-                f"expected `->` or the end of the pattern, found {describe(tok)}",
-                help="stages are joined by ->",
-            )
-        return chain
+        first = self.token
+        stages = list(self.parse_chain().stages)
+        while not self.check("END") and len(self.errors) < limits.MAX_ERRORS:
+            try:
+                if self.i != self.failed_at:  # a stage's error there already said it
+                    self.stray()
+            except FindingError as exc:
+                self.errors.append(exc.finding)
+            self.read()  # the stray token: always move on
+            self.skip_stage()
+            if self.check("ARROW"):
+                self.read()
+                stages.extend(self.parse_chain().stages)
+        return Chain(tuple(stages), self.span(first))
 
     def parse_chain(self) -> Chain:
         """chain = stage ("->" stage)*"""
         first = self.token
-        stages = [self.parse_stage()]
+        stages = [stage for stage in [self.recover_stage()] if stage is not None]
         while self.check("ARROW"):
             self.read()
-            stages.append(self.parse_stage())
+            stage = self.recover_stage()
+            if stage is not None:
+                stages.append(stage)
         return Chain(tuple(stages), self.span(first))
 
     def parse_stage(self) -> Stage:
@@ -417,10 +426,16 @@ class Parser(Tokenizer):
 
 def parse_pattern(source: Source) -> Chain:
     """Parse an Arrow+ pattern; raise :class:`FindingError` (CC107, CC123, CC126)."""
+    parser = Parser(source)  # CC107 for the characters that start no token
     try:
-        return Parser(source).parse()
+        chain = parser.parse()
     except RecursionError:  # pragma: no cover - MAX_NESTING keeps the stack shallow
         raise syntax_error(source, 0, 1, "the pattern nests too deeply") from None
+    except FindingError as exc:  # CC123: nesting too deep ends the parse
+        raise FindingError.of([*parser.errors, *exc.findings]) from None
+    if parser.errors:
+        raise FindingError.of(parser.errors)
+    return chain
 
 
 def parse_header(source: Source) -> BlockHeader:

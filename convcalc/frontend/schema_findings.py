@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic_core import ValidationError
 
-from ..errors import Finding, did_you_mean, excerpt
+from ..errors import Finding, did_you_mean, excerpt, suggest
 from ..rules.catalogue import finding
 from ..source import digit_hint
 from .spec_schema import BUDGET_FIELDS, LINT_FIELDS, MEMORY_FIELDS, SPEC_FIELDS, ShapeError
@@ -29,16 +29,15 @@ def schema_findings(doc: YamlDoc, exc: ValidationError) -> list[Finding]:
         dotted = ".".join(str(p) for p in path)
         kind = error["type"]
         if kind == "extra_forbidden":
-            fields = {"memory": MEMORY_FIELDS, "budgets": BUDGET_FIELDS, "lint": LINT_FIELDS}.get(
-                str(path[0]) if len(path) > 1 else "", SPEC_FIELDS
-            )
+            fields = _SECTIONS.get(str(path[0]) if len(path) > 1 else "", SPEC_FIELDS)
             key = str(path[-1])
+            moved = _misplaced(doc, key) if len(path) == 1 else None
             findings.append(
                 finding(
                     "CC104",
-                    f"unknown key `{dotted}`{did_you_mean(key, fields)}",
+                    f"unknown key `{dotted}`{moved[0] if moved else did_you_mean(key, fields)}",
                     doc.location(path, key=True),
-                    help="the keys are: " + ", ".join(fields),
+                    help=moved[1] if moved else "the keys are: " + ", ".join(fields),
                 )
             )
         elif kind == "missing":
@@ -141,6 +140,30 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return repr(excerpt(value)) if isinstance(value, str) else repr(value)
+
+
+_SECTIONS = {"memory": MEMORY_FIELDS, "budgets": BUDGET_FIELDS, "lint": LINT_FIELDS}
+
+
+def _misplaced(doc: YamlDoc, key: str) -> tuple[str, str] | None:
+    """A top-level key that belongs in a section (`batch`, `optimiser` for memory's
+    `optimizer`): the did-you-mean and the help that moves it there. A key that is a section's
+    own (whatever its case) comes first; then a misspelt top-level key (`nmae`); then a
+    misspelt key of a section."""
+    exact = [(s, f) for s, fields in _SECTIONS.items() for f in fields if f.lower() == key.lower()]
+    if not exact and suggest(key, SPEC_FIELDS):
+        return None
+    close = exact or [
+        (s, best) for s, fields in _SECTIONS.items() if (best := suggest(key, fields)) is not None
+    ]
+    if not close:
+        return None
+    section, field = close[0]
+    value = raw_value(doc, (key,)) or "..."  # a block value: its first line is enough
+    return (
+        f"; did you mean `{section}: {{{field}: {value}}}`?",
+        f"`{field}` is a key of `{section}:`; write\n{section}:\n  {field}: {value}",
+    )
 
 
 def raw_value(doc: YamlDoc, path: tuple[str, ...]) -> str:

@@ -212,7 +212,7 @@ def load_bytes(raw: bytes, name: str) -> Spec:
         file = read_text(name, raw)
         doc = compose(file)
     except FindingError as exc:
-        raise SpecError([exc.finding]) from None
+        raise SpecError(exc.findings) from None
     return _build(doc)
 
 
@@ -259,7 +259,7 @@ def _build(doc: YamlDoc) -> Spec:
     try:
         chain = parse_pattern(doc.source(("arch",)))
     except FindingError as exc:
-        findings.append(exc.finding)
+        findings.extend(exc.findings)
     if findings or chain is None:
         raise SpecError(findings)
     memory = model.get("memory", {})
@@ -391,7 +391,7 @@ def _parse_blocks(
             header = parse_header(doc.source(("blocks", key), key=True))
             body = parse_pattern(doc.source(("blocks", key)))
         except FindingError as exc:
-            findings.append(exc.finding)
+            findings.extend(exc.findings)
             continue
         problem = _header_problem(header)
         if problem:
@@ -430,7 +430,7 @@ def inline(pattern: str, shape: Shape, *, name: str = "<pattern>") -> Spec:
     try:
         chain = parse_pattern(Source.whole(file))
     except FindingError as exc:
-        raise SpecError([exc.finding]) from None
+        raise SpecError(exc.findings) from None
     return Spec(file=file, name=name, input=shape, arch=chain)
 
 

@@ -20,6 +20,7 @@ from .. import limits
 from ..errors import FindingError, Location
 from ..rules.catalogue import finding
 from ..source import Source, SourceFile, Span, align
+from .yaml_indent import indentation
 
 Path = tuple[str | int, ...]
 
@@ -242,6 +243,12 @@ def _yaml_error(file: SourceFile, exc: yaml.MarkedYAMLError) -> FindingError:
         problem = f"{context}: {problem}"
     text = file.line_text(line)
     help = None
+    indented = indentation(file, line, problem)
+    if indented is not None:
+        message, help = indented
+        start = len(text) - len(text.lstrip(" ")) + 1  # the caret under the line's key
+        key = Location.at(file, line, start, start + len(text.strip().split(":")[0]))
+        return _fail("CC101", f"YAML indentation: {message}", key, help)
     if "quoted scalar" in context:
         help = "close the quote; a pattern needs no quotes when `arch` is written as a | block"
     elif "expected a single document" in problem:

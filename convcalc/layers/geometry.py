@@ -86,8 +86,10 @@ def layer_input_fixes(axis: Axis) -> tuple[int, int]:
     return below, above
 
 
-def fix_lines(axis: Axis, *, max_pad: int) -> list[str]:
-    """Concrete fixes for one axis whose stride does not fit."""
+def fix_lines(axis: Axis, *, max_pad: int, in_branch: bool = False) -> list[str]:
+    """Concrete fixes for one axis whose stride does not fit. ``in_branch``: the layer is in
+    a branch of a merge, whose siblings fix its output size: only fixes that keep it, and no
+    other input size for this layer alone."""
     lines = []
     p = symmetric_fix(axis, max_pad)
     r = axis.remainder
@@ -109,14 +111,26 @@ def fix_lines(axis: Axis, *, max_pad: int) -> list[str]:
             f"no symmetric P fits; pad {total} in total ({fixed.before} before, {fixed.after} "
             f"after): {fixed.formula()}"
         )
+    if in_branch and fixed.floor != axis.floor:
+        lines.pop()  # it would break the merge
     if axis.s > 1:
         before, after = same_padding(axis.size, axis.f_eff, axis.s)
         same = axis._replace(before=before, after=after)
-        if same.floor != fixed.floor or (before, after) != (fixed.before, fixed.after):
+        differs = same.floor != fixed.floor or (before, after) != (fixed.before, fixed.after)
+        if in_branch:  # only a padding that keeps the output, and is not the one written
+            differs = same.floor == axis.floor and (before, after) != (axis.before, axis.after)
+        if differs:
             lines.append(
                 f"TensorFlow's padding='same' pads {before + after} ({before} before, {after} "
                 f"after): {same.formula()}"
             )
+    if in_branch:
+        if not lines:
+            lines.append(
+                f"its output ({axis.floor}) must match the other branches of the merge: a fix "
+                "here changes them too"
+            )
+        return lines
     below, above = layer_input_fixes(axis)
     choices = [
         str(v) for v in (below, above) if v >= axis.f_eff - axis.before - axis.after and v > 0

@@ -1,4 +1,4 @@
-"""The JSON documents of CONTRACT §8, as plain dicts (field names are stable)."""
+"""The JSON documents (README, JSON), as plain dicts (field names are stable)."""
 
 from __future__ import annotations
 

@@ -7,15 +7,17 @@ name, so checking it again gives the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..analysis.analyzer import Analysis
+from ..analysis.convert import sliding_ignores
 from ..expansion.graph import LayerNode, Node
 from ..frontend.evaluate import show
 from ..layers.vocabulary import LAYERS
-from ..records import ArgValue
+from ..records import ArgValue, show_shape
 from .escape import json_string, visible
+from .rewrite import rewritten_yaml
 
 
 def _value(value: ArgValue) -> str:
@@ -99,23 +101,20 @@ def _keep(node: LayerNode) -> str | None:
     return None
 
 
-def expanded_yaml(
+def _top(
     analysis: Analysis,
-    *,
-    rewrite: Rewrite = _keep,
-    input: tuple[int, int, int] | None = None,
-    header: Sequence[str] = (),
-    ignore: frozenset[str] = frozenset(),
-) -> str:
-    """A spec with every layer written out, labelled with its name."""
+    input: tuple[int, int, int] | None,
+    header: Sequence[str],
+    ignore: frozenset[str],
+    description: str | None,
+) -> list[str]:
+    """The header comments and the top-level keys from `name` to `lint`."""
     spec = analysis.spec
-    graph = analysis.graph
-    assert graph is not None
     w, h, d = input or analysis.input
     out = [*(f"# {line}" for line in header), f"# expanded by convcalc from {visible(spec.path)}"]
     out.append(f"name: {json_string(spec.name)}")
-    if spec.description:
-        out += folded("description", spec.description.strip())
+    if description:
+        out += folded("description", description.strip())
     out += [f"input: {w}x{h}x{d}", f"dtype: {spec.dtype}", f"rounding: {analysis.rounding}"]
     out.append(f"memory: {{batch: {spec.batch}, optimizer: {spec.optimizer}}}")
     if spec.budgets:
@@ -131,6 +130,22 @@ def expanded_yaml(
         if lint.severity:
             levels = ", ".join(f"{c}: {s}" for c, s in lint.severity.items())
             out.append(f"  severity: {{{levels}}}")
+    return out
+
+
+def expanded_yaml(
+    analysis: Analysis,
+    *,
+    rewrite: Rewrite = _keep,
+    input: tuple[int, int, int] | None = None,
+    header: Sequence[str] = (),
+    ignore: frozenset[str] = frozenset(),
+    description: str | None = None,
+) -> str:
+    """A spec with every layer written out, labelled with its name."""
+    graph = analysis.graph
+    assert graph is not None
+    out = _top(analysis, input, header, ignore, description or analysis.spec.description)
     out += [
         "arch: |",
         "  INPUT" + ("" if graph.nodes[0].name == "input" else f"@{graph.nodes[0].name}"),
@@ -139,41 +154,31 @@ def expanded_yaml(
     return "\n".join(out) + "\n"
 
 
-def fc_to_conv(analysis: Analysis, input: tuple[int, int, int] | None = None) -> str:
-    """The notes' FC→CONV conversion: each FC becomes a CONV whose filter covers the volume it
-    reads (F=7 on 7×7×512, then F=1), with the same weights; a FLATTEN before an FC goes."""
-    rows = {row.name: row for row in analysis.rows}
-    flattened = {
-        row.name
-        for row in analysis.rows
-        if row.type == "FLATTEN"
-        and any(analysis.rows[j].type == "FC" for j in _readers(analysis, row.name))
-    }
-
-    def rewrite(node: LayerNode) -> str | None:
-        if node.name in flattened:
-            return ""
-        if node.type != "FC":
-            return None
-        row = rows[node.name]
-        source = analysis.rows[row.inputs[0]]
-        w, h, _ = source.input_shapes[0] if source.name in flattened else row.input_shapes[0]
-        f = str(w) if w == h else f"({w}, {h})"
-        bias = "" if node.args["bias"] else ", bias=false"
-        return f"CONV({node.args['K']}, F={f}{bias})@{node.name}"
-
+def converted_yaml(
+    original: Analysis, converted: Analysis, variables: Mapping[str, int | bool] | None = None
+) -> str:
+    """``convert --fc-to-conv``: the converted network as a spec, written as the user wrote
+    the original where the text can say it (repetitions and block calls kept), else every
+    layer written out. On another input the description says so."""
+    spec = original.spec
     header = ["FC layers converted to CONV layers (convcalc convert --fc-to-conv)"]
-    if input is not None and input != analysis.input:
-        # the converted FCs slide over a larger input unpadded, on purpose
-        header.append("CC504 is ignored: the converted FC layers slide without padding")
-        return expanded_yaml(analysis, rewrite=rewrite, input=input, header=header,
-                             ignore=frozenset({"CC504"}))  # fmt: skip
-    return expanded_yaml(analysis, rewrite=rewrite, header=header)
-
-
-def _readers(analysis: Analysis, name: str) -> list[int]:
-    index = next(i for i, row in enumerate(analysis.rows) if row.name == name)
-    return [j for j, row in enumerate(analysis.rows) if index in row.inputs]
+    ignore = sliding_ignores(original, converted.input)
+    description = spec.description
+    if converted.input != original.input:
+        header.append(", ".join(sorted(ignore)) + " ignored: the converted FC layers slide "
+                      "without padding")  # fmt: skip
+        description = (
+            f"{spec.name} with its FC layers converted to CONV layers, sliding over "
+            f"{show_shape(converted.input)} in one pass (the original takes "
+            f"{show_shape(original.input)})"
+        )
+    top = _top(original, converted.input, header, ignore, description)
+    top[len(header)] = f"# converted by convcalc from {visible(spec.path)}"
+    kept = rewritten_yaml(original, converted, top, variables or {})
+    if kept is not None:
+        return kept
+    return expanded_yaml(converted, input=converted.input, header=header, ignore=ignore,
+                         description=description)  # fmt: skip
 
 
 def expanded_json(analysis: Analysis) -> dict[str, Any]:

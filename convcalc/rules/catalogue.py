@@ -60,7 +60,7 @@ _RULES = [
     Rule("CC301", E, "ADD branches have different shapes"),
     Rule("CC302", E, "CAT branches have different width or height"),
     Rule("CC303", W, "ADD/CAT branches are misaligned (different total stride or centre)"),
-    Rule("CC304", I, "SKIP became a projection inferred from the sibling branch"),
+    Rule("CC304", I, "SKIP became an unusual projection inferred from the sibling branch"),
     Rule("CC305", E, "SKIP cannot be resolved"),
     Rule("CC306", E, "MUL branches neither have one shape nor broadcast (1×1×D over W×H×D)"),
     Rule("CC401", W, "activations per image over the spec's `budgets: activations`"),

@@ -10,6 +10,7 @@ layers: stochastic depth outside a residual branch, layer norm over a single cha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ..errors import Finding
@@ -90,7 +91,9 @@ def _conv_advice(row: Row, later: bool) -> list[Finding]:
     found = []
     (fw, fh), (sw, sh) = pair(row.args, "F"), pair(row.args, "S")
     groups, dilation = row.args["groups"], pair(row.args, "dilation")
-    if later and max(fw, fh) > 5 and fw * fh > 25 and not _depthwise(row):
+    size = row.input_shapes[0]
+    covers = fw >= size[0] and fh >= size[1]  # an FC written as a CONV (convert --fc-to-conv)
+    if later and max(fw, fh) > 5 and fw * fh > 25 and not _depthwise(row) and not covers:
         found.append(_at(
             "CC502",
             row,
@@ -100,25 +103,22 @@ def _conv_advice(row: Row, later: bool) -> list[Finding]:
             f"it into a 1×{max(fw, fh)} and a {max(fw, fh)}×1 CONV, or make it depthwise",
         ))  # fmt: skip
     if fw == fh and fw >= 5 and fw % 2 and (sw, sh) == (1, 1) and groups == 1 \
-            and dilation == (1, 1):  # fmt: skip
+            and dilation == (1, 1) and not covers:  # fmt: skip
         found += _stack_of_3x3(row, fw)
-    if (sw, sh) == (1, 1) and row.args["P"] != "same":
-        size, out = row.input_shapes[0], row.output
-        shrink = [size[i] - out[i] for i in (0, 1)]
-        f_eff = [dilation[i] * ((fw, fh)[i] - 1) + 1 for i in (0, 1)]
-        covers = all(f_eff[i] >= size[i] for i in (0, 1))  # an FC written as a CONV
-        if any(shrink) and all(f % 2 for f in f_eff) and not covers:
-            keep = "P=" + "/".join(sorted({str((f - 1) // 2) for f in f_eff}))
-            what = "shrinks" if max(shrink) > 0 else "grows"
-            found.append(_at(
-                "CC504",
-                row,
-                f"at stride 1 the volume {what} by {abs(max(shrink, key=abs))} pixels "
-                f"({'×'.join(str(v) for v in row.input_shapes[0][:2])} → "
-                f"{row.output[0]}×{row.output[1]}): the padding is not (F − 1)/2",
-                f"use {keep} to keep the size; the notes: without it \"the information at the "
-                "borders would be washed away too quickly\"",
-            ))  # fmt: skip
+    shrink = shrinks(row)
+    if shrink is not None:
+        out = row.output
+        change, keep = shrink
+        what = "shrinks" if change > 0 else "grows"
+        found.append(_at(
+            "CC504",
+            row,
+            f"at stride 1 the volume {what} by {abs(change)} pixels "
+            f"({'×'.join(str(v) for v in size[:2])} → {out[0]}×{out[1]}): the padding is "
+            "not (F − 1)/2",
+            f"use {keep} to keep the size; the notes: without it \"the information at the "
+            "borders would be washed away too quickly\"",
+        ))  # fmt: skip
     return found
 
 
@@ -126,6 +126,24 @@ def _depthwise(row: Row) -> bool:
     """Each filter reads one channel (groups = D1): F·F weights a channel, not F·F·D1."""
     groups = row.args["groups"]
     return isinstance(groups, int) and groups > 1 and groups == row.input_shapes[0][2]
+
+
+def shrinks(row: Row, covering: bool = False) -> tuple[int, str] | None:
+    """A stride-1 CONV whose padding is not (F − 1)/2 (CC504): how many pixels it takes off
+    the volume (negative: adds), and the padding that keeps the size (``P=1``); else None.
+    A filter that covers its whole input (an FC written as a CONV) counts only if
+    ``covering``."""
+    if row.type != "CONV" or row.args["P"] == "same" or pair(row.args, "S") != (1, 1):
+        return None
+    (fw, fh), dilation = pair(row.args, "F"), pair(row.args, "dilation")
+    size, out = row.input_shapes[0], row.output
+    shrink = [size[i] - out[i] for i in (0, 1)]
+    f_eff = [dilation[i] * ((fw, fh)[i] - 1) + 1 for i in (0, 1)]
+    covers = all(f_eff[i] >= size[i] for i in (0, 1))  # an FC written as a CONV
+    if not any(shrink) or not all(f % 2 for f in f_eff) or (covers and not covering):
+        return None
+    keep = "P=" + "/".join(sorted({str((f - 1) // 2) for f in f_eff}))
+    return max(shrink, key=abs), keep
 
 
 def _stack_of_3x3(row: Row, f: int) -> list[Finding]:
@@ -250,3 +268,66 @@ def _modern_layers(rows: Sequence[Row]) -> list[Finding]:
                 "for a single channel, or put the LN after a layer with more channels",
             ))  # fmt: skip
     return found
+
+
+def shrinking_layers(rows: Sequence[Row], last: int, since: int = 0) -> str | None:
+    """The help line naming the stride-1 CONVs on the way to row ``last`` that shrank the
+    volume (CC504's), and the padding that keeps it: the likely cause of a window that no
+    longer fits (CC203), or of a branch that no longer matches its siblings (from row
+    ``since``). "conv1–conv6 shrink the volume by 2 each; P=1 keeps it"."""
+    path: set[int] = set()
+    todo = [last]
+    while todo:
+        j = todo.pop()
+        if j not in path and j >= since:
+            path.add(j)
+            todo.extend(rows[j].inputs)
+    culprits = [
+        (rows[j].name, s) for j in sorted(path) if (s := shrinks(rows[j], True)) and s[0] > 0
+    ]
+    if not culprits:
+        return None
+    names = _names([name for name, _ in culprits])
+    sizes = [s[0] for _, s in culprits]
+    keeps = list(dict.fromkeys(s[1] for _, s in culprits))
+    one = len(culprits) == 1
+    if len(set(sizes)) == 1:
+        by = f"{sizes[0]}" + ("" if one else " each")
+    elif len(culprits) <= 4:
+        by = _and([str(n) for n in sizes])
+    else:
+        by = f"{min(sizes)} to {max(sizes)} pixels"
+    if len(keeps) > 3:
+        keep = "padding (F − 1)/2 keeps it"
+    else:
+        keep = f"{_and(keeps)} keep{'s' if len(keeps) == 1 else ''} it"
+    return f"{names} shrink{'s' if one else ''} the volume by {by}; {keep}"
+
+
+def _names(names: list[str]) -> str:
+    """``conv1–conv6``, ``conv1 and conv3``, ``conv1–conv4, conv7 and conv9``: runs of three
+    or more consecutively numbered layers collapse."""
+    parts: list[str] = []
+    run: list[tuple[str, str, int]] = []
+
+    def flush() -> None:
+        if len(run) >= 3:
+            parts.append(f"{run[0][0]}–{run[-1][0]}")
+        else:
+            parts.extend(name for name, _, _ in run)
+        run.clear()
+
+    for name in names:
+        m = re.fullmatch(r"(.*?)(\d+)", name)
+        key = (m.group(1), int(m.group(2))) if m else (name, -2)
+        if run and (run[-1][1], run[-1][2] + 1) != key:
+            flush()
+        run.append((name, *key))
+    flush()
+    if len(parts) > 6:
+        parts = [*parts[:5], f"… ({len(names)} layers)"]
+    return _and(parts)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -155,14 +155,19 @@ Example:  input 224x224x3, CONV(96, F=11, S=4)     (224 − 11)/4 + 1 = 54.25
 Fix:      input 227x227x3 (as the notes say AlexNet really used), or pad 3 in total""",
     "CC202": """\
 The stride does not fit, but what is left unread is only padding, or no more than the gap a
-stride larger than the window leaves between any two windows (ResNet's 1×1 stride-2
-projections). Frameworks floor the output; nothing is lost.
+stride larger than the window leaves between any two windows (a 1×1 stride-2 CONV).
+Frameworks floor the output; nothing is lost. Two sound designs are not reported: padding
+(F − 1)/2 on both sides of an odd window (every pixel is read and the output is ⌈W/S⌉, as
+TensorFlow's 'same' and ResNet's stride-2 layers give), and the projection inferred for a SKIP.
+Inside a merge's branch, the help offers only fixes that keep the size the other branches give.
 
-Example:  CONV(64, F=3, S=2, P=1) on 56: (56 − 3 + 2)/2 + 1 = 28.5 → 28
-Fix:      none needed; P=0 or an odd input would make it exact""",
+Example:  CONV(64, F=3, S=2, P=2) on 56: (56 − 3 + 4)/2 + 1 = 29.5 → 29
+Fix:      none needed; P=1 or an odd input would make it exact""",
     "CC203": """\
 The output would be smaller than 1 pixel: the window does not fit in the (padded) input, or a
-TCONV's padding removes everything.
+TCONV's padding removes everything. The help names the stride-1 CONVs on the way that shrank
+the volume ("conv1–conv6 shrink the volume by 2 each; P=1 keeps it"), and the findings of the
+layers before it, the design advice included, are reported with it.
 
 Example:  8x8 input, [CONV(16, F=5) -> POOL]*3
 Fix:      pad (P=2 keeps 8x8 at F=5), use smaller filters, or fewer pooling layers""",
@@ -171,7 +176,7 @@ The stride is larger than the window, so the input pixels between windows are ne
 
 Example:  POOL(F=1, S=2)
 Fix:      a window at least as large as the stride, unless skipping is intended (1×1
-          stride-2 projections)""",
+          stride-2 projections; the one inferred for a SKIP is not reported)""",
     "CC205": """\
 The output size depends on the framework: ceil rounding (PyTorch ceil_mode=True, Caffe's
 pooling, --rounding caffe) and floor rounding (Keras, TensorFlow, PyTorch's default) differ.
@@ -206,12 +211,16 @@ SLICE(D/2, D).
 Example:  INPUT -> CAT{ SLICE(0, 58) | SLICE(58, 120) -> CONV(58, F=1) }   (on 116 channels)
 Fix:      INPUT -> CAT{ SLICE(0, 58) | SLICE(58, 116) -> CONV(58, F=1) }""",
     "CC301": """\
-ADD sums its branches, so they need the same W×H×D; the message lists every branch's shape.
+ADD sums its branches, so they need the same W×H×D; the message lists every branch's shape,
+the caret marks the branch that differs from the others, and the help names the layers in it
+that shrank it.
 
 Example:  ADD{ CONV(16, P=1) | CONV(32, S=2) }
 Fix:      make the shapes equal, or end a branch with SKIP to project it""",
     "CC302": """\
-CAT concatenates along depth, so the branches need the same width and height.
+CAT concatenates along depth, so the branches need the same width and height. The caret
+marks the branch that differs from the others, and the help names the layers in it that
+shrank it ("conv2 shrinks the volume by 2; P=1 keeps it").
 
 Example:  CAT{ CONV(16, P=1) | CONV(16) }          (32x32 against 30x30)
 Fix:      CAT{ CONV(16, P=1) | CONV(16, P=1) }""",
@@ -223,10 +232,12 @@ each other (by half a pixel, or more).
 Example:  ADD{ CONV(8, F=3, S=2, P=1) | CONV(8, F=2, S=2) }
 Fix:      the same filter size and padding (P = (F − 1)/2) where the branches downsample""",
     "CC304": """\
-A SKIP branch became a projection, CONV(K, F=1, S, bias=false) -> BN, with K and S inferred
-from the sibling branch, as in ResNet. Its two layers appear in the table.
+A SKIP branch became an unusual projection, CONV(K, F=1, S, bias=false) -> BN, with K and S
+inferred from the sibling branch: a stride other than 1 or 2, different along the width and
+the height, or fewer channels than its input. ResNet's projections (stride 1 or 2, as many
+channels or more) are not reported; their two layers appear in the table all the same.
 
-Example:  ADD{ CONV(128, S=2, P=1) -> BN -> RELU -> CONV(128, P=1) -> BN | SKIP }
+Example:  ADD{ CONV(128, S=3, P=1) -> BN -> RELU -> CONV(128, P=1) -> BN | SKIP }
 Fix:      none needed; write SKIP(K=..., S=...) to make it explicit""",
     "CC305": """\
 SKIP must end a branch of an ADD that has a sibling branch to match, and a 1×1 stride must be
@@ -273,7 +284,8 @@ weights for every pair of input and output channels, at every position (49 at 7�
 for a 3×3). The rule fires on filters of more than a 5×5's 25: a factorised filter (Inception
 v3's 1×7 and 7×1 pairs, 7 each, fewer than a 3×3) and a depthwise one (groups = D1,
 ConvNeXt's 7×7: 49 weights per channel, not per pair of channels) keep a large receptive
-field without that cost, and are spared.
+field without that cost, and are spared. A filter that covers its whole input (an FC written
+as a CONV, as `convert --fc-to-conv` writes them) is not reported either.
 
 Example:  a 7×7 CONV in the middle of the network
 Fix:      3×3 (or at most 5×5) filters after the first layer, a 1×7 then a 7×1 CONV, or a

@@ -5,13 +5,14 @@ the projection it became (CC304) or why it cannot be resolved (CC305).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from ..errors import Finding, FindingError
+from ..errors import Finding, FindingError, Location
 from ..expansion.graph import LayerNode, MergeNode
 from ..layers.base import RF
 from ..layers.merges import MergeType
 from ..records import Shape, show_shape
+from ..source import Span
 from .nodes import AXES, at, stop
 
 #: The rule that a merge's branches break when their volumes do not combine.
@@ -19,18 +20,65 @@ MISMATCH = {"ADD": "CC301", "CAT": "CC302", "MUL": "CC306"}
 
 
 def mismatch(
-    node: MergeNode, merge: MergeType, shapes: Sequence[Shape], skipped: bool
+    node: MergeNode,
+    merge: MergeType,
+    shapes: Sequence[Shape],
+    skipped: bool,
+    x: Shape,
+    cause: Callable[[int], str | None] = lambda j: None,
 ) -> FindingError:
-    """CC301/CC302, listing every branch's volume; ``skipped``: a branch ends in SKIP already."""
+    """CC301/CC302, listing every branch's volume, at the branch that differs from the others
+    (ADD, CAT); ``skipped``: a branch ends in SKIP already; ``x``: the merge's input;
+    ``cause(j)``: the layers of branch j that shrank it, as a help line."""
     listing = "; ".join(f"branch {i + 1} → {show_shape(s)}" for i, s in enumerate(shapes))
-    help = None
-    if merge.takes_skip and not skipped:
-        help = "end a branch with SKIP to project it to its sibling's shape"
-    elif merge.name == "MUL":
-        help = broadcast_help(shapes)
-    return stop(
-        node, MISMATCH[merge.name], f"{merge.name} needs branches of {merge.needs}: {listing}", help
+    lines: list[str] = []
+    found = at(
+        node, MISMATCH[merge.name], f"{merge.name} needs branches of {merge.needs}: {listing}"
     )
+    if merge.name == "MUL":
+        lines.append(broadcast_help(shapes))
+    else:
+        flat = merge.name == "CAT"
+        j, k = odd_branch([s[:2] if flat else s for s in shapes], x[:2] if flat else x)
+        lines.append(cause(j) or "")
+        if merge.takes_skip and not skipped:
+            lines.append("end a branch with SKIP to project it to its sibling's shape")
+        elif flat:
+            w, h = shapes[j][:2]
+            lines.append(
+                "CAT joins volumes of the same width and height along the depth: "
+                f"branch {j + 1} is {w}×{h}, branch {k + 1} is {shapes[k][0]}×{shapes[k][1]}"
+            )
+        span = branch_span(node.branches[j])
+        if span is not None:
+            found = found._replace(location=Location.of(span))
+    help = "\n".join(line for line in lines if line) or None
+    return FindingError(found._replace(help=help))
+
+
+def odd_branch(
+    keys: Sequence[Shape | tuple[int, int]], given: Shape | tuple[int, int]
+) -> tuple[int, int]:
+    """The branch whose volume differs from most (on a tie, the one furthest in area from
+    the merge's input: an FC's 1×1 beside a CONV's 30×30), and one it differs from."""
+
+    def support(key: Shape | tuple[int, int]) -> tuple[int, int]:
+        return keys.count(key), -abs(key[0] * key[1] - given[0] * given[1])
+
+    usual = max(range(len(keys)), key=lambda i: support(keys[i]))
+    odd = next(i for i in range(len(keys)) if keys[i] != keys[usual])
+    return odd, usual
+
+
+def branch_span(branch: Sequence[LayerNode | MergeNode]) -> Span | None:
+    """A branch as written, from its first layer to its last (one source: a branch that a
+    block call ends is its first layer)."""
+    if not branch:
+        return None
+    first, last = branch[0].span, branch[-1].span
+    if first.source is last.source and first.start <= last.start:
+        return Span(first.source, first.start, max(first.end, last.end))
+    return first
 
 
 def broadcast_help(shapes: Sequence[Shape]) -> str:
@@ -109,8 +157,13 @@ def no_skip_stride(node: LayerNode, x: Shape, target: Shape, i: int) -> FindingE
     )
 
 
-def projection(node: LayerNode, k: int, stride: Sequence[int], x: Shape, target: Shape) -> Finding:
-    """CC304: the projection a SKIP became to match its sibling branch."""
+def projection(
+    node: LayerNode, k: int, stride: Sequence[int], x: Shape, target: Shape
+) -> Finding | None:
+    """CC304: the projection a SKIP became to match its sibling branch, when it is not the
+    textbook one (ResNet's: stride 1 or 2 alike on both axes, to as many channels or more)."""
+    if stride[0] == stride[1] and stride[0] in (1, 2) and k >= x[2]:
+        return None
     s_text = str(stride[0]) if stride[0] == stride[1] else f"({stride[0]}, {stride[1]})"
     return at(
         node,

@@ -95,6 +95,7 @@ def window_findings(
     axes: tuple[Axis, Axis],
     ceil: bool,
     rounding: str,
+    in_branch: bool = False,
 ) -> tuple[list[Finding], Pending | None]:
     """The notes about a window that fits (CC205, CC204, CC206), and a stride that does not."""
     found = []
@@ -114,10 +115,10 @@ def window_findings(
                 help="PyTorch ceil_mode=True and Caffe round up; Keras, TensorFlow and "
                 "PyTorch's default round down. Pad so the stride fits to agree everywhere",
             ))  # fmt: skip
-    elif bad:
-        pending = stride_finding(node, layer, axes, bad, rounding)
+    elif bad and not sound(node, axes, bad, rounding):
+        pending = stride_finding(node, layer, axes, bad, rounding, in_branch)
     for i in (0, 1):
-        if axes[i].s > axes[i].f_eff:
+        if axes[i].s > axes[i].f_eff and node.type != "SKIP":  # a projection's 1×1 stride 2
             found.append(at(
                 node,
                 "CC204",
@@ -143,8 +144,28 @@ def window_findings(
     return found, pending
 
 
+def sound(node: LayerNode, axes: tuple[Axis, Axis], bad: tuple[int, ...], rounding: str) -> bool:
+    """A stride that does not fit, by a sound design, so no finding (unless strict): padding
+    (F − 1)/2 on both sides of an odd window, which reads every input pixel and gives
+    ⌈W/S⌉ (TensorFlow's 'same', torchvision's 3×3 and 7×7 stride-2 layers); and the 1×1
+    projection inferred for a SKIP, whose stride its sibling chose."""
+    if rounding == "strict":
+        return False
+    if node.type == "SKIP":
+        return True
+    return all(
+        a.f_eff % 2 == 1 and a.before == a.after == (a.f_eff - 1) // 2 and a.lost == 0
+        for a in (axes[i] for i in bad)
+    )
+
+
 def stride_finding(
-    node: LayerNode, layer: LayerType, axes: tuple[Axis, Axis], bad: tuple[int, ...], rounding: str
+    node: LayerNode,
+    layer: LayerType,
+    axes: tuple[Axis, Axis],
+    bad: tuple[int, ...],
+    rounding: str,
+    in_branch: bool = False,
 ) -> Pending:
     """CC201 (real pixels unread, or any remainder when strict) or CC202 (only padding, or no
     more than the stride's own gap), with concrete fixes for each axis."""
@@ -193,7 +214,7 @@ def stride_finding(
         # the fixes pad up to the layer's limit, or F_eff − 1 (more only adds empty windows)
         limit = layer.padding_limit(axes[i])
         max_pad = axes[i].f_eff - 1 if limit is None else limit
-        lines = fix_lines(axes[i], max_pad=max_pad)
+        lines = fix_lines(axes[i], max_pad=max_pad, in_branch=in_branch)
         prefix = "" if same or len(bad) == 1 else f"{AXES[i]}: "
         help.extend(prefix + line for line in lines)
     return Pending(

@@ -1,4 +1,4 @@
-"""Memory (CONTRACT §6) against the notes' figures and hand-computed cases."""
+"""Memory (README, Memory) against the notes' figures and hand-computed cases."""
 
 from __future__ import annotations
 

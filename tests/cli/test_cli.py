@@ -1,4 +1,4 @@
-"""The command line (CONTRACT §7): options, formats and exit codes, never a traceback."""
+"""The command line (README, Commands): options, formats and exit codes, never a traceback."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from convcalc.cli import main
 from ..support import ROOT, run
 
 WARN = "name: w\ninput: 10x10x1\narch: INPUT -> CONV(4, F=3, S=2) -> FC(2)\n"  # CC201 warning
-INFO = "name: i\ninput: 10x10x1\narch: INPUT -> CONV(4, F=3, S=2, P=1) -> FC(2)\n"  # CC202
+INFO = "name: i\ninput: 10x10x1\narch: INPUT -> CONV(4, F=3, S=2, P=2) -> FC(2)\n"  # CC202
 CLEAN = "name: c\ninput: 8x8x1\narch: INPUT -> CONV(4, F=3, P=1) -> FC(2)\n"
 BROKEN = "name: b\ninput: 8x8x1\narch: INPUT -> CONV(4, F=9) -> FC(2)\n"  # CC203 error
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 import convcalc
+from convcalc.analysis.convert import fc_to_conv
 from convcalc.frontend import bundled
-from convcalc.report.expanded import fc_to_conv
+from convcalc.report.expanded import converted_yaml
 
 from ..support import run, unwrapped
 
@@ -16,9 +17,14 @@ WITH_FC = [n for n in bundled.names()
            if any(r.type == "FC" for r in convcalc.analyze(convcalc.load(n)).rows)]  # fmt: skip
 
 
-def converted(name: str, shape: tuple[int, int, int] | None = None) -> convcalc.Analysis:
+def converted_text(name: str, shape: tuple[int, int, int] | None = None) -> str:
     original = convcalc.analyze(convcalc.load(name))
-    return convcalc.analyze(convcalc.load_text(fc_to_conv(original, input=shape), "<c>"))
+    return converted_yaml(original, fc_to_conv(original, input=shape))
+
+
+def converted(name: str, shape: tuple[int, int, int] | None = None) -> convcalc.Analysis:
+    """The converted spec's text, loaded and analysed again: what a user checks."""
+    return convcalc.analyze(convcalc.load_text(converted_text(name, shape), "<c>"))
 
 
 @pytest.mark.parametrize("name", WITH_FC)
@@ -54,7 +60,7 @@ def test_vgg16_on_384_gives_a_6x6_score_map() -> None:
 def test_convert_command_reports_the_crops(tmp_path: object) -> None:
     result = run("convert", "--fc-to-conv", "vgg16", "--input", "384x384x3")
     assert result.exit_code == 0
-    assert "input: 384x384x3" in result.stdout and "CONV(4096, F=7)@fc1" in result.stdout
+    assert "input: 384x384x3" in result.stdout and "CONV(4096, F=7, S=1, P=0)@fc1" in result.stdout
     stderr = unwrapped(result.stderr).strip()
     assert stderr.endswith(
         "384×384×3 → 6×6×1000: one pass gives a 6×6 array of scores, replacing 36 evaluations "
@@ -65,7 +71,7 @@ def test_convert_command_reports_the_crops(tmp_path: object) -> None:
 def test_flatten_before_fc_goes() -> None:
     text = "name: t\ninput: 6x6x4\narch: INPUT -> CONV(8, F=3, P=1) -> FLATTEN -> FC(10)\n"
     original = convcalc.analyze(convcalc.load_text(text))
-    after = convcalc.analyze(convcalc.load_text(fc_to_conv(original)))
+    after = convcalc.analyze(convcalc.load_text(converted_yaml(original, fc_to_conv(original))))
     assert [r.type for r in after.rows] == ["INPUT", "CONV", "CONV"]
     assert after.rows[-1].args["F"] == (6, 6) and after.totals.params == original.totals.params
 
@@ -94,3 +100,45 @@ def test_a_volume_above_the_size_limit_before_an_fc_is_a_finding_and_exit_1(
     assert result.exit_code == 1, result.output
     assert "CC126 error: up1: the output width would be 33,554,432" in unwrapped(result.stderr)
     assert result.stdout == "" and "internal error" not in result.stderr
+
+
+def test_converted_text_keeps_the_blocks_and_writes_out_only_what_differs() -> None:
+    """VGG-16's stage(c, n) calls stay; its [FC(4096) -> RELU]*2 converts to F=7 then F=1,
+    so that repetition alone is written out."""
+    text = converted_text("vgg16")
+    assert "-> stage(64, 2) -> stage(128, 2)" in text and '"stage(c, n)": |2' in text
+    # S=1, P=0 written: the spec's CONV defaults (P=1) must not reach the converted FCs
+    assert (
+        "-> [CONV(4096, F=7, S=1, P=0)@fc1 -> RELU] -> [CONV(4096, F=1, S=1, P=0)@fc2 -> RELU]"
+        " -> CONV(1000, F=1, S=1, P=0)@fc3" in text
+    )
+
+
+def test_a_repetition_that_converts_alike_stays_a_repetition() -> None:
+    text = "name: t\ninput: 4x4x8\narch: INPUT -> FLATTEN -> FC(16) -> [FC(16) -> RELU]*3\n"
+    original = convcalc.analyze(convcalc.load_text(text))
+    written = converted_yaml(original, fc_to_conv(original))
+    assert "INPUT -> CONV(16, F=4)@fc1 -> [CONV(16, F=1) -> RELU]*3" in written
+    after = convcalc.analyze(convcalc.load_text(written))
+    assert after.totals.params == original.totals.params and after.output == original.output
+
+
+def test_converted_network_raises_no_finding_about_its_own_convs() -> None:
+    for shape in (None, (384, 384, 3)):
+        after = converted("vgg16", shape)
+        assert [f.code for f in after.findings if f.code in ("CC502", "CC503", "CC504")] == []
+
+
+def test_on_another_input_the_description_says_so() -> None:
+    text = converted_text("vgg16", (384, 384, 3))
+    (line,) = [line for line in text.splitlines() if line.startswith("description:")]
+    assert "sliding over 384×384×3" in line and "224×224×3" in line
+    assert "3 FC layers on 224×224×3" not in line  # the original's words no longer apply
+    assert "3 FC layers on 224×224×3" in converted_text("vgg16")  # the same input: kept
+
+
+def test_fc_to_conv_returns_the_converted_analysis() -> None:
+    original = convcalc.analyze(convcalc.load("vgg16"))
+    after = fc_to_conv(original, input=(384, 384, 3))
+    assert after.output == (6, 6, 1000) and after.totals.params == original.totals.params
+    assert [r.name for r in after.rows if r.type == "CONV"][-3:] == ["fc1", "fc2", "fc3"]

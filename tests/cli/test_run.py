@@ -1,4 +1,4 @@
-"""`convcalc run`: the report, the JSON document of CONTRACT §8, exit codes, the memory guard."""
+"""`convcalc run`: the report, its JSON document, exit codes, the memory guard."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Arrow+ grammar (CONTRACT §2): each construct expands to the layers it should."""
+"""The Arrow+ grammar (README, The arrow grammar): each construct expands to its layers."""
 
 from __future__ import annotations
 
@@ -96,8 +96,8 @@ def test_skip_projection_is_inferred() -> None:
     assert proj.type == "CONV" and proj.output == (16, 16, 16)
     assert proj.args["S"] == (2, 2) and proj.args["F"] == (1, 1) and proj.args["bias"] is False
     assert proj.params == 8 * 16 and a.rows[3].params == 2 * 16 and a.rows[3].buffers == 2 * 16
-    info = [f for f in a.findings if f.code == "CC304"]
-    assert len(info) == 1 and "CONV(16, F=1, S=2, bias=false) -> BN" in info[0].message
+    # the textbook projection (stride 2, more channels) is silent: CC304 is for unusual ones
+    assert [f.code for f in a.findings if f.code in ("CC202", "CC204", "CC304")] == []
 
 
 def test_a_skip_written_first_runs_first() -> None:

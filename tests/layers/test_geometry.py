@@ -1,4 +1,5 @@
-"""Strides that don't fit (CONTRACT §4): grading by rounding mode, and the fixes in `help`."""
+"""Strides that don't fit (README, Strides that don't fit): grading by rounding mode, and the
+fixes in `help`."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ def test_floor_grades_lost_pixels_as_warning() -> None:
 
 
 def test_floor_grades_unused_padding_as_info() -> None:
-    # (10 - 3 + 2)/2 + 1 = 5.5: the remainder is 1 <= P, only a padding column is unread
-    a = check(spec("INPUT -> CONV(4, F=3, S=2, P=1)", "10x10x1"))
+    # (10 - 3 + 4)/2 + 1 = 6.5: the remainder is 1 <= P, only a padding column is unread
+    # (P=1 would read every pixel: the sound ⌈10/2⌉ of 'same', no finding)
+    a = check(spec("INPUT -> CONV(4, F=3, S=2, P=2)", "10x10x1"))
     assert findings(a) == [("CC202", "info")]
     assert "only padding is left unread" in a.findings[0].message
     assert a.ok
@@ -162,10 +164,10 @@ def test_bundled_specs_fit_exactly(name: str) -> None:
 
 
 def test_misfit_inside_a_repetition_names_it() -> None:
-    a = check(spec("INPUT -> [CONV(4, F=3, S=2, P=1)]*3", "30x30x1"))
-    # 30 -> 15 (15.5, CC202) -> 8 (exact) -> 4 (4.5, CC202)
+    a = check(spec("INPUT -> [CONV(4, F=3, S=2, P=2)]*3", "30x30x1"))
+    # 30 -> 16 (16.5, CC202) -> 9 (9.5, CC202) -> 6 (exact)
     a = a._replace(findings=tuple(f for f in a.findings if not f.code.startswith("CC5")))
-    assert [f.layer for f in a.findings] == ["conv1", "conv3"]
+    assert [f.layer for f in a.findings] == ["conv1", "conv2"]
     notes = [f.note for f in a.findings]
     assert all(n is not None and n.startswith("in repetition") for n in notes)
     assert {f.layer for f in a.findings} <= {"conv1", "conv2", "conv3"}

@@ -1,6 +1,6 @@
-"""The layer vocabulary (CONTRACT §3) against naive oracles: window positions enumerated one by
-one, transposed convolutions scattered input by input, receptive fields traced back through
-every layer."""
+"""The layer vocabulary (README, Layer vocabulary) against naive oracles: window positions
+enumerated one by one, transposed convolutions scattered input by input, receptive fields
+traced back through every layer."""
 
 from __future__ import annotations
 

@@ -188,7 +188,7 @@ def test_resnet_blocks_and_projections(name: str, blocks: int, projections: int)
     a = analysis(name)
     assert len(rows(a, "ADD")) == blocks
     assert sum(r.name.endswith(".conv") for r in rows(a, "CONV")) == projections
-    assert sum(f.code == "CC304" for f in a.findings) == projections
+    assert sum(f.code == "CC304" for f in a.findings) == 0  # all textbook projections
     assert rows(a, "GAP")[0].output == (1, 1, 2048 if name != "resnet34" else 512)
 
 

@@ -11,7 +11,7 @@ from convcalc.report.cap import PER_CODE
 from ..support import run
 
 # 30 CONV layers whose stride does not fit: 30 CC202 findings of one spec.
-SPEC = "name: w\ninput: 10x10x1\narch: INPUT -> [CONV(1, F=3, S=2, P=1) -> UP(2)]*30\n"
+SPEC = "name: w\ninput: 10x10x1\narch: INPUT -> [CONV(1, F=3, S=2, P=2) -> UP(2)]*30\n"
 
 
 def write(tmp_path: Path) -> str:
