@@ -17,7 +17,7 @@ from ..frontend.evaluate import show
 from ..layers.vocabulary import LAYERS
 from ..records import ArgValue, show_shape
 from .escape import json_string, visible
-from .rewrite import rewritten_yaml
+from .rewrite import YAML_WIDTH, rewritten_yaml
 
 
 def _value(value: ArgValue) -> str:
@@ -72,12 +72,6 @@ def _lines(nodes: list[Node], indent: str, first: bool, rewrite: Rewrite) -> lis
             lines.extend(inner or [f"{indent}    [ID]*0"])  # an empty branch stays empty
         lines.append(f"{indent}  }}@{node.name}")
     return lines
-
-
-#: The width of the YAML that `expand` and `convert` print, whatever the terminal: a spec is
-#: a file to keep, and only a layer line longer than this (none of the bundled specs has one)
-#: exceeds it.
-YAML_WIDTH = 80
 
 
 def folded(key: str, value: str, width: int = YAML_WIDTH) -> list[str]:

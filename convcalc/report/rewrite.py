@@ -225,11 +225,42 @@ def _edits(original: Analysis, converted: Analysis) -> dict[int, _Text] | None:
     return result
 
 
+#: The width of the YAML that `expand` and `convert` print, whatever the terminal: a spec is
+#: a file to keep, and only a layer longer than this (none of the bundled specs has one)
+#: exceeds it.
+YAML_WIDTH = 80
+
+
 def _block(text: str, indent: int) -> str:
-    """A `|` block scalar at ``indent`` (explicit indentation, so any first line works)."""
+    """A `|` block scalar at ``indent`` (explicit indentation, so any first line works), its
+    lines broken before an arrow to fit YAML_WIDTH (the grammar reads a line break as a
+    space; the caller checks the result still expands to the same layers)."""
     pad = " " * indent
-    lines = text.strip().splitlines()
+    lines = [part for line in text.strip().splitlines()
+             for part in _fit(line, YAML_WIDTH - indent)]  # fmt: skip
     return "|2\n" + "\n".join(pad + line if line.strip() else "" for line in lines)
+
+
+def _fit(line: str, width: int) -> list[str]:
+    """``line`` cut before `` -> `` arrows into lines of at most ``width`` where it can be,
+    each continuation at the line's own indentation."""
+    lead = line[: len(line) - len(line.lstrip())]
+    out: list[str] = []
+    while len(line) > width:
+        cuts = [m.start() for m in re.finditer(r" -> ", line) if len(lead) < m.start() <= width]
+        if not cuts:
+            break
+        # between brackets where there is such a cut: `[CONV -> RELU]` stays on one line
+        outside = [c for c in cuts if _depth(line[:c]) == 0]
+        cuts = outside or cuts
+        out.append(line[: cuts[-1]].rstrip())
+        line = lead + line[cuts[-1] + 1 :]
+    return [*out, line]
+
+
+def _depth(text: str) -> int:
+    """How many brackets, braces and parentheses are open at the end of ``text``."""
+    return sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}")
 
 
 def rewritten_yaml(

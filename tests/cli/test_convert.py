@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 import convcalc
 from convcalc.analysis.convert import fc_to_conv
@@ -108,10 +109,12 @@ def test_converted_text_keeps_the_blocks_and_writes_out_only_what_differs() -> N
     text = converted_text("vgg16")
     assert "-> stage(64, 2) -> stage(128, 2)" in text and '"stage(c, n)": |2' in text
     # S=1, P=0 written: the spec's CONV defaults (P=1) must not reach the converted FCs
+    # (the arch's lines are cut before arrows at 80 columns: compare it on one line)
     assert (
         "-> [CONV(4096, F=7, S=1, P=0)@fc1 -> RELU] -> [CONV(4096, F=1, S=1, P=0)@fc2 -> RELU]"
-        " -> CONV(1000, F=1, S=1, P=0)@fc3" in text
+        " -> CONV(1000, F=1, S=1, P=0)@fc3" in " ".join(text.split())
     )
+    assert max(len(line) for line in text.splitlines()) <= 80
 
 
 def test_a_repetition_that_converts_alike_stays_a_repetition() -> None:
@@ -130,11 +133,12 @@ def test_converted_network_raises_no_finding_about_its_own_convs() -> None:
 
 
 def test_on_another_input_the_description_says_so() -> None:
-    text = converted_text("vgg16", (384, 384, 3))
-    (line,) = [line for line in text.splitlines() if line.startswith("description:")]
+    # the description is folded over lines at 80 columns: read it back as YAML
+    line = yaml.safe_load(converted_text("vgg16", (384, 384, 3)))["description"]
     assert "sliding over 384×384×3" in line and "224×224×3" in line
     assert "3 FC layers on 224×224×3" not in line  # the original's words no longer apply
-    assert "3 FC layers on 224×224×3" in converted_text("vgg16")  # the same input: kept
+    same = yaml.safe_load(converted_text("vgg16"))["description"]
+    assert "3 FC layers on 224×224×3" in same  # the same input: kept
 
 
 def test_fc_to_conv_returns_the_converted_analysis() -> None:

@@ -3,7 +3,11 @@ and the help of the error names the layers that led to it."""
 
 from __future__ import annotations
 
-from ..support import ROOT, check, run, spec
+from click.testing import CliRunner
+
+from convcalc.cli import cli
+
+from ..support import ROOT, check, spec
 
 THREE_STAGES = "INPUT -> [[CONV(32) -> RELU]*2 -> POOL]*3 -> [FC(256) -> RELU]*2 -> FC(10)"
 
@@ -71,8 +75,10 @@ def test_readme_cc201_example_is_what_the_tool_prints() -> None:
     start = block.index("  help: ")
     shown = [line.strip() for line in block[start:].splitlines() if line.strip()]
     assert any("padding='same' pads 7" in line for line in shown)
-    printed = {line.strip() for line in run("check", "alexnet-224").output.splitlines()}
-    assert [line for line in shown if line not in printed] == []
+    # the README shows an 80-column terminal; "..." stands for the lines it leaves out
+    out = CliRunner().invoke(cli, ["check", "alexnet-224"], env={"COLUMNS": "80"}).output
+    printed = {line.strip() for line in out.splitlines()}
+    assert [line for line in shown if line not in printed and line != "..."] == []
 
 
 def test_cat_mismatch_points_at_the_branch_that_differs_and_says_how_to_fix_it() -> None:
