@@ -14,7 +14,9 @@ it is still in cache (``epilogue``).
 
 - ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``
 - ``chunks``: window counts, padding, the im2col view, chunk sizes, epilogues
-- ``conv``: ``conv2d`` (im2col), depthwise, ``local2d``, ``conv_transpose2d``
+- ``conv``: ``conv2d`` (im2col), ``local2d``, ``conv_transpose2d``
+- ``depthwise``: ``depthwise2d``, the direct kernel ``conv2d`` runs for groups = C, on
+  ``threads()`` threads
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN,
@@ -45,6 +47,7 @@ from .chunks import (
     window_count,
 )
 from .conv import conv2d, conv_transpose2d, local2d
+from .depthwise import DEPTHWISE_BYTES, depthwise2d, depthwise_scratch, threads
 from .elementwise import (
     batchnorm,
     bn_affine,
@@ -89,6 +92,7 @@ from .winograd import (
 __all__ = [
     "CACHE_BYTES",
     "CHUNK_BYTES",
+    "DEPTHWISE_BYTES",
     "FOLD_RATIO",
     "GEMM_ROWS",
     "POOL_BAND_BYTES",
@@ -112,6 +116,8 @@ __all__ = [
     "conv2d",
     "conv3x3_winograd",
     "conv_transpose2d",
+    "depthwise2d",
+    "depthwise_scratch",
     "elu",
     "erf",
     "fully_connected",
@@ -138,6 +144,7 @@ __all__ = [
     "silu",
     "softmax",
     "tanh",
+    "threads",
     "upsample_nearest",
     "window_count",
     "winograd_chunk_bytes",

@@ -1,8 +1,8 @@
-"""Convolutions: im2col + GEMM (CS231n style), depthwise, locally connected, transposed.
+"""Convolutions: im2col + GEMM (CS231n style), locally connected, transposed.
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
 time into a reused buffer (see ``chunks``); a 3×3 stride-1 conv with prepared weights goes
-through Winograd instead (``winograd``).
+through Winograd instead (``winograd``), a depthwise one through ``depthwise``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .chunks import (
     patches,
     window_count,
 )
+from .depthwise import depthwise2d
 from .winograd import conv3x3_winograd
 
 
@@ -57,6 +58,11 @@ def conv2d(
     G, Kg = groups, K // groups
     if Cg * G != C or Kg * G != K:
         raise ValueError(f"groups={G} does not fit {C} input and {K} output channels")
+    if Cg == 1 and G > 1:  # depthwise: a direct kernel, no GEMM to gain
+        return depthwise2d(
+            x, w, b, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue, arena=arena,
+            chunk_bytes=chunk_bytes,
+        )  # fmt: skip
     (t, bt), (lf, rt) = pad
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
@@ -66,7 +72,6 @@ def conv2d(
     direct = FH == FW == 1 and stride == (1, 1) and pad == ((0, 0), (0, 0)) and G == 1
     direct = direct and x.flags.c_contiguous  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt
-    depthwise = Cg == 1 and G > 1
     # few taps, many positions: the bias rides in the GEMM as one more column of ones
     fold = b is not None and G == 1 and not direct and N * Ho * Wo > J * FOLD_RATIO
     if fold:
@@ -92,9 +97,7 @@ def conv2d(
                 xp = x[images]
             view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
         v = view[:, rows]  # (n, rows, Wo, FH, FW, C)
-        if depthwise:
-            _depthwise(v, w, y, arena)
-        elif G == 1:
+        if G == 1:
             cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
             np.copyto(cols[:, :J].reshape(v.shape), v)
             if fold:
@@ -109,25 +112,6 @@ def conv2d(
                 y[..., g * Kg : (g + 1) * Kg] = (cols @ wg).reshape(*y.shape[:3], Kg)
         finish(y, (images, rows), None if fold else b, epilogue)
     return out
-
-
-def _depthwise(v: Array, w: Array, y: Array, arena: Arena | None) -> None:
-    """Groups of one input channel: a weighted sum of the FH·FW shifted inputs."""
-    FH, FW, _, K = w.shape
-    C = v.shape[-1]
-    m = K // C  # outputs per input channel
-    tmp = scratch(arena, "dw", y.shape, y.dtype)
-    yk = y.reshape(*y.shape[:3], C, m)
-    tk = tmp.reshape(yk.shape)
-    for fy in range(FH):
-        for fx in range(FW):
-            tap = v[:, :, :, fy, fx, :, None]  # (n, rows, Wo, C, 1)
-            wk = w[fy, fx, 0].reshape(C, m)
-            if fy == fx == 0:
-                np.multiply(tap, wk, out=yk)
-            else:
-                np.multiply(tap, wk, out=tk)
-                np.add(yk, tk, out=yk)
 
 
 def local2d(
