@@ -23,7 +23,9 @@ transformed.
 
 The pass runs in the spec's dtype (float32, float16 or float64); bfloat16 is not a NumPy
 dtype, so it runs in float32 and ``ForwardResult.note`` says so. Times are
-``time.perf_counter`` around each step; the peak memory is tracemalloc's (NumPy reports
+``time.perf_counter`` around each step: ``seconds``, their sum, leaves out drawing the weights,
+folding batch norms and Winograd's weight transforms (a framework's weights are ready before
+its pass too); ``call_seconds`` is the whole call. The peak memory is tracemalloc's (NumPy reports
 its allocations to it), from before the weights are drawn to the end of the pass.
 
 This module is the entry; the pass's jobs have their own: ``plan`` (the fused steps and which
@@ -75,12 +77,14 @@ class ForwardResult(NamedTuple):
     layers: tuple[LayerRecord, ...]
     batch: int
     dtype: str  # the NumPy dtype the pass ran in
-    seconds: float  # the sum of the layer times (weight initialisation excluded)
+    seconds: float  # the sum of the step times (weights drawn and prepared outside them)
     measured_peak_bytes: int  # tracemalloc's peak during the pass, weights included
     estimate: MemoryEstimate
     ok: bool  # every shape matched
     note: str | None = None  # e.g. bfloat16 computed as float32
     output: Any = None  # the last row's array, (N, H, W, D)
+    #: the whole call: also drawing the weights, folding batch norms, Winograd's transforms
+    call_seconds: float = 0.0
 
     @property
     def estimated_peak_bytes(self) -> int:
@@ -108,6 +112,7 @@ def forward(
     ``progress(done, total, layer_name)`` is called after each row. ``trace_memory=False``
     skips tracemalloc (its bookkeeping slows the pass a little; measured_peak_bytes is then 0).
     """
+    called = time.perf_counter()
     if not analysis.ok or analysis.output is None or not analysis.rows:
         raise ForwardError("the analysis has errors: fix them before running the network")
     if batch < 1:
@@ -205,4 +210,5 @@ def forward(
         all(r.match for r in records),
         note,
         output,
+        time.perf_counter() - called,
     )

@@ -47,8 +47,12 @@ def print_run(
         f"{len(wrong)} shape{'s' if len(wrong) > 1 else ''} differ, first at "
         f"{wrong[0].name}: expected {show_shape(wrong[0].expected)}, got "
         f"{show_shape(wrong[0].actual) if wrong[0].actual else '?'}")  # fmt: skip
-    out.print(Text.assemble((f"{name}: {status}", "bold"), f" · forward {result.seconds:.3f} s · "
-              f"measured peak {mb(result.measured_peak_bytes)} (tracemalloc) · "
+    timing = (
+        f" · forward {result.seconds:.3f} s (the layers: drawing the weights, folding batch "
+        f"norms and Winograd transforms excluded; the whole call {result.call_seconds:.3f} s)"
+    )
+    out.print(Text.assemble((f"{name}: {status}", "bold"), timing, " · measured peak "
+              f"{mb(result.measured_peak_bytes)} (tracemalloc) · "
               f"estimated inference peak {mb(estimated)}"), soft_wrap=True)  # fmt: skip
     if result.note:
         out.print(f"[dim]{result.note}[/dim]")
