@@ -15,7 +15,9 @@ Before allocating anything it estimates the memory the pass needs (weights, live
 activations, workspace) and raises :class:`MemoryLimitError` above ``max_memory`` (default:
 half the available memory). A CONV or FC followed by batch norm, elementwise activations
 and residual adds runs as one step: the batch norm folded into the weights, the rest applied
-to each chunk of the GEMM's output while it is in cache; those rows report 0 s and name the
+to each chunk of the GEMM's output while it is in cache; a batch norm and activations before
+a 1×1 CONV whose input other rows read too (DenseNet's pre-activation) run on each chunk of
+its input on the way into the GEMM; those rows report 0 s and name the
 row they were fused into (``fuse=False`` runs every row on its own). Weights are prepared
 with their initialisation, outside the timed pass: batch norms folded, and 3×3 convs that
 Winograd F(4×4, 3×3) or F(2×2, 3×3) runs faster (see ``kernels.winograd_tile``)
@@ -176,6 +178,9 @@ def forward(
                 runner.arrays[i] = result
                 shapes[i] = _nhwc_shape(result, batch)
             for i in step.rows[1:]:
+                fused_into[i] = rows[head].name
+            for i in step.before:  # applied to the head's input on its way in: its shape
+                shapes[i] = _nhwc_shape(runner.source(step), batch)
                 fused_into[i] = rows[head].name
             runner.release(s)
             if progress is not None:

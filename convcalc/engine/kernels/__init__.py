@@ -46,7 +46,7 @@ from .chunks import (
     patches,
     window_count,
 )
-from .conv import conv2d, conv_transpose2d, local2d
+from .conv import conv2d, conv_transpose2d, local2d, prologue_bytes
 from .depthwise import DEPTHWISE_BYTES, depthwise2d, depthwise_scratch, threads
 from .elementwise import (
     batchnorm,
@@ -137,6 +137,7 @@ __all__ = [
     "pad_nhwc",
     "patches",
     "pool2d",
+    "prologue_bytes",
     "relu",
     "relu6",
     "scale_channels",

@@ -21,6 +21,7 @@ from .chunks import (
     chunks,
     finish,
     im2col_budget,
+    largest_chunk,
     pad_nhwc,
     patches,
     window_count,
@@ -42,12 +43,15 @@ def conv2d(
     arena: Arena | None = None,
     chunk_bytes: int | None = None,
     winograd: Array | None = None,
+    prologue: Sequence[Epilogue] = (),
 ) -> Array:
     """Convolution, V[n,y,x,k] = sum(X[n, y*S+fy*d, x*S+fx*d, c in group(k)] * W_k) + b_k.
 
     x: (N, H, W, C); w: (FH, FW, C // groups, K); b: (K,) or None.
     Returns (N, Ho, Wo, K), Ho = (H + top + bottom − dy·(FH − 1) − 1) // sy + 1.
     ``winograd``: ``winograd_weights(w)``, to run a 3×3 stride-1 conv through Winograd.
+    ``prologue``: in-place operations on each chunk of the input, (positions, C), before its
+    GEMM (a pre-activation batch norm and ReLU); a 1×1 unpadded ungrouped conv only.
     """
     if winograd is not None:
         if stride != (1, 1) or dilation != (1, 1) or groups != 1:  # w may be empty here
@@ -58,6 +62,9 @@ def conv2d(
     G, Kg = groups, K // groups
     if Cg * G != C or Kg * G != K:
         raise ValueError(f"groups={G} does not fit {C} input and {K} output channels")
+    pointwise = FH == FW == 1 and stride == (1, 1) and pad == ((0, 0), (0, 0)) and G == 1
+    if prologue and not pointwise:
+        raise ValueError("a prologue runs before a 1×1 unpadded ungrouped conv only")
     if Cg == 1 and G > 1:  # depthwise: a direct kernel, no GEMM to gain
         return depthwise2d(
             x, w, b, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue, arena=arena,
@@ -69,8 +76,7 @@ def conv2d(
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     J = FH * FW * Cg
     wmat = w.reshape(J, K)  # (FH*FW*Cg, K), columns of group g are g*Kg:(g+1)*Kg
-    direct = FH == FW == 1 and stride == (1, 1) and pad == ((0, 0), (0, 0)) and G == 1
-    direct = direct and x.flags.c_contiguous  # a 1×1 conv is one GEMM on x itself
+    direct = pointwise and x.flags.c_contiguous  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt
     # few taps, many positions: the bias rides in the GEMM as one more column of ones
     fold = b is not None and G == 1 and not direct and N * Ho * Wo > J * FOLD_RATIO
@@ -86,7 +92,14 @@ def conv2d(
         M = n * (rows.stop - rows.start) * Wo
         y = out[images, rows]  # (n, rows, Wo, K)
         if direct:
-            np.matmul(x[images, rows].reshape(M, C), wmat, out=y.reshape(M, K))
+            a = x[images, rows].reshape(M, C)
+            if prologue:  # into a chunk of scratch, transformed there while in cache
+                pre = scratch(arena, "pre", (M, C), x.dtype)
+                np.copyto(pre, a)
+                for op in prologue:
+                    op(pre, (images, rows))
+                a = pre
+            np.matmul(a, wmat, out=y.reshape(M, K))
             finish(y, (images, rows), b, epilogue)
             continue
         if rows.start == 0:  # a new group of images: pad it once
@@ -102,6 +115,8 @@ def conv2d(
             np.copyto(cols[:, :J].reshape(v.shape), v)
             if fold:
                 cols[:, J] = 1
+            for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
+                op(cols[:, :J], (images, rows))
             np.matmul(cols, wmat, out=y.reshape(M, K))
         else:
             cols = scratch(arena, "cols", (M, J), x.dtype)  # (n*rows*Wo, FH*FW*Cg)
@@ -112,6 +127,13 @@ def conv2d(
                 y[..., g * Kg : (g + 1) * Kg] = (cols @ wg).reshape(*y.shape[:3], Kg)
         finish(y, (images, rows), None if fold else b, epilogue)
     return out
+
+
+def prologue_bytes(n: int, h: int, w: int, c: int, k: int, itemsize: int) -> int:
+    """Bytes of the chunk a 1×1 conv transforms its input in (see ``conv2d``'s prologue)."""
+    row_bytes = w * max(c, k) * itemsize
+    images, rows = largest_chunk(n, h, row_bytes, im2col_budget(c, k, itemsize))
+    return images * rows * w * c * itemsize
 
 
 def local2d(
