@@ -1,6 +1,7 @@
-"""The depthwise kernel (groups = input channels) against the naive loops and torch: strides 1
-to 3, filters 1 to 7, dilation, asymmetric padding, depth multipliers, batches, bands of a
-few rows (the chunk budget), one thread and two, and through ``conv2d`` with an epilogue."""
+"""The depthwise kernel (groups = input channels), and the grouped one for a few channels a
+group, against the naive loops and torch: strides 1 to 3, filters 1 to 7, dilation,
+asymmetric padding, depth multipliers, batches, bands of a few rows (the chunk budget), one
+thread and two, and through ``conv2d`` with an epilogue."""
 
 from __future__ import annotations
 
@@ -74,3 +75,33 @@ def test_conv2d_runs_depthwise_with_its_epilogue_on_every_band() -> None:
 def test_depthwise_refuses_grouped_weights() -> None:
     with pytest.raises(ValueError, match="depthwise"):
         K.depthwise2d(rand(1, 4, 4, 4), rand(3, 3, 2, 4))
+
+
+GROUPED_CASES = [
+    # (N, H, W, C, K, FH, FW, stride, pad, dilation, groups): Cg 2 to 4, the direct kernel
+    (2, 7, 6, 8, 8, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 2),
+    (2, 9, 8, 8, 16, 3, 3, (2, 2), ((1, 1), (1, 1)), (1, 1), 4),
+    (1, 11, 12, 12, 6, 5, 5, (2, 3), ((2, 1), (0, 3)), (1, 2), 3),
+    (2, 8, 9, 16, 8, 3, 3, (1, 1), ((2, 2), (2, 2)), (2, 2), 4),
+    (3, 6, 9, 6, 6, 3, 3, (2, 2), ((0, 1), (1, 1)), (1, 1), 2),
+    (1, 5, 5, 32, 32, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 4),  # Cg 8: im2col per group
+]
+
+
+@pytest.mark.parametrize("case", GROUPED_CASES)
+@pytest.mark.parametrize("chunk", [None, 50])
+def test_grouped_matches_loops_and_torch(case: Any, chunk: int | None) -> None:
+    N, H, W, C, Kk, FH, FW, s, pad, d, g = case
+    x, w, b = rand(N, H, W, C), rand(FH, FW, C // g, Kk), rand(Kk)
+    expected = naive_conv(x, w, b, s, pad, d, g)
+    if C // g <= K.GROUPED_DIRECT_MAX:
+        got = K.grouped2d(x, w, b, stride=s, pad=pad, dilation=d, chunk_bytes=chunk,
+                          arena=K.Arena())  # fmt: skip
+        close(got, expected)
+    close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk), expected)
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    xt = F.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g),
+          nhwc(F.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g)))  # fmt: skip

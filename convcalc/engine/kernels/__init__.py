@@ -15,8 +15,8 @@ it is still in cache (``epilogue``).
 - ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``
 - ``chunks``: window counts, padding, the im2col view, chunk sizes, epilogues
 - ``conv``: ``conv2d`` (im2col), ``local2d``, ``conv_transpose2d``
-- ``depthwise``: ``depthwise2d``, the direct kernel ``conv2d`` runs for groups = C, on
-  ``threads()`` threads
+- ``depthwise``: ``depthwise2d`` and ``grouped2d``, the direct kernels ``conv2d`` runs for
+  groups of at most GROUPED_DIRECT_MAX channels, on ``threads()`` threads
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN,
@@ -47,7 +47,15 @@ from .chunks import (
     window_count,
 )
 from .conv import conv2d, conv_transpose2d, local2d, prologue_bytes
-from .depthwise import DEPTHWISE_BYTES, depthwise2d, depthwise_scratch, threads
+from .depthwise import (
+    DEPTHWISE_BYTES,
+    GROUPED_DIRECT_MAX,
+    depthwise2d,
+    depthwise_scratch,
+    grouped2d,
+    grouped_scratch,
+    threads,
+)
 from .elementwise import (
     batchnorm,
     bn_affine,
@@ -95,6 +103,7 @@ __all__ = [
     "DEPTHWISE_BYTES",
     "FOLD_RATIO",
     "GEMM_ROWS",
+    "GROUPED_DIRECT_MAX",
     "POOL_BAND_BYTES",
     "RELU",
     "WINOGRAD",
@@ -123,6 +132,8 @@ __all__ = [
     "fully_connected",
     "gelu",
     "global_avg_pool",
+    "grouped2d",
+    "grouped_scratch",
     "hardsigmoid",
     "hardswish",
     "he_uniform",

@@ -2,7 +2,8 @@
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
 time into a reused buffer (see ``chunks``); a 3×3 stride-1 conv with prepared weights goes
-through Winograd instead (``winograd``), a depthwise one through ``depthwise``.
+through Winograd instead (``winograd``), a depthwise one
+or one of at most GROUPED_DIRECT_MAX channels a group through ``depthwise``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .chunks import (
     patches,
     window_count,
 )
-from .depthwise import depthwise2d
+from .depthwise import GROUPED_DIRECT_MAX, depthwise2d, grouped2d
 from .winograd import conv3x3_winograd
 
 
@@ -65,8 +66,9 @@ def conv2d(
     pointwise = FH == FW == 1 and stride == (1, 1) and pad == ((0, 0), (0, 0)) and G == 1
     if prologue and not pointwise:
         raise ValueError("a prologue runs before a 1×1 unpadded ungrouped conv only")
-    if Cg == 1 and G > 1:  # depthwise: a direct kernel, no GEMM to gain
-        return depthwise2d(
+    if G > 1 and Cg <= GROUPED_DIRECT_MAX:  # direct kernels: a GEMM gains little or nothing
+        direct_kernel = depthwise2d if Cg == 1 else grouped2d
+        return direct_kernel(
             x, w, b, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue, arena=arena,
             chunk_bytes=chunk_bytes,
         )  # fmt: skip
