@@ -27,6 +27,7 @@ OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow a current NumPy on some processors (
 machine notes); the workers run without them, and the header names the OpenBLAS kernel.
 
     python benchmarks/forward_vs_torch.py [--runs 3] [--threads 2] [--models a,b] [--batches 1,8]
+        [--max-gflop 300] [--layers]
 
 Exits 0 with a message when torch is not installed.
 """
@@ -59,6 +60,8 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--models", default="", help="comma-separated specs (default: every one)")
     ap.add_argument("--batches", default=",".join(map(str, BATCHES)))
     ap.add_argument("--layers", action="store_true", help="also print each spec's kinds")
+    ap.add_argument("--max-gflop", type=float, default=0.0,
+                    help="skip a spec and batch of more GFLOP (2·MACs·batch) a pass")  # fmt: skip
     ap.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
     return ap.parse_args()
 
@@ -405,6 +408,11 @@ def main(args: argparse.Namespace) -> int:
             skipped.append(f"{name}: {prep['skip']}")
             continue
         for batch in batches:
+            gflop = 2 * sum(prep["macs"]) * batch / 1e9
+            if args.max_gflop and gflop > args.max_gflop:
+                skipped.append(f"{name} batch {batch}: {gflop:.0f} GFLOP a pass, above "
+                               f"--max-gflop {args.max_gflop:g}")  # fmt: skip
+                continue
             first = theirs.ask(op="run", model=name, batch=batch)  # warm-ups
             if "skip" in first:
                 skipped.append(f"{name} batch {batch}: {first['skip']}")
