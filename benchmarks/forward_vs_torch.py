@@ -1,27 +1,34 @@
-"""`convcalc run`'s NumPy forward pass against PyTorch on the CPU, side by side in one run.
+"""`convcalc run`'s NumPy forward pass against PyTorch on the CPU, each in its own warm process.
 
-VGG16, ResNet-50, AlexNet, MobileNetV3-Large, EfficientNet-B0, ShuffleNetV2 x1.0 and
-ConvNeXt-T at 224×224×3, batch 1 and 8. Both sides run the same network: the PyTorch model is
-built generically from the analysis rows (plain torch.nn.functional, NCHW, eval mode,
-in-place activations where torchvision has them, ConvNeXt's LayerNorm and Linear on the
-permuted NHWC view as torchvision runs them, no torchvision). Both use the same
-number of threads (2 by default: OpenBLAS for NumPy, OpenMP/oneDNN for torch), set before
-either library is imported. For every model and batch: a warm-up, then the NumPy and torch
-passes alternate for --runs rounds (so that a busy neighbour slows both alike), with a pause
-between the two sides (idle worker threads spin for a while and would take a core from the
-other library's threads). Printed: the medians, their ratio, the NumPy pass's GFLOP/s
-(2·MACs·batch/s: "effective" where Winograd does fewer multiplications than the MACs) and
-this machine's NumPy float32 matmul peak, measured in the same run. NumPy's time is the sum
-of its layer times (``ForwardResult.seconds``, weight initialisation excluded); torch's is
-the wall time of the second of two forward calls in a row (warm, as back-to-back runs are).
+Every bundled spec at its own input size, batch 1 and 8 (a spec the torch side cannot build
+is named with the layer type it lacks). Both sides run the same network: the PyTorch model is
+built generically from the analysis rows (plain torch.nn.functional, NCHW, eval mode, in-place
+ReLU as torchvision does it, no torchvision).
 
-Goal: the NumPy pass at most 1.2× torch's time for every model and batch.
+Each library runs in a process of its own that stays up for the whole run (a worker, this
+script with --worker), because a process that has imported torch slows NumPy's pass several
+fold (mobilenet-v2: 0.48 s instead of 0.043 s). Both use the same number of threads (2 by
+default: OpenBLAS and the engine's own for NumPy, OpenMP/oneDNN for torch), set before either
+library is imported. For every spec and batch each worker first runs a warm-up pass, then the
+two alternate for --runs rounds (so that a busy neighbour slows both alike), with a pause
+between them (idle worker threads spin for a while and would take a core from the other
+side's). NumPy's time is the sum of its step times (``ForwardResult.seconds``: weight drawing,
+batch-norm folding and Winograd transforms excluded, as torch's weights are ready too);
+torch's is the wall time of a forward call, its second in a row.
+
+Printed: for every spec and batch the medians and their ratio; then the time of both sides
+by layer kind, summed over every spec and batch (a fused step counts under its head's kind
+on both sides: CONV → BN → RELU is "conv 3×3 s1"), with NumPy's GFLOP/s for the kind and
+its share of this machine's NumPy float32 matmul peak (2048³, measured in the NumPy worker
+before and after the rounds, the better reading kept).
+
+Goal: the NumPy pass at most 1.2× torch's time for every spec and batch.
 
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow a current NumPy on some processors (see the
-machine notes); the script re-executes itself without them when they are set, for this
-command alone, and prints the OpenBLAS kernel it runs.
+machine notes); the workers run without them, and the header names the OpenBLAS kernel.
 
-    python benchmarks/forward_vs_torch.py [--runs 5] [--threads 2] [--models vgg16,convnext-tiny]
+    python benchmarks/forward_vs_torch.py [--runs 3] [--threads 2] [--models a,b] [--batches 1,8]
+        [--max-gflop 300] [--layers]
 
 Exits 0 with a message when torch is not installed.
 """
@@ -29,60 +36,113 @@ Exits 0 with a message when torch is not installed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-MODELS = ("vgg16", "resnet50", "alexnet", "mobilenet-v3-large", "efficientnet-b0",
-          "shufflenet-v2-x1-0", "convnext-tiny")  # fmt: skip
 BATCHES = (1, 8)
-INPUT = (224, 224, 3)
 #: between the two sides: idle BLAS/OpenMP worker threads spin for a while after their last
 #: call, and would take a core from the other side's threads
 PAUSE = 0.3
+DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def _parse() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5, help="timed rounds after the warm-up")
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, help="timed rounds after the warm-up")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default="", help="comma-separated specs (default: every one)")
     ap.add_argument("--batches", default=",".join(map(str, BATCHES)))
-    ap.add_argument("--layers", action="store_true", help="also print per-layer times")
+    ap.add_argument("--layers", action="store_true", help="also print each spec's kinds")
+    ap.add_argument("--max-gflop", type=float, default=0.0,
+                    help="skip a spec and batch of more GFLOP (2·MACs·batch) a pass")  # fmt: skip
+    ap.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
     return ap.parse_args()
 
 
-ARGS = _parse()
-
-if any(k in os.environ for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")):
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-    }
-    print("re-running without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE", flush=True)
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(ARGS.threads)
-
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError:
-    print("torch is not installed: nothing to compare against (pip install torch==2.13.0)")
-    sys.exit(0)
-
-import numpy as np  # noqa: E402
-
-import convcalc  # noqa: E402
-from convcalc.engine.forward import forward  # noqa: E402
-from convcalc.layers.vocabulary import LAYERS  # noqa: E402
-
-torch.set_num_threads(ARGS.threads)
+# -- what both workers share: the kind of each row ------------------------------------------
 
 
-def openblas_core() -> str:
+def _kinds(analysis: Any) -> list[str]:
+    """Each row's kind, a fused row taking its step head's (see ``engine.plan``)."""
+    from convcalc.engine.plan import plan
+
+    rows = analysis.rows
+    own = [_kind(row) for row in rows]
+    out = list(own)
+    for step in plan(rows).steps:
+        for i in step.rows[1:]:
+            out[i] = own[step.rows[0]]
+    return out
+
+
+def _kind(row: Any) -> str:
+    if row.type not in ("CONV", "TCONV"):
+        return str(row.type)
+    (fw, fh), (sw, _), c = row.args["F"], row.args["S"], row.input_shapes[0][2]
+    name = f"{row.type.lower()} {fw}×{fh} s{sw}"
+    g = int(row.args.get("groups", 1))
+    if row.type == "CONV" and g > 1:
+        return name + (" depthwise" if g == c else " grouped")
+    if c <= 4:
+        return name + " stem"
+    if row.type == "CONV" and fw * fh > 1 and row.output[2] * 4 <= c:
+        return name + " few-out"  # many inputs, a few outputs (densenet's 128 → 32)
+    return name
+
+
+# -- the NumPy worker ------------------------------------------------------------------------
+
+
+def _numpy_worker() -> Callable[[dict[str, Any]], dict[str, Any]]:
+    import numpy as np
+
+    import convcalc
+    from convcalc.engine.forward import forward
+
+    cache: dict[str, tuple[Any, list[str]]] = {}
+
+    def peak(n: int = 2048, runs: int = 5) -> float:
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        c = np.empty((n, n), np.float32)
+        best = float("inf")
+        for _ in range(runs + 1):
+            start = time.perf_counter()
+            np.matmul(a, b, out=c)
+            best = min(best, time.perf_counter() - start)
+        return 2 * n**3 / best / 1e9
+
+    def handle(msg: dict[str, Any]) -> dict[str, Any]:
+        if msg["op"] == "hello":
+            return {"peak": peak(), "core": _openblas_core(np), "numpy": np.__version__}
+        if msg["op"] == "peak":  # again at the end: a busy machine lowers the first reading
+            return {"peak": peak()}
+        name, batch = msg["model"], msg["batch"]
+        if name not in cache:
+            analysis = convcalc.analyze(convcalc.load(name))
+            cache[name] = analysis, _kinds(analysis)
+        analysis, kinds = cache[name]
+        if msg["op"] == "prepare":
+            return {"macs": [r.macs for r in analysis.rows], "kinds": kinds}
+        result = forward(analysis, batch=batch, trace_memory=False)
+        by_kind: dict[str, float] = defaultdict(float)
+        for kind, rec in zip(kinds, result.layers, strict=True):
+            by_kind[kind] += rec.seconds
+        return {"seconds": result.seconds, "kinds": by_kind}
+
+    return handle
+
+
+def _openblas_core(np: Any) -> str:
     """The OpenBLAS kernel NumPy runs (SkylakeX, Haswell, ...), if it can be asked."""
     import ctypes
     import glob
@@ -99,91 +159,100 @@ def openblas_core() -> str:
     return "unknown"
 
 
-def matmul_peak(n: int = 2048, runs: int = 7) -> float:
-    """NumPy float32 GFLOP/s on an n×n×n matmul, best of a few."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), np.float32)
-    np.matmul(a, b, out=c)
-    best = min(_timed(lambda: np.matmul(a, b, out=c)) for _ in range(runs))
-    return 2 * n**3 / best / 1e9
+# -- the torch worker: the analysis rows as torch.nn.functional calls ------------------------
 
 
-def _timed(fn: Any) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def _torch_worker(threads: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    import torch
 
+    import convcalc
 
-# -- the torch side: the analysis rows as torch.nn.functional calls ------------------------
+    torch.set_num_threads(threads)
+    cache: dict[str, Any] = {}
+
+    def handle(msg: dict[str, Any]) -> dict[str, Any]:
+        if msg["op"] == "hello":
+            return {"torch": torch.__version__, "threads": torch.get_num_threads()}
+        name, batch = msg["model"], msg["batch"]
+        if name not in cache:
+            analysis = convcalc.analyze(convcalc.load(name))
+            try:
+                cache[name] = TorchNet(analysis, torch), _kinds(analysis)
+            except NotImplementedError as e:
+                cache[name] = str(e)
+        if isinstance(cache[name], str):
+            return {"skip": f"the torch side has no {cache[name]}"}
+        net, kinds = cache[name]
+        x0 = net.analysis.rows[0].output
+        x = torch.randn(batch, x0[2], x0[1], x0[0])
+        with torch.inference_mode():
+            net(x)  # the timed call is the second in a row: warm threads and caches
+            times: list[float] = []
+            start = time.perf_counter()
+            net(x, times)
+            seconds = time.perf_counter() - start
+        by_kind: dict[str, float] = defaultdict(float)
+        for kind, t in zip(kinds[1:], times, strict=True):
+            by_kind[kind] += t
+        return {"seconds": seconds, "kinds": by_kind}
+
+    return handle
 
 
 class TorchNet:
     """The rows of an analysis as a torch program (NCHW), with torch's default layouts."""
 
-    def __init__(self, analysis: convcalc.Analysis, seed: int = 0) -> None:
+    PLAIN = (
+        "INPUT", "POOL", "GAP", "ADD", "CAT", "MUL", "ID", "DROPOUT", "DROPPATH", "SKIP",
+        "FLATTEN", "LRN", "SLICE", "SHUFFLE", "APOOL", "RELU", "TANH", "SIGMOID", "RELU6",
+        "HSWISH", "HSIGMOID", "SILU", "SWISH", "GELU",
+    )  # fmt: skip
+
+    def __init__(self, analysis: Any, torch: Any, seed: int = 0) -> None:
         torch.manual_seed(seed)
+        self.torch = torch
+        self.F = torch.nn.functional
         self.analysis = analysis
-        self.params: list[dict[str, torch.Tensor]] = []
-        for row in analysis.rows:
-            self.params.append(self._init(row))
+        self.params = [self._init(row) for row in analysis.rows]
 
     @staticmethod
     def _hw(args: Any, key: str) -> tuple[int, int]:
         w, h = args[key]
         return h, w
 
-    def _init(self, row: Any) -> dict[str, torch.Tensor]:
-        kind, args = row.type, row.args
+    def _init(self, row: Any) -> dict[str, Any]:
+        torch, kind, args = self.torch, row.type, row.args
         x = row.input_shapes[0] if row.input_shapes else row.output
-        p: dict[str, torch.Tensor] = {}
-        if kind == "CONV":
+        p: dict[str, Any] = {}
+        k = int(args.get("K", 0) or 0)
+        if kind in ("CONV", "TCONV"):
             fh, fw = self._hw(args, "F")
             g = int(args["groups"])
-            p["w"] = (
-                torch.randn(int(args["K"]), x[2] // g, fh, fw) * (2 / (fh * fw * x[2] // g)) ** 0.5
-            )
-            if args["bias"]:
-                p["b"] = torch.zeros(int(args["K"]))
-        elif kind == "FC":
-            d = x[0] * x[1] * x[2]
-            p["w"] = torch.randn(int(args["K"]), d) * (2 / d) ** 0.5
-            if args["bias"]:
-                p["b"] = torch.zeros(int(args["K"]))
-        elif kind == "BN":
+            shape = (k, x[2] // g, fh, fw) if kind == "CONV" else (x[2], k // g, fh, fw)
+            p["w"] = torch.randn(*shape) * (2 / (fh * fw * x[2] // g)) ** 0.5
+        elif kind in ("FC", "LINEAR"):
+            d = x[0] * x[1] * x[2] if kind == "FC" else x[2]
+            p["w"] = torch.randn(k, d) * (2 / d) ** 0.5
+        elif kind in ("BN", "LN", "SCALE"):
             d = x[2]
-            p = {
-                "mean": torch.zeros(d),
-                "var": torch.ones(d),
-                "g": torch.ones(d),
-                "b": torch.zeros(d),
-            }
-        elif kind == "LINEAR":
-            p["w"] = torch.randn(int(args["K"]), x[2]) * (2 / x[2]) ** 0.5
-            if args["bias"]:
-                p["b"] = torch.zeros(int(args["K"]))
-        elif kind == "LN":
-            p = {"g": torch.ones(x[2]), "b": torch.zeros(x[2])}
-        elif kind == "SCALE":
-            p["g"] = torch.full((x[2], 1, 1), 1e-6)
-        elif kind not in ("INPUT", "POOL", "GAP", "APOOL", "ADD", "CAT", "MUL", "ID", "DROPOUT",
-                          "DROPPATH", "SKIP", "FLATTEN", "LRN", "SLICE", "SHUFFLE",
-                          *ACTIVATIONS):  # fmt: skip
+            p = {"mean": torch.zeros(d), "var": torch.ones(d), "g": torch.ones(d),
+                 "b": torch.zeros(d)}  # fmt: skip
+        elif kind not in self.PLAIN:
             raise NotImplementedError(kind)
+        if kind in ("CONV", "TCONV", "FC", "LINEAR") and args.get("bias", True):
+            p["b"] = torch.zeros(k)
         return p
 
-    def __call__(self, x: torch.Tensor, times: list[float] | None = None) -> torch.Tensor:
+    def __call__(self, x: Any, times: list[float] | None = None) -> Any:
         rows = self.analysis.rows
         readers = [0] * len(rows)
         for row in rows:
             for j in row.inputs:
                 readers[j] += 1
-        arrays: dict[int, torch.Tensor] = {0: x}
+        arrays: dict[int, Any] = {0: x}
         for i, row in enumerate(rows[1:], 1):
             start = time.perf_counter()
-            ins = [arrays[j] for j in row.inputs]
-            arrays[i] = self._layer(row, ins, self.params[i], readers)
+            arrays[i] = self._layer(row, [arrays[j] for j in row.inputs], self.params[i])
             if times is not None:
                 times.append(time.perf_counter() - start)
             for j in row.inputs:
@@ -192,10 +261,10 @@ class TorchNet:
                     arrays.pop(j, None)
         return arrays[len(rows) - 1]
 
-    def _layer(self, row: Any, ins: list[torch.Tensor], p: dict[str, torch.Tensor],
-               readers: list[int]) -> torch.Tensor:  # fmt: skip
-        kind, args = row.type, row.args
-        x = ins[0]
+    def _layer(self, row: Any, ins: list[Any], p: dict[str, Any]) -> Any:
+        from convcalc.layers.vocabulary import LAYERS
+
+        F, kind, args, x = self.F, row.type, row.args, ins[0]
         if kind == "CONV":
             a = LAYERS["CONV"].axes(args, row.input_shapes[0])
             if a[0].before != a[0].after or a[1].before != a[1].after:
@@ -205,123 +274,210 @@ class TorchNet:
                 pad = (a[1].before, a[0].before)
             return F.conv2d(x, p["w"], p.get("b"), self._hw(args, "S"), pad,
                             self._hw(args, "dilation"), int(args["groups"]))  # fmt: skip
+        if kind == "TCONV":
+            return F.conv_transpose2d(x, p["w"], p.get("b"), self._hw(args, "S"),
+                                      self._hw(args, "P"), self._hw(args, "out_pad"),
+                                      int(args["groups"]), self._hw(args, "dilation"))  # fmt: skip
         if kind == "BN":
             return F.batch_norm(x, p["mean"], p["var"], p["g"], p["b"], False, 0.0,
                                 float(args["eps"]))  # fmt: skip
-        if kind in ACTIVATIONS:
-            return ACTIVATIONS[kind](x, bool(args["inplace"]))
+        if kind == "LN":
+            y = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), p["g"], p["b"],
+                             float(args["eps"]))  # fmt: skip
+            return y.permute(0, 3, 1, 2)
+        if kind == "SCALE":
+            return x * p["g"][:, None, None]
+        acts = {"RELU": F.relu, "RELU6": F.relu6, "HSWISH": F.hardswish, "SILU": F.silu,
+                "SWISH": F.silu, "HSIGMOID": F.hardsigmoid}  # fmt: skip
+        if kind in acts:
+            return acts[kind](x, inplace=True)
+        if kind in ("TANH", "SIGMOID", "GELU"):
+            return {"TANH": self.torch.tanh, "SIGMOID": self.torch.sigmoid, "GELU": F.gelu}[kind](x)
         if kind == "POOL":
             a = LAYERS["POOL"].axes(args, row.input_shapes[0])
             ceil = bool(args["ceil"]) or self.analysis.rounding == "caffe"
             k, s, pad = self._hw(args, "F"), self._hw(args, "S"), (a[1].before, a[0].before)
             if args["type"] == "max":
                 return F.max_pool2d(x, k, s, pad, ceil_mode=ceil)
+            if args["type"] == "l2":
+                return F.lp_pool2d(x, 2, k, s, ceil_mode=ceil)
             return F.avg_pool2d(x, k, s, pad, ceil_mode=ceil)
         if kind == "GAP":
             return F.adaptive_avg_pool2d(x, 1)
         if kind == "APOOL":
-            w, h = args["out"]
+            size = self._hw(args, "out")
             pool = F.adaptive_max_pool2d if args["type"] == "max" else F.adaptive_avg_pool2d
-            return pool(x, (h, w))
-        if kind == "LN":  # ConvNeXt's LayerNorm2d: over the channels of the NHWC view
-            nhwc = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), p["g"], p["b"],
-                                float(args["eps"]))  # fmt: skip
-            return nhwc.permute(0, 3, 1, 2)
-        if kind == "LINEAR":  # at every position, on the NHWC view
-            return F.linear(x.permute(0, 2, 3, 1), p["w"], p.get("b")).permute(0, 3, 1, 2)
-        if kind == "SCALE":
-            return p["g"] * x
-        if kind == "MUL":  # squeeze-and-excitation: a 1×1×D branch broadcast
-            return ins[0] * ins[1]
-        if kind == "SLICE":
-            stop = args["stop"]
-            return x[:, int(args["start"]) : None if stop == "end" else int(stop)]
-        if kind == "SHUFFLE":  # torchvision's channel_shuffle
-            n, c, h, w = x.shape
-            g = int(args["groups"])
-            return x.view(n, g, c // g, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+            return pool(x, size)
         if kind == "FC":
-            y = F.linear(x.flatten(1), p["w"], p.get("b"))
-            return y[:, :, None, None]
-        if kind == "ADD":
-            y = ins[0] + ins[1]
+            return F.linear(x.flatten(1), p["w"], p.get("b"))[:, :, None, None]
+        if kind == "LINEAR":
+            return F.conv2d(x, p["w"][:, :, None, None], p.get("b"))
+        if kind in ("ADD", "MUL"):
+            y = ins[0] + ins[1] if kind == "ADD" else ins[0] * ins[1]
             for other in ins[2:]:
-                y += other
+                y = y + other if kind == "ADD" else y * other
             return y
         if kind == "CAT":
-            return torch.cat(ins, 1)
+            return self.torch.cat(ins, 1)
         if kind == "LRN":
             return F.local_response_norm(x, int(args["size"]), float(args["alpha"]),
                                          float(args["beta"]), float(args["k"]))  # fmt: skip
         if kind == "FLATTEN":
             return x.flatten(1)[:, :, None, None]
-        return x  # ID, DROPOUT, DROPPATH, SKIP: the identity at inference
+        if kind == "SLICE":
+            start, stop = LAYERS["SLICE"].channels(args, x.shape[1])
+            return x[:, start:stop]
+        if kind == "SHUFFLE":
+            n, c, h, w = x.shape
+            g = int(args["groups"])
+            return x.view(n, g, c // g, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        return x  # ID, DROPOUT, DROPPATH, SKIP: identity
 
 
-def _sigmoid(x: torch.Tensor, inplace: bool) -> torch.Tensor:
-    return torch.sigmoid(x)  # torchvision's nn.Sigmoid: never in place
+# -- the driver ------------------------------------------------------------------------------
 
 
-#: activation row type → f(x, inplace), as torchvision's modules call them
-ACTIVATIONS: dict[str, Any] = {
-    "RELU": lambda x, inplace: F.relu(x, inplace=inplace),
-    "RELU6": lambda x, inplace: F.relu6(x, inplace=inplace),
-    "HSWISH": lambda x, inplace: F.hardswish(x, inplace=inplace),
-    "HSIGMOID": lambda x, inplace: F.hardsigmoid(x, inplace=inplace),
-    "SILU": lambda x, inplace: F.silu(x, inplace=inplace),
-    "SWISH": lambda x, inplace: F.silu(x, inplace=inplace),
-    "SIGMOID": _sigmoid,
-    "TANH": lambda x, inplace: torch.tanh(x),
-    "GELU": lambda x, inplace: F.gelu(x),  # no in-place form
-}
+def _serve(kind: str, threads: int) -> int:
+    """A worker: one JSON request a line on stdin, one JSON answer a line on stdout."""
+    handle = _numpy_worker() if kind == "numpy" else _torch_worker(threads)
+    for line in sys.stdin:
+        try:
+            answer = handle(json.loads(line))
+        except Exception as e:  # reported to the driver, which names the spec it skips
+            answer = {"skip": f"{type(e).__name__}: {e}"}
+        print(json.dumps(answer), flush=True)
+    return 0
 
 
-# -- the benchmark ------------------------------------------------------------------------
+class Worker:
+    def __init__(self, kind: str, threads: int) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in DROP}
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "CONVCALC_THREADS"):  # fmt: skip
+            env[var] = str(threads)
+        cmd = [sys.executable, __file__, "--worker", kind, "--threads", str(threads)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env)  # fmt: skip
+
+    def ask(self, **msg: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"a worker stopped (exit code {self.proc.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
-def main() -> int:
-    print(f"threads: {ARGS.threads} (NumPy/OpenBLAS {openblas_core()}, torch {torch.__version__}"
-          f", {torch.get_num_threads()} threads)")  # fmt: skip
-    peak = matmul_peak()
+def _specs() -> list[str]:
+    from convcalc.specs import __file__ as where
+
+    folder = os.path.dirname(where)
+    return sorted(f[: -len(".yaml")] for f in os.listdir(folder) if f.endswith(".yaml"))
+
+
+def main(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("torch") is None:
+        print("torch is not installed: nothing to compare against (pip install torch==2.13.0)")
+        return 0
+    models = args.models.split(",") if args.models else _specs()
+    batches = [int(b) for b in args.batches.split(",")]
+    ours, theirs = Worker("numpy", args.threads), Worker("torch", args.threads)
+    hello, hello_t = ours.ask(op="hello"), theirs.ask(op="hello")
+    peak = hello["peak"]
+    print(f"threads: {args.threads} (NumPy {hello['numpy']}, OpenBLAS {hello['core']}; torch "
+          f"{hello_t['torch']}, {hello_t['threads']} threads); load average "
+          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"NumPy float32 matmul peak (2048³): {peak:.0f} GFLOP/s")
-    header = (f"{'model':18s} {'batch':>5s} {'numpy s':>9s} {'torch s':>9s} {'ratio':>6s} "
-              f"{'GFLOP/s':>8s} {'peak':>6s}")  # fmt: skip
+    header = (
+        f"{'model':26s} {'batch':>5s} {'numpy s':>9s} {'torch s':>9s} {'ratio':>6s} {'GFLOP/s':>8s}"
+    )
     print(header)
     print("-" * len(header))
-    results = []
-    for name in ARGS.models.split(","):
-        analysis = convcalc.analyze(convcalc.load(name), input=INPUT)
-        net = TorchNet(analysis)
-        for batch in map(int, ARGS.batches.split(",")):
-            x = torch.randn(batch, INPUT[2], INPUT[1], INPUT[0])
-            with torch.inference_mode():
-                net(x)
-                forward(analysis, batch=batch, trace_memory=False)  # warm-up
-                ours, theirs = [], []
-                for _ in range(ARGS.runs):
-                    result = forward(analysis, batch=batch, trace_memory=False)
-                    ours.append(result.seconds)
-                    time.sleep(PAUSE)  # let OpenBLAS's spinning threads go to sleep first
-                    net(x)  # torch's timed pass is its second in a row: warm threads, caches
-                    theirs.append(_timed(lambda x=x, net=net: net(x)))
-                    time.sleep(PAUSE)  # and torch's OpenMP threads
-            t_np, t_torch = statistics.median(ours), statistics.median(theirs)
-            gflops = 2 * analysis.totals.macs * batch / t_np / 1e9
-            results.append((name, batch, t_np, t_torch))
-            print(f"{name:18s} {batch:5d} {t_np:9.3f} {t_torch:9.3f} {t_np / t_torch:6.2f} "
-                  f"{gflops:8.1f} {peak:6.0f}", flush=True)  # fmt: skip
-            if ARGS.layers:
-                times: list[float] = []
-                with torch.inference_mode():
-                    net(x, times)
-                for row, rec, tt in zip(analysis.rows[1:], result.layers[1:], times, strict=True):
-                    if rec.seconds > 1e-3 or tt > 1e-3:
-                        print(f"    {row.name:16s} {row.type:6s} numpy {rec.seconds * 1e3:7.1f} ms"
-                              f"  torch {tt * 1e3:7.1f} ms")  # fmt: skip
-    worst = max(t_np / t_torch for _, _, t_np, t_torch in results)
-    print(f"worst ratio {worst:.2f} (goal: at most 1.2)")
+    np_kind: dict[str, float] = defaultdict(float)
+    t_kind: dict[str, float] = defaultdict(float)
+    flops_kind: dict[str, float] = defaultdict(float)
+    ratios: list[tuple[str, int, float]] = []
+    skipped: list[str] = []
+    for name in models:
+        prep = ours.ask(op="prepare", model=name, batch=1)
+        if "skip" in prep:
+            skipped.append(f"{name}: {prep['skip']}")
+            continue
+        for batch in batches:
+            gflop = 2 * sum(prep["macs"]) * batch / 1e9
+            if args.max_gflop and gflop > args.max_gflop:
+                skipped.append(f"{name} batch {batch}: {gflop:.0f} GFLOP a pass, above "
+                               f"--max-gflop {args.max_gflop:g}")  # fmt: skip
+                continue
+            first = theirs.ask(op="run", model=name, batch=batch)  # warm-ups
+            if "skip" in first:
+                skipped.append(f"{name} batch {batch}: {first['skip']}")
+                break
+            warm = ours.ask(op="run", model=name, batch=batch)
+            if "skip" in warm:
+                skipped.append(f"{name} batch {batch}: {warm['skip']}")
+                break
+            a: list[dict[str, Any]] = []
+            b: list[dict[str, Any]] = []
+            for _ in range(args.runs):
+                time.sleep(PAUSE)
+                a.append(ours.ask(op="run", model=name, batch=batch))
+                time.sleep(PAUSE)  # let OpenBLAS's spinning threads go to sleep first
+                b.append(theirs.ask(op="run", model=name, batch=batch))
+            t_np = statistics.median(r["seconds"] for r in a)
+            t_t = statistics.median(r["seconds"] for r in b)
+            macs = sum(prep["macs"])
+            ratios.append((name, batch, t_np / t_t))
+            print(f"{name:26s} {batch:5d} {t_np:9.4f} {t_t:9.4f} {t_np / t_t:6.2f} "
+                  f"{2 * macs * batch / t_np / 1e9:8.1f}", flush=True)  # fmt: skip
+            kinds = set(a[0]["kinds"]) | set(b[0]["kinds"])
+            mine = {k: statistics.median(r["kinds"].get(k, 0.0) for r in a) for k in kinds}
+            yours = {k: statistics.median(r["kinds"].get(k, 0.0) for r in b) for k in kinds}
+            for k in kinds:
+                np_kind[k] += mine[k]
+                t_kind[k] += yours[k]
+            for kind, m in zip(prep["kinds"], prep["macs"], strict=True):
+                flops_kind[kind] += 2 * m * batch
+            if args.layers:
+                for k in sorted(kinds, key=lambda k: -mine[k]):
+                    if mine[k] > 1e-4 or yours[k] > 1e-4:
+                        print(f"    {k:24s} numpy {mine[k] * 1e3:8.2f} ms  torch "
+                              f"{yours[k] * 1e3:8.2f} ms")  # fmt: skip
+    peak = max(peak, ours.ask(op="peak")["peak"])
+    print(f"NumPy float32 matmul peak, the better of the readings before and after: "
+          f"{peak:.0f} GFLOP/s")  # fmt: skip
+    ours.close()
+    theirs.close()
+    print()
+    print("by layer kind, summed over every spec and batch (fused rows under their step's kind)")
+    head = (
+        f"{'kind':28s} {'numpy s':>9s} {'torch s':>9s} {'ratio':>6s} {'GFLOP/s':>8s} {'peak':>6s}"
+    )
+    print(head)
+    print("-" * len(head))
+    for k in sorted(np_kind, key=lambda k: -np_kind[k]):
+        tn, tt = np_kind[k], t_kind[k]
+        if tn < 1e-4 and tt < 1e-4:
+            continue
+        rate = flops_kind[k] / tn / 1e9 if tn > 0 else 0.0
+        gf, share = (f"{rate:8.1f}", f"{rate / peak:6.1%}") if rate else ("", "")
+        ratio = f"{tn / tt:6.2f}" if tt > 0 else ""
+        print(f"{k:28s} {tn:9.4f} {tt:9.4f} {ratio:>6s} {gf:>8s} {share:>6s}")
+    for line in skipped:
+        print(f"skipped {line}")
+    if ratios:
+        worst = max(ratios, key=lambda r: r[2])
+        print(f"worst ratio {worst[2]:.2f} ({worst[0]} batch {worst[1]}; goal: at most 1.2)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ARGS = _parse()
+    sys.exit(_serve(ARGS.worker, ARGS.threads) if ARGS.worker else main(ARGS))

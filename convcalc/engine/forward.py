@@ -15,7 +15,9 @@ Before allocating anything it estimates the memory the pass needs (weights, live
 activations, workspace) and raises :class:`MemoryLimitError` above ``max_memory`` (default:
 half the available memory). A CONV or FC followed by batch norm, elementwise activations
 and residual adds runs as one step: the batch norm folded into the weights, the rest applied
-to each chunk of the GEMM's output while it is in cache; those rows report 0 s and name the
+to each chunk of the GEMM's output while it is in cache; a batch norm and activations before
+a 1×1 CONV whose input other rows read too (DenseNet's pre-activation) run on each chunk of
+its input on the way into the GEMM; those rows report 0 s and name the
 row they were fused into (``fuse=False`` runs every row on its own). Weights are prepared
 with their initialisation, outside the timed pass: batch norms folded, and 3×3 convs that
 Winograd F(4×4, 3×3) or F(2×2, 3×3) runs faster (see ``kernels.winograd_tile``)
@@ -23,7 +25,9 @@ transformed.
 
 The pass runs in the spec's dtype (float32, float16 or float64); bfloat16 is not a NumPy
 dtype, so it runs in float32 and ``ForwardResult.note`` says so. Times are
-``time.perf_counter`` around each step; the peak memory is tracemalloc's (NumPy reports
+``time.perf_counter`` around each step: ``seconds``, their sum, leaves out drawing the weights,
+folding batch norms and Winograd's weight transforms (a framework's weights are ready before
+its pass too); ``call_seconds`` is the whole call. The peak memory is tracemalloc's (NumPy reports
 its allocations to it), from before the weights are drawn to the end of the pass.
 
 This module is the entry; the pass's jobs have their own: ``plan`` (the fused steps and which
@@ -83,12 +87,14 @@ class ForwardResult(NamedTuple):
     layers: tuple[LayerRecord, ...]
     batch: int
     dtype: str  # the NumPy dtype the pass ran in
-    seconds: float  # the sum of the layer times (weight initialisation excluded)
+    seconds: float  # the sum of the step times (weights drawn and prepared outside them)
     measured_peak_bytes: int  # tracemalloc's peak during the pass, weights included
     estimate: MemoryEstimate
     ok: bool  # every shape matched
     note: str | None = None  # e.g. bfloat16 computed as float32
     output: Any = None  # the last row's array, (N, H, W, D)
+    #: the whole call: also drawing the weights, folding batch norms, Winograd's transforms
+    call_seconds: float = 0.0
 
     @property
     def estimated_peak_bytes(self) -> int:
@@ -119,6 +125,7 @@ def forward(
     ``weights`` after each row's weights are drawn. ``trace_memory=False`` skips tracemalloc
     (its bookkeeping slows the pass a little; measured_peak_bytes is then 0).
     """
+    called = time.perf_counter()
     announce = setup or (lambda phase, done, total: None)
     if not analysis.ok or analysis.output is None or not analysis.rows:
         raise ForwardError("the analysis has errors: fix them before running the network")
@@ -191,6 +198,9 @@ def forward(
                 shapes[i] = _nhwc_shape(result, batch)
             for i in step.rows[1:]:
                 fused_into[i] = rows[head].name
+            for i in step.before:  # applied to the head's input on its way in: its shape
+                shapes[i] = _nhwc_shape(runner.source(step), batch)
+                fused_into[i] = rows[head].name
             runner.release(s)
             if progress is not None:
                 for i in step.rows:
@@ -224,4 +234,5 @@ def forward(
         all(r.match for r in records),
         note,
         output,
+        time.perf_counter() - called,
     )

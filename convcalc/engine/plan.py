@@ -1,7 +1,10 @@
 """The fusion plan: which rows run as one step, which rows share an array, when each dies.
 
 A CONV or FC followed by batch norm, elementwise activations and residual adds is one step
-(the rest run on each chunk of its output, see ``runner``). Activations, batch norms and adds
+(the rest run on each chunk of its output, see ``runner``). A batch norm and
+activations *before* a 1×1 CONV (pre-activation, as in DenseNet) whose input others read too
+(or a CAT made) join the CONV's step as its prologue: they run on each chunk of its input on
+the way into the GEMM, and their own outputs never exist. Activations, batch norms and adds
 overwrite their input's array when nothing reads it afterwards; ID, DROPOUT, SKIP and FLATTEN
 hand their input's array on.
 """
@@ -22,6 +25,7 @@ ADD = "ADD"
 class Step(NamedTuple):
     rows: tuple[int, ...]  # the head first; the others are fused into it
     extra: tuple[tuple[int, tuple[int, ...]], ...] = ()  # fused ADD row -> its other operands' rows
+    before: tuple[int, ...] = ()  # the prologue: rows applied to the head's input, in order
 
 
 class Plan(NamedTuple):
@@ -57,9 +61,56 @@ def _fusable(row: Row) -> bool:
     return layer.fusable if layer is not None else row.type == ADD
 
 
+def _takes_prologue(row: Row) -> bool:
+    """A CONV that is one GEMM on its input (1×1, stride 1, no padding, ungrouped): its
+    input can be transformed chunk by chunk on its way in."""
+    layer = LAYERS.get(row.type)
+    if row.type != "CONV" or layer is None or not row.input_shapes:
+        return False
+    args = row.args
+    if args["F"] != (1, 1) or args["S"] != (1, 1) or args["groups"] != 1:
+        return False
+    axes = layer.axes(args, row.input_shapes[0])
+    return axes is not None and all(a.before == a.after == 0 for a in axes)
+
+
+def _pointwise(row: Row) -> bool:
+    """A row a prologue can apply: a batch norm, or an elementwise activation."""
+    layer = LAYERS.get(row.type)
+    if layer is None or not (layer.fusable and layer.overwrites):
+        return False
+    return row.type == "BN" or layer.epilogue(row.args) is not None
+
+
+def prologues(rows: Sequence[Row], readers: Sequence[Sequence[int]]) -> dict[int, tuple[int, ...]]:
+    """Head -> the batch norm and activations before it that run as its prologue: each read
+    by the next alone, the first reading an array that other rows read too or that no step
+    takes epilogues onto (else the step that makes that array takes them as its epilogue,
+    folding the batch norm)."""
+    out: dict[int, tuple[int, ...]] = {}
+    for h, row in enumerate(rows):
+        if not _takes_prologue(row):
+            continue
+        chain: list[int] = []
+        j, nxt = row.inputs[0], h
+        while j > 0 and _pointwise(rows[j]) and list(readers[j]) == [nxt]:
+            chain.insert(0, j)
+            j, nxt = rows[j].inputs[0], j
+        source = LAYERS.get(rows[j].type)
+        absorbs = _fusable(rows[j]) or (source is not None and source.takes_epilogue)
+        if chain and (len(readers[j]) > 1 or not absorbs):
+            out[h] = tuple(chain)
+    return out
+
+
 def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
     """Steps in row order, which rows share an array, and when each array dies."""
     readers = _readers(rows)
+    before = prologues(rows, readers) if fuse else {}
+    for h, pre in before.items():  # the prologue's input is read when its head runs
+        source = rows[pre[0]].inputs[0]
+        readers[source] = [h if r == pre[0] else r for r in readers[source]]
+    in_prologue = {i for pre in before.values() for i in pre}
     value = list(range(len(rows)))
     members: dict[int, list[int]] = {i: [i] for i in range(len(rows))}  # value -> its rows
     in_place: set[int] = set()
@@ -71,7 +122,7 @@ def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
         return all(r <= i for m in members[v] if m < i for r in readers[m])
 
     for i, row in enumerate(rows):
-        if i in done:
+        if i in done or i in in_prologue:
             continue
         layer = LAYERS.get(row.type)  # None for a merge
         if layer is not None and layer.in_place:  # ID, DROPOUT, SKIP, FLATTEN
@@ -109,10 +160,13 @@ def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
                 value[j] = i
                 members[i].append(j)
                 done.add(j)
-        steps.append(Step(tuple(chain), tuple(extra)))
+        steps.append(Step(tuple(chain), tuple(extra), before.get(i, ())))
     last_read: dict[int, int] = {}
     for s, step in enumerate(steps):
         for i in step.rows:
             for j in rows[i].inputs:
-                last_read[value[j]] = s
+                if j not in in_prologue:
+                    last_read[value[j]] = s
+        if step.before:
+            last_read[value[rows[step.before[0]].inputs[0]]] = s
     return Plan(tuple(steps), tuple(value), last_read, frozenset(in_place))

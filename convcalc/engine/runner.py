@@ -84,9 +84,33 @@ class Runner:
                 op = LAYERS[row.type].epilogue(row.args)
                 if op is not None:
                     ops.append(op)
-        x = self.arrays[head.inputs[0]]
-        call = Call(x, prepared.params, self.arena, self.analysis.rounding, epilogue=tuple(ops))
+        x = self.arrays[head.inputs[0]] if not step.before else self.source(step)
+        params = prepared.params
+        if step.before:
+            params = {**params, "prologue": tuple(self.prologue(step))}
+        call = Call(x, params, self.arena, self.analysis.rounding, epilogue=tuple(ops))
         return LAYERS[head.type].run(head.args, head.input_shapes[0], call)
+
+    def source(self, step: Step) -> Any:
+        """The array a step's prologue reads (the first prologue row's input)."""
+        return self.arrays[self.rows[step.before[0]].inputs[0]]
+
+    def prologue(self, step: Step) -> list[K.Epilogue]:
+        """The step's prologue rows as in-place operations on a chunk of its head's input:
+        a batch norm as scale and shift, an activation as its epilogue."""
+        dtype = self.source(step).dtype
+        ops: list[K.Epilogue] = []
+        for i in step.before:
+            row = self.rows[i]
+            layer = LAYERS[row.type]
+            found = layer.affine(row.args, self.params[i])
+            if found is not None:
+                ops.append(_affine(found[0].astype(dtype), found[1].astype(dtype)))
+                continue
+            op = layer.epilogue(row.args)
+            assert op is not None, row.type  # plan.prologues takes only such rows
+            ops.append(op)
+        return ops
 
     def release(self, s: int) -> None:
         """Give back the arrays whose last reader was step s."""

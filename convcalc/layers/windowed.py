@@ -121,14 +121,28 @@ class Conv(LayerType):
         self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
     ) -> dict[str, int]:
         """im2col: the padded images and one chunk of columns (with a column of ones for the
-        bias) and, for groups, of products; Winograd: see ``_winograd_scratch``."""
-        from ..engine.kernels import im2col_budget, largest_chunk
+        bias) and, for groups, of products; Winograd: see ``_winograd_scratch``; depthwise
+        and narrow groups: ``kernels.depthwise_scratch``, ``kernels.grouped_scratch``."""
+        from ..engine.kernels import (
+            GROUPED_DIRECT_MAX,
+            depthwise_scratch,
+            grouped_scratch,
+            im2col_budget,
+            largest_chunk,
+        )
 
         if m := self.winograd_tile(args, x, y, batch):
             return _winograd_scratch(m, x, y, batch, itemsize)
         pad, padded = _padded(self.axes(args, x), x)
         fw, fh = pair(args, "F")
         groups = integer(args, "groups")
+        if groups == x[2] > 1:  # depthwise: see kernels.depthwise2d
+            size, stride, dilation = hw(args, "F"), hw(args, "S"), hw(args, "dilation")
+            return depthwise_scratch(batch, (y[1], y[0]), y[2], size, stride, dilation, itemsize)
+        if groups > 1 and x[2] // groups <= GROUPED_DIRECT_MAX:  # see kernels.grouped2d
+            size, stride, dilation = hw(args, "F"), hw(args, "S"), hw(args, "dilation")
+            out_hw, cg = (y[1], y[0]), x[2] // groups
+            return grouped_scratch(batch, out_hw, y[2], cg, size, stride, dilation, itemsize)
         wo, ho, k = y
         j = fw * fh * x[2] // groups + 1  # the bias may ride in the GEMM as a column of ones
         row_bytes = wo * (j + k) * itemsize
@@ -136,7 +150,7 @@ class Conv(LayerType):
         return {
             "pad": images * pad * itemsize if padded else 0,
             "cols": images * rows * wo * j * itemsize,
-            "dw": images * rows * wo * k * itemsize if groups > 1 else 0,
+            "grouped": images * rows * wo * k * itemsize if groups > 1 else 0,
         }
 
     def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
@@ -168,6 +182,7 @@ class Conv(LayerType):
             call.array, p["w"], p.get("b"), stride=hw(args, "S"), pad=pads(self.axes(args, x)),
             dilation=hw(args, "dilation"), groups=integer(args, "groups"),
             epilogue=call.epilogue, arena=call.arena, winograd=p.get("winograd"),
+            prologue=p.get("prologue", ()),
         )  # fmt: skip
 
 

@@ -130,6 +130,7 @@ def run_document(result: ForwardResult, estimated: int) -> dict[str, Any]:
             for r in result.layers
         ],
         "seconds": result.seconds,
+        "call_seconds": result.call_seconds,
         "measured_peak_bytes": result.measured_peak_bytes,
         "estimated_inference_peak_bytes": estimated,
     }

@@ -61,9 +61,10 @@ def print_run(
         f"{len(wrong)} shape{'s' if len(wrong) > 1 else ''} differ, first at "
         f"{wrong[0].name}: expected {show_shape(wrong[0].expected)}, got "
         f"{show_shape(wrong[0].actual) if wrong[0].actual else '?'}")  # fmt: skip
-    line = (f"{name}: {status} · forward {result.seconds:,.3f} s · measured peak "
-            f"{mb(result.measured_peak_bytes)} (tracemalloc) · estimated inference peak "
-            f"{mb(estimated)}")  # fmt: skip
+    line = (f"{name}: {status} · forward {result.seconds:,.3f} s (the layers: drawing the "
+            f"weights, folding batch norms and Winograd transforms excluded; the whole call "
+            f"{result.call_seconds:,.3f} s) · measured peak {mb(result.measured_peak_bytes)} "
+            f"(tracemalloc) · estimated inference peak {mb(estimated)}")  # fmt: skip
     out.print(Text("\n".join(wrap(line, width, indent="    ")), style="bold"), soft_wrap=True,
               crop=False)  # fmt: skip
     if result.note:

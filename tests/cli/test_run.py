@@ -17,8 +17,9 @@ def test_json_document() -> None:
     result = run("run", "lenet5", "--batch", "2", "--format", "json")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert set(doc) == {"version", "ok", "batch", "layers", "seconds", "measured_peak_bytes",
-                        "estimated_inference_peak_bytes"}  # fmt: skip
+    assert set(doc) == {"version", "ok", "batch", "layers", "seconds", "call_seconds",
+                        "measured_peak_bytes", "estimated_inference_peak_bytes"}  # fmt: skip
+    assert 0 < doc["seconds"] < doc["call_seconds"]
     assert doc["ok"] is True and doc["batch"] == 2
     assert [layer["name"] for layer in doc["layers"]][:3] == ["input", "C1", "tanh1"]
     assert all(layer["match"] and layer["expected"] == layer["actual"] for layer in doc["layers"])

@@ -14,7 +14,9 @@ it is still in cache (``epilogue``).
 
 - ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``
 - ``chunks``: window counts, padding, the im2col view, chunk sizes, epilogues
-- ``conv``: ``conv2d`` (im2col), depthwise, ``local2d``, ``conv_transpose2d``
+- ``conv``: ``conv2d`` (im2col), ``local2d``, ``conv_transpose2d``
+- ``depthwise``: ``depthwise2d`` and ``grouped2d``, the direct kernels ``conv2d`` runs for
+  groups of at most GROUPED_DIRECT_MAX channels, on ``threads()`` threads
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN,
@@ -44,7 +46,16 @@ from .chunks import (
     patches,
     window_count,
 )
-from .conv import conv2d, conv_transpose2d, local2d
+from .conv import conv2d, conv_transpose2d, local2d, prologue_bytes
+from .depthwise import (
+    DEPTHWISE_BYTES,
+    GROUPED_DIRECT_MAX,
+    depthwise2d,
+    depthwise_scratch,
+    grouped2d,
+    grouped_scratch,
+    threads,
+)
 from .elementwise import (
     batchnorm,
     bn_affine,
@@ -89,8 +100,10 @@ from .winograd import (
 __all__ = [
     "CACHE_BYTES",
     "CHUNK_BYTES",
+    "DEPTHWISE_BYTES",
     "FOLD_RATIO",
     "GEMM_ROWS",
+    "GROUPED_DIRECT_MAX",
     "POOL_BAND_BYTES",
     "RELU",
     "WINOGRAD",
@@ -112,11 +125,15 @@ __all__ = [
     "conv2d",
     "conv3x3_winograd",
     "conv_transpose2d",
+    "depthwise2d",
+    "depthwise_scratch",
     "elu",
     "erf",
     "fully_connected",
     "gelu",
     "global_avg_pool",
+    "grouped2d",
+    "grouped_scratch",
     "hardsigmoid",
     "hardswish",
     "he_uniform",
@@ -131,6 +148,7 @@ __all__ = [
     "pad_nhwc",
     "patches",
     "pool2d",
+    "prologue_bytes",
     "relu",
     "relu6",
     "scale_channels",
@@ -138,6 +156,7 @@ __all__ = [
     "silu",
     "softmax",
     "tanh",
+    "threads",
     "upsample_nearest",
     "window_count",
     "winograd_chunk_bytes",

@@ -1,8 +1,9 @@
-"""Convolutions: im2col + GEMM (CS231n style), depthwise, locally connected, transposed.
+"""Convolutions: im2col + GEMM (CS231n style), locally connected, transposed.
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
 time into a reused buffer (see ``chunks``); a 3×3 stride-1 conv with prepared weights goes
-through Winograd instead (``winograd``).
+through Winograd instead (``winograd``), a depthwise one
+or one of at most GROUPED_DIRECT_MAX channels a group through ``depthwise``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from .chunks import (
     chunks,
     finish,
     im2col_budget,
+    largest_chunk,
     pad_nhwc,
     patches,
     window_count,
 )
+from .depthwise import GROUPED_DIRECT_MAX, depthwise2d, grouped2d
 from .winograd import conv3x3_winograd
 
 
@@ -41,12 +44,15 @@ def conv2d(
     arena: Arena | None = None,
     chunk_bytes: int | None = None,
     winograd: Array | None = None,
+    prologue: Sequence[Epilogue] = (),
 ) -> Array:
     """Convolution, V[n,y,x,k] = sum(X[n, y*S+fy*d, x*S+fx*d, c in group(k)] * W_k) + b_k.
 
     x: (N, H, W, C); w: (FH, FW, C // groups, K); b: (K,) or None.
     Returns (N, Ho, Wo, K), Ho = (H + top + bottom − dy·(FH − 1) − 1) // sy + 1.
     ``winograd``: ``winograd_weights(w)``, to run a 3×3 stride-1 conv through Winograd.
+    ``prologue``: in-place operations on each chunk of the input, (positions, C), before its
+    GEMM (a pre-activation batch norm and ReLU); a 1×1 unpadded ungrouped conv only.
     """
     if winograd is not None:
         if stride != (1, 1) or dilation != (1, 1) or groups != 1:  # w may be empty here
@@ -57,16 +63,23 @@ def conv2d(
     G, Kg = groups, K // groups
     if Cg * G != C or Kg * G != K:
         raise ValueError(f"groups={G} does not fit {C} input and {K} output channels")
+    pointwise = FH == FW == 1 and stride == (1, 1) and pad == ((0, 0), (0, 0)) and G == 1
+    if prologue and not pointwise:
+        raise ValueError("a prologue runs before a 1×1 unpadded ungrouped conv only")
+    if G > 1 and Cg <= GROUPED_DIRECT_MAX:  # direct kernels: a GEMM gains little or nothing
+        direct_kernel = depthwise2d if Cg == 1 else grouped2d
+        return direct_kernel(
+            x, w, b, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue, arena=arena,
+            chunk_bytes=chunk_bytes,
+        )  # fmt: skip
     (t, bt), (lf, rt) = pad
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     J = FH * FW * Cg
     wmat = w.reshape(J, K)  # (FH*FW*Cg, K), columns of group g are g*Kg:(g+1)*Kg
-    direct = FH == FW == 1 and stride == (1, 1) and pad == ((0, 0), (0, 0)) and G == 1
-    direct = direct and x.flags.c_contiguous  # a 1×1 conv is one GEMM on x itself
+    direct = pointwise and x.flags.c_contiguous  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt
-    depthwise = Cg == 1 and G > 1
     # few taps, many positions: the bias rides in the GEMM as one more column of ones
     fold = b is not None and G == 1 and not direct and N * Ho * Wo > J * FOLD_RATIO
     if fold:
@@ -81,7 +94,14 @@ def conv2d(
         M = n * (rows.stop - rows.start) * Wo
         y = out[images, rows]  # (n, rows, Wo, K)
         if direct:
-            np.matmul(x[images, rows].reshape(M, C), wmat, out=y.reshape(M, K))
+            a = x[images, rows].reshape(M, C)
+            if prologue:  # into a chunk of scratch, transformed there while in cache
+                pre = scratch(arena, "pre", (M, C), x.dtype)
+                np.copyto(pre, a)
+                for op in prologue:
+                    op(pre, (images, rows))
+                a = pre
+            np.matmul(a, wmat, out=y.reshape(M, K))
             finish(y, (images, rows), b, epilogue)
             continue
         if rows.start == 0:  # a new group of images: pad it once
@@ -92,13 +112,13 @@ def conv2d(
                 xp = x[images]
             view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
         v = view[:, rows]  # (n, rows, Wo, FH, FW, C)
-        if depthwise:
-            _depthwise(v, w, y, arena)
-        elif G == 1:
+        if G == 1:
             cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
             np.copyto(cols[:, :J].reshape(v.shape), v)
             if fold:
                 cols[:, J] = 1
+            for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
+                op(cols[:, :J], (images, rows))
             np.matmul(cols, wmat, out=y.reshape(M, K))
         else:
             cols = scratch(arena, "cols", (M, J), x.dtype)  # (n*rows*Wo, FH*FW*Cg)
@@ -111,23 +131,11 @@ def conv2d(
     return out
 
 
-def _depthwise(v: Array, w: Array, y: Array, arena: Arena | None) -> None:
-    """Groups of one input channel: a weighted sum of the FH·FW shifted inputs."""
-    FH, FW, _, K = w.shape
-    C = v.shape[-1]
-    m = K // C  # outputs per input channel
-    tmp = scratch(arena, "dw", y.shape, y.dtype)
-    yk = y.reshape(*y.shape[:3], C, m)
-    tk = tmp.reshape(yk.shape)
-    for fy in range(FH):
-        for fx in range(FW):
-            tap = v[:, :, :, fy, fx, :, None]  # (n, rows, Wo, C, 1)
-            wk = w[fy, fx, 0].reshape(C, m)
-            if fy == fx == 0:
-                np.multiply(tap, wk, out=yk)
-            else:
-                np.multiply(tap, wk, out=tk)
-                np.add(yk, tk, out=yk)
+def prologue_bytes(n: int, h: int, w: int, c: int, k: int, itemsize: int) -> int:
+    """Bytes of the chunk a 1×1 conv transforms its input in (see ``conv2d``'s prologue)."""
+    row_bytes = w * max(c, k) * itemsize
+    images, rows = largest_chunk(n, h, row_bytes, im2col_budget(c, k, itemsize))
+    return images * rows * w * c * itemsize
 
 
 def local2d(

@@ -1,0 +1,107 @@
+"""The depthwise kernel (groups = input channels), and the grouped one for a few channels a
+group, against the naive loops and torch: strides 1 to 3, filters 1 to 7, dilation,
+asymmetric padding, depth multipliers, batches, bands of a few rows (the chunk budget), one
+thread and two, and through ``conv2d`` with an epilogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from convcalc.engine import kernels as K
+
+from .test_kernels import close, naive_conv, nchw, nhwc, rand
+
+DW_CASES = [
+    # (N, H, W, C, m, FH, FW, stride, pad ((t, b), (l, r)), dilation)
+    (2, 7, 6, 3, 1, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1)),
+    (2, 9, 8, 4, 1, 3, 3, (2, 2), ((1, 1), (1, 1)), (1, 1)),
+    (1, 11, 12, 5, 2, 5, 5, (2, 3), ((2, 1), (0, 3)), (1, 2)),  # multiplier, odd strides
+    (2, 8, 9, 4, 1, 3, 3, (1, 1), ((2, 2), (2, 2)), (2, 2)),  # dilation 2
+    (1, 6, 9, 4, 1, 3, 3, (2, 2), ((0, 1), (1, 1)), (1, 1)),  # asymmetric "same"
+    (3, 5, 5, 4, 3, 7, 7, (1, 1), ((3, 3), (3, 3)), (1, 1)),  # 7×7 on a 5×5 input
+    (2, 10, 10, 6, 1, 5, 5, (2, 2), ((2, 2), (2, 2)), (1, 1)),  # 5×5 stride 2
+    (1, 4, 4, 2, 1, 3, 3, (3, 3), ((5, 0), (0, 4)), (1, 1)),  # windows all in the padding
+    (2, 6, 7, 3, 1, 1, 3, (1, 2), ((0, 0), (1, 1)), (1, 3)),  # 1×3, dilation 3 across
+    (1, 13, 14, 8, 1, 3, 3, (2, 2), ((0, 0), (0, 0)), (1, 1)),  # unpadded, remainders
+]
+
+
+def _case(case: Any) -> tuple[Any, ...]:
+    N, H, W, C, m, FH, FW, s, pad, d = case
+    return rand(N, H, W, C), rand(FH, FW, 1, C * m), rand(C * m), s, pad, d
+
+
+@pytest.mark.parametrize("case", DW_CASES)
+@pytest.mark.parametrize("chunk", [None, 50])  # 50 bytes: one output row a band
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_depthwise_matches_loops(
+    case: Any, chunk: int | None, threads: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVCALC_THREADS", threads)
+    x, w, b, s, pad, d = _case(case)
+    C = x.shape[3]
+    got = K.depthwise2d(x, w, b, stride=s, pad=pad, dilation=d, chunk_bytes=chunk,
+                        arena=K.Arena())  # fmt: skip
+    close(got, naive_conv(x, w, b, s, pad, d, C))
+    unbiased = K.depthwise2d(x, w, None, stride=s, pad=pad, dilation=d, chunk_bytes=chunk)
+    close(unbiased, naive_conv(x, w, None, s, pad, d, C))
+
+
+@pytest.mark.parametrize("case", DW_CASES)
+def test_depthwise_equals_torch(case: Any) -> None:
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, w, b, s, pad, d = _case(case)
+    C = x.shape[3]
+    xt = F.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    expected = nhwc(F.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, C))
+    close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=C), expected)
+
+
+def test_conv2d_runs_depthwise_with_its_epilogue_on_every_band() -> None:
+    x, w, b, res = rand(3, 9, 8, 6), rand(3, 3, 1, 6), rand(6), rand(3, 9, 8, 6)
+    pad = ((1, 1), (1, 1))
+    ops = [lambda y, r: np.add(y, res[r], out=y), lambda y, r: np.maximum(y, 0, out=y)]
+    arena = K.Arena()
+    arena.reserve(1 << 16)
+    got = K.conv2d(x, w, b, pad=pad, groups=6, epilogue=ops, chunk_bytes=200, arena=arena)
+    close(got, np.maximum(naive_conv(x, w, b, (1, 1), pad, (1, 1), 6) + res, 0))
+
+
+def test_depthwise_refuses_grouped_weights() -> None:
+    with pytest.raises(ValueError, match="depthwise"):
+        K.depthwise2d(rand(1, 4, 4, 4), rand(3, 3, 2, 4))
+
+
+GROUPED_CASES = [
+    # (N, H, W, C, K, FH, FW, stride, pad, dilation, groups): Cg 2 to 4, the direct kernel
+    (2, 7, 6, 8, 8, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 2),
+    (2, 9, 8, 8, 16, 3, 3, (2, 2), ((1, 1), (1, 1)), (1, 1), 4),
+    (1, 11, 12, 12, 6, 5, 5, (2, 3), ((2, 1), (0, 3)), (1, 2), 3),
+    (2, 8, 9, 16, 8, 3, 3, (1, 1), ((2, 2), (2, 2)), (2, 2), 4),
+    (3, 6, 9, 6, 6, 3, 3, (2, 2), ((0, 1), (1, 1)), (1, 1), 2),
+    (1, 5, 5, 32, 32, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 4),  # Cg 8: im2col per group
+]
+
+
+@pytest.mark.parametrize("case", GROUPED_CASES)
+@pytest.mark.parametrize("chunk", [None, 50])
+def test_grouped_matches_loops_and_torch(case: Any, chunk: int | None) -> None:
+    N, H, W, C, Kk, FH, FW, s, pad, d, g = case
+    x, w, b = rand(N, H, W, C), rand(FH, FW, C // g, Kk), rand(Kk)
+    expected = naive_conv(x, w, b, s, pad, d, g)
+    if C // g <= K.GROUPED_DIRECT_MAX:
+        got = K.grouped2d(x, w, b, stride=s, pad=pad, dilation=d, chunk_bytes=chunk,
+                          arena=K.Arena())  # fmt: skip
+        close(got, expected)
+    close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk), expected)
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    xt = F.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g),
+          nhwc(F.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g)))  # fmt: skip
