@@ -1,4 +1,8 @@
-"""pytest set-up: hypothesis profiles and the --regenerate option (helpers live in support.py)."""
+"""pytest set-up: hypothesis profiles, the --regenerate and --slow options (helpers live in
+support.py).
+
+`python -m pytest` skips the tests marked slow, so that it stays under 3 minutes on two cores;
+`python -m pytest --slow` (the README's test command, and .ci/run) runs every test."""
 
 from __future__ import annotations
 
@@ -20,6 +24,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite golden files and expected messages from the current output",
     )
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run the tests marked slow (the whole suite, as .ci/run does)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="marked slow: `python -m pytest --slow` runs it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture
