@@ -16,7 +16,7 @@ from typing import NoReturn
 import click
 
 from ..report.escape import visible
-from . import check, expand, info, memory, run  # noqa: F401  (they register their commands)
+from . import check, expand, export, info, memory, run  # noqa: F401  (they register their commands)
 from .group import cli
 
 __all__ = ["cli", "main"]
