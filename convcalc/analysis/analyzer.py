@@ -358,6 +358,7 @@ def analyze(
     try:
         graph = build(spec, variables)
         analyzer.findings.extend(graph.findings)
+        analyzer.findings.extend(spec.notes)
         output = analyzer.run(graph)
     except FindingError as exc:
         stopper = exc.finding

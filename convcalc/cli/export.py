@@ -84,3 +84,34 @@ def export(
         click.echo(f"convcalc: {visible(str(exc))}", err=True)
         sys.exit(1)
     emit_bytes(data, output)
+
+
+@cli.command(name="import")
+@click.argument("model", metavar="MODEL.onnx")
+@output_option
+@debug_option
+def import_(model: str, output: str | None, debug: bool) -> None:
+    """Write the ONNX model MODEL.onnx as a spec in the arrow grammar.
+
+    Every operator becomes a layer, labelled after its node (`@layer1.0.conv1`); branches
+    that meet in an Add, Concat or Mul become ADD{ | }, CAT{ | } and MUL{ | } merges. The spec
+    checks to the numbers `convcalc check MODEL.onnx` gives. An operator without a convcalc
+    layer is a finding that names it and its node (exit 1).
+
+    \b
+    Examples:
+      convcalc import resnet50.onnx -o resnet50.yaml
+      convcalc check resnet50.onnx
+    """
+    from ..errors import FileError, SpecError
+    from ..frontend.onnx_spec import spec_text
+    from ..report import text
+
+    try:
+        emit(spec_text(model), output)
+    except FileError as exc:
+        click.echo(f"convcalc: error: {visible(str(exc))}", err=True)
+        sys.exit(2)
+    except SpecError as exc:
+        text.print_findings(stderr_console(), exc.findings)
+        sys.exit(1)

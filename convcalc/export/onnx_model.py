@@ -77,6 +77,9 @@ def _hw(row: Row, key: str) -> list[int]:
 
 def _layer_text(row: Row) -> str:
     """The row as the arrow grammar writes it: ``CONV(64, F=(3, 3), ...)@conv1``."""
+    if row.type == "SLICE":  # positional only: SLICE(0, 58), SLICE(58) to the end
+        stop = row.args["stop"]
+        return f"SLICE({row.args['start']}{'' if stop == 'end' else f', {stop}'})"
     parts = []
     for key, value in row.args.items():
         shown = f"({value[0]}, {value[1]})" if isinstance(value, tuple) else value
@@ -267,6 +270,8 @@ def onnx_model(analysis: Analysis, seed: int = 0) -> Any:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="convcalc")  # fmt: skip
     model.ir_version = 9
+    # what the rows need beyond the layers: Caffe's rounding makes every POOL ceil
+    helper.set_model_props(model, {"convcalc.rounding": analysis.rounding})
     model.doc_string = f"{analysis.spec.name}, exported by convcalc from {analysis.spec.path}"
     return model
 

@@ -69,6 +69,7 @@ class Spec(NamedTuple):
     input_location: Location | None = None
     budgets: Mapping[str, tuple[int, Location]] = _EMPTY
     lint: LintConfig = LintConfig()
+    notes: tuple[Finding, ...] = ()  # the reader's own, e.g. an ONNX model's folded BNs
 
     @property
     def path(self) -> str:
@@ -127,6 +128,11 @@ def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Sp
     shown = display or name
     if "\x00" in name:
         raise FileError(f"cannot read `{shown!r}`: a path cannot contain a NUL character")
+    if name.lower().endswith(".onnx"):  # a model is a spec too (onnx imported only here)
+        from .onnx_spec import load_onnx
+
+        spec: Spec = load_onnx(name, shown)
+        return spec
     try:
         with open(name, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size  # 0 for pipes: read up to the limit
