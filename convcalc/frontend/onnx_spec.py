@@ -3,7 +3,7 @@
 ``spec_text(path)`` bounds the file, parses it with onnx, translates its nodes into layers
 and writes them as one arrow pattern; every problem is a finding (CC120 too large, CC121 too
 many nodes, CC130 an operator or pattern without a layer, CC131 not ONNX, malformed or
-truncated), raised as ``SpecError``. ``load_onnx`` then loads that text as a spec.
+truncated), raised as ``SpecError``. ``spec.load_file`` then loads that text as a spec.
 """
 
 from __future__ import annotations
@@ -287,11 +287,3 @@ def _rounding(model: Any) -> str:
     props = {p.key: p.value for p in model.metadata_props}
     rounding = props.get("convcalc.rounding", "floor")
     return f"rounding: {rounding}\n" if rounding in ("strict", "caffe") else ""
-
-
-def load_onnx(path: str, shown: str) -> Any:
-    """The model at ``path`` as a :class:`Spec`, its findings shown at ``shown``."""
-    from .spec import load_bytes
-
-    text, notes = read_model(path, shown)
-    return load_bytes(text.encode("utf-8"), shown)._replace(notes=tuple(notes))

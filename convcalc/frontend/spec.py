@@ -129,10 +129,10 @@ def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Sp
     if "\x00" in name:
         raise FileError(f"cannot read `{shown!r}`: a path cannot contain a NUL character")
     if name.lower().endswith(".onnx"):  # a model is a spec too (onnx imported only here)
-        from .onnx_spec import load_onnx
+        from .onnx_spec import read_model
 
-        spec: Spec = load_onnx(name, shown)
-        return spec
+        text, notes = read_model(name, shown)
+        return load_bytes(text.encode("utf-8"), shown)._replace(notes=tuple(notes))
     try:
         with open(name, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size  # 0 for pipes: read up to the limit
