@@ -19,8 +19,9 @@ from ..support import DATA
 
 #: every bundled spec, from the bundled-spec API, and the modern networks of the tests
 SPECS = [*bundled.names(), *(str(p) for p in sorted((DATA / "modern").glob("*.yaml")))]
-#: above this many MACs the value comparisons run only in the slow tier
-LARGE_MACS = 1_500_000_000
+#: above this many MACs or parameters the comparisons run only in the slow tier
+LARGE_MACS = 1_000_000_000
+LARGE_PARAMS = 10_000_000
 
 
 def spec_id(spec: str) -> str:
@@ -35,7 +36,8 @@ def sized(specs: list[str]) -> list[Any]:
     """The specs as parameters, the large ones marked slow."""
     out = []
     for s in specs:
-        large = analysis(s).totals.macs > LARGE_MACS
+        totals = analysis(s).totals
+        large = totals.macs > LARGE_MACS or totals.params > LARGE_PARAMS
         marks = [pytest.mark.slow] if large else []
         out.append(pytest.param(s, id=spec_id(s), marks=marks))
     return out
