@@ -16,7 +16,9 @@ LEAVES = {"records", "units", "source", "errors", "limits"}
 #: The stages in pipeline order; `layers` and `rules` are the vocabulary and the rule
 #: catalogue that every stage may consult. The NumPy kernels (engine.kernels) are a library of
 #: pure functions that the layer classes call lazily: they import nothing of the pipeline.
-STAGES = ["layers", "rules", "frontend", "expansion", "analysis", "engine", "report", "cli"]
+STAGES = [
+    "layers", "rules", "frontend", "expansion", "analysis", "engine", "report", "export", "cli"
+]  # fmt: skip
 KERNELS = "convcalc.engine.kernels"
 #: The rule families fire on the analysed graph: they stand with the analysis (the catalogue,
 #: explanations and lint stay early, since the front end reports findings too).

@@ -417,6 +417,7 @@ def analyze_graph(
     try:
         graph = graph or build(spec, variables)
         analyzer.findings.extend(graph.findings)
+        analyzer.findings.extend(spec.notes)
         output = analyzer.run(graph)
     except FindingError as exc:
         stopper = exc.finding

@@ -16,7 +16,15 @@ from typing import NoReturn
 import click
 
 from ..report.escape import visible
-from . import check, draw, expand, info, memory, run  # noqa: F401  (they register their commands)
+from . import (  # noqa: F401  (they register their commands)
+    check,
+    draw,
+    expand,
+    export,
+    info,
+    memory,
+    run,
+)
 from .group import cli
 
 __all__ = ["cli", "main"]

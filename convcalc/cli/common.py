@@ -485,6 +485,19 @@ def write_atomically(path: str, text: str) -> None:
     write_output(path, text)
 
 
+def emit_bytes(data: bytes, output: str, option: str = "--output") -> None:
+    """A binary file (weights, a model) to ``output`` (see :func:`write_bytes`)."""
+    from .output import write_bytes
+
+    try:
+        write_bytes(output, data)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot write `{visible(output)}`: {visible(exc.strerror or str(exc))}",
+            param_hint=option,
+        ) from None
+
+
 def emit(text: str, output: str | None) -> None:
     """A report to standard output, or to --output (see :func:`write_output`)."""
     if output is None:

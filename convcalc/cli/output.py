@@ -29,11 +29,15 @@ def write_output(path: str, text: str) -> None:
     open for reading only is never rewritten. Devices and named pipes are written straight
     through; a block device (a disk) is refused.
     """
+    write_bytes(path, text.encode("utf-8", "backslashreplace"))
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """:func:`write_output` for bytes: a weights file, an ONNX model."""
     if not path:
         raise FileNotFoundError(errno.ENOENT, "the file name is empty")
     if "\0" in path:
         raise OSError(errno.EINVAL, "a file name cannot hold a NUL character")
-    data = text.encode("utf-8", "backslashreplace")
     fd = _descriptor(path)
     if fd is not None:
         _write_descriptor(fd, data)

@@ -15,11 +15,13 @@ from ..report.escape import json_dumps, visible
 from .common import (
     MAX_SEED,
     IntegerRange,
+    OutputPath,
     budget_option,
     console,
     debug_option,
     emit,
     fitted,
+    emit_bytes,
     format_option,
     one_spec,
     output_option,
@@ -40,6 +42,9 @@ from .group import cli
 @click.option("--max-memory", "max_memory", callback=budget_option,
               help="Refuse passes estimated above this, like 4GiB (default: half the available "
               "memory).")  # fmt: skip
+@click.option("--save-weights", "save_weights", type=OutputPath(), metavar="FILE",
+              help="Also write the weights of --seed as an .npz in PyTorch's layout and names, "
+              "which the module of `convcalc export --to torch` loads (load_npz).")  # fmt: skip
 @format_option("text", "json")
 @output_option
 @debug_option
@@ -50,6 +55,7 @@ def run_(
     batch: int,
     seed: int,
     max_memory: int | None,
+    save_weights: str | None,
     format_: str,
     output: str | None,
     debug: bool,
@@ -67,6 +73,7 @@ def run_(
       convcalc run resnet18 --batch 8 --format json
       convcalc run unet --input 512x512x1 --max-memory 2GiB
       convcalc show lenet5 | convcalc run -       (- reads standard input)
+      convcalc run resnet18 --seed 7 --save-weights resnet18.npz
     """
     from ..engine.forward import forward
     from ..engine.layout import MemoryLimitError
@@ -88,6 +95,13 @@ def run_(
     except ConvcalcError as exc:
         click.echo(fitted(f"convcalc: {visible(str(exc), keep=chr(10))}"), err=True)
         sys.exit(1)
+    if save_weights is not None:
+        from ..export.torch_source import attribute_names
+        from ..export.weights import draw, npz_bytes, torch_state
+
+        params, _ = draw(analysis, seed)
+        state = torch_state(analysis, params, attribute_names(analysis.rows))
+        emit_bytes(npz_bytes(state), save_weights, "--save-weights")
     estimated = analysis.memory.inference_peak if analysis.memory else 0
     if format_ == "json":
         from ..report.data import run_document

@@ -70,6 +70,7 @@ class Spec(NamedTuple):
     input_location: Location | None = None
     budgets: Mapping[str, tuple[int, Location]] = _EMPTY
     lint: LintConfig = LintConfig()
+    notes: tuple[Finding, ...] = ()  # the reader's own, e.g. an ONNX model's folded BNs
 
     @property
     def path(self) -> str:
@@ -151,6 +152,11 @@ def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Sp
     shown = display or name
     if "\x00" in name:
         raise FileError(f"cannot read `{shown!r}`: a path cannot contain a NUL character")
+    if name.lower().endswith(".onnx"):  # a model is a spec too (onnx imported only here)
+        from .onnx_spec import read_model
+
+        text, notes = read_model(name, shown)
+        return load_bytes(text.encode("utf-8"), shown)._replace(notes=tuple(notes))
     try:
         fd = os.open(name, _OPEN | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:

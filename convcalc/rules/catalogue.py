@@ -42,6 +42,9 @@ _RULES = [
     Rule("CC124", E, "limit: block recursion too deep"),
     Rule("CC125", E, "limit: too many YAML nodes (aliases expanded)"),
     Rule("CC126", E, "limit: integer too large"),
+    Rule("CC130", E, "ONNX: an operator or pattern that has no convcalc layer"),
+    Rule("CC131", E, "ONNX: the file is not an ONNX model, or is malformed or truncated"),
+    Rule("CC132", I, "ONNX: the exporter folded BatchNorms into the CONVs before them"),
     Rule("CC201", W, "stride doesn't fit: real input rows/columns are never read"),
     Rule(
         "CC202",

@@ -144,6 +144,32 @@ dimension), or longer than 30 digits.
 
 Example:  CONV(99999999999)
 Fix:      a realistic size""",
+    "CC130": """\
+An ONNX model is read as a spec (`convcalc check model.onnx`), operator by operator; this one
+has no convcalc layer, or uses it in a way a layer cannot say (asymmetric pads, a Concat
+along the width, a graph that needs one layer in two branches). The finding names the
+operator and the node.
+
+Example:  a model with a Pad node before a Conv, or an Einsum
+Fix:      export the model with symmetric padding inside the Conv, or check the part of the
+          network convcalc reads as a spec in the arrow grammar (`convcalc import` writes one)""",
+    "CC131": """\
+The file named .onnx is not an ONNX model protobuf: it is empty, truncated (a copy that
+stopped early), or something else under that name. Nothing of it was read.
+
+Example:  a model.onnx that a download cut off half way
+Fix:      export the model again: torch.onnx.export(model, x, "model.onnx", dynamo=False,
+          do_constant_folding=False)""",
+    "CC132": """\
+PyTorch's ONNX exporter, in eval mode with constant folding (its default), folds each
+BatchNorm into the convolution before it: the BN's γ, β and running statistics become the
+CONV's weights and a bias, and the BN node is gone. convcalc reports the file's network as
+it is (no BN rows, a bias per CONV), so the counts differ from the model in PyTorch. It can
+tell from the CONVs' weights: unnamed constants (onnx::Conv_...) rather than the modules'
+parameter names.
+
+Example:  torch.onnx.export(resnet50, x, "r.onnx") and `convcalc check r.onnx`
+Fix:      torch.onnx.export(resnet50, x, "r.onnx", dynamo=False, do_constant_folding=False)""",
     "CC201": """\
 The stride does not fit: (W − F_eff + 2P)/S + 1 is not an integer and real input rows or
 columns are never read (the notes call these hyperparameters "invalid"). With --rounding strict
