@@ -11,9 +11,7 @@ from ..errors import Severity
 from ..records import Shape
 from ..report.svg import LABELS, THEMES
 from .common import (
-    IntegerRange,
     Outcome,
-    budget_option,
     debug_option,
     emit,
     memory_options,
@@ -24,6 +22,7 @@ from .common import (
     stderr_console,
 )
 from .group import cli
+from .options import IntegerRange, budget_option
 
 NO_PNG = (
     "PNG needs a rasteriser, and convcalc depends on none (no Pillow, cairo or browser "

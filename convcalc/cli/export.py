@@ -9,8 +9,6 @@ import click
 from ..records import Shape
 from ..report.escape import visible
 from .common import (
-    MAX_SEED,
-    IntegerRange,
     debug_option,
     emit,
     emit_bytes,
@@ -21,6 +19,7 @@ from .common import (
     stderr_console,
 )
 from .group import cli
+from .options import MAX_SEED, IntegerRange
 
 
 @cli.command(name="export")

@@ -11,8 +11,9 @@ from ..analysis.analyzer import analyze
 from ..frontend import bundled
 from ..frontend.spec import load_spec
 from ..report.escape import json_dumps
-from .common import console, debug_option, emit, format_option, output_option, shown
+from .common import console, debug_option, emit, format_option, output_option
 from .group import cli
+from .options import shown
 
 #: Where the modeline of a spec printed by `show` finds the JSON Schema: next to the spec.
 SCHEMA = "convcalc.schema.json"

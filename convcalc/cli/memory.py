@@ -10,7 +10,6 @@ import click
 from ..records import Shape
 from ..report.escape import json_dumps
 from .common import (
-    budget_option,
     console,
     debug_option,
     emit,
@@ -22,6 +21,7 @@ from .common import (
     spec_options,
 )
 from .group import cli
+from .options import budget_option
 
 
 @cli.command()

@@ -13,15 +13,12 @@ import click
 from ..records import Row, Shape
 from ..report.escape import json_dumps, visible
 from .common import (
-    MAX_SEED,
-    IntegerRange,
     OutputPath,
-    budget_option,
     console,
     debug_option,
     emit,
-    fitted,
     emit_bytes,
+    fitted,
     format_option,
     one_spec,
     output_option,
@@ -30,6 +27,7 @@ from .common import (
     stderr_console,
 )
 from .group import cli
+from .options import MAX_SEED, IntegerRange, budget_option
 
 
 @cli.command(name="run")
