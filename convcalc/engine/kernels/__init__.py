@@ -13,7 +13,8 @@ the GEMM (bias, a folded batch norm, an activation, a residual add) runs on each
 it is still in cache (``epilogue``).
 
 - ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``
-- ``chunks``: window counts, padding, the im2col view, chunk sizes, epilogues
+- ``chunks``: window counts, padding, the im2col view, chunks, epilogues (their sizes,
+  with Winograd's and pooling's, are ``convcalc.sizing``'s, which the memory estimate shares)
 - ``conv``: ``conv2d`` (im2col), depthwise, ``local2d``, ``conv_transpose2d``
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
@@ -27,19 +28,28 @@ This package re-exports every public name, so ``kernels.conv2d`` is the way to r
 
 from __future__ import annotations
 
-from .arrays import Arena, Array, he_uniform
-from .chunks import (
+from ...sizing import (
     CACHE_BYTES,
     CHUNK_BYTES,
-    FOLD_RATIO,
     GEMM_ROWS,
+    POOL_BAND_BYTES,
+    WINOGRAD_BYTES,
+    WINOGRAD_MIN_TILES,
+    WINOGRAD_TILES,
+    im2col_budget,
+    largest_chunk,
+    winograd_chunk_bytes,
+    winograd_pays,
+    winograd_tile,
+)
+from .arrays import Arena, Array, he_uniform
+from .chunks import (
+    FOLD_RATIO,
     RELU,
     Epilogue,
     Pads,
     Pair,
     chunks,
-    im2col_budget,
-    largest_chunk,
     pad_nhwc,
     patches,
     window_count,
@@ -65,7 +75,7 @@ from .elementwise import (
     softmax,
     tanh,
 )
-from .pooling import POOL_BAND_BYTES, adaptive_bins, adaptive_pool2d, pool2d
+from .pooling import adaptive_bins, adaptive_pool2d, pool2d
 from .resizing import (
     channel_shuffle,
     channel_slice,
@@ -76,13 +86,7 @@ from .resizing import (
 )
 from .winograd import (
     WINOGRAD,
-    WINOGRAD_BYTES,
-    WINOGRAD_MIN_TILES,
-    WINOGRAD_TILES,
     conv3x3_winograd,
-    winograd_chunk_bytes,
-    winograd_pays,
-    winograd_tile,
     winograd_weights,
 )
 

@@ -11,16 +11,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ...sizing import CHUNK_BYTES, im2col_budget
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import (
-    CHUNK_BYTES,
     FOLD_RATIO,
     Epilogue,
     Pads,
     Pair,
     chunks,
     finish,
-    im2col_budget,
     pad_nhwc,
     patches,
     window_count,
