@@ -81,7 +81,7 @@ def settings_line(analysis: Analysis, memory: Memory) -> str:
     slots = SLOTS[memory.optimizer]
     t = memory.training
     if t.mixed:
-        how = "--amp" if t.amp is not None else "ZeRO's"
+        how = "ZeRO's" if t.zero is not None else "--amp"
         precision = (
             f"{memory.activation_dtype} activations, float32 master weights and optimizer "
             f"state ({how} mixed precision)"
