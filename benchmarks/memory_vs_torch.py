@@ -21,16 +21,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import convcalc
+from convcalc.frontend.bundled import names
 from convcalc.records import Row
 
 MODERN = "tests/data/modern/"  # written with MUL, APOOL, SLICE and SHUFFLE
-MODELS = ("vgg16", "alexnet", "resnet18", "resnet50", f"{MODERN}shufflenet-v2.yaml",
-          f"{MODERN}mobilenet-v3-small.yaml", f"{MODERN}alexnet-adaptive.yaml")  # fmt: skip
+MODELS = (*names(), f"{MODERN}shufflenet-v2.yaml", f"{MODERN}mobilenet-v3-small.yaml",
+          f"{MODERN}alexnet-adaptive.yaml")  # fmt: skip
 MB = 1024 * 1024
 
 
-def build(rows: Sequence[Row]) -> Any:
-    """A torch module that runs the rows in order (each row reads earlier rows)."""
+def build(rows: Sequence[Row], rounding: str = "floor") -> Any:
+    """A torch module that runs the rows in order (each row reads earlier rows); pools round
+    up under caffe rounding, as ceil_mode does."""
     import torch
     from torch import nn
 
@@ -44,12 +46,21 @@ def build(rows: Sequence[Row]) -> Any:
             f, s, dil = a["F"], a["S"], a["dilation"]
             return nn.Conv2d(d1, a["K"], (f[1], f[0]), (s[1], s[0]), pad(row), (dil[1], dil[0]),
                              a["groups"], bias=a["bias"])  # type: ignore[index, arg-type]  # fmt: skip
+        if row.type == "TCONV":
+            f, s, p, op = a["F"], a["S"], a["P"], a["out_pad"]
+            dil = a["dilation"]
+            return nn.ConvTranspose2d(d1, a["K"], (f[1], f[0]), (s[1], s[0]), (p[1], p[0]),
+                                      (op[1], op[0]), a["groups"], a["bias"],
+                                      (dil[1], dil[0]))  # type: ignore[index, arg-type]  # fmt: skip
+        if row.type == "TANH":
+            return nn.Tanh()
         if row.type == "BN":
             return nn.BatchNorm2d(d1)
         if row.type == "POOL":
             f, s, p = a["F"], a["S"], a["P"]
             cls = nn.MaxPool2d if a["type"] == "max" else nn.AvgPool2d
-            return cls((f[1], f[0]), (s[1], s[0]), (p[1], p[0]), ceil_mode=a["ceil"])  # type: ignore[index]
+            ceil = bool(a["ceil"]) or rounding == "caffe"
+            return cls((f[1], f[0]), (s[1], s[0]), (p[1], p[0]), ceil_mode=ceil)  # type: ignore[index]
         if row.type == "FC":
             w, h, d = row.input_shapes[0]
             return nn.Sequential(nn.Flatten(), nn.Linear(w * h * d, a["K"], bias=a["bias"]))  # type: ignore[arg-type]
@@ -149,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             a = convcalc.analyze(convcalc.load(name), batch=batch)
             assert a.memory is not None and a.output is not None, name
             ours = a.memory.activations + a.memory.pool_switches
-            theirs = saved_bytes(build(a.rows), batch, a.input)
+            out = a.rows[-1].output  # the network's output, which the loss reads
+            theirs = saved_bytes(build(a.rows, a.rounding), batch, a.input)
+            theirs += batch * 4 * out[0] * out[1] * out[2]
             ratio = ours / theirs
             worst = max(worst, abs(ratio - 1))
             short = name.removeprefix(MODERN).removesuffix(".yaml")

@@ -177,8 +177,9 @@ class Memory(NamedTuple):
         }  # fmt: skip
 
 
-#: output-sized temporaries of a merge's kernel (the layer types answer for their own)
-MERGE_TEMPORARIES = {"CAT": 4}
+#: output-sized temporaries of a merge's kernel (the layer types answer for their own): none,
+#: since CAT concatenates into its arena buffer and ADD and MUL write into theirs
+MERGE_TEMPORARIES: dict[str, int] = {}
 
 
 def scratch(row: Row, batch: int, itemsize: int) -> dict[str, int]:
@@ -243,6 +244,31 @@ def live_peak(rows: Sequence[Row]) -> int:
     return peak
 
 
+def kept_values(rows: Sequence[Row]) -> tuple[list[int], list[int]]:
+    """Each row's activations and max-pool switches kept for the backward pass, per image.
+
+    A row with no parameters before it (a POOL on the network's input, as in a lone
+    Inception module) computes nothing autograd will differentiate: it keeps no switches,
+    and its output is kept only when a layer with parameters reads it (for its weights'
+    gradient), as PyTorch does for an input that does not require a gradient.
+    """
+    grad = [False] * len(rows)
+    readers: list[list[int]] = [[] for _ in rows]
+    for i, r in enumerate(rows):
+        grad[i] = r.params > 0 or any(grad[j] for j in r.inputs)
+        for j in r.inputs:
+            readers[j].append(i)
+    values, switches = [], []
+    for i, r in enumerate(rows):
+        s = LAYERS[r.type].switch_values(r.args, r.output) if r.type in LAYERS else 0
+        if grad[i] or any(rows[k].params for k in readers[i]) or i == len(rows) - 1:
+            values.append(r.activations)
+        else:
+            values.append(0)
+        switches.append(s if grad[i] else 0)
+    return values, switches
+
+
 def estimate(
     rows: Sequence[Row],
     *,
@@ -254,10 +280,7 @@ def estimate(
     """The memory of a batch of ``batch`` images through these rows, on each device."""
     act_dtype = training.activation_dtype(dtype)
     width = BYTES[act_dtype]
-    values = [r.activations for r in rows]
-    switches = [
-        LAYERS[r.type].switch_values(r.args, r.output) if r.type in LAYERS else 0 for r in rows
-    ]
+    values, switches = kept_values(rows)
     checkpoint = None
     kept, kept_switches = sum(values), sum(switches)
     if training.checkpoint is not None and len(rows) > 1:

@@ -79,7 +79,7 @@ def run_(
     except ConvcalcError as exc:
         click.echo(f"convcalc: {visible(str(exc), keep=chr(10))}", err=True)
         sys.exit(1)
-    estimated = analysis.memory.inference_peak if analysis.memory else 0
+    estimated = result.estimated_peak_bytes  # the pass's own estimate, as the guard's
     if format_ == "json":
         from ..report.data import run_document
 

@@ -158,6 +158,13 @@ class LRN(LayerType):
 
     temporaries = 4
 
+    def activation_values(self, args: Args, y: Shape) -> int:
+        """What PyTorch's LocalResponseNorm keeps (it is composed of smaller ops): the squared
+        input padded by size − 1 channels (avg_pool3d's input), k + α·mean (pow's input),
+        its power β (the divisor), and its own output, which the next layer reads."""
+        w, h, d = y
+        return w * h * (d + integer(args, "size") - 1) + 3 * w * h * d
+
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         from ..engine.kernels import lrn
 

@@ -245,7 +245,9 @@ def test_memory_command_json() -> None:
     doc = json.loads(result.output)
     m = memory(convcalc.analyze(convcalc.load("resnet18")))
     assert doc["max_batch"] == m.max_batch(8000 * 1024**2) and doc["budget"] == 8000 * 1024**2
-    assert doc["training_total"] == m.training_total and doc["per_image"]["live_peak"] > 0
+    # with a budget, the figures are at the largest batch that fits
+    assert doc["training_total"] == m.with_batch(doc["max_batch"]).training_total
+    assert doc["batch"] == doc["max_batch"] and doc["per_image"]["live_peak"] > 0
 
 
 def test_even_batch_one_does_not_fit() -> None:
@@ -427,4 +429,36 @@ def test_the_new_parts_keep_what_autograd_keeps() -> None:
         w, h, d = a.input
         theirs = _saved_bytes(forward, torch.randn(1, d, h, w), params)
         ours = (a.totals.activations - a.rows[-1].activations) * 4 + a.memory.pool_switches
+        assert ours == theirs, arch
+
+
+def test_lrn_tconv_and_a_pool_on_the_input_keep_what_autograd_keeps() -> None:
+    """LRN keeps what PyTorch's composed LocalResponseNorm saves (the padded squares, the
+    base and the divisor, besides its output); a TCONV read only by a CAT is not kept (cat
+    keeps nothing); a max pool on the network's input needs no backward (no switches), its
+    output kept only by the CONV that reads it. Exact bytes, the network's output excluded."""
+    torch = pytest.importorskip("torch")
+    nn, F = torch.nn, torch.nn.functional
+    torch.manual_seed(0)
+    c1, c2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 1)
+    lrn = nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0)
+    t1, t2 = nn.Conv2d(3, 8, 1), nn.ConvTranspose2d(8, 8, 2, 2)
+    t3, t4 = nn.Conv2d(16, 4, 1), nn.Conv2d(3, 4, 1)
+    cases: list[tuple[str, str, Any]] = [
+        ("INPUT -> CONV(8, P=1) -> RELU -> LRN -> POOL(2) -> CONV(4, F=1)", "8x8x3",
+         lambda x: c2(F.max_pool2d(lrn(F.relu(c1(x), inplace=True)), 2))),
+        ("INPUT -> CONV(8, F=1) -> RELU -> CAT{ ID | POOL(2) -> TCONV(8, F=2, S=2) } "
+         "-> CONV(4, F=1)", "8x8x3",
+         lambda x: t3(torch.cat((y := F.relu(t1(x), inplace=True), t2(F.max_pool2d(y, 2))), 1))),
+        ("INPUT -> POOL(F=3, S=1, P=1) -> CONV(4, F=1)", "8x8x3",
+         lambda x: t4(F.max_pool2d(x, 3, 1, 1))),
+    ]  # fmt: skip
+    modules = [c1, c2, t1, t2, t3, t4]
+    params = {p.untyped_storage().data_ptr() for m in modules for p in m.parameters()}
+    for arch, shape, forward in cases:
+        a = check(spec(arch, shape))
+        assert a.memory is not None
+        w, h, d = a.input
+        theirs = _saved_bytes(forward, torch.randn(1, d, h, w), params)
+        ours = a.memory.activations - a.rows[-1].activations * 4 + a.memory.pool_switches
         assert ours == theirs, arch
