@@ -1,16 +1,19 @@
 """How close is convcalc's training activation memory to what PyTorch really keeps?
 
-For VGG-16, AlexNet, ResNet-18, ResNet-50 and the networks of tests/data/modern/ (ShuffleNetV2,
-MobileNetV3-Small, AlexNet with its adaptive pool) at batch 1 and 8, a plain-torch model is built
+For every bundled spec and the networks of tests/data/modern/ (ShuffleNetV2, MobileNetV3-Small,
+AlexNet with its adaptive pool) at batch 1 and 8, a plain-torch model is built
 from convcalc's own layer rows (CONV → Conv2d, BN → BatchNorm2d, RELU → ReLU(inplace=True),
 max POOL → MaxPool2d, ADD → the in-place `out += identity` of torchvision's residual blocks, ...),
 run forward in training mode, and every tensor autograd saves for the backward pass is
 recorded with `torch.autograd.graph.saved_tensors_hooks`, deduplicated by storage, parameters
-excluded. That byte count is compared with convcalc's `activations + pool_switches`.
+excluded, plus the network's output, which the loss reads. That byte count is compared with
+convcalc's `activations + pool_switches`. With --amp, the forward runs under torch's CPU
+autocast (bfloat16) and is compared with `memory --amp bf16`; the half weight copies autograd
+keeps are compared with `weight_copies` on a second line.
 
 Goal: within ±5% for every model. Skips cleanly (exit 0) when torch is not installed.
 
-    python benchmarks/memory_vs_torch.py [--models vgg16 resnet50] [--batches 1 8]
+    python benchmarks/memory_vs_torch.py [--models vgg16 resnet50] [--batches 1 8] [--amp]
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import convcalc
+from convcalc.analysis.memory import estimate
+from convcalc.analysis.training import Training
 from convcalc.frontend.bundled import names
 from convcalc.records import Row
 
@@ -117,31 +122,41 @@ def build(rows: Sequence[Row], rounding: str = "floor") -> Any:
     return FromRows()
 
 
-def saved_bytes(model: Any, batch: int, shape: tuple[int, int, int]) -> int:
-    """Bytes of the unique non-parameter tensors autograd saves in one training forward."""
+def saved_bytes(
+    model: Any, batch: int, shape: tuple[int, int, int], amp: bool = False
+) -> tuple[int, int]:
+    """Bytes of the unique non-parameter tensors autograd saves in one training forward:
+    (activations and switches, half copies of weights, which only autocast makes)."""
     import torch
 
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: dict[int, int] = {}
+    weights = {tuple(p.shape) for p in model.parameters() if p.dim() > 1}
+    weights |= {tuple(reversed(s)) for s in weights}  # Linear keeps its weight transposed
+    seen: dict[int, tuple[int, tuple[int, ...]]] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
         storage = t.untyped_storage()
         if storage.data_ptr() not in params:
-            seen[storage.data_ptr()] = storage.nbytes()
+            seen[storage.data_ptr()] = (storage.nbytes(), tuple(t.shape))
         return t
 
     w, h, d = shape
     x = torch.randn(batch, d, h, w)
     model.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with (
+        torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp),
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+    ):
         model(x)
-    return sum(seen.values())
+    copies = sum(n for n, s in seen.values() if amp and s in weights and s[0] != batch)
+    return sum(n for n, _ in seen.values()) - copies, copies
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast against --amp bf16")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -159,14 +174,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for batch in args.batches:
             a = convcalc.analyze(convcalc.load(name), batch=batch)
             assert a.memory is not None and a.output is not None, name
-            ours = a.memory.activations + a.memory.pool_switches
+            training = Training(amp="bf16" if args.amp else None)
+            m = estimate(a.rows, dtype="float32", batch=batch, optimizer="sgd", training=training)
+            ours = m.activations + m.pool_switches
             out = a.rows[-1].output  # the network's output, which the loss reads
-            theirs = saved_bytes(build(a.rows, a.rounding), batch, a.input)
-            theirs += batch * 4 * out[0] * out[1] * out[2]
+            theirs, copies = saved_bytes(build(a.rows, a.rounding), batch, a.input, args.amp)
+            theirs += batch * (2 if args.amp else 4) * out[0] * out[1] * out[2]
             ratio = ours / theirs
             worst = max(worst, abs(ratio - 1))
             short = name.removeprefix(MODERN).removesuffix(".yaml")
             print(f"{short:<20} {batch:>5} {theirs / MB:>15.2f} {ours / MB:>12.2f} {ratio:>7.3f}")
+            if args.amp:
+                mine = m.weight_copies
+                print(f"{'  weight copies':<20} {'':>5} {copies / MB:>15.2f} {mine / MB:>12.2f} "
+                      f"{mine / max(copies, 1):>7.3f}")  # fmt: skip
     print(f"largest deviation: {worst:.1%} ({'within' if worst <= 0.05 else 'outside'} ±5%)")
     return 0
 

@@ -286,10 +286,10 @@ class TConv(LayerType):
     def scratch_bytes(
         self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
     ) -> dict[str, int]:
-        """Its columns, the uncropped output and the output (NumPy's own)."""
+        """Its columns and the uncropped output (NumPy's own; the output is the arena's)."""
         fw, fh = pair(args, "F")
         cols = batch * x[0] * x[1] * fw * fh * y[2] // integer(args, "groups")
-        return {"temp": cols * itemsize + 2 * batch * y[0] * y[1] * y[2] * itemsize}
+        return {"temp": cols * itemsize + batch * y[0] * y[1] * y[2] * itemsize}
 
     def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
         """Filters (D1, FH, FW, K/groups), He-initialised for F·F·D1/groups inputs; biases."""

@@ -136,33 +136,15 @@ def test_max_batch_is_the_largest_that_fits(budget: int) -> None:
 
 
 def torch_saved(a: convcalc.Analysis, batch: int, autocast: bool) -> tuple[int, int]:
-    """(bytes of activations and switches, bytes of half weight copies) autograd saves."""
+    """(bytes of activations and switches, bytes of half weight copies) autograd saves, as
+    benchmarks/memory_vs_torch.py counts them."""
     torch = pytest.importorskip("torch")
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from memory_vs_torch import build  # type: ignore[import-not-found]
+    from memory_vs_torch import build, saved_bytes  # type: ignore[import-not-found]
 
     torch.manual_seed(0)
-    model = build(a.rows)
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    shapes = {tuple(p.shape) for p in model.parameters() if p.dim() > 1}
-    shapes |= {tuple(reversed(s)) for s in shapes}  # Linear saves its weight transposed
-    seen: dict[int, tuple[int, tuple[int, ...]]] = {}
-
-    def pack(t: Any) -> Any:
-        s = t.untyped_storage()
-        if s.data_ptr() not in params:
-            seen[s.data_ptr()] = (s.nbytes(), tuple(t.shape))
-        return t
-
-    w, h, d = a.input
-    model.train()
-    with (
-        torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast),
-        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
-    ):
-        model(torch.randn(batch, d, h, w))
-    copies = sum(n for n, shape in seen.values() if shape in shapes and shape[0] != batch)
-    return sum(n for n, _ in seen.values()) - copies, copies
+    acts, copies = saved_bytes(build(a.rows, a.rounding), batch, a.input, autocast)
+    return int(acts), int(copies)
 
 
 @pytest.mark.slow
