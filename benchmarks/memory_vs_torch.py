@@ -1,19 +1,19 @@
 """How close is convcalc's training activation memory to what PyTorch really keeps?
 
-For VGG-16, AlexNet, ResNet-18, ResNet-50 and the modern bundled specs (AlexNet and VGG16-BN
-with their adaptive pools, ShuffleNetV2, MobileNetV3 small and large, EfficientNet-B0,
-RegNetY-400MF, ConvNeXt-T) at batch 1 and 8, a plain-torch model is built from convcalc's own
-layer rows as torchvision builds those layers (CONV → Conv2d, BN → BatchNorm2d, RELU →
-ReLU(inplace=True), HSWISH → Hardswish, GELU → GELU, LN → ConvNeXt's LayerNorm2d on NHWC,
-LINEAR → Linear on NHWC, SCALE → γ·x, DROPPATH → StochasticDepth's row noise × x, max POOL →
-MaxPool2d, MUL → scale * input, ADD → a sum, ...), run forward in training mode, and every
-tensor autograd saves for the backward pass is recorded with
-`torch.autograd.graph.saved_tensors_hooks`, deduplicated by storage, parameters excluded.
-That byte count is compared with convcalc's `activations + pool_switches`.
+For every bundled spec and the networks of tests/data/modern/ (ShuffleNetV2, MobileNetV3-Small,
+AlexNet with its adaptive pool) at batch 1 and 8, a plain-torch model is built
+from convcalc's own layer rows (CONV → Conv2d, BN → BatchNorm2d, RELU → ReLU(inplace=True),
+max POOL → MaxPool2d, ADD → the in-place `out += identity` of torchvision's residual blocks, ...),
+run forward in training mode, and every tensor autograd saves for the backward pass is
+recorded with `torch.autograd.graph.saved_tensors_hooks`, deduplicated by storage, parameters
+excluded, plus the network's output, which the loss reads. That byte count is compared with
+convcalc's `activations + pool_switches`. With --amp, the forward runs under torch's CPU
+autocast (bfloat16) and is compared with `memory --amp bf16`; the half weight copies autograd
+keeps are compared with `weight_copies` on a second line.
 
 Goal: within ±5% for every model. Skips cleanly (exit 0) when torch is not installed.
 
-    python benchmarks/memory_vs_torch.py [--models vgg16 resnet50] [--batches 1 8]
+    python benchmarks/memory_vs_torch.py [--models vgg16 resnet50] [--batches 1 8] [--amp]
 """
 
 from __future__ import annotations
@@ -24,16 +24,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import convcalc
+from convcalc.analysis.memory import estimate
+from convcalc.analysis.training import Training
+from convcalc.frontend.bundled import names
 from convcalc.records import Row
 
-MODELS = ("vgg16", "alexnet", "resnet18", "resnet50", "alexnet-torchvision", "vgg16-bn",
-          "shufflenet-v2-x1-0", "mobilenet-v3-small", "mobilenet-v3-large", "efficientnet-b0",
-          "regnet-y-400mf", "convnext-tiny")  # fmt: skip
+MODERN = "tests/data/modern/"  # written with MUL, APOOL, SLICE and SHUFFLE
+MODELS = (*names(), f"{MODERN}shufflenet-v2.yaml", f"{MODERN}mobilenet-v3-small.yaml",
+          f"{MODERN}alexnet-adaptive.yaml")  # fmt: skip
 MB = 1024 * 1024
 
 
-def build(rows: Sequence[Row]) -> Any:
-    """A torch module that runs the rows in order (each row reads earlier rows)."""
+def build(rows: Sequence[Row], rounding: str = "floor") -> Any:
+    """A torch module that runs the rows in order (each row reads earlier rows); pools round
+    up under caffe rounding, as ceil_mode does."""
     import torch
     from torch import nn
 
@@ -47,12 +51,21 @@ def build(rows: Sequence[Row]) -> Any:
             f, s, dil = a["F"], a["S"], a["dilation"]
             return nn.Conv2d(d1, a["K"], (f[1], f[0]), (s[1], s[0]), pad(row), (dil[1], dil[0]),
                              a["groups"], bias=a["bias"])  # type: ignore[index, arg-type]  # fmt: skip
+        if row.type == "TCONV":
+            f, s, p, op = a["F"], a["S"], a["P"], a["out_pad"]
+            dil = a["dilation"]
+            return nn.ConvTranspose2d(d1, a["K"], (f[1], f[0]), (s[1], s[0]), (p[1], p[0]),
+                                      (op[1], op[0]), a["groups"], a["bias"],
+                                      (dil[1], dil[0]))  # type: ignore[index, arg-type]  # fmt: skip
+        if row.type == "TANH":
+            return nn.Tanh()
         if row.type == "BN":
             return nn.BatchNorm2d(d1)
         if row.type == "POOL":
             f, s, p = a["F"], a["S"], a["P"]
             cls = nn.MaxPool2d if a["type"] == "max" else nn.AvgPool2d
-            return cls((f[1], f[0]), (s[1], s[0]), (p[1], p[0]), ceil_mode=a["ceil"])  # type: ignore[index]
+            ceil = bool(a["ceil"]) or rounding == "caffe"
+            return cls((f[1], f[0]), (s[1], s[0]), (p[1], p[0]), ceil_mode=ceil)  # type: ignore[index]
         if row.type == "FC":
             w, h, d = row.input_shapes[0]
             return nn.Sequential(nn.Flatten(), nn.Linear(w * h * d, a["K"], bias=a["bias"]))  # type: ignore[arg-type]
@@ -156,31 +169,41 @@ def build(rows: Sequence[Row]) -> Any:
     return FromRows()
 
 
-def saved_bytes(model: Any, batch: int, shape: tuple[int, int, int]) -> int:
-    """Bytes of the unique non-parameter tensors autograd saves in one training forward."""
+def saved_bytes(
+    model: Any, batch: int, shape: tuple[int, int, int], amp: bool = False
+) -> tuple[int, int]:
+    """Bytes of the unique non-parameter tensors autograd saves in one training forward:
+    (activations and switches, half copies of weights, which only autocast makes)."""
     import torch
 
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: dict[int, int] = {}
+    weights = {tuple(p.shape) for p in model.parameters() if p.dim() > 1}
+    weights |= {tuple(reversed(s)) for s in weights}  # Linear keeps its weight transposed
+    seen: dict[int, tuple[int, tuple[int, ...]]] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
         storage = t.untyped_storage()
         if storage.data_ptr() not in params:
-            seen[storage.data_ptr()] = storage.nbytes()
+            seen[storage.data_ptr()] = (storage.nbytes(), tuple(t.shape))
         return t
 
     w, h, d = shape
     x = torch.randn(batch, d, h, w)
     model.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with (
+        torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp),
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+    ):
         model(x)
-    return sum(seen.values())
+    copies = sum(n for n, s in seen.values() if amp and s in weights and s[0] != batch)
+    return sum(n for n, _ in seen.values()) - copies, copies
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast against --amp bf16")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -198,11 +221,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for batch in args.batches:
             a = convcalc.analyze(convcalc.load(name), batch=batch)
             assert a.memory is not None and a.output is not None, name
-            ours = a.memory.activations + a.memory.pool_switches
-            theirs = saved_bytes(build(a.rows), batch, a.input)
+            training = Training(amp="bf16" if args.amp else None)
+            m = estimate(a.rows, dtype="float32", batch=batch, optimizer="sgd", training=training)
+            ours = m.activations + m.pool_switches
+            out = a.rows[-1].output  # the network's output, which the loss reads
+            theirs, copies = saved_bytes(build(a.rows, a.rounding), batch, a.input, args.amp)
+            theirs += batch * (2 if args.amp else 4) * out[0] * out[1] * out[2]
             ratio = ours / theirs
             worst = max(worst, abs(ratio - 1))
-            print(f"{name:<20} {batch:>5} {theirs / MB:>15.2f} {ours / MB:>12.2f} {ratio:>7.3f}")
+            short = name.removeprefix(MODERN).removesuffix(".yaml")
+            print(f"{short:<20} {batch:>5} {theirs / MB:>15.2f} {ours / MB:>12.2f} {ratio:>7.3f}")
+            if args.amp:
+                mine = m.weight_copies
+                print(f"{'  weight copies':<20} {'':>5} {copies / MB:>15.2f} {mine / MB:>12.2f} "
+                      f"{mine / max(copies, 1):>7.3f}")  # fmt: skip
     print(f"largest deviation: {worst:.1%} ({'within' if worst <= 0.05 else 'outside'} ±5%)")
     return 0
 

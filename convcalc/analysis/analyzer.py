@@ -95,8 +95,9 @@ class Analyzer:
 
     def not_kept(self) -> None:
         """A layer output read only by layers whose backward pass keeps nothing of their input
-        (SHUFFLE: a view, a transpose and a copy) is not kept for the backward pass either,
-        unless its own layer keeps it (activation functions do): ShuffleNet's CAT."""
+        (SHUFFLE: a view, a transpose and a copy; CAT: a split of the gradient) is not kept for
+        the backward pass either, unless its own layer keeps it (activation functions do):
+        ShuffleNet's CAT, U-Net's TCONV."""
         readers: dict[int, list[str]] = {}
         for row in self.rows:
             for j in row.inputs:
@@ -105,7 +106,7 @@ class Analyzer:
             row = self.rows[j]
             if j == 0 or row.in_place or keeps_its_output(row):
                 continue
-            if all(t in LAYERS and LAYERS[t].frees_input for t in types):
+            if all(KINDS[t].frees_input for t in types):
                 self.rows[j] = row._replace(activations=0)
 
     def sequence(self, nodes: list[Node], state: _State) -> _State:

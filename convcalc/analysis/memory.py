@@ -8,16 +8,26 @@ reports turn bytes into MB (1024² bytes, as the notes do).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from ..layers.vocabulary import LAYERS
 from ..records import Row
+from ..sizing import ALIGN
 from ..units import BYTES
+from .training import (
+    PLAIN,
+    SLOTS,
+    Checkpointing,
+    ModelStates,
+    Training,
+    checkpointing,
+    model_states,
+)
+
+__all__ = ["SLOTS", "SWITCH_BYTES", "Memory", "PerImage", "Training", "estimate", "workspace"]
 
 SWITCH_BYTES = 8  # one int64 index per max-pool output value (the notes' "switches")
-#: Values the optimizer keeps per parameter: momentum's velocity, Adam's two moments, ...
-SLOTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adam": 2, "adamw": 2}
 
 
 class PerImage(NamedTuple):
@@ -26,23 +36,51 @@ class PerImage(NamedTuple):
     activations: int
     activation_gradients: int
     pool_switches: int
-    workspace: int
     live_peak: int  # the most activation bytes alive at once in a forward pass
 
     @property
     def training(self) -> int:
-        return self.activations + self.activation_gradients + self.pool_switches + self.workspace
+        return self.activations + self.activation_gradients + self.pool_switches
 
 
 class Memory(NamedTuple):
-    """The memory estimate for one batch; every field is in bytes, scaled by the batch."""
+    """The memory estimate for one batch on one device; every figure is in bytes.
 
-    dtype: str
-    batch: int
+    The workspace is one buffer, not one per image: the largest any step of the forward pass
+    allocates at this batch (see ``workspace``), or a framework's limit.
+    """
+
+    dtype: str  # of the parameters (float32 under --amp and --zero's master weights)
+    batch: int  # per device
     optimizer: str
     per_image: PerImage
-    parameters: int
+    states: ModelStates
     buffers: int
+    rows: tuple[Row, ...]  # for the workspace at another batch
+    activation_dtype: str
+    training: Training = PLAIN
+    checkpoint: Checkpointing | None = None
+
+    @property
+    def parameters(self) -> int:
+        return self.states.parameters
+
+    @property
+    def parameter_gradients(self) -> int:
+        return self.states.parameter_gradients
+
+    @property
+    def optimizer_state(self) -> int:
+        return self.states.optimizer_state
+
+    @property
+    def weight_copies(self) -> int:
+        return self.states.weight_copies
+
+    @property
+    def model_states(self) -> int:
+        """Parameters, their gradients and the optimizer state: ZeRO's "model states"."""
+        return self.parameters + self.parameter_gradients + self.optimizer_state
 
     @property
     def activations(self) -> int:
@@ -58,42 +96,55 @@ class Memory(NamedTuple):
 
     @property
     def workspace(self) -> int:
-        return self.batch * self.per_image.workspace
+        return workspace(self.rows, self.batch, BYTES[self.activation_dtype], self.training)
 
     @property
-    def parameter_gradients(self) -> int:
-        return self.parameters
-
-    @property
-    def optimizer_state(self) -> int:
-        return self.parameters * SLOTS[self.optimizer]
+    def overhead(self) -> int:
+        return self.training.overhead
 
     @property
     def fixed(self) -> int:
-        """What does not grow with the batch: parameters, buffers, gradients, optimizer state."""
-        return self.parameters + self.buffers + self.parameter_gradients + self.optimizer_state
+        """What does not grow with the batch: model states, buffers, autocast's weight copies
+        and the stated overhead."""
+        return self.model_states + self.buffers + self.weight_copies + self.overhead
 
     @property
     def training_total(self) -> int:
-        return self.batch * self.per_image.training + self.fixed
+        return self.batch * self.per_image.training + self.workspace + self.fixed
 
     @property
     def inference_peak(self) -> int:
+        """Parameters, buffers, the most activations alive at once, the workspace, the
+        overhead: what a forward pass without gradients holds."""
         return (
             self.parameters
             + self.buffers
-            + self.batch * (self.per_image.live_peak + self.per_image.workspace)
+            + self.batch * self.per_image.live_peak
+            + self.workspace
+            + self.overhead
         )
+
+    @property
+    def recompute_macs(self) -> int:
+        """MACs of the forward pass run again for the checkpointed segments, for the batch."""
+        return self.batch * self.checkpoint.extra_macs if self.checkpoint else 0
 
     def with_batch(self, batch: int) -> Memory:
         return self._replace(batch=batch)
 
     def max_batch(self, budget: int) -> int:
-        """The largest batch whose training total fits the budget (0 when none does)."""
+        """The largest batch whose training total fits the budget (0 when none does); the
+        workspace grows with the batch until its chunks hold whole images, so search."""
         per_image = self.per_image.training
+        if self.with_batch(1).training_total > budget:
+            return 0
         if per_image == 0:
-            return 0 if self.fixed > budget else 1 << 62
-        return max(0, (budget - self.fixed) // per_image)
+            return 1 << 62
+        low, high = 1, max(1, (budget - self.fixed) // per_image) + 1
+        while high - low > 1:  # training_total(low) fits, training_total(high) does not
+            mid = (low + high) // 2
+            low, high = (mid, high) if self.with_batch(mid).training_total <= budget else (low, mid)
+        return low
 
     def as_dict(self) -> dict[str, object]:
         """The estimate keyed by name, in bytes (the JSON `memory` object) with the per-image
@@ -101,10 +152,15 @@ class Memory(NamedTuple):
         return {**self.to_json(), "per_image": self.per_image._asdict()}
 
     def to_json(self) -> dict[str, object]:
+        t = self.training
         return {
             "dtype": self.dtype,
+            "activation_dtype": self.activation_dtype,
             "batch": self.batch,
             "optimizer": self.optimizer,
+            "amp": t.amp,
+            "gpus": t.gpus,
+            "zero": t.zero,
             "activations": self.activations,
             "activation_gradients": self.activation_gradients,
             "pool_switches": self.pool_switches,
@@ -112,23 +168,54 @@ class Memory(NamedTuple):
             "buffers": self.buffers,
             "parameter_gradients": self.parameter_gradients,
             "optimizer_state": self.optimizer_state,
+            "model_states": self.model_states,
+            "weight_copies": self.weight_copies,
             "workspace": self.workspace,
+            "workspace_limit": t.workspace_limit,
+            "overhead": self.overhead,
             "training_total": self.training_total,
             "inference_peak": self.inference_peak,
-        }
+            "checkpoint": None if self.checkpoint is None else {
+                "segments": self.checkpoint.segments,
+                "recompute_macs": self.recompute_macs,
+            },
+        }  # fmt: skip
 
 
-def workspace_values(row: Row) -> int:
-    """The im2col buffer of a convolution, per image: (F·F·D1/groups) × (W2·H2) values.
+#: output-sized temporaries of a merge's kernel (the layer types answer for their own): none,
+#: since CAT concatenates into its arena buffer and ADD and MUL write into theirs
+MERGE_TEMPORARIES: dict[str, int] = {}
 
-    TCONV's is its column buffer, (F·F·K/groups) × (W1·H1). Other layers need none (each
-    layer type answers, see ``LayerType.workspace_values``).
-    """
+
+def scratch(row: Row, batch: int, itemsize: int) -> dict[str, int]:
+    """The scratch buffers one row's forward kernel uses on a batch, by arena slot
+    (``"temp"``: what the kernel allocates for itself); see ``LayerType.scratch_bytes``."""
     layer = LAYERS.get(row.type)
-    if layer is None:  # ADD, CAT
-        return 0
     x = row.input_shapes[0] if row.input_shapes else row.output
-    return layer.workspace_values(row.args, x, row.output)
+    if layer is not None:
+        return layer.scratch_bytes(row.args, x, row.output, batch, itemsize)
+    temporaries = MERGE_TEMPORARIES.get(row.type, 0)
+    w, h, d = row.output
+    return {"temp": temporaries * batch * w * h * d * itemsize} if temporaries else {}
+
+
+def step_workspace(buffers: Mapping[str, int]) -> int:
+    """Bytes of one step's scratch: its named buffers, each aligned in the arena, and what
+    its kernel allocates for itself."""
+    named = sum(n + ALIGN for name, n in buffers.items() if name != "temp")
+    return named + buffers.get("temp", 0)
+
+
+def workspace(rows: Sequence[Row], batch: int, itemsize: int, training: Training = PLAIN) -> int:
+    """The largest workspace any row's kernel needs on the batch, as ``convcalc run``
+    allocates it: one region reused by every step, its chunks of whole images while they fit
+    a few MB, else bands of rows of one image, so it does not grow with the batch past that.
+    ``training.workspace_limit`` caps it as a framework's limit does (0: none)."""
+    if training.workspace_limit == 0:
+        return 0
+    used = max((step_workspace(scratch(r, batch, itemsize)) for r in rows[1:]), default=0)
+    limit = training.workspace_limit
+    return used if limit is None else min(used, limit)
 
 
 def live_peak(rows: Sequence[Row]) -> int:
@@ -162,23 +249,65 @@ def live_peak(rows: Sequence[Row]) -> int:
     return peak
 
 
-def estimate(rows: Sequence[Row], *, dtype: str, batch: int, optimizer: str) -> Memory:
-    """The memory of a batch of ``batch`` images through these rows."""
-    width = BYTES[dtype]
-    activations = sum(r.activations for r in rows) * width
-    switches = sum(LAYERS[r.type].switch_values(r.args, r.output) for r in rows if r.type in LAYERS)
+def kept_values(rows: Sequence[Row]) -> tuple[list[int], list[int]]:
+    """Each row's activations and max-pool switches kept for the backward pass, per image.
+
+    A row with no parameters before it (a POOL on the network's input, as in a lone
+    Inception module) computes nothing autograd will differentiate: it keeps no switches,
+    and its output is kept only when a layer with parameters reads it (for its weights'
+    gradient), as PyTorch does for an input that does not require a gradient.
+    """
+    grad = [False] * len(rows)
+    readers: list[list[int]] = [[] for _ in rows]
+    for i, r in enumerate(rows):
+        grad[i] = r.params > 0 or any(grad[j] for j in r.inputs)
+        for j in r.inputs:
+            readers[j].append(i)
+    values, switches = [], []
+    for i, r in enumerate(rows):
+        s = LAYERS[r.type].switch_values(r.args, r.output) if r.type in LAYERS else 0
+        if grad[i] or any(rows[k].params for k in readers[i]) or i == len(rows) - 1:
+            values.append(r.activations)
+        else:
+            values.append(0)
+        switches.append(s if grad[i] else 0)
+    return values, switches
+
+
+def estimate(
+    rows: Sequence[Row],
+    *,
+    dtype: str,
+    batch: int,
+    optimizer: str,
+    training: Training = PLAIN,
+) -> Memory:
+    """The memory of a batch of ``batch`` images through these rows, on each device."""
+    act_dtype = training.activation_dtype(dtype)
+    width = BYTES[act_dtype]
+    values, switches = kept_values(rows)
+    checkpoint = None
+    kept, kept_switches = sum(values), sum(switches)
+    if training.checkpoint is not None and len(rows) > 1:
+        checkpoint = checkpointing(rows, training.checkpoint, values, switches)
+        kept = checkpoint.kept + checkpoint.recomputed
+        kept_switches = checkpoint.kept_switches + checkpoint.recomputed_switches
     per_image = PerImage(
-        activations=activations,
-        activation_gradients=activations,
-        pool_switches=switches * SWITCH_BYTES,
-        workspace=max((workspace_values(r) for r in rows), default=0) * width,
+        activations=kept * width,
+        activation_gradients=kept * width,
+        pool_switches=kept_switches * SWITCH_BYTES,
         live_peak=live_peak(rows) * width,
     )
+    param_width = 4 if training.mixed else BYTES[dtype]
     return Memory(
-        dtype=dtype,
+        dtype="float32" if training.mixed else dtype,
         batch=batch,
         optimizer=optimizer,
         per_image=per_image,
-        parameters=sum(r.params for r in rows) * width,
-        buffers=sum(r.buffers for r in rows) * width,
+        states=model_states(rows, optimizer, BYTES[dtype], training),
+        buffers=sum(r.buffers for r in rows) * param_width,
+        rows=tuple(rows),
+        activation_dtype=act_dtype,
+        training=training,
+        checkpoint=checkpoint,
     )

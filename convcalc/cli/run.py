@@ -100,7 +100,7 @@ def run_(
         params, _ = draw(analysis, seed)
         state = torch_state(analysis, params, attribute_names(analysis.rows))
         emit_bytes(npz_bytes(state), save_weights, "--save-weights")
-    estimated = analysis.memory.inference_peak if analysis.memory else 0
+    estimated = result.estimated_peak_bytes  # the pass's own estimate (see README, run)
     if format_ == "json":
         from ..report.data import run_document
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from ..analysis.analyzer import Analysis
+from ..analysis.memory import scratch, step_workspace
 from ..errors import ConvcalcError
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
@@ -186,26 +187,11 @@ def estimate_memory(
         live.update(born.get(s, ()))
         peak = max(peak, sum(live.values()))
         buffers = scratch(head, batch, itemsize)
-        if step.before:  # the prologue's chunk of the input (see kernels.prologue_bytes)
+        if step.before:  # the prologue's chunk of the input (see sizing.prologue_bytes)
             w, h, c = input_volume(head)
             buffers["pre"] = K.prologue_bytes(batch, h, w, c, head.output[2], itemsize)
-        named = sum(n + K.Arena.ALIGN for name, n in buffers.items() if name != "temp")
-        arena = max(arena, named)
-        workspace = max(workspace, named + buffers.get("temp", 0))
+        arena = max(arena, step_workspace({k: n for k, n in buffers.items() if k != "temp"}))
+        workspace = max(workspace, step_workspace(buffers))
         for value in dies.get(s, ()):
             live.pop(value, None)
     return MemoryEstimate(batch, weights, region + peak, workspace, arena)
-
-
-#: output-sized temporaries of a merge's kernel (the layer types answer for their own)
-MERGE_TEMPORARIES = {"CAT": 4}
-
-
-def scratch(row: Row, batch: int, itemsize: int) -> dict[str, int]:
-    """The scratch buffers one row's kernel uses, by arena slot (``"temp"``: what the kernel
-    allocates for itself); see ``LayerType.scratch_bytes``."""
-    layer = LAYERS.get(row.type)
-    if layer is not None:
-        return layer.scratch_bytes(row.args, input_volume(row), row.output, batch, itemsize)
-    temporaries = MERGE_TEMPORARIES.get(row.type, 0)
-    return {"temp": temporaries * _size(row.output, batch) * itemsize} if temporaries else {}

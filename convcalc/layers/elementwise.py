@@ -159,11 +159,11 @@ class LRN(LayerType):
     temporaries = 4
 
     def activation_values(self, args: Args, y: Shape) -> int:
-        """Its output, and what PyTorch's local_response_norm, built from elementwise ops,
-        keeps for the backward pass besides its input: the zero-padded squares, (D + size − 1)
-        channels, and the base of the power and the divisor, D channels each."""
+        """What PyTorch's LocalResponseNorm keeps (it is composed of smaller ops): the squared
+        input padded by size − 1 channels (avg_pool3d's input), k + α·mean (pow's input),
+        its power β (the divisor), and its own output, which the next layer reads."""
         w, h, d = y
-        return w * h * d + w * h * (d + integer(args, "size") - 1) + 2 * w * h * d
+        return w * h * (d + integer(args, "size") - 1) + 3 * w * h * d
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         from ..engine.kernels import lrn

@@ -18,6 +18,7 @@ class MergeType:
     doc: ClassVar[str] = ""
     needs: ClassVar[str] = ""  # what the branches must share: "the same shape"
     keeps_output: ClassVar[bool] = False  # its backward pass copies or splits the gradient
+    frees_input: ClassVar[bool] = False  # its backward pass keeps nothing of its inputs
     windowed: ClassVar[bool] = False
     sums_in_place: ClassVar[bool] = False  # may write its result over a branch's output
     takes_skip: ClassVar[bool] = False  # a branch may end in SKIP, projected to its sibling's
@@ -51,6 +52,7 @@ class Cat(MergeType):
     name = "CAT"
     doc = "depth concatenation of branches of one width and height"
     needs = "the same width and height"
+    frees_input = True  # torch.cat's backward splits the gradient: it keeps no input
 
     def output(self, shapes: Sequence[Shape]) -> Shape | None:
         if len({shape[:2] for shape in shapes}) > 1:

@@ -5,6 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import Args, ArgValue, IntPair, Shape
+from ..sizing import (
+    CHUNK_BYTES,
+    GROUPED_DIRECT_MAX,
+    POOL_BAND_BYTES,
+    depthwise_scratch,
+    grouped_scratch,
+    im2col_budget,
+    largest_chunk,
+    winograd_chunk_bytes,
+    winograd_tile,
+)
 from .base import (
     BIAS,
     DILATION,
@@ -123,14 +134,6 @@ class Conv(LayerType):
         """im2col: the padded images and one chunk of columns (with a column of ones for the
         bias) and, for groups, of products; Winograd: see ``_winograd_scratch``; depthwise
         and narrow groups: ``kernels.depthwise_scratch``, ``kernels.grouped_scratch``."""
-        from ..engine.kernels import (
-            GROUPED_DIRECT_MAX,
-            depthwise_scratch,
-            grouped_scratch,
-            im2col_budget,
-            largest_chunk,
-        )
-
         if m := self.winograd_tile(args, x, y, batch):
             return _winograd_scratch(m, x, y, batch, itemsize)
         pad, padded = _padded(self.axes(args, x), x)
@@ -159,8 +162,6 @@ class Conv(LayerType):
             return 0
         if args["dilation"] != (1, 1) or args["groups"] != 1:
             return 0
-        from ..engine.kernels import winograd_tile
-
         return winograd_tile(batch, y[1], y[0], x[2])
 
     def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
@@ -199,8 +200,6 @@ class Local(Conv):
         self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
     ) -> dict[str, int]:
         """The padded input, and a few copies of a chunk of columns (all NumPy's own)."""
-        from ..engine.kernels import CHUNK_BYTES
-
         pad, _ = _padded(self.axes(args, x), x)
         fw, fh = pair(args, "F")
         wo, ho, _ = y
@@ -299,10 +298,10 @@ class TConv(LayerType):
     def scratch_bytes(
         self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
     ) -> dict[str, int]:
-        """Its columns, the uncropped output and the output (NumPy's own)."""
+        """Its columns and the uncropped output (NumPy's own; the output is the arena's)."""
         fw, fh = pair(args, "F")
         cols = batch * x[0] * x[1] * fw * fh * y[2] // integer(args, "groups")
-        return {"temp": cols * itemsize + 2 * batch * y[0] * y[1] * y[2] * itemsize}
+        return {"temp": cols * itemsize + batch * y[0] * y[1] * y[2] * itemsize}
 
     def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
         """Filters (D1, FH, FW, K/groups), He-initialised for F·F·D1/groups inputs; biases."""
@@ -374,8 +373,6 @@ class Pool(Conv):
     ) -> dict[str, int]:
         """The padded images (room for ceil's extra window too), a band of rows reduced along
         the window's height, and for l2 the squares."""
-        from ..engine.kernels import POOL_BAND_BYTES
-
         a = self.axes(args, x)
         pad, _ = _padded(a, x)
         wp = x[0] + a[0].before + a[0].after + pair(args, "F")[0]  # ceil's extra too
@@ -416,8 +413,6 @@ def _padded(axes: tuple[Axis, Axis], x: Shape) -> tuple[int, bool]:
 def _winograd_scratch(m: int, x: Shape, y: Shape, batch: int, itemsize: int) -> dict[str, int]:
     """Winograd F(m×m, 3×3): the padded images with room for overhanging tiles, and one chunk
     of tiles by tap: the input (wd), transformed (wv), multiplied (wm), transformed back (wz)."""
-    from ..engine.kernels import largest_chunk, winograd_chunk_bytes
-
     c, k, a2 = x[2], y[2], (m + 2) ** 2
     ty, tx = -(-y[1] // m), -(-y[0] // m)
     per_row = tx * a2 * (2 * c + k) * itemsize

@@ -82,21 +82,27 @@ def check_document(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def memory_layer_json(analysis: Analysis, memory: Memory) -> list[dict[str, Any]]:
-    width = BYTES[memory.dtype]
+    act = BYTES[memory.activation_dtype]
+    par = memory.parameters // max(1, analysis.totals.params) or BYTES[memory.dtype]
     return [
         {
             "name": r.name,
             "type": r.type,
-            "activations": r.activations * width,
-            "parameters": r.params * width,
+            "activations": r.activations * act,
+            "parameters": r.params * par,
         }
         for r in analysis.rows
     ]
 
 
 def memory_document(analysis: Analysis, memory: Memory, budget: int | None) -> dict[str, Any]:
-    """`convcalc memory --format json`: the estimate, per image and per layer, and the largest
-    batch within ``budget`` when one is given."""
+    """`convcalc memory --format json`: the estimate (at the largest batch within ``budget``
+    when one is given), per image and per layer, and the total at 1, 2, 4, … images."""
+    from .memory import batches
+
+    best = memory.max_batch(budget) if budget is not None else 0
+    if best >= 1:
+        memory = memory.with_batch(best)
     doc: dict[str, Any] = {
         "version": VERSION,
         "file": analysis.spec.path,
@@ -105,9 +111,21 @@ def memory_document(analysis: Analysis, memory: Memory, budget: int | None) -> d
         "per_image": memory.per_image._asdict(),
         "layers": memory_layer_json(analysis, memory),
     }
+    if memory.checkpoint is not None:
+        doc["checkpoint"].update(
+            kept_per_image=memory.checkpoint.kept * BYTES[memory.activation_dtype],
+            recomputed_per_image=memory.checkpoint.recomputed * BYTES[memory.activation_dtype],
+        )
     if budget is not None:
         doc["budget"] = budget
-        doc["max_batch"] = memory.max_batch(budget)
+        doc["max_batch"] = best
+        doc["at_max_batch"] = memory.with_batch(best).training_total if best else None
+        doc["at_next_batch"] = memory.with_batch(best + 1).training_total
+        doc["batches"] = [
+            {"batch": b, "workspace": m.workspace, "training_total": m.training_total}
+            for b in batches(memory, budget)
+            for m in [memory.with_batch(b)]
+        ]
     return doc
 
 

@@ -41,7 +41,11 @@ def test_vgg16_switches_and_parameters() -> None:
     assert m.pool_switches == pooled * 8  # one int64 per max-pool output value
     assert round(m.activations / 1e6, 2) == 60.95 and round(m.pool_switches / 1e6, 2) == 12.24
     assert m.parameters == 138_357_544 * 4
-    assert m.workspace == 3 * 3 * 64 * 224 * 224 * 4  # conv2's im2col: (F·F·D1) × (W2·H2)
+    # one workspace, the largest step's of the pass (tests/analysis/test_training.py checks it
+    # against the engine): conv4's Winograd F(4×4, 3×3) buffers, its input padded to
+    # 114×114×128 and four chunks of tiles, each aligned to 64 bytes
+    padded = 114 * 114 * 128 * 4
+    assert m.workspace == padded + 3 * 6_709_248 + 2_981_888 + 5 * 64 == 29_763_904
 
 
 def test_the_notes_three_conv_layers_take_about_72_mb() -> None:
@@ -82,26 +86,29 @@ def test_every_optimizer_has_its_literal_factor() -> None:
 @pytest.mark.parametrize(("dtype", "ratio"), [("float16", 0.5), ("bfloat16", 0.5), ("float64", 2)])
 def test_dtype_scales_every_value(dtype: str, ratio: float) -> None:
     base, other = memory(vgg16()), memory(vgg16(dtype=dtype))
+    # (not the workspace: the kernels cut their work into chunks of a few MB, in bytes)
     for field in ("activations", "activation_gradients", "parameters", "parameter_gradients",
-                  "optimizer_state", "workspace", "buffers"):  # fmt: skip
+                  "optimizer_state", "buffers"):  # fmt: skip
         assert getattr(other, field) == getattr(base, field) * ratio, field
     assert other.pool_switches == base.pool_switches  # switches are int64 indices whatever dtype
 
 
 def test_batch_scales_only_the_per_image_parts() -> None:
     one, eight = memory(vgg16()), memory(vgg16(batch=8))
-    for field in ("activations", "activation_gradients", "pool_switches", "workspace"):
+    for field in ("activations", "activation_gradients", "pool_switches"):
         assert getattr(eight, field) == 8 * getattr(one, field), field
     for field in ("parameters", "buffers", "parameter_gradients", "optimizer_state"):
         assert getattr(eight, field) == getattr(one, field), field
-    assert eight.training_total - one.training_total == 7 * one.per_image.training
+    grown = eight.workspace - one.workspace
+    assert eight.training_total - one.training_total == 7 * one.per_image.training + grown
 
 
 def test_training_total_is_the_sum_of_its_parts() -> None:
     m = memory(vgg16(batch=4, optimizer="adam"))
     doc = m.to_json()
     parts = ("activations", "activation_gradients", "pool_switches", "workspace", "parameters",
-             "buffers", "parameter_gradients", "optimizer_state")  # fmt: skip
+             "buffers", "parameter_gradients", "optimizer_state", "weight_copies",
+             "overhead")  # fmt: skip
     assert sum(doc[p] for p in parts) == doc["training_total"]  # type: ignore[misc]
 
 
@@ -179,7 +186,7 @@ def test_liveness_with_in_place_layers() -> None:
 def test_inference_peak_formula() -> None:
     m = memory(vgg16(batch=2))
     per = m.per_image
-    assert m.inference_peak == m.parameters + m.buffers + 2 * (per.live_peak + per.workspace)
+    assert m.inference_peak == m.parameters + m.buffers + 2 * per.live_peak + m.workspace
     assert per.live_peak == 2 * 224 * 224 * 64 * 4  # conv1 and conv2 outputs, nothing more
 
 
@@ -228,9 +235,9 @@ def test_memory_command_text() -> None:
     result = run("memory", "vgg16", "--batch", "8", "--budget", "12GiB")
     assert result.exit_code == 0
     out = result.output
-    assert "activations                     58.13    465.01" in out
-    assert "the largest batch that trains within it is 44" in out
-    assert "fc1     FC        0.02  ▏" in out and "████████████████████████" in out
+    assert out.startswith("largest batch in 12,288.00 MB: 70 (12,257.30 MB; 71 needs 12,409.79 MB)")
+    assert "activations                     58.13   4,068.88" in out  # at batch 70
+    assert "fc1     FC       0.02  ▏                392.02  ████████████" in out
 
 
 def test_memory_command_json() -> None:
@@ -238,15 +245,20 @@ def test_memory_command_json() -> None:
     doc = json.loads(result.output)
     m = memory(convcalc.analyze(convcalc.load("resnet18")))
     assert doc["max_batch"] == m.max_batch(8000 * 1024**2) and doc["budget"] == 8000 * 1024**2
-    assert doc["training_total"] == m.training_total and doc["per_image"]["live_peak"] > 0
+    # with a budget, the figures are at the largest batch that fits
+    assert doc["training_total"] == m.with_batch(doc["max_batch"]).training_total
+    assert doc["batch"] == doc["max_batch"] and doc["per_image"]["live_peak"] > 0
 
 
 def test_even_batch_one_does_not_fit() -> None:
     result = run("memory", "vgg16", "--budget", "1GiB")
     assert result.exit_code == 1
-    assert "not even batch 1 fits: the parameters alone need 1,583.38 MB" in result.output
+    assert result.output.startswith(
+        "budget 1,024.00 MB: not even batch 1 fits: what does not grow with the batch\n"
+        "  needs 1,583.38 MB (parameters 527.79,"
+    )
     acts = run("memory", "vgg16", "--budget", "1.7GB")
-    assert "not even batch 1 fits: one image needs 238.18 MB" in acts.output
+    assert "not even batch 1 fits: one image needs 127.93 MB" in acts.output
 
 
 def test_memory_usage_errors() -> None:
@@ -455,4 +467,36 @@ def test_the_new_parts_keep_what_autograd_keeps() -> None:
         w, h, d = a.input
         theirs = _saved_bytes(forward, torch.randn(1, d, h, w), params)
         ours = (a.totals.activations - a.rows[-1].activations) * 4 + a.memory.pool_switches
+        assert ours == theirs, arch
+
+
+def test_lrn_tconv_and_a_pool_on_the_input_keep_what_autograd_keeps() -> None:
+    """LRN keeps what PyTorch's composed LocalResponseNorm saves (the padded squares, the
+    base and the divisor, besides its output); a TCONV read only by a CAT is not kept (cat
+    keeps nothing); a max pool on the network's input needs no backward (no switches), its
+    output kept only by the CONV that reads it. Exact bytes, the network's output excluded."""
+    torch = pytest.importorskip("torch")
+    nn, F = torch.nn, torch.nn.functional
+    torch.manual_seed(0)
+    c1, c2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 1)
+    lrn = nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0)
+    t1, t2 = nn.Conv2d(3, 8, 1), nn.ConvTranspose2d(8, 8, 2, 2)
+    t3, t4 = nn.Conv2d(16, 4, 1), nn.Conv2d(3, 4, 1)
+    cases: list[tuple[str, str, Any]] = [
+        ("INPUT -> CONV(8, P=1) -> RELU -> LRN -> POOL(2) -> CONV(4, F=1)", "8x8x3",
+         lambda x: c2(F.max_pool2d(lrn(F.relu(c1(x), inplace=True)), 2))),
+        ("INPUT -> CONV(8, F=1) -> RELU -> CAT{ ID | POOL(2) -> TCONV(8, F=2, S=2) } "
+         "-> CONV(4, F=1)", "8x8x3",
+         lambda x: t3(torch.cat((y := F.relu(t1(x), inplace=True), t2(F.max_pool2d(y, 2))), 1))),
+        ("INPUT -> POOL(F=3, S=1, P=1) -> CONV(4, F=1)", "8x8x3",
+         lambda x: t4(F.max_pool2d(x, 3, 1, 1))),
+    ]  # fmt: skip
+    modules = [c1, c2, t1, t2, t3, t4]
+    params = {p.untyped_storage().data_ptr() for m in modules for p in m.parameters()}
+    for arch, shape, forward in cases:
+        a = check(spec(arch, shape))
+        assert a.memory is not None
+        w, h, d = a.input
+        theirs = _saved_bytes(forward, torch.randn(1, d, h, w), params)
+        ours = a.memory.activations - a.rows[-1].activations * 4 + a.memory.pool_switches
         assert ours == theirs, arch

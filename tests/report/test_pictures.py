@@ -270,7 +270,7 @@ def test_report_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     page = parse_page(out.read_text())
     body = "".join(page.text)
-    assert "batch 8" in body and "the largest batch that trains within it is" in body
+    assert "batch 8" in body and "largest batch in 1,024.00 MB: 18" in body
     assert run("report", "vgg16", "--budget", "100MB").exit_code == 1  # not even one image
 
 

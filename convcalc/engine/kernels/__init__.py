@@ -13,7 +13,9 @@ the GEMM (bias, a folded batch norm, an activation, a residual add) runs on each
 it is still in cache (``epilogue``).
 
 - ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``
-- ``chunks``: window counts, padding, the im2col view, chunk sizes, epilogues
+- ``chunks``: window counts, padding, the im2col view, chunks, epilogues (their sizes,
+  with Winograd's, pooling's and the direct kernels', are ``convcalc.sizing``'s, which the
+  memory estimate shares)
 - ``conv``: ``conv2d`` (im2col), ``local2d``, ``conv_transpose2d``
 - ``depthwise``: ``depthwise2d`` and ``grouped2d``, the direct kernels ``conv2d`` runs for
   groups of at most GROUPED_DIRECT_MAX channels, on ``threads()`` threads
@@ -29,24 +31,34 @@ This package re-exports every public name, so ``kernels.conv2d`` is the way to r
 
 from __future__ import annotations
 
-from .arrays import Arena, Array, he_uniform
-from .chunks import (
+from ...sizing import (
     CACHE_BYTES,
     CHUNK_BYTES,
-    FOLD_RATIO,
     GEMM_ROWS,
+    POOL_BAND_BYTES,
+    WINOGRAD_BYTES,
+    WINOGRAD_MIN_TILES,
+    WINOGRAD_TILES,
+    im2col_budget,
+    largest_chunk,
+    prologue_bytes,
+    winograd_chunk_bytes,
+    winograd_pays,
+    winograd_tile,
+)
+from .arrays import Arena, Array, he_uniform
+from .chunks import (
+    FOLD_RATIO,
     RELU,
     Epilogue,
     Pads,
     Pair,
     chunks,
-    im2col_budget,
-    largest_chunk,
     pad_nhwc,
     patches,
     window_count,
 )
-from .conv import conv2d, conv_transpose2d, local2d, prologue_bytes
+from .conv import conv2d, conv_transpose2d, local2d
 from .depthwise import (
     DEPTHWISE_BYTES,
     GROUPED_DIRECT_MAX,
@@ -76,7 +88,7 @@ from .elementwise import (
     softmax,
     tanh,
 )
-from .pooling import POOL_BAND_BYTES, adaptive_bins, adaptive_pool2d, pool2d
+from .pooling import adaptive_bins, adaptive_pool2d, pool2d
 from .resizing import (
     channel_shuffle,
     channel_slice,
@@ -87,13 +99,7 @@ from .resizing import (
 )
 from .winograd import (
     WINOGRAD,
-    WINOGRAD_BYTES,
-    WINOGRAD_MIN_TILES,
-    WINOGRAD_TILES,
     conv3x3_winograd,
-    winograd_chunk_bytes,
-    winograd_pays,
-    winograd_tile,
     winograd_weights,
 )
 

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ...sizing import ALIGN
+
 Array = npt.NDArray[Any]
 
 
@@ -27,7 +29,7 @@ class Arena:
     page their regions in at once, before any step runs.
     """
 
-    ALIGN = 64
+    ALIGN = ALIGN  # every named buffer starts at a multiple of this
 
     def __init__(self) -> None:
         self.region = np.empty(0, np.uint8)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ...sizing import largest_chunk
 from .arrays import Array
 
 Pair = tuple[int, int]
@@ -22,21 +23,8 @@ Pads = tuple[Pair, Pair]  # ((top, bottom), (left, right))
 #: Runs on one chunk of a conv's output, in place: (chunk, (images, rows)).
 Epilogue = Callable[[Array, tuple[slice, slice]], None]
 
-#: An im2col chunk: its columns and its output in about CACHE_BYTES, so that the epilogue
-#: finds the output in cache (VGG16 conv1, 27 columns: 0.75× the time of one 16 MiB chunk),
-#: but not fewer than GEMM_ROWS positions while the columns alone fit in CHUNK_BYTES (a GEMM
-#: of 4608 columns runs at 130 GFLOP/s on 256 rows, 160 on 1024, here).
-CACHE_BYTES, CHUNK_BYTES, GEMM_ROWS = 4 << 20, 16 << 20, 1024
 #: the bias becomes one more column of the GEMM when positions exceed this many × columns
 FOLD_RATIO = 32
-
-
-def im2col_budget(j: int, k: int, itemsize: int) -> int:
-    """Bytes of one im2col chunk, counting j columns (FH·FW·C/groups) and k outputs for each
-    output position: CACHE_BYTES, or GEMM_ROWS positions if those fit in CHUNK_BYTES."""
-    row = (j + k) * itemsize
-    positions = max(1, CACHE_BYTES // row, min(CHUNK_BYTES // (j * itemsize), GEMM_ROWS))
-    return positions * row
 
 
 def window_count(size: int, f_eff: int, s: int, before: int, after: int, ceil: bool) -> int:
@@ -76,15 +64,6 @@ def patches(xp: Array, size: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -
         strides=(s0, stride[0] * s1, stride[1] * s2, dilation[0] * s1, dilation[1] * s2, s3),
         writeable=False,
     )
-
-
-def largest_chunk(n: int, rows: int, row_bytes: int, budget: int) -> tuple[int, int]:
-    """(images, rows) of the biggest piece ``chunks`` yields: whole images while one fits in
-    ``budget``, else a band of rows of one image."""
-    per_image = rows * row_bytes
-    if per_image <= budget:
-        return min(n, max(1, budget // max(per_image, 1))), rows
-    return 1, min(rows, max(1, budget // max(row_bytes, 1)))
 
 
 def chunks(n: int, rows: int, row_bytes: int, budget: int) -> Iterator[tuple[slice, slice]]:

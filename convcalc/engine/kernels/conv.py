@@ -12,17 +12,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ...sizing import CHUNK_BYTES, im2col_budget
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import (
-    CHUNK_BYTES,
     FOLD_RATIO,
     Epilogue,
     Pads,
     Pair,
     chunks,
     finish,
-    im2col_budget,
-    largest_chunk,
     pad_nhwc,
     patches,
     window_count,
@@ -129,13 +127,6 @@ def conv2d(
                 y[..., g * Kg : (g + 1) * Kg] = (cols @ wg).reshape(*y.shape[:3], Kg)
         finish(y, (images, rows), None if fold else b, epilogue)
     return out
-
-
-def prologue_bytes(n: int, h: int, w: int, c: int, k: int, itemsize: int) -> int:
-    """Bytes of the chunk a 1×1 conv transforms its input in (see ``conv2d``'s prologue)."""
-    row_bytes = w * max(c, k) * itemsize
-    images, rows = largest_chunk(n, h, row_bytes, im2col_budget(c, k, itemsize))
-    return images * rows * w * c * itemsize
 
 
 def local2d(

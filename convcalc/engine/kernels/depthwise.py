@@ -15,7 +15,6 @@ unlike a GEMM the sums get no BLAS threads of their own.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -23,23 +22,19 @@ from functools import cache
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ...sizing import (
+    DEPTHWISE_BYTES,
+    GROUPED_DIRECT_MAX,
+    depthwise_scratch,
+    grouped_scratch,
+    largest_chunk,
+    threads,
+)
 from .arrays import Arena, Array, alloc, scratch
-from .chunks import Epilogue, Pads, Pair, chunks, largest_chunk, window_count
+from .chunks import Epilogue, Pads, Pair, chunks, window_count
 
-#: output bytes of one band: with its input it about fills a core's 1 MiB L2. CPU time here,
-#: one thread, 64/192/512 KiB: 112×112×32 at batch 8 10.0/7.6/7.5 ms, 56×56×144 11.8/8.5/6.8
-#: ms, 14×14×576 2.8/2.3/1.8 ms (the im2col kernel before: 22.3, 15.2, 3.5 ms)
-DEPTHWISE_BYTES = 512 << 10
-
-
-def threads() -> int:
-    """Threads for kernels that NumPy runs on one core (CONVCALC_THREADS, else the BLAS
-    thread count the environment sets, else the cores)."""
-    for var in ("CONVCALC_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return os.cpu_count() or 1
+__all__ = ["DEPTHWISE_BYTES", "GROUPED_DIRECT_MAX", "depthwise2d", "depthwise_scratch",
+           "grouped2d", "grouped_scratch", "threads"]  # fmt: skip
 
 
 @cache
@@ -56,29 +51,6 @@ def _phases(fw: int, sx: int, dx: int) -> list[tuple[int, int, int, int]]:
         if taps:
             step = (taps[1] - taps[0]) * dx // sx if len(taps) > 1 else 0
             out.append((p, taps[0] * dx // sx, step, len(taps)))
-    return out
-
-
-def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int, budget: int) -> Pair:
-    """(images, output rows) of the largest band (see ``chunks.largest_chunk``)."""
-    return largest_chunk(n, ho, wo * k * itemsize, budget)
-
-
-def depthwise_scratch(
-    n: int, out_hw: Pair, k: int, size: Pair, stride: Pair, dilation: Pair, itemsize: int
-) -> dict[str, int]:
-    """Bytes of the arena slots ``depthwise2d`` takes: for each thread, its band of the
-    input by phase and a partial sum; and the tiled weights."""
-    (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
-    images, rows = depthwise_band(n, ho, wo, k, itemsize, DEPTHWISE_BYTES)
-    q = wo + (fw - 1) * dx // sx
-    band = images * ((rows - 1) * sy + dy * (fh - 1) + 1) * q * k * min(sx, fw) * itemsize
-    tmp = images * rows * wo * k * itemsize if min(sx, fw) > 1 else 0
-    out = {"dw_w": (fh * fw + 1) * wo * k * itemsize}
-    for t in range(min(threads(), n * ho)):
-        out[f"dw_band{t}"] = band
-        if tmp:
-            out[f"dw_sum{t}"] = tmp
     return out
 
 
@@ -203,37 +175,6 @@ def _fill(band: Array, x: Array, u0: int, before: Pair, phases: list[int], sx: i
         else:
             dst = inner[:, :, q0:q1].reshape(n, a1 - a0, q1 - q0, K // m, m)
             dst[...] = cols[..., None]
-
-
-#: groups of at most this many input channels run through ``grouped2d``, wider ones through
-#: im2col + GEMM. CPU time here, one thread, 3×3 at batch 8, GEMM per group / direct:
-#: 56×56×128 Cg 4 103.6 / 63.2 ms; 28×28×256 Cg 8 25.5 / 44.2 ms; 14×14×512 Cg 16 10.2 /
-#: 47.2 ms (a GEMM of 9·Cg columns and Kg outputs runs far below the BLAS peak, but the
-#: direct sums cost the same per MAC whatever Cg)
-GROUPED_DIRECT_MAX = 4
-
-
-def grouped_band(n: int, ho: int, wo: int, k: int, cg: int, sy: int, itemsize: int) -> Pair:
-    """(images, output rows) of the largest band of ``grouped2d``: its input band, Cg
-    copies of about S rows of K values a position for each output row, in DEPTHWISE_BYTES."""
-    return largest_chunk(n, ho, cg * sy * wo * k * itemsize, DEPTHWISE_BYTES)
-
-
-def grouped_scratch(
-    n: int, out_hw: Pair, k: int, cg: int, size: Pair, stride: Pair, dilation: Pair, itemsize: int
-) -> dict[str, int]:
-    """Bytes of the arena slots ``grouped2d`` takes: for each thread, its band and a sum."""
-    (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
-    images, rows = grouped_band(n, ho, wo, k, cg, sy, itemsize)
-    q = wo + (fw - 1) * dx // sx
-    band = cg * images * ((rows - 1) * sy + dy * (fh - 1) + 1) * q * k * min(sx, fw) * itemsize
-    tmp = images * rows * wo * k * itemsize if min(sx, fw) > 1 else 0
-    out: dict[str, int] = {}
-    for t in range(min(threads(), n * ho)):
-        out[f"dw_band{t}"] = band
-        if tmp:
-            out[f"dw_sum{t}"] = tmp
-    return out
 
 
 def grouped2d(

@@ -8,11 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from ...sizing import POOL_BAND_BYTES
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Pads, Pair, pad_nhwc, window_count
-
-#: a pooling's band of window rows, reduced before its columns are
-POOL_BAND_BYTES = 512 << 10
 
 
 def pool2d(

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ...sizing import CACHE_BYTES
 from .arrays import Arena, Array, alloc
-from .chunks import CACHE_BYTES, Epilogue, chunks, finish
+from .chunks import Epilogue, chunks, finish
 
 
 def global_avg_pool(x: Array) -> Array:

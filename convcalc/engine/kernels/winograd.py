@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ...sizing import winograd_chunk_bytes
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import RELU, Epilogue, Pads, chunks, finish, pad_nhwc
 
@@ -29,42 +30,6 @@ WINOGRAD = {
         [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
     ),
 }  # fmt: skip
-
-
-#: Tiles a chunk: 3·C, at least 192 and at most 2048, and bytes at most. A chunk makes
-#: α² + 2 BLAS calls and each call costs a hand-off between BLAS threads (a lot of it on a busy
-#: machine), so chunks are not small; but a few C-sized chunks stay in cache. Measured here
-#: (2 threads, 224×224×64 → 64): 192 tiles 42 ms, 2048 tiles 48 ms; at 112×112×128 the two
-#: are within noise.
-WINOGRAD_TILES, WINOGRAD_MIN_TILES, WINOGRAD_BYTES = 2048, 192, 64 << 20
-
-
-def winograd_pays(n: int, h: int, w: int, c: int, m: int = 4) -> bool:
-    """Whether F(m×m, 3×3) beats im2col for this input, as measured here (2 threads): it
-    needs some 150 tiles to keep its small GEMMs efficient (56×56 at batch 1: yes, 1.5× faster;
-    28×28 at batch 1, 49 tiles: no, 1.6× slower; at batch 4: yes), more than a few channels,
-    and tiles that do not overhang the output much."""
-    ty, tx = -(-h // m), -(-w // m)
-    return c >= 16 and n * ty * tx >= 150 and ty * tx * m * m <= 1.6 * h * w
-
-
-def winograd_tile(n: int, h: int, w: int, c: int) -> int:
-    """The m of the Winograd F(m×m, 3×3) that runs a 3×3 stride-1 conv on n images of h×w×c
-    fastest here, 0 for im2col: 4 where it pays; else 2 (2.25× fewer multiplications, tiles a
-    quarter the size, so four times as many) for wide inputs where that gives 150 tiles,
-    measured (2 threads) on 28×28×512 at batch 1 (30 ms, im2col 35, F(4×4) 48) and 14×14×512
-    at batch 8 (53 ms, im2col 77); on 28×28×256 the three are within noise."""
-    if winograd_pays(n, h, w, c, 4):
-        return 4
-    if c >= 384 and winograd_pays(n, h, w, c, 2):
-        return 2
-    return 0
-
-
-def winograd_chunk_bytes(c: int, k: int, itemsize: int, m: int = 4) -> int:
-    """The bytes one chunk of ``conv3x3_winograd`` aims at, C input and K output channels."""
-    tiles = min(WINOGRAD_TILES, max(WINOGRAD_MIN_TILES, 3 * c))
-    return min(tiles * (m + 2) ** 2 * (2 * c + k) * itemsize, WINOGRAD_BYTES)
 
 
 def winograd_weights(w: Array, m: int = 4) -> Array:

@@ -1,0 +1,152 @@
+"""How big the forward pass's pieces of work are: im2col chunks, Winograd tiles, pooling bands.
+
+A leaf module, free of NumPy: the kernels cut their work with it, and the memory estimate
+(which a `check` computes, never importing NumPy) sizes the workspace with the same figures,
+so that the workspace it reports is the one `convcalc run` allocates.
+"""
+
+from __future__ import annotations
+
+import os
+
+Pair = tuple[int, int]
+
+#: An im2col chunk: its columns and its output in about CACHE_BYTES, so that the epilogue
+#: finds the output in cache (VGG16 conv1, 27 columns: 0.75× the time of one 16 MiB chunk),
+#: but not fewer than GEMM_ROWS positions while the columns alone fit in CHUNK_BYTES (a GEMM
+#: of 4608 columns runs at 130 GFLOP/s on 256 rows, 160 on 1024, here).
+CACHE_BYTES, CHUNK_BYTES, GEMM_ROWS = 4 << 20, 16 << 20, 1024
+#: a pooling's band of window rows, reduced before its columns are
+POOL_BAND_BYTES = 512 << 10
+#: Tiles a chunk: 3·C, at least 192 and at most 2048, and bytes at most. A chunk makes
+#: α² + 2 BLAS calls and each call costs a hand-off between BLAS threads (a lot of it on a busy
+#: machine), so chunks are not small; but a few C-sized chunks stay in cache. Measured here
+#: (2 threads, 224×224×64 → 64): 192 tiles 42 ms, 2048 tiles 48 ms; at 112×112×128 the two
+#: are within noise.
+WINOGRAD_TILES, WINOGRAD_MIN_TILES, WINOGRAD_BYTES = 2048, 192, 64 << 20
+#: the alignment of every named buffer in the arena's scratch region
+ALIGN = 64
+
+
+def im2col_budget(j: int, k: int, itemsize: int) -> int:
+    """Bytes of one im2col chunk, counting j columns (FH·FW·C/groups) and k outputs for each
+    output position: CACHE_BYTES, or GEMM_ROWS positions if those fit in CHUNK_BYTES."""
+    row = (j + k) * itemsize
+    positions = max(1, CACHE_BYTES // row, min(CHUNK_BYTES // (j * itemsize), GEMM_ROWS))
+    return positions * row
+
+
+def largest_chunk(n: int, rows: int, row_bytes: int, budget: int) -> tuple[int, int]:
+    """(images, rows) of the biggest piece ``chunks`` yields: whole images while one fits in
+    ``budget``, else a band of rows of one image."""
+    per_image = rows * row_bytes
+    if per_image <= budget:
+        return min(n, max(1, budget // max(per_image, 1))), rows
+    return 1, min(rows, max(1, budget // max(row_bytes, 1)))
+
+
+def winograd_pays(n: int, h: int, w: int, c: int, m: int = 4) -> bool:
+    """Whether F(m×m, 3×3) beats im2col for this input, as measured here (2 threads): it
+    needs some 150 tiles to keep its small GEMMs efficient (56×56 at batch 1: yes, 1.5× faster;
+    28×28 at batch 1, 49 tiles: no, 1.6× slower; at batch 4: yes), more than a few channels,
+    and tiles that do not overhang the output much."""
+    ty, tx = -(-h // m), -(-w // m)
+    return c >= 16 and n * ty * tx >= 150 and ty * tx * m * m <= 1.6 * h * w
+
+
+def winograd_tile(n: int, h: int, w: int, c: int) -> int:
+    """The m of the Winograd F(m×m, 3×3) that runs a 3×3 stride-1 conv on n images of h×w×c
+    fastest here, 0 for im2col: 4 where it pays; else 2 (2.25× fewer multiplications, tiles a
+    quarter the size, so four times as many) for wide inputs where that gives 150 tiles,
+    measured (2 threads) on 28×28×512 at batch 1 (30 ms, im2col 35, F(4×4) 48) and 14×14×512
+    at batch 8 (53 ms, im2col 77); on 28×28×256 the three are within noise."""
+    if winograd_pays(n, h, w, c, 4):
+        return 4
+    if c >= 384 and winograd_pays(n, h, w, c, 2):
+        return 2
+    return 0
+
+
+def winograd_chunk_bytes(c: int, k: int, itemsize: int, m: int = 4) -> int:
+    """The bytes one chunk of ``conv3x3_winograd`` aims at, C input and K output channels."""
+    tiles = min(WINOGRAD_TILES, max(WINOGRAD_MIN_TILES, 3 * c))
+    return min(tiles * (m + 2) ** 2 * (2 * c + k) * itemsize, WINOGRAD_BYTES)
+
+
+# -- the direct depthwise and grouped kernels, and a 1×1 CONV's prologue --------------------
+
+#: output bytes of one band: with its input it about fills a core's 1 MiB L2. CPU time here,
+#: one thread, 64/192/512 KiB: 112×112×32 at batch 8 10.0/7.6/7.5 ms, 56×56×144 11.8/8.5/6.8
+#: ms, 14×14×576 2.8/2.3/1.8 ms (the im2col kernel before: 22.3, 15.2, 3.5 ms)
+DEPTHWISE_BYTES = 512 << 10
+
+
+def threads() -> int:
+    """Threads for kernels that NumPy runs on one core (CONVCALC_THREADS, else the BLAS
+    thread count the environment sets, else the cores)."""
+    for var in ("CONVCALC_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int, budget: int) -> Pair:
+    """(images, output rows) of the largest band (see ``chunks.largest_chunk``)."""
+    return largest_chunk(n, ho, wo * k * itemsize, budget)
+
+
+def depthwise_scratch(
+    n: int, out_hw: Pair, k: int, size: Pair, stride: Pair, dilation: Pair, itemsize: int
+) -> dict[str, int]:
+    """Bytes of the arena slots ``depthwise2d`` takes: for each thread, its band of the
+    input by phase and a partial sum; and the tiled weights."""
+    (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
+    images, rows = depthwise_band(n, ho, wo, k, itemsize, DEPTHWISE_BYTES)
+    q = wo + (fw - 1) * dx // sx
+    band = images * ((rows - 1) * sy + dy * (fh - 1) + 1) * q * k * min(sx, fw) * itemsize
+    tmp = images * rows * wo * k * itemsize if min(sx, fw) > 1 else 0
+    out = {"dw_w": (fh * fw + 1) * wo * k * itemsize}
+    for t in range(min(threads(), n * ho)):
+        out[f"dw_band{t}"] = band
+        if tmp:
+            out[f"dw_sum{t}"] = tmp
+    return out
+
+
+#: groups of at most this many input channels run through ``grouped2d``, wider ones through
+#: im2col + GEMM. CPU time here, one thread, 3×3 at batch 8, GEMM per group / direct:
+#: 56×56×128 Cg 4 103.6 / 63.2 ms; 28×28×256 Cg 8 25.5 / 44.2 ms; 14×14×512 Cg 16 10.2 /
+#: 47.2 ms (a GEMM of 9·Cg columns and Kg outputs runs far below the BLAS peak, but the
+#: direct sums cost the same per MAC whatever Cg)
+GROUPED_DIRECT_MAX = 4
+
+
+def grouped_band(n: int, ho: int, wo: int, k: int, cg: int, sy: int, itemsize: int) -> Pair:
+    """(images, output rows) of the largest band of ``grouped2d``: its input band, Cg
+    copies of about S rows of K values a position for each output row, in DEPTHWISE_BYTES."""
+    return largest_chunk(n, ho, cg * sy * wo * k * itemsize, DEPTHWISE_BYTES)
+
+
+def grouped_scratch(
+    n: int, out_hw: Pair, k: int, cg: int, size: Pair, stride: Pair, dilation: Pair, itemsize: int
+) -> dict[str, int]:
+    """Bytes of the arena slots ``grouped2d`` takes: for each thread, its band and a sum."""
+    (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
+    images, rows = grouped_band(n, ho, wo, k, cg, sy, itemsize)
+    q = wo + (fw - 1) * dx // sx
+    band = cg * images * ((rows - 1) * sy + dy * (fh - 1) + 1) * q * k * min(sx, fw) * itemsize
+    tmp = images * rows * wo * k * itemsize if min(sx, fw) > 1 else 0
+    out: dict[str, int] = {}
+    for t in range(min(threads(), n * ho)):
+        out[f"dw_band{t}"] = band
+        if tmp:
+            out[f"dw_sum{t}"] = tmp
+    return out
+
+
+def prologue_bytes(n: int, h: int, w: int, c: int, k: int, itemsize: int) -> int:
+    """Bytes of the chunk a 1×1 conv transforms its input in (see ``conv2d``'s prologue)."""
+    row_bytes = w * max(c, k) * itemsize
+    images, rows = largest_chunk(n, h, row_bytes, im2col_budget(c, k, itemsize))
+    return images * rows * w * c * itemsize
