@@ -71,8 +71,8 @@ def _parse() -> argparse.Namespace:
 
 
 def _kinds(analysis: Any) -> list[str]:
-    """Each row's kind, a fused row taking its step head's (see ``engine.plan``)."""
-    from convcalc.engine.plan import plan
+    """Each row's kind, a fused row taking its step head's (see ``analysis.plan``)."""
+    from convcalc.analysis.plan import plan
 
     rows = analysis.rows
     own = [_kind(row) for row in rows]

@@ -13,8 +13,9 @@ from typing import NamedTuple
 
 from ..layers.vocabulary import LAYERS
 from ..records import Row
-from ..sizing import ALIGN
+from ..sizing import ALIGN, prologue_bytes
 from ..units import BYTES
+from .plan import Step, plan
 from .training import (
     PLAIN,
     SLOTS,
@@ -199,6 +200,18 @@ def scratch(row: Row, batch: int, itemsize: int) -> dict[str, int]:
     return {"temp": temporaries * batch * w * h * d * itemsize} if temporaries else {}
 
 
+def step_buffers(rows: Sequence[Row], step: Step, batch: int, itemsize: int) -> dict[str, int]:
+    """The scratch of one step of the pass (see ``plan``): its head's kernel's, and the chunk
+    of input a prologue (pre-activation before a 1×1 CONV) is applied to. The rows fused into
+    it run on chunks of its output and take none."""
+    head = rows[step.rows[0]]
+    buffers = scratch(head, batch, itemsize)
+    if step.before:
+        w, h, c = head.input_shapes[0] if head.input_shapes else head.output
+        buffers["pre"] = prologue_bytes(batch, h, w, c, head.output[2], itemsize)
+    return buffers
+
+
 def step_workspace(buffers: Mapping[str, int]) -> int:
     """Bytes of one step's scratch: its named buffers, each aligned in the arena, and what
     its kernel allocates for itself."""
@@ -213,7 +226,8 @@ def workspace(rows: Sequence[Row], batch: int, itemsize: int, training: Training
     ``training.workspace_limit`` caps it as a framework's limit does (0: none)."""
     if training.workspace_limit == 0:
         return 0
-    used = max((step_workspace(scratch(r, batch, itemsize)) for r in rows[1:]), default=0)
+    steps = plan(rows).steps
+    used = max((step_workspace(step_buffers(rows, s, batch, itemsize)) for s in steps), default=0)
     limit = training.workspace_limit
     return used if limit is None else min(used, limit)
 

@@ -51,6 +51,7 @@ import numpy as np
 import numpy.random
 
 from ..analysis.analyzer import Analysis
+from ..analysis.plan import plan
 from ..errors import ConvcalcError
 from ..layers.vocabulary import LAYERS
 from ..records import Shape
@@ -66,7 +67,6 @@ from .layout import (
     estimate_memory,
     layout,
 )
-from .plan import plan
 from .runner import MERGE_KERNELS, Runner
 
 __all__ = ["ForwardError", "ForwardResult", "LayerRecord", "MemoryLimitError", "forward"]

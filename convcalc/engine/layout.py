@@ -8,14 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from ..analysis.analyzer import Analysis
-from ..analysis.memory import scratch, step_workspace
+from ..analysis.memory import step_buffers, step_workspace
+from ..analysis.plan import Plan, plan
 from ..errors import ConvcalcError
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
 from ..units import in_words, mb
 from . import kernels as K
-from .plan import Plan, plan
-from .weights import input_volume, winograd_tile
+from .weights import winograd_tile
 
 
 class MemoryEstimate(NamedTuple):
@@ -183,13 +183,9 @@ def estimate_memory(
     live: dict[int, int] = {}
     peak = workspace = arena = 0
     for s, step in enumerate(p.steps):
-        head = rows[step.rows[0]]
         live.update(born.get(s, ()))
         peak = max(peak, sum(live.values()))
-        buffers = scratch(head, batch, itemsize)
-        if step.before:  # the prologue's chunk of the input (see sizing.prologue_bytes)
-            w, h, c = input_volume(head)
-            buffers["pre"] = K.prologue_bytes(batch, h, w, c, head.output[2], itemsize)
+        buffers = step_buffers(rows, step, batch, itemsize)
         arena = max(arena, step_workspace({k: n for k, n in buffers.items() if k != "temp"}))
         workspace = max(workspace, step_workspace(buffers))
         for value in dies.get(s, ()):

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from ..analysis.analyzer import Analysis
+from ..analysis.plan import Plan, Step
 from ..layers.base import Call
 from ..layers.vocabulary import LAYERS
 from . import kernels as K
-from .plan import Plan, Step
 from .weights import Prepared
 
 

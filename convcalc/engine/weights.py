@@ -8,10 +8,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..analysis.plan import Step
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
 from . import kernels as K
-from .plan import Step
 
 
 def input_volume(row: Row) -> Shape:

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 import convcalc
+from convcalc.analysis.plan import plan
 from convcalc.engine import kernels as K
 from convcalc.engine import weights
 from convcalc.engine.forward import ForwardError, MemoryLimitError, forward
 from convcalc.engine.layout import available_memory, layout, lifetimes
-from convcalc.engine.plan import plan
 from convcalc.frontend import bundled
 from convcalc.layers.vocabulary import LAYERS
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from convcalc.analysis.plan import plan
 from convcalc.engine import kernels as K
 from convcalc.engine.forward import forward
 from convcalc.engine.layout import lifetimes
-from convcalc.engine.plan import plan
 
 from ..support import check
 from .test_forward import random_bn, reference
