@@ -226,10 +226,29 @@ def workspace(rows: Sequence[Row], batch: int, itemsize: int, training: Training
     ``training.workspace_limit`` caps it as a framework's limit does (0: none)."""
     if training.workspace_limit == 0:
         return 0
-    steps = plan(rows).steps
-    used = max((step_workspace(step_buffers(rows, s, batch, itemsize)) for s in steps), default=0)
+    used = _largest_step(rows, batch, itemsize)
     limit = training.workspace_limit
     return used if limit is None else min(used, limit)
+
+
+#: (id of the rows, batch, itemsize) -> (the rows, the largest step's workspace): a report
+#: asks a Memory for its workspace several times (the totals, the breakdown, the batch table),
+#: and a 20,000-row spec's plan and scratch cost half a second each time. The rows are held,
+#: so their id cannot be reused while the entry lives.
+_STEPS: dict[tuple[int, int, int], tuple[Sequence[Row], int]] = {}
+
+
+def _largest_step(rows: Sequence[Row], batch: int, itemsize: int) -> int:
+    key = (id(rows), batch, itemsize)
+    hit = _STEPS.get(key)
+    if hit is not None and hit[0] is rows:
+        return hit[1]
+    steps = plan(rows).steps
+    used = max((step_workspace(step_buffers(rows, s, batch, itemsize)) for s in steps), default=0)
+    if len(_STEPS) >= 64:
+        _STEPS.clear()
+    _STEPS[key] = (rows, used)
+    return used
 
 
 def live_peak(rows: Sequence[Row]) -> int:
