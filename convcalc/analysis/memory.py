@@ -231,7 +231,8 @@ def workspace(rows: Sequence[Row], batch: int, itemsize: int, training: Training
     return used if limit is None else min(used, limit)
 
 
-#: (id of the rows, batch, itemsize) -> (the rows, the largest step's workspace): a report
+#: (ids of the first and last rows, their count, batch, itemsize) -> (the rows, the largest
+#: step's workspace): a report
 #: asks a Memory for its workspace several times (the totals, the breakdown, the batch table),
 #: and a 20,000-row spec's plan and scratch cost half a second each time. The rows are held,
 #: so their id cannot be reused while the entry lives.
@@ -239,9 +240,12 @@ _STEPS: dict[tuple[int, int, int], tuple[Sequence[Row], int]] = {}
 
 
 def _largest_step(rows: Sequence[Row], batch: int, itemsize: int) -> int:
-    key = (id(rows), batch, itemsize)
+    if not rows:
+        return 0
+    # the same Row objects, whichever sequence holds them (each estimate makes its own tuple)
+    key = (id(rows[0]), id(rows[-1]), len(rows), batch, itemsize)
     hit = _STEPS.get(key)
-    if hit is not None and hit[0] is rows:
+    if hit is not None and hit[0][0] is rows[0] and hit[0][-1] is rows[-1]:
         return hit[1]
     steps = plan(rows).steps
     used = max((step_workspace(step_buffers(rows, s, batch, itemsize)) for s in steps), default=0)

@@ -248,7 +248,15 @@ def table(
     widths = [state.width_of(c) for c in shown]
     rule = "─" * min(width, sum(widths) + GAP * (len(widths) - 1))
 
+    layout = [(c, w, columns[c].right, columns[c].wrap) for c, w in zip(shown, widths, strict=True)]
+    gap = " " * GAP
+
     def lines(cells: Sequence[str]) -> list[str]:
+        if not any(wraps and len(cells[c]) > w for c, w, _, wraps in layout):
+            # one line, the common case (a 20,000-row table is made of nothing else)
+            line = gap.join(cut(cells[c], w).rjust(w) if right else cut(cells[c], w).ljust(w)
+                            for c, w, right, _ in layout)  # fmt: skip
+            return [cut(line.rstrip(), width)]
         parts: list[list[str]] = []
         for c, w in zip(shown, widths, strict=True):
             text = cells[c]
