@@ -236,7 +236,7 @@ def workspace(rows: Sequence[Row], batch: int, itemsize: int, training: Training
 #: asks a Memory for its workspace several times (the totals, the breakdown, the batch table),
 #: and a 20,000-row spec's plan and scratch cost half a second each time. The rows are held,
 #: so their id cannot be reused while the entry lives.
-_STEPS: dict[tuple[int, int, int], tuple[Sequence[Row], int]] = {}
+_STEPS: dict[tuple[int, int, int, int, int], tuple[Sequence[Row], int]] = {}
 
 
 def _largest_step(rows: Sequence[Row], batch: int, itemsize: int) -> int:
