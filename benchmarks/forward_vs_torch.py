@@ -376,10 +376,9 @@ class Worker:
 
 
 def _specs() -> list[str]:
-    from convcalc.specs import __file__ as where
+    from convcalc.frontend import bundled
 
-    folder = os.path.dirname(where)
-    return sorted(f[: -len(".yaml")] for f in os.listdir(folder) if f.endswith(".yaml"))
+    return bundled.names()
 
 
 def main(args: argparse.Namespace) -> int:
