@@ -8,6 +8,7 @@ only with --debug).
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import sys
 from collections.abc import Sequence
@@ -44,8 +45,21 @@ class _ClosedOutput(io.TextIOBase):
         return False
 
 
+def _collect_rarely() -> None:
+    """A spec at the limits builds a few million objects that all live to the end of the run,
+    and the cycle collector's passes over them took a third of its time (30,000 blocks: 1.85 s
+    of CPU, 1.23 s without). The modules loaded so far are frozen out of its passes, and a
+    young-generation pass waits for 100,000 new objects instead of 700, so the old
+    generation is almost never traversed again; what convcalc builds is freed by reference
+    counts, not left to the collector."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: no traceback ever escapes, unless --debug asks for one."""
+    if argv is None:  # the program itself, not a caller's process
+        _collect_rarely()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if sys.stdout is None:  # a report to -o needs none; one to standard output says so

@@ -9,7 +9,7 @@ from ..errors import FindingError, did_you_mean, excerpt
 from ..frontend.evaluate import Env, check_arg, evaluate_value, fail
 from ..frontend.keywords import WORDS
 from ..frontend.spec import Block
-from ..frontend.syntax import Arg, Call, Name, operators
+from ..frontend.syntax import Arg, Arith, Call, Layer, Name, Neg, Pair, ValueExpr, operators
 from ..layers.base import ParamSpec
 from ..layers.vocabulary import LAYERS, argument_hint
 from ..records import ArgValue
@@ -143,6 +143,57 @@ def resolve_args(
         else:
             raise _missing(type_name, spec, span)
     return args
+
+
+def names(value: ValueExpr) -> set[str]:
+    """The names an argument's value reads (variables, or words such as ``same``). Only
+    parentheses nest, at most ``limits.MAX_NESTING`` deep, so the walk may recurse."""
+    if isinstance(value, Name):
+        return {value.name}
+    if isinstance(value, Neg):
+        return names(value.operand)
+    if isinstance(value, Pair):
+        return names(value.w) | names(value.h)
+    if isinstance(value, Arith):
+        found = names(value.first)
+        for step in value.steps:
+            found |= names(step.operand)
+        return found
+    return set()
+
+
+#: what a name the environment does not hold reads as, in a resolved-arguments key
+_UNSET = object()
+
+
+class Resolver:
+    """A layer's arguments resolved once for each distinct value of the names they read:
+    ``[CONV(8, F=1, P=1)]*19990`` checks its arguments once, not 19,990 times, and its layers
+    share one dict (nothing changes a layer's arguments after expansion). A failure is not
+    kept: it is raised again, and reported once, at each use."""
+
+    def __init__(self) -> None:
+        self._reads: dict[int, tuple[Layer, tuple[str, ...]]] = {}
+        self._resolved: dict[tuple[object, ...], dict[str, ArgValue]] = {}
+
+    def __call__(
+        self, layer: Layer, env: Env, defaults: Mapping[str, ArgValue]
+    ) -> dict[str, ArgValue]:
+        entry = self._reads.get(id(layer))
+        if entry is None or entry[0] is not layer:
+            read: set[str] = set()
+            for arg in layer.args:
+                read |= names(arg.value)
+            entry = (layer, tuple(sorted(read)))
+            self._reads[id(layer)] = entry  # the layer is held, so its id is not reused
+        values = [env.get(name, _UNSET) for name in entry[1]]
+        # True == 1 as dict keys, but a flag and a count are different arguments
+        key = (id(layer), *((type(v), v) for v in values))
+        args = self._resolved.get(key)
+        if args is None:
+            args = resolve_args(layer.type, layer.args, env, defaults, layer.span)
+            self._resolved[key] = args
+        return args
 
 
 def _next_param(params: tuple[ParamSpec, ...], args: Mapping[str, ArgValue]) -> str:

@@ -17,7 +17,7 @@ from ..frontend.syntax import Call, Chain, Expr, Group, Layer, Merge, Name, Stag
 from ..records import ArgValue
 from ..rules.catalogue import finding
 from ..source import Span
-from .arguments import bind_call, call_operators, resolve_args
+from .arguments import Resolver, bind_call, call_operators
 from .bounds import LowerBound
 from .graph import Frame, LayerGraph, LayerNode, MergeNode, Node, trace_text
 
@@ -35,6 +35,7 @@ class Expander:
         self.nesting = 0  # brackets and merges, through block calls
         self._optional_seen: set[tuple[int, int, int]] = set()
         self.bound = LowerBound(spec.blocks, self.globals)
+        self.resolve = Resolver()
 
     def build(self) -> LayerGraph:
         chain = self.spec.arch
@@ -295,7 +296,7 @@ class Expander:
         for arg in layer.args:
             self._charge(operators(arg.value), arg.value.span)
         defaults = self.spec.defaults.get(layer.type, {})
-        args = resolve_args(layer.type, layer.args, env, defaults, layer.span)
+        args = self.resolve(layer, env, defaults)
         return LayerNode(layer.type, args, layer.span, trace, layer.label, "", layer.label_span)
 
     def merge(self, merge: Merge, env: Env, trace: tuple[Frame, ...]) -> MergeNode:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from ..records import Args, ArgValue, IntPair, Shape
@@ -28,6 +29,7 @@ from .base import (
     Call,
     Counts,
     LayerType,
+    Number,
     ParamSpec,
     divide,
     flag,
@@ -62,6 +64,23 @@ def _window_words(args: Args) -> list[str]:
     return words
 
 
+#: (layer type, id of the arguments, input shape) -> (the arguments, their axes)
+_AXES: dict[tuple[type, int, Shape], tuple[Args, tuple[Axis, Axis]]] = {}
+
+
+def _centre(c: Number, f_eff: int, before: int, jump: Number) -> Number:
+    """``c + ((f_eff - 1)/2 - before)·jump``, the centre of the next layer's first window,
+    exact. While the centre is a whole or half pixel and the jump a whole one, it is counted
+    in half pixels as an int: Fractions cost microseconds each, and a 20,000-row spec of
+    even windows would spend a second on them."""
+    if isinstance(jump, int) and (
+        isinstance(c, int) or (isinstance(c, Fraction) and c.denominator == 2)
+    ):
+        twice = int(2 * c) + (f_eff - 1 - 2 * before) * jump
+        return twice // 2 if twice % 2 == 0 else Fraction(twice, 2)
+    return c + (divide(f_eff - 1, 2) - before) * jump
+
+
 class Conv(LayerType):
     name = "CONV"
     params: tuple[ParamSpec, ...] = (FILTERS, FILTER, STRIDE, PADDING, DILATION, GROUPS, BIAS)
@@ -69,6 +88,20 @@ class Conv(LayerType):
     windowed = True
 
     def axes(self, args: Args, x: Shape) -> tuple[Axis, Axis]:
+        """The windows along width and height, kept for the last few thousand rows: the
+        analysis, the fusion plan and the workspace estimate each ask for a row's, and the
+        layers of ``[CONV(8)]*N`` share one arguments dict."""
+        key = (type(self), id(args), x)
+        hit = _AXES.get(key)
+        if hit is not None and hit[0] is args:  # the dict is held: its id is not reused
+            return hit[1]
+        found = self.compute_axes(args, x)
+        if len(_AXES) >= 4096:
+            _AXES.clear()
+        _AXES[key] = (args, found)
+        return found
+
+    def compute_axes(self, args: Args, x: Shape) -> tuple[Axis, Axis]:
         f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
         pad = args["P"]
         result = []
@@ -104,11 +137,11 @@ class Conv(LayerType):
             axes = axes or self.axes(args, x)
             # the first window starts `before` pixels into the padding; its middle tap is
             # (F_eff - 1)/2 further on
-            cw, ch = (
-                rf.centre[i] + (divide(axes[i].f_eff - 1, 2) - axes[i].before) * rf.jump[i]
-                for i in (0, 1)
+            c, a = rf.centre, axes
+            centre = (
+                _centre(c[0], a[0].f_eff, a[0].before, rf.jump[0]),
+                _centre(c[1], a[1].f_eff, a[1].before, rf.jump[1]),
             )
-            centre = (cw, ch)
         return RF((size[0], size[1]), (jump[0], jump[1]), centre)
 
     def size_along(self, args: Args, i: int, size: int, rounding: str) -> int | None:
@@ -334,8 +367,8 @@ class Pool(Conv):
     )
     doc = "pooling: max (default), average or L2 over F×F windows, depth unchanged"
 
-    def axes(self, args: Args, x: Shape) -> tuple[Axis, Axis]:
-        return super().axes({**args, "dilation": (1, 1)}, x)
+    def compute_axes(self, args: Args, x: Shape) -> tuple[Axis, Axis]:
+        return super().compute_axes({**args, "dilation": (1, 1)}, x)
 
     def output(self, args: Args, x: Shape, spatial: IntPair | None) -> Shape:
         assert spatial is not None
