@@ -30,6 +30,7 @@ from ..rules.design import advise, shrinking_layers
 from ..rules.lint import LintConfig
 from ..rules.lint import apply as lint_apply
 from ..rules.nodes import check_volume
+from ..source import Span
 from .fit import network_fits
 from .memory import Memory, estimate
 
@@ -82,6 +83,8 @@ class Analyzer:
         self.findings: list[Finding] = []
         self.pending: list[windows.Pending] = []
         self.branches = 0  # how many merge branches the walk is inside
+        #: id of a span -> (the span, its location): the rows of ``[CONV(8)]*N`` share one
+        self._located: dict[int, tuple[Span, Location]] = {}
 
     def run(self, graph: LayerGraph) -> Shape:
         first = graph.nodes[0]
@@ -135,14 +138,21 @@ class Analyzer:
         in_place: bool = False,
     ) -> int:
         index = len(self.rows)
-        line, col, end = node.span.location()
         self.rows.append(Row(
             name or node.name, type_ or node.type, node.args if args is None else args,
             inputs, shapes, y, weights, biases, buffers, macs, activations, rf.pixels(),
-            Location(node.span.source.file.name, line, col, end, node.span.source.file),
-            in_place,
+            self.locate(node.span), in_place,
         ))  # fmt: skip
         return index
+
+    def locate(self, span: Span) -> Location:
+        hit = self._located.get(id(span))
+        if hit is not None and hit[0] is span:
+            return hit[1]
+        line, col, end = span.location()
+        found = Location(span.source.file.name, line, col, end, span.source.file)
+        self._located[id(span)] = (span, found)
+        return found
 
     # -- layers ---------------------------------------------------------------------------
 

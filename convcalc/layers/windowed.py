@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from .. import limits
 from ..records import Args, ArgValue, IntPair, Shape
 from ..sizing import (
     CHUNK_BYTES,
@@ -88,15 +89,15 @@ class Conv(LayerType):
     windowed = True
 
     def axes(self, args: Args, x: Shape) -> tuple[Axis, Axis]:
-        """The windows along width and height, kept for the last few thousand rows: the
-        analysis, the fusion plan and the workspace estimate each ask for a row's, and the
+        """The windows along width and height, kept for a whole spec's rows: the
+        analysis, the fusion plan and the workspace estimate each ask for every row's, and the
         layers of ``[CONV(8)]*N`` share one arguments dict."""
         key = (type(self), id(args), x)
         hit = _AXES.get(key)
         if hit is not None and hit[0] is args:  # the dict is held: its id is not reused
             return hit[1]
         found = self.compute_axes(args, x)
-        if len(_AXES) >= 4096:
+        if len(_AXES) > limits.MAX_LAYERS:  # a whole spec: the plan asks after the analysis
             _AXES.clear()
         _AXES[key] = (args, found)
         return found
