@@ -167,13 +167,16 @@ _UNSET = object()
 
 
 class Resolver:
-    """A layer's arguments resolved once for each distinct value of the names they read:
-    ``[CONV(8, F=1, P=1)]*19990`` checks its arguments once, not 19,990 times, and its layers
-    share one dict (nothing changes a layer's arguments after expansion). A failure is not
-    kept: it is raised again, and reported once, at each use."""
+    """A layer's arguments resolved once for each distinct text and value of the names they
+    read: ``[CONV(8, F=1, P=1)]*19990`` checks its arguments once, not 19,990 times, and so
+    does a pattern that writes ``CONV(8, F=1)`` 19,990 times; those layers share one dict
+    (nothing changes a layer's arguments after expansion). A failure is not kept: it is
+    raised again, with its own location, at each use."""
 
     def __init__(self) -> None:
-        self._reads: dict[int, tuple[Layer, tuple[str, ...]]] = {}
+        #: id of a layer -> (the layer, what its arguments say: their keys and texts, and
+        #: the names they read)
+        self._reads: dict[int, tuple[Layer, tuple[object, ...], tuple[str, ...]]] = {}
         self._resolved: dict[tuple[object, ...], dict[str, ArgValue]] = {}
 
     def __call__(
@@ -184,11 +187,12 @@ class Resolver:
             read: set[str] = set()
             for arg in layer.args:
                 read |= names(arg.value)
-            entry = (layer, tuple(sorted(read)))
+            said = (layer.type, *((a.key, a.value.span.text) for a in layer.args))
+            entry = (layer, said, tuple(sorted(read)))
             self._reads[id(layer)] = entry  # the layer is held, so its id is not reused
-        values = [env.get(name, _UNSET) for name in entry[1]]
+        values = [env.get(name, _UNSET) for name in entry[2]]
         # True == 1 as dict keys, but a flag and a count are different arguments
-        key = (id(layer), *((type(v), v) for v in values))
+        key = (entry[1], *((type(v), v) for v in values))
         args = self._resolved.get(key)
         if args is None:
             args = resolve_args(layer.type, layer.args, env, defaults, layer.span)

@@ -65,3 +65,12 @@ def test_an_error_in_a_repeated_layer_is_reported_once() -> None:
     analysis = check(spec("INPUT -> [CONV(k, F=1, bogus=2)]*50", "8x8x3", "vars: {k: 3}\n"))
     errors = [f for f in analysis.findings if f.severity.name == "ERROR"]
     assert len(errors) == 1 and "bogus" in errors[0].message
+
+
+def test_layers_written_alike_share_arguments_and_keep_their_own_errors() -> None:
+    analysis = check(spec("INPUT -> CONV(4, F=1) -> CONV(4, F=1) -> CONV(4, F=(1, 1))", "8x8x3"))
+    a, b, c = analysis.rows[1:]
+    assert a.args is b.args and a.args == c.args
+    broken = check(spec("INPUT -> CONV(4, bogus=1) -> RELU -> CONV(4, bogus=1)", "8x8x3"))
+    errors = [f for f in broken.findings if f.severity.name == "ERROR"]
+    assert [(e.location.line, e.location.column) for e in errors] == [(4, 20), (4, 48)]
