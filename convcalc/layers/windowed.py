@@ -130,9 +130,10 @@ class Conv(LayerType):
         return Counts(per_filter * k, biases, 0, y[0] * y[1] * k * per_filter)
 
     def receptive(self, args: Args, x: Shape, rf: RF, axes: tuple[Axis, Axis] | None = None) -> RF:
-        f, s, d = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
-        size = tuple(rf.size[i] + (f[i] - 1) * d[i] * rf.jump[i] for i in (0, 1))
-        jump = tuple(rf.jump[i] * s[i] for i in (0, 1))
+        (fw, fh), (sw, sh), (dw, dh) = pair(args, "F"), pair(args, "S"), pair(args, "dilation")
+        (jw, jh), (zw, zh) = rf.jump, rf.size
+        size = (zw + (fw - 1) * dw * jw, zh + (fh - 1) * dh * jh)
+        jump = (jw * sw, jh * sh)
         centre = None
         if rf.centre is not None:
             axes = axes or self.axes(args, x)
