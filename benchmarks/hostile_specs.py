@@ -9,7 +9,12 @@ temporary directory, and runs the CLI on each in a new Python process (`python -
   checked in the text format (where the findings printed per code are capped);
 - conv: `[CONV(8, F=1, P=1)]*19990`, under the 20,000-layer limit;
 - fc: `convert --fc-to-conv` of `[FC(1)]*19999`;
-- blocks: 30,000 unused blocks (about 440 KB).
+- blocks: 30,000 unused blocks (about 440 KB);
+- labelled: 19,990 layers written out one by one, each with its own label (about 450 KB);
+- pools: `[POOL(F=2, S=1, P=1)]*19990`, even windows (half-pixel centres), 19,990 infos;
+- calls: a block called 9,990 times (`[b(8)]*9990`, CONV -> RELU each);
+- cat: `[CAT{CONV(4, F=1) | ID} -> CONV(8, F=1)]*4900`, 19,600 rows with merges;
+- over: `[CONV(k, F=1)]*19000 over k=(...)`, 19,000 values (about 70 KB).
 
 Target: each under 2 s of CPU in a fresh process. The CPU time (not wall) is what to compare on a
 loaded machine.
@@ -41,6 +46,16 @@ def blocks_spec() -> str:
     return f"name: b\ninput: 8x8x1\nblocks:\n{blocks}arch: INPUT -> FC(2)\n"
 
 
+def labelled_spec() -> str:
+    layers = " -> ".join(f"CONV({1 + i % 7}, F=1)@c{i}" for i in range(19_990))
+    return f"name: l\ninput: 8x8x4\narch: INPUT -> {layers}\n"
+
+
+def over_spec() -> str:
+    values = ", ".join(str(1 + i % 64) for i in range(19_000))
+    return f"name: o\ninput: 16x16x8\narch: INPUT -> [CONV(k, F=1)]*19000 over k=({values})\n"
+
+
 CASES: dict[str, tuple[str, list[str]]] = {
     "defaults": (defaults_spec(), ["check"]),
     "warnings": (
@@ -50,6 +65,18 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "conv": ("name: c\ninput: 8x8x1\narch: INPUT -> [CONV(8, F=1, P=1)]*19990\n", ["check"]),
     "fc": ("name: f\ninput: 8x8x1\narch: INPUT -> [FC(1)]*19999\n", ["convert", "--fc-to-conv"]),
     "blocks": (blocks_spec(), ["check"]),
+    "labelled": (labelled_spec(), ["check"]),
+    "pools": ("name: p\ninput: 8x8x4\narch: INPUT -> [POOL(F=2, S=1, P=1)]*19990\n", ["check"]),
+    "calls": (
+        "name: c\ninput: 16x16x8\nblocks:\n  b(k): CONV(k, F=3, P=1) -> RELU\n"
+        "arch: INPUT -> [b(8)]*9990\n",
+        ["check"],
+    ),
+    "cat": (
+        "name: c\ninput: 16x16x8\narch: INPUT -> [CAT{CONV(4, F=1) | ID} -> CONV(8, F=1)]*4900\n",
+        ["check"],
+    ),
+    "over": (over_spec(), ["check"]),
 }
 
 
