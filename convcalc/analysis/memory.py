@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from ..layers.vocabulary import LAYERS
 from ..records import Row
-from ..sizing import ALIGN, prologue_bytes
+from ..sizing import ALIGN, prologue_bytes, threads
 from ..units import BYTES
 from .plan import Step, plan
 from .training import (
@@ -188,13 +188,27 @@ class Memory(NamedTuple):
 MERGE_TEMPORARIES: dict[str, int] = {}
 
 
+#: (type, id of the arguments, input, output, batch, itemsize, threads) -> (the arguments,
+#: the row's scratch): rows written alike share their arguments dict, and a 20,000-row
+#: spec's workspace asks for every row's (the per-thread bands depend on the thread count)
+_SCRATCH: dict[tuple[object, ...], tuple[object, dict[str, int]]] = {}
+
+
 def scratch(row: Row, batch: int, itemsize: int) -> dict[str, int]:
     """The scratch buffers one row's forward kernel uses on a batch, by arena slot
     (``"temp"``: what the kernel allocates for itself); see ``LayerType.scratch_bytes``."""
     layer = LAYERS.get(row.type)
     x = row.input_shapes[0] if row.input_shapes else row.output
     if layer is not None:
-        return layer.scratch_bytes(row.args, x, row.output, batch, itemsize)
+        key = (row.type, id(row.args), x, row.output, batch, itemsize, threads())
+        hit = _SCRATCH.get(key)
+        if hit is not None and hit[0] is row.args:  # the dict is held: its id is not reused
+            return dict(hit[1])
+        found = layer.scratch_bytes(row.args, x, row.output, batch, itemsize)
+        if len(_SCRATCH) > 4096:
+            _SCRATCH.clear()
+        _SCRATCH[key] = (row.args, found)
+        return dict(found)
     temporaries = MERGE_TEMPORARIES.get(row.type, 0)
     w, h, d = row.output
     return {"temp": temporaries * batch * w * h * d * itemsize} if temporaries else {}

@@ -254,9 +254,14 @@ def table(
     def lines(cells: Sequence[str]) -> list[str]:
         if not any(wraps and len(cells[c]) > w for c, w, _, wraps in layout):
             # one line, the common case (a 20,000-row table is made of nothing else)
-            line = gap.join(cut(cells[c], w).rjust(w) if right else cut(cells[c], w).ljust(w)
-                            for c, w, right, _ in layout)  # fmt: skip
-            return [cut(line.rstrip(), width)]
+            line = gap.join(
+                (cells[c] if len(cells[c]) <= w else cut(cells[c], w)).rjust(w)
+                if right
+                else (cells[c] if len(cells[c]) <= w else cut(cells[c], w)).ljust(w)
+                for c, w, right, _ in layout
+            )
+            line = line.rstrip()
+            return [line if len(line) <= width else cut(line, width)]
         parts: list[list[str]] = []
         for c, w in zip(shown, widths, strict=True):
             text = cells[c]
