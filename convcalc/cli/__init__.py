@@ -17,16 +17,7 @@ from typing import NoReturn
 import click
 
 from ..report.escape import visible
-from . import (  # noqa: F401  (they register their commands)
-    check,
-    draw,
-    expand,
-    export,
-    info,
-    memory,
-    run,
-)
-from .group import cli
+from .group import cli  # each command's module is imported when it runs (group.MODULES)
 
 __all__ = ["cli", "main"]
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 import convcalc.cli
@@ -277,11 +278,21 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name in convcalc.cli.cli.commands:
+    for name in convcalc.cli.cli.list_commands(click.Context(convcalc.cli.cli)):
         assert exit_code(name, "--help") == 0
         text = capsys.readouterr().out
         assert "Examples:" in text and f"convcalc {name}" in text
         assert f"convcalc {name}" in readme
+
+
+def test_every_command_is_where_the_lazy_group_looks_for_it() -> None:
+    """A command missing from group.MODULES would be found only after another import."""
+    from convcalc.cli import group
+
+    names = group.cli.list_commands(click.Context(group.cli))
+    assert set(names) == set(group.MODULES) == set(group.cli.commands)
+    for name, module in group.MODULES.items():
+        assert group.cli.commands[name].callback.__module__ == f"convcalc.cli.{module}"
 
 
 def test_readme_lists_every_rule_with_its_severity() -> None:
