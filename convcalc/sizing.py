@@ -88,7 +88,11 @@ def threads() -> int:
         value = os.environ.get(var, "")
         if value.isdigit() and int(value) > 0:
             return int(value)
-    return os.cpu_count() or 1
+    return _CORES
+
+
+#: os.cpu_count() reads /proc each call, and the workspace estimate asks once per row
+_CORES = os.cpu_count() or 1
 
 
 def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int, budget: int) -> Pair:
