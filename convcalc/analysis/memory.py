@@ -194,13 +194,14 @@ MERGE_TEMPORARIES: dict[str, int] = {}
 _SCRATCH: dict[tuple[object, ...], tuple[object, dict[str, int]]] = {}
 
 
-def scratch(row: Row, batch: int, itemsize: int) -> dict[str, int]:
+def scratch(row: Row, batch: int, itemsize: int, cores: int | None = None) -> dict[str, int]:
     """The scratch buffers one row's forward kernel uses on a batch, by arena slot
-    (``"temp"``: what the kernel allocates for itself); see ``LayerType.scratch_bytes``."""
+    (``"temp"``: what the kernel allocates for itself); see ``LayerType.scratch_bytes``.
+    ``cores``: ``sizing.threads()``, which a caller asking for every row reads once."""
     layer = LAYERS.get(row.type)
     x = row.input_shapes[0] if row.input_shapes else row.output
     if layer is not None:
-        key = (row.type, id(row.args), x, row.output, batch, itemsize, threads())
+        key = (row.type, id(row.args), x, row.output, batch, itemsize, cores or threads())
         hit = _SCRATCH.get(key)
         if hit is not None and hit[0] is row.args:  # the dict is held: its id is not reused
             return dict(hit[1])
@@ -214,12 +215,14 @@ def scratch(row: Row, batch: int, itemsize: int) -> dict[str, int]:
     return {"temp": temporaries * batch * w * h * d * itemsize} if temporaries else {}
 
 
-def step_buffers(rows: Sequence[Row], step: Step, batch: int, itemsize: int) -> dict[str, int]:
+def step_buffers(
+    rows: Sequence[Row], step: Step, batch: int, itemsize: int, cores: int | None = None
+) -> dict[str, int]:
     """The scratch of one step of the pass (see ``plan``): its head's kernel's, and the chunk
     of input a prologue (pre-activation before a 1×1 CONV) is applied to. The rows fused into
     it run on chunks of its output and take none."""
     head = rows[step.rows[0]]
-    buffers = scratch(head, batch, itemsize)
+    buffers = scratch(head, batch, itemsize, cores)
     if step.before:
         w, h, c = head.input_shapes[0] if head.input_shapes else head.output
         buffers["pre"] = prologue_bytes(batch, h, w, c, head.output[2], itemsize)
@@ -262,7 +265,10 @@ def _largest_step(rows: Sequence[Row], batch: int, itemsize: int) -> int:
     if hit is not None and hit[0][0] is rows[0] and hit[0][-1] is rows[-1]:
         return hit[1]
     steps = plan(rows).steps
-    used = max((step_workspace(step_buffers(rows, s, batch, itemsize)) for s in steps), default=0)
+    cores = threads()
+    used = max(
+        (step_workspace(step_buffers(rows, s, batch, itemsize, cores)) for s in steps), default=0
+    )
     if len(_STEPS) >= 64:
         _STEPS.clear()
     _STEPS[key] = (rows, used)
