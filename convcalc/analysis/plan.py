@@ -170,3 +170,48 @@ def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
         if step.before:
             last_read[value[rows[step.before[0]].inputs[0]]] = s
     return Plan(tuple(steps), tuple(value), last_read, frozenset(in_place))
+
+
+#: Merges that concatenate along the depth, and the heads whose kernels write their output
+#: through any strided view the arena hands them (an ungrouped CONV's GEMM, a CAT's copy).
+CAT = "CAT"
+
+
+def _writes_views(row: Row) -> bool:
+    if row.type == CAT:
+        return True
+    return row.type == "CONV" and row.args.get("groups", 1) == 1
+
+
+def cat_views(rows: Sequence[Row], p: Plan) -> dict[int, tuple[int, int]]:
+    """Value -> (the CAT row whose output holds it, its first channel there): the arrays a
+    CAT's inputs are computed straight into, as memory-efficient DenseNets do, so the CAT
+    copies nothing. An input qualifies when its step makes a fresh array (not in place, not
+    an alias) with a kernel that writes through a view, when the CAT is its last reader and
+    reads it once, and when the CAT's own output is a fresh array that is not the network's.
+    A CAT input that is itself such a CAT nests: DenseNet's block lives in its last CAT."""
+    heads = {s.rows[0]: s for s in p.steps}
+    step_of = {s.rows[0]: n for n, s in enumerate(p.steps)}
+    last_value = p.value[len(rows) - 1]
+
+    def fresh(v: int) -> bool:
+        step = heads.get(v)
+        return (
+            step is not None and p.value[step.rows[-1]] == v and v not in p.in_place
+            and v != last_value and v != 0
+        )  # fmt: skip
+
+    views: dict[int, tuple[int, int]] = {}
+    for c, row in enumerate(rows):
+        if row.type != CAT or not fresh(c):
+            continue
+        values = [p.value[j] for j in row.inputs]
+        offset = 0
+        for j, v in zip(row.inputs, values, strict=True):
+            if (
+                values.count(v) == 1 and v not in views and fresh(v)
+                and _writes_views(rows[v]) and p.last_read.get(v) == step_of[c]
+            ):  # fmt: skip
+                views[v] = (c, offset)
+            offset += rows[j].output[2]
+    return views

@@ -173,7 +173,7 @@ def forward(
         runner = Runner(analysis, the_plan, params)
         runner.arrays[0] = K.he_uniform(rng, (batch, x0[1], x0[0], x0[2]), 2, dtype)
         runner.arena.reserve(estimate.arena)
-        runner.arena.place(planned.slots, planned.size)
+        runner.arena.place(planned.slots, planned.size, planned.views)
         if trace_memory:
             # the peak of the pass itself: the weights and the input count, the temporaries
             # of drawing the weights do not

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from ..analysis.analyzer import Analysis
 from ..analysis.memory import step_buffers, step_workspace
-from ..analysis.plan import Plan, plan
+from ..analysis.plan import Plan, cat_views, plan
 from ..errors import ConvcalcError
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
@@ -108,24 +108,55 @@ def _takes(row: Row) -> bool:
 class Layout(NamedTuple):
     """Where each step's output lives in one region, planned before the pass."""
 
-    slots: Mapping[int, tuple[int, int]]  # step -> (offset, bytes)
+    slots: Mapping[int, tuple[int, int]]  # step -> (offset, bytes) of the array it makes
     size: int  # bytes of the region
+    #: step -> (offset, bytes, first channel): an output computed straight into channels of
+    #: a CAT's array (see ``plan.cat_views``), whose slot starts at offset and spans bytes
+    views: Mapping[int, tuple[int, int, int]] = {}
+
+
+Views = Mapping[int, tuple[int, int]]
+
+
+def _roots(views: Views) -> dict[int, tuple[int, int]]:
+    """Value -> (the CAT whose own array holds it, its first channel there): nested CATs
+    resolved to the outermost."""
+    out: dict[int, tuple[int, int]] = {}
+    for v in views:
+        root, channel = v, 0
+        while root in views:
+            root, at = views[root]
+            channel += at
+        out[v] = (root, channel)
+    return out
 
 
 def lifetimes(
-    rows: Sequence[Row], p: Plan, batch: int, itemsize: int
+    rows: Sequence[Row], p: Plan, batch: int, itemsize: int, views: Views | None = None
 ) -> list[tuple[int, int, int, int, bool]]:
-    """(value, first step, last step, bytes, planned) of every array a step creates."""
+    """(value, first step, last step, bytes, planned) of every array a step creates. A value
+    that lives in a CAT's array (``views``, see ``plan.cat_views``) is no array of its own:
+    the CAT's lives from the first of them to the last read of any."""
     last_value = p.value[len(rows) - 1]
-    out = []
+    roots = _roots(views or {})
+    out: dict[int, tuple[int, int, int, int, bool]] = {}
     for s, step in enumerate(p.steps):
         head = step.rows[0]
         if p.value[step.rows[-1]] != head:  # in place, or an alias: no new array
             continue
         planned = _takes(rows[head]) and head not in p.in_place and head != last_value
         end = p.last_read.get(head, len(p.steps))  # never read: alive to the end
-        out.append((head, s, end, _size(rows[head].output, batch) * itemsize, planned))
-    return out
+        out[head] = (head, s, end, _size(rows[head].output, batch) * itemsize, planned)
+    for v, (root, _) in roots.items():
+        _, first, last, _, _ = out.pop(v)
+        r, f, la, nbytes, planned = out[root]
+        out[root] = (r, min(f, first), max(la, last), nbytes, planned)
+    return sorted(out.values(), key=lambda x: x[1])
+
+
+def _steps(p: Plan) -> dict[int, int]:
+    """Value -> the step that makes its array."""
+    return {step.rows[0]: s for s, step in enumerate(p.steps)}
 
 
 def layout(analysis: Analysis, batch: int, itemsize: int, the_plan: Plan | None = None) -> Layout:
@@ -133,16 +164,19 @@ def layout(analysis: Analysis, batch: int, itemsize: int, the_plan: Plan | None 
     each at the lowest offset free for its whole lifetime), as TensorFlow Lite plans its
     arena. The region is paged in with the weights, before the clock starts: a step then
     writes to memory that is already mapped, as a framework's second call does. Arrays the
-    kernels allocate themselves (FC, GAP, LRN, UP outputs, the last output) are not in it."""
+    kernels allocate themselves (FC, GAP, LRN, UP outputs, the last output) are not in it.
+    The inputs a CAT's output can hold are views of its slot (see ``plan.cat_views``)."""
     p = the_plan or plan(analysis.rows)
-    items = [x for x in lifetimes(analysis.rows, p, batch, itemsize) if x[4]]
+    views = cat_views(analysis.rows, p)
+    items = [x for x in lifetimes(analysis.rows, p, batch, itemsize, views) if x[4]]
     if len(items) > LAYOUT_MAX:
         return Layout({}, 0)
     align = K.Arena.ALIGN
     placed: list[tuple[int, int, int, int]] = []  # (offset, end offset, first, last step)
     slots: dict[int, tuple[int, int]] = {}
+    step_of = _steps(p)
     size = 0
-    for _, first, last, nbytes, _ in sorted(items, key=lambda x: (-x[3], x[1])):
+    for value, first, last, nbytes, _ in sorted(items, key=lambda x: (-x[3], x[1])):
         busy = sorted((o, e) for o, e, f, l_ in placed if f <= last and l_ >= first)
         offset = 0
         for o, e in busy:
@@ -150,9 +184,10 @@ def layout(analysis: Analysis, batch: int, itemsize: int, the_plan: Plan | None 
                 break
             offset = max(offset, -(-e // align) * align)
         placed.append((offset, offset + nbytes, first, last))
-        slots[first] = (offset, nbytes)
+        slots[step_of[value]] = (offset, nbytes)
         size = max(size, offset + nbytes)
-    return Layout(slots, size)
+    in_cat = {step_of[v]: (*slots[step_of[root]], ch) for v, (root, ch) in _roots(views).items()}
+    return Layout(slots, size, in_cat)
 
 
 def estimate_memory(
@@ -171,9 +206,11 @@ def estimate_memory(
     for r in rows:  # (m+2)² transformed weights instead of 3·3
         if m := winograd_tile(r, batch):
             weights += r.weights * ((m + 2) ** 2 - 9) // 9 * itemsize
-    region = (the_layout or layout(analysis, batch, itemsize, p)).size
+    planned_layout = the_layout or layout(analysis, batch, itemsize, p)
+    region = planned_layout.size
+    views = cat_views(rows, p) if region else None  # unplanned, a CAT copies its inputs
     born: dict[int, list[tuple[int, int]]] = {}
-    for v, first, _, nbytes, planned in lifetimes(rows, p, batch, itemsize):
+    for v, first, _, nbytes, planned in lifetimes(rows, p, batch, itemsize, views):
         if not planned or region == 0:
             born.setdefault(first, []).append((v, nbytes))
     dies: dict[int, list[int]] = {}

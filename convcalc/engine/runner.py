@@ -60,9 +60,18 @@ class Runner:
         return target
 
     def cat(self, i: int, ins: list[Any]) -> Any:
-        """CAT: the inputs side by side along the depth."""
+        """CAT: the inputs side by side along the depth. An input the layout computed into
+        its place in the output (see ``plan.cat_views``) is already there: only the others
+        are copied."""
         shape = (*ins[0].shape[:3], sum(a.shape[3] for a in ins))
-        return np.concatenate(ins, axis=3, out=self.arena.take(shape, ins[0].dtype))
+        out = self.arena.take(shape, ins[0].dtype)
+        channel = 0
+        for a in ins:
+            part = out[..., channel : channel + a.shape[3]]
+            channel += a.shape[3]
+            if not _same_view(a, part):
+                np.copyto(part, a)
+        return out
 
     def mul(self, i: int, ins: list[Any]) -> Any:
         """MUL: the product of the inputs, a (N, 1, 1, D) one broadcast over (N, H, W, D)."""
@@ -130,6 +139,14 @@ MERGE_KERNELS: dict[str, Callable[[Runner, int, list[Any]], Any]] = {
     "CAT": Runner.cat,
     "MUL": Runner.mul,
 }
+
+
+def _same_view(a: Any, b: Any) -> bool:
+    """Whether two arrays are the same elements of the same memory."""
+    return bool(
+        a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )  # fmt: skip
 
 
 def _affine(scale: Any, shift: Any) -> K.Epilogue:

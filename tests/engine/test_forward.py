@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import convcalc
-from convcalc.analysis.plan import plan
+from convcalc.analysis.plan import cat_views, plan
 from convcalc.engine import kernels as K
 from convcalc.engine import weights
 from convcalc.engine.forward import ForwardError, MemoryLimitError, forward
@@ -373,10 +373,13 @@ def test_the_layout_never_puts_two_live_arrays_in_the_same_bytes(name: str) -> N
     analysis = convcalc.analyze(convcalc.load(name))
     for batch in (1, 3):
         p = plan(analysis.rows)
-        items = [x for x in lifetimes(analysis.rows, p, batch, 4) if x[4]]
+        views = cat_views(analysis.rows, p)
+        items = [x for x in lifetimes(analysis.rows, p, batch, 4, views) if x[4]]
         lay = layout(analysis, batch, 4, p)
-        assert sorted(lay.slots) == sorted(first for _, first, _, _, _ in items)
-        placed = [(lay.slots[f], f, last) for _, f, last, _, _ in items]
+        step_of = {step.rows[0]: s for s, step in enumerate(p.steps)}
+        assert sorted(lay.slots) == sorted(step_of[v] for v, *_ in items)
+        assert sorted(lay.views) == sorted(step_of[v] for v in views)
+        placed = [(lay.slots[step_of[v]], f, last) for v, f, last, _, _ in items]
         for (o, n), _, _ in placed:
             assert o % K.Arena.ALIGN == 0 and o + n <= lay.size
         for i, ((o1, n1), f1, l1) in enumerate(placed):  # every pair, the naive way
@@ -403,6 +406,7 @@ def test_every_planned_slot_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
         planned = layout(analysis, 2, 4)
         forward(analysis, batch=2, trace_memory=False)
         assert planned.slots and arenas[-1].slots == {}, name  # each one was taken
+        assert arenas[-1].views == {}, name
 
 
 def test_available_memory_is_positive() -> None:

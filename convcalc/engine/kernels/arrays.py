@@ -39,6 +39,7 @@ class Arena:
         self.owned: set[int] = set()
         self.outputs = np.empty(0, np.uint8)
         self.slots: dict[int, tuple[int, int]] = {}
+        self.views: dict[int, tuple[int, int, int]] = {}
         self.step = -1
 
     @staticmethod
@@ -52,10 +53,18 @@ class Arena:
         if nbytes > self.region.nbytes:
             self.region = self._paged(nbytes)
 
-    def place(self, slots: Mapping[int, tuple[int, int]], nbytes: int) -> None:
-        """Step -> (offset, bytes) of its output in a region of ``nbytes``."""
+    def place(
+        self,
+        slots: Mapping[int, tuple[int, int]],
+        nbytes: int,
+        views: Mapping[int, tuple[int, int, int]] | None = None,
+    ) -> None:
+        """Step -> (offset, bytes) of its output in a region of ``nbytes``; ``views``: step
+        -> (offset, bytes, first channel) of an output that is channels of a wider array
+        there (a CAT's, whose inputs are computed into it)."""
         self.outputs = self._paged(nbytes)
         self.slots = dict(slots)
+        self.views = dict(views or {})
 
     def begin(self, step: int = -1) -> None:
         """A new step: its scratch may reuse everything the previous steps used."""
@@ -84,6 +93,15 @@ class Arena:
         if slot is not None and slot[1] == nbytes:  # the step's planned output
             del self.slots[self.step]
             return self.outputs[slot[0] : slot[0] + nbytes].view(dt).reshape(shape)
+        view = self.views.get(self.step)
+        if view is not None and len(shape) == 4:  # channels of a wider planned array
+            offset, size, channel = view
+            positions = math.prod(shape[:3]) * dt.itemsize
+            depth = size // positions if positions else 0
+            if depth * positions == size and channel + shape[3] <= depth:
+                del self.views[self.step]
+                whole = self.outputs[offset : offset + size].view(dt)
+                return whole.reshape(*shape[:3], depth)[..., channel : channel + shape[3]]
         fits = [b for b in self.free if nbytes <= b.nbytes <= 2 * nbytes + (1 << 16)]
         if fits:
             buf = min(fits, key=lambda b: b.nbytes)

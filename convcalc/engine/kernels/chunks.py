@@ -74,6 +74,23 @@ def chunks(n: int, rows: int, row_bytes: int, budget: int) -> Iterator[tuple[sli
             yield slice(n0, min(n, n0 + g)), slice(y0, min(rows, y0 + band))
 
 
+def rows_of_positions(x: Array) -> bool:
+    """Whether (N, H, W, C) reads as a (N·H·W, C) matrix without a copy: C-contiguous, or the
+    first channels of a wider such array (an input computed into a CAT's output)."""
+    s0, s1, s2, s3 = x.strides
+    _, H, W, C = x.shape
+    return s3 == x.itemsize and s2 >= C * s3 and s1 == W * s2 and s0 == H * s1
+
+
+def flat(y: Array) -> Array:
+    """A chunk of output (n, rows, W, K) as the (n·rows·W, K) matrix a GEMM writes into: a
+    view, never a copy (a chunk may be channels of a CAT's output, see ``plan.cat_views``)."""
+    m = y.reshape(-1, y.shape[-1])
+    if m.size and m.__array_interface__["data"][0] != y.__array_interface__["data"][0]:
+        raise ValueError("an output chunk that is no (positions, channels) matrix")
+    return m
+
+
 class _Relu:
     """The ReLU epilogue, as a value a kernel may recognise and apply on its way (Winograd
     applies it while copying its tiles out, saving a pass over the output)."""

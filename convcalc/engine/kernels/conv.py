@@ -21,8 +21,10 @@ from .chunks import (
     Pair,
     chunks,
     finish,
+    flat,
     pad_nhwc,
     patches,
+    rows_of_positions,
     window_count,
 )
 from .depthwise import GROUPED_DIRECT_MAX, depthwise2d, grouped2d
@@ -76,7 +78,7 @@ def conv2d(
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     J = FH * FW * Cg
     wmat = w.reshape(J, K)  # (FH*FW*Cg, K), columns of group g are g*Kg:(g+1)*Kg
-    direct = pointwise and x.flags.c_contiguous  # a 1×1 conv is one GEMM on x itself
+    direct = pointwise and rows_of_positions(x)  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt
     # few taps, many positions: the bias rides in the GEMM as one more column of ones
     fold = b is not None and G == 1 and not direct and N * Ho * Wo > J * FOLD_RATIO
@@ -99,7 +101,7 @@ def conv2d(
                 for op in prologue:
                     op(pre, (images, rows))
                 a = pre
-            np.matmul(a, wmat, out=y.reshape(M, K))
+            np.matmul(a, wmat, out=flat(y))
             finish(y, (images, rows), b, epilogue)
             continue
         if rows.start == 0:  # a new group of images: pad it once
@@ -117,7 +119,7 @@ def conv2d(
                 cols[:, J] = 1
             for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
                 op(cols[:, :J], (images, rows))
-            np.matmul(cols, wmat, out=y.reshape(M, K))
+            np.matmul(cols, wmat, out=flat(y))
         else:
             cols = scratch(arena, "cols", (M, J), x.dtype)  # (n*rows*Wo, FH*FW*Cg)
             for g in range(G):
