@@ -17,8 +17,9 @@ from ..source import Source, Span, char_name, digit_hint
 
 _TOKEN = re.compile(
     r"""
-    (?P<SKIP>(?:[ \t\r\n\x85\u2028\u2029]+|\#[^\r\n\x85\u2028\u2029]*)+)  # YAML's line breaks
-  | (?P<ARROW>->)
+    (?:[ \t\r\n\x85\u2028\u2029]+|\#[^\r\n\x85\u2028\u2029]*)*  # space (YAML's breaks), comments
+    (?:
+    (?P<ARROW>->)
   | (?P<SUGAR>(?:CONV\d+-\d+|FC-\d+|POOL\d+)(?![\w.]))
   | (?P<FLOAT>(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)
   | (?P<BADNUM>\d+[A-Za-z_]\w*)
@@ -27,6 +28,8 @@ _TOKEN = re.compile(
   | (?P<LABEL>@[A-Za-z_][\w.]*)
   | (?P<OP>//|[-+*%?\[\]{}|(),=])
   | (?P<ERROR>.)
+  | (?P<END>\Z)
+    )
     """,
     re.VERBOSE | re.DOTALL | re.ASCII,  # \d and \w: the grammar's digits and names are ASCII
 )
@@ -64,23 +67,25 @@ def tokenize(source: Source) -> list[Token]:
     errors: list[FindingError] = []
     quiet = False  # after an error, until the next `->`
     append = tokens.append
+    # each match is a token with the space and comments before it: one match a token
     for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind == "SKIP":
-            continue
-        start, end = m.span()
+        kind = m.lastgroup or ""
+        if kind == "END":
+            break
+        start, end = m.span(kind)
+        token = text[start:end]
         if kind == "OP":
-            kind = m.group()
+            kind = token
         elif kind == "ERROR" or kind == "BADNUM":
             if not quiet:  # the next bad character of the stage (٣-٦٤) would say it again
-                errors.append(_bad_token(source, m.group(), start, end, kind))
+                errors.append(_bad_token(source, token, start, end, kind))
                 quiet = True
             if len(errors) >= limits.MAX_ERRORS:
                 break
             continue
         elif kind == "ARROW":
             quiet = False  # a new stage: its errors are its own
-        append(Token(kind or "", m.group(), start, end))
+        append(Token(kind, token, start, end))
     if errors:
         raise FindingError.of([e.finding for e in errors])
     tokens.append(Token("END", "", len(text), len(text)))
