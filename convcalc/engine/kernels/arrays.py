@@ -125,6 +125,6 @@ def wake_threads(dtype: Any = np.float32) -> None:
     that those threads are awake when the pass starts. Idle BLAS threads go to sleep after a
     fraction of a second, and the first GEMM after that pays for waking them (pattern-conv-fc
     at batch 8: its first conv 0.9 ms instead of 0.6); a framework's timed call finds its
-    threads awake from the call before. 2·256³ flops, about 0.3 ms."""
-    a = np.ones((256, 256), dtype)
+    threads awake from the call before. 2·128³ flops, a fraction of a millisecond."""
+    a = np.ones((128, 128), dtype)
     np.matmul(a, a)
