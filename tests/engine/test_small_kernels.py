@@ -69,8 +69,8 @@ def naive_layernorm(x: Array, gamma: Array, beta: Array, eps: float) -> Array:
 
 
 def test_layernorm_blocks_and_threads_match_loops(threads: int) -> None:
-    c = 67  # BLOCK // 67 rows a block: blocks with a remainder
-    rows = 3 * elementwise.THREADED_MIN // c + 3 * (elementwise.BLOCK // c) + 5
+    c = 67  # LN_BLOCK // 67 rows a block: blocks with a remainder
+    rows = 3 * elementwise.THREADED_MIN // c + 3 * (elementwise.LN_BLOCK // c) + 5
     x = rand(1, rows, 1, c) * 2 + 3
     g, b = rand(c), rand(c)
     expected = naive_layernorm(x, g, b, 1e-6)
