@@ -178,7 +178,6 @@ def forward(
             # the peak of the pass itself: the weights and the input count, the temporaries
             # of drawing the weights do not
             tracemalloc.reset_peak()
-        K.wake_threads(dtype)  # as a framework's second call finds them: awake
         seconds = [0.0] * len(rows)
         shapes: dict[int, Shape | None] = {}
         fused_into: dict[int, str] = {}

@@ -12,7 +12,7 @@ buffer, so that the buffer stays a few MB whatever the batch or image size; and 
 the GEMM (bias, a folded batch norm, an activation, a residual add) runs on each chunk while
 it is still in cache (``epilogue``).
 
-- ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``, ``wake_threads``
+- ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``
 - ``chunks``: window counts, padding, the im2col view, chunks, epilogues (their sizes,
   with Winograd's, pooling's and the direct kernels', are ``convcalc.sizing``'s, which the
   memory estimate shares)
@@ -46,7 +46,7 @@ from ...sizing import (
     winograd_pays,
     winograd_tile,
 )
-from .arrays import Arena, Array, he_uniform, wake_threads
+from .arrays import Arena, Array, he_uniform
 from .chunks import (
     FOLD_RATIO,
     RELU,
@@ -164,7 +164,6 @@ __all__ = [
     "tanh",
     "threads",
     "upsample_nearest",
-    "wake_threads",
     "window_count",
     "winograd_chunk_bytes",
     "winograd_pays",

@@ -118,13 +118,3 @@ def he_uniform(rng: np.random.Generator, shape: Sequence[int], fan_in: int, dtyp
     w *= 2 * a
     w -= a
     return w.astype(dtype, copy=False)
-
-
-def wake_threads(dtype: Any = np.float32) -> None:
-    """Run one small GEMM, large enough that OpenBLAS splits it over all of its threads, so
-    that those threads are awake when the pass starts. Idle BLAS threads go to sleep after a
-    fraction of a second, and the first GEMM after that pays for waking them (pattern-conv-fc
-    at batch 8: its first conv 0.9 ms instead of 0.6); a framework's timed call finds its
-    threads awake from the call before. 2·128³ flops, a fraction of a millisecond."""
-    a = np.ones((128, 128), dtype)
-    np.matmul(a, a)
