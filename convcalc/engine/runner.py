@@ -29,6 +29,13 @@ class Runner:
         self.members: dict[int, list[int]] = {}  # value -> its rows
         for j, v in enumerate(p.value):
             self.members.setdefault(v, []).append(j)
+        #: step -> the values it reads last (the last row's value lives on): found once,
+        #: not by a scan of every value after every step
+        self.dying: dict[int, list[int]] = {}
+        last_value = p.value[len(self.rows) - 1]
+        for v, last in p.last_read.items():
+            if v != last_value:
+                self.dying.setdefault(last, []).append(v)
 
     def layer(self, i: int) -> Any:
         """Row i on its own: its layer type's kernel, or its merge's."""
@@ -123,9 +130,7 @@ class Runner:
 
     def release(self, s: int) -> None:
         """Give back the arrays whose last reader was step s."""
-        last_value = self.plan.value[len(self.rows) - 1]
-        dead = [v for v, last in self.plan.last_read.items() if last == s and v != last_value]
-        for v in dead:
+        for v in self.dying.get(s, ()):
             array = self.arrays.get(v)
             for j in self.members[v]:
                 self.arrays.pop(j, None)

@@ -14,9 +14,24 @@ from .chunks import Epilogue, chunks, finish
 
 
 def global_avg_pool(x: Array) -> Array:
-    """(N, H, W, C) -> (N, 1, 1, C), the mean over height and width."""
-    out: Array = x.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(x.dtype)
-    return out
+    """(N, H, W, C) -> (N, 1, 1, C), the mean over height and width.
+
+    In float32 and float64, a GEMV of 1/(H·W) against each image's (H·W, C) view (BLAS reads
+    the input once, in its own dtype: 7× faster than a float64 mean at 8×56×56×96, and as
+    exact as PyTorch's float32 sum); float16, which BLAS lacks, sums in float64."""
+    N, H, W, C = x.shape
+    if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous:
+        out: Array = x.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(x.dtype)
+        return out
+    weights = np.full(H * W, 1.0 / (H * W), x.dtype)
+    mean: Array = np.matmul(weights, x.reshape(N, H * W, C))
+    return mean.reshape(N, 1, 1, C)
+
+
+#: an FC with at most this many outputs, on a batch of 2 or more, splits long inputs (below)
+FC_SPLIT_OUTPUTS = 64
+#: ... into pieces of this many inputs
+FC_SPLIT = 4096
 
 
 def fully_connected(
@@ -24,14 +39,26 @@ def fully_connected(
 ) -> Array:
     """Affine layer on the flattened input: x (N, H, W, C), w (K, H*W*C) -> (N, 1, 1, K).
 
-    The input flattens in (H, W, C) order; w is stored (K, D) as PyTorch stores it.
+    The input flattens in (H, W, C) order; w is stored (K, D) as PyTorch stores it. A few
+    outputs of a long input on a small batch (pattern-conv-fc: 10 of 32,768 at batch 8) run as
+    a sum of GEMMs over ``FC_SPLIT`` inputs at a time: OpenBLAS takes 0.29 ms for the one
+    10×32768×8 product and 0.08 ms for its eight pieces.
     """
     N = x.shape[0]
     x2 = x.reshape(N, -1)  # (N, H*W*C)
-    if x2.shape[1] != w.shape[1]:
-        raise ValueError(f"FC weights take {w.shape[1]} inputs, the input has {x2.shape[1]}")
-    y = np.matmul(w, x2.T).T if N <= 32 else np.matmul(x2, w.T)  # (N, K)
-    out = np.ascontiguousarray(y).reshape(N, 1, 1, w.shape[0])
+    K, D = w.shape
+    if x2.shape[1] != D:
+        raise ValueError(f"FC weights take {D} inputs, the input has {x2.shape[1]}")
+    if 2 <= N <= 32 and K <= FC_SPLIT_OUTPUTS and D > FC_SPLIT:
+        y = np.matmul(w[:, :FC_SPLIT], x2[:, :FC_SPLIT].T)  # (K, N)
+        part = np.empty_like(y)
+        for s in range(FC_SPLIT, D, FC_SPLIT):
+            np.matmul(w[:, s : s + FC_SPLIT], x2[:, s : s + FC_SPLIT].T, out=part)
+            y += part
+        y = y.T
+    else:
+        y = np.matmul(w, x2.T).T if N <= 32 else np.matmul(x2, w.T)  # (N, K)
+    out = np.ascontiguousarray(y).reshape(N, 1, 1, K)
     finish(out, (slice(0, N), slice(0, 1)), b, epilogue)
     return out
 
@@ -77,10 +104,15 @@ def channel_slice(x: Array, start: int, stop: int) -> Array:
 
 def channel_shuffle(x: Array, groups: int, arena: Arena | None = None) -> Array:
     """PyTorch's channel_shuffle: the channels as (groups, C/groups), transposed, so that
-    output channel i·groups + g is input channel g·(C/groups) + i (a new array)."""
+    output channel i·groups + g is input channel g·(C/groups) + i (a new array).
+
+    One copy a group, each reading its C/groups channels as contiguous runs and writing them
+    every ``groups``-th channel: 7× faster than one transposed copy, whose inner loop is only
+    ``groups`` long (shufflenet-v2's 8×28×28×116: 0.28 ms instead of 2.0)."""
     N, H, W, C = x.shape
     out = alloc(arena, x.shape, x.dtype)
-    out.reshape(N, H, W, C // groups, groups)[...] = x.reshape(
-        N, H, W, groups, C // groups
-    ).swapaxes(3, 4)
+    dst = out.reshape(N * H * W, C // groups, groups)
+    src = x.reshape(N * H * W, groups, C // groups)
+    for g in range(groups):
+        dst[:, :, g] = src[:, g]
     return out

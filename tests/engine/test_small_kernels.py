@@ -1,0 +1,130 @@
+"""The blocked and threaded paths of the small kernels (GELU, layer norm, global average
+pooling, a split FC, the channel shuffle) against naive loops and scalar formulas: sizes that
+span several blocks and threads with a remainder, in place, strided inputs, float16/float64.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from convcalc.engine import kernels as K
+from convcalc.engine.kernels import elementwise, resizing
+
+Array = Any
+RNG = np.random.default_rng(18)
+
+
+def rand(*shape: int, dtype: Any = np.float32) -> Array:
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+def scalar_gelu(v: float) -> float:
+    return 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
+
+
+@pytest.fixture(params=["1", "3"])
+def threads(request: Any, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run with one thread and with three (more pieces than the machine's cores)."""
+    monkeypatch.setenv("CONVCALC_THREADS", request.param)
+    return int(request.param)
+
+
+def test_gelu_blocks_and_threads_match_the_scalar_formula(threads: int) -> None:
+    n = 3 * elementwise.THREADED_MIN + elementwise.BLOCK + 37  # several blocks, a remainder
+    x = rand(n) * 5
+    x[:5] = [-30, -8, 0, 8, 30]
+    expected = np.array([scalar_gelu(float(v)) for v in x])
+    got = K.gelu(x)
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=5e-7)  # A&S: |erf error| < 1.5e-7
+    y = x.copy()
+    assert K.gelu(y, out=y) is y  # in place
+    np.testing.assert_array_equal(y, got)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_gelu_in_other_dtypes_and_on_strided_inputs(dtype: Any) -> None:
+    x = (rand(3, 5, 7, 9) * 3).astype(dtype)
+    tol = 2e-3 if dtype == np.float16 else 1e-6
+    for a in (x, x[:, ::2, :, 1:]):  # contiguous, then a strided view (the plain path)
+        got = K.gelu(a)
+        assert got.dtype == dtype and got.shape == a.shape
+        expected = np.vectorize(scalar_gelu)(a.astype(np.float64))
+        np.testing.assert_allclose(got.astype(np.float64), expected, rtol=tol, atol=tol)
+
+
+def naive_layernorm(x: Array, gamma: Array, beta: Array, eps: float) -> Array:
+    """One position at a time, in float64: (v − mean)/sqrt(var + eps)·γ + β."""
+    out = np.zeros(x.shape)
+    for idx in np.ndindex(*x.shape[:-1]):
+        v = [float(c) for c in x[idx]]
+        mean = sum(v) / len(v)
+        var = sum((c - mean) ** 2 for c in v) / len(v)
+        scale = 1 / math.sqrt(var + eps)
+        out[idx] = [(c - mean) * scale * g + b for c, g, b in zip(v, gamma, beta, strict=True)]
+    return out
+
+
+def test_layernorm_blocks_and_threads_match_loops(threads: int) -> None:
+    c = 67  # LN_BLOCK // 67 rows a block: blocks with a remainder
+    rows = 3 * elementwise.THREADED_MIN // c + 3 * (elementwise.LN_BLOCK // c) + 5
+    x = rand(1, rows, 1, c) * 2 + 3
+    g, b = rand(c), rand(c)
+    expected = naive_layernorm(x, g, b, 1e-6)
+    got = K.layernorm(x, g, b, 1e-6)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    y = x.copy()
+    assert K.layernorm(y, g, b, 1e-6, out=y) is y  # in place
+    np.testing.assert_array_equal(y, got)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_layernorm_in_other_dtypes_and_on_strided_inputs(dtype: Any) -> None:
+    x = (rand(2, 3, 5, 24) + 1).astype(dtype)
+    g, b = rand(24).astype(dtype), rand(24).astype(dtype)
+    tol = 3e-2 if dtype == np.float16 else 1e-10
+    got = K.layernorm(x, g, b, 1e-5)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got.astype(np.float64), naive_layernorm(x, g, b, 1e-5),
+                               rtol=tol, atol=tol)  # fmt: skip
+    view = x[:, :, ::2, :]
+    np.testing.assert_allclose(K.layernorm(view, g, b, 1e-5).astype(np.float64),
+                               naive_layernorm(view, g, b, 1e-5), rtol=tol, atol=tol)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_global_avg_pool_matches_a_loop(dtype: Any) -> None:
+    x = (rand(3, 9, 7, 5) + 2).astype(dtype)
+    expected = np.zeros((3, 5))
+    for n, c in np.ndindex(3, 5):
+        expected[n, c] = sum(float(v) for v in x[n, :, :, c].ravel()) / 63
+    for a in (x, x[:, :, :, ::-1]):  # contiguous, then a strided view
+        got = K.global_avg_pool(a)
+        assert got.shape == (3, 1, 1, a.shape[3]) and got.dtype == dtype
+        want = expected if a is x else expected[:, ::-1]
+        tol = 1e-3 if dtype == np.float16 else 1e-6
+        np.testing.assert_allclose(got[:, 0, 0].astype(np.float64), want, rtol=tol)
+
+
+@pytest.mark.parametrize("n, k, d", [(8, 10, 3 * resizing.FC_SPLIT + 123), (2, 3, 10000),
+                                     (1, 10, 9000), (8, 65, 9000)])  # fmt: skip
+def test_fc_split_over_long_inputs_matches_a_loop(n: int, k: int, d: int) -> None:
+    x, w, b = rand(n, 1, 1, d), rand(k, d), rand(k)
+    x64, w64 = x.reshape(n, d).astype(np.float64), w.astype(np.float64)
+    expected = np.array([[float(x64[i] @ w64[j]) + float(b[j]) for j in range(k)]
+                         for i in range(n)])  # fmt: skip
+    got = K.fully_connected(x, w, b, epilogue=(K.RELU,))
+    assert got.shape == (n, 1, 1, k)
+    np.testing.assert_allclose(got[:, 0, 0], np.maximum(expected, 0), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("groups", [2, 3, 4])
+def test_channel_shuffle_by_groups_matches_a_loop(groups: int) -> None:
+    x = rand(2, 3, 4, 6 * groups)
+    got = K.channel_shuffle(x, groups)
+    per = x.shape[3] // groups
+    for i, g in np.ndindex(per, groups):  # output i·groups + g is input g·per + i
+        np.testing.assert_array_equal(got[..., i * groups + g], x[..., g * per + i])
