@@ -1,0 +1,122 @@
+"""Grouped convolutions with more than a few channels a group: im2col, then one batched GEMM
+over the groups, merged B at a time into block-diagonal GEMMs.
+
+A GEMM per group is tiny (9·Cg columns, Kg outputs: 72 × 8 for RegNet-Y's), far below the
+BLAS peak, and a Python loop over 32 to 55 groups costs as much again. So the patch matrix of
+a chunk is copied once, as (S, positions, FH·FW·B·Cg) for S = G / B super-groups of B
+neighbouring groups, and one ``np.matmul`` over that stack multiplies it by the block-diagonal
+weights of every super-group (B·Kg outputs each), writing straight into the output's channels
+(a stack of strided matrices BLAS takes as they are). Merging B groups wastes B× the
+multiplications but makes each GEMM B² times larger; ``grouped_merge`` picks B by measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ...sizing import grouped_gemm_budget, grouped_gemm_scratch, grouped_merge, largest_chunk
+from .arrays import Arena, Array, alloc, scratch
+from .chunks import Epilogue, Pads, Pair, chunks, finish, window_count
+
+__all__ = ["block_diagonal", "grouped_gemm2d", "grouped_gemm_scratch", "grouped_merge"]
+
+
+def block_diagonal(w: Array, groups: int, merge: int, out: Array | None = None) -> Array:
+    """(S, FH·FW·B·Cg, B·Kg) weights of S = groups / merge super-groups: super-group s
+    holds groups s·B .. s·B + B − 1 on its diagonal, zero elsewhere (into ``out``, if given).
+
+    w: (FH, FW, Cg, K) HWIO weights of ``groups`` groups.
+    """
+    FH, FW, Cg, K = w.shape
+    G, B = groups, merge
+    if G % B:
+        raise ValueError(f"{B} groups a GEMM does not divide {G} groups")
+    S, Kg = G // B, K // G
+    shape = (S, FH, FW, B, Cg, B, Kg)
+    bd = np.empty(shape, w.dtype) if out is None else out.reshape(shape)
+    wg = w.reshape(FH, FW, Cg, S, B, Kg)
+    if B > 1:
+        bd[...] = 0
+    for i in range(B):
+        np.copyto(bd[:, :, :, i, :, i, :], wg[:, :, :, :, i, :].transpose(3, 0, 1, 2, 4))
+    return bd.reshape(S, FH * FW * B * Cg, B * Kg)
+
+
+def grouped_gemm2d(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    groups: int,
+    merge: int | None = None,
+    stride: Pair = (1, 1),
+    pad: Pads = ((0, 0), (0, 0)),
+    dilation: Pair = (1, 1),
+    epilogue: Sequence[Epilogue] = (),
+    arena: Arena | None = None,
+    chunk_bytes: int | None = None,
+    stacked: Array | None = None,
+) -> Array:
+    """A grouped convolution as one batched GEMM a chunk (see the module's docstring).
+
+    x: (N, H, W, C); w: (FH, FW, C // groups, K); b: (K,) or None; ``merge``: groups a
+    GEMM (``grouped_merge``'s choice if None); ``stacked``: ``block_diagonal(w, groups,
+    merge)``, if the caller has it.
+    """
+    N, H, W, C = x.shape
+    FH, FW, Cg, K = w.shape
+    G = groups
+    if Cg * G != C or K % G:
+        raise ValueError(f"groups={G} does not fit {C} input and {K} output channels")
+    if stacked is None:
+        B = grouped_merge(G, Cg) if merge is None else merge
+        shape = (G // B, FH * FW * B * Cg, B * K // G)
+        stacked = block_diagonal(w, G, B, scratch(arena, "stacked", shape, w.dtype))
+    S, J, BK = stacked.shape
+    Bc = C // S  # input channels of a super-group
+    (sy, sx), (dy, dx) = stride, dilation
+    (t, bt), (lf, rt) = pad
+    Ho = window_count(H, dy * (FH - 1) + 1, sy, t, bt, False)
+    Wo = window_count(W, dx * (FW - 1) + 1, sx, lf, rt, False)
+    Hp, Wp = H + t + bt, W + lf + rt
+    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
+    if chunk_bytes is None:
+        chunk_bytes = grouped_gemm_budget(S * J, K, x.itemsize)
+    row_bytes = Wo * (S * J + K) * x.itemsize
+    g, _ = largest_chunk(N, Ho, row_bytes, chunk_bytes)
+    planes = scratch(arena, "planes", (S, g, Hp, Wp, Bc), x.dtype)
+    for images, rows in chunks(N, Ho, row_bytes, chunk_bytes):
+        n, R = images.stop - images.start, rows.stop - rows.start
+        M = n * R * Wo
+        if rows.start == 0:  # a new group of images: pad it and split its channels once
+            xs = planes[:, :n]
+            _split(xs, x[images], (t, lf))
+            s0, s1, s2, s3, s4 = xs.strides
+        taps = as_strided(
+            xs[:, :, rows.start * sy :], (S, n, R, Wo, FH, FW, Bc),
+            (s0, s1, sy * s2, sx * s3, dy * s2, dx * s3, s4), writeable=False,
+        )  # fmt: skip
+        cols = scratch(arena, "cols", (S, n, R, Wo, FH, FW, Bc), x.dtype)
+        np.copyto(cols, taps)
+        y = out[images, rows]
+        dst = y.reshape(M, S, BK).transpose(1, 0, 2)  # (S, M, B·Kg), strided: BLAS takes it
+        np.matmul(cols.reshape(S, M, J), stacked, out=dst)
+        finish(y, (images, rows), b, epilogue)
+    return out
+
+
+def _split(xs: Array, x: Array, before: Pair) -> None:
+    """xs[s, i, u, v] = the padded image i at (u, v), channels s·Bc .. s·Bc + Bc − 1 (zero in
+    the padding): every super-group's channels in a plane of their own, so that the patch
+    copy reads runs of FW·Bc values instead of Bc."""
+    S, n, _, _, Bc = xs.shape
+    _, H, W, _ = x.shape
+    t, lf = before
+    xs[:, :, :t] = 0
+    xs[:, :, t + H :] = 0
+    xs[:, :, t : t + H, :lf] = 0
+    xs[:, :, t : t + H, lf + W :] = 0
+    np.copyto(xs[:, :, t : t + H, lf : lf + W], x.reshape(n, H, W, S, Bc).transpose(3, 0, 1, 2, 4))
