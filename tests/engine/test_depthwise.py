@@ -93,7 +93,11 @@ GROUPED_CASES = [
 
 @pytest.mark.parametrize("case", GROUPED_CASES)
 @pytest.mark.parametrize("chunk", [None, 50])  # 50 bytes: one output row a chunk
-def test_grouped_matches_loops_and_torch(case: Any, chunk: int | None) -> None:
+@pytest.mark.parametrize("threads", ["1", "2"])  # the super-groups split between threads
+def test_grouped_matches_loops_and_torch(
+    case: Any, chunk: int | None, threads: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVCALC_THREADS", threads)
     N, H, W, C, Kk, FH, FW, s, pad, d, g = case
     x, w, b = rand(N, H, W, C), rand(FH, FW, C // g, Kk), rand(Kk)
     expected = naive_conv(x, w, b, s, pad, d, g)

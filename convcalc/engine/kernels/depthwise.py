@@ -29,7 +29,8 @@ __all__ = ["DEPTHWISE_BYTES", "depthwise2d", "depthwise_scratch", "threads"]
 
 
 @cache
-def _pool(n: int) -> ThreadPoolExecutor:
+def pool(n: int) -> ThreadPoolExecutor:
+    """The engine's own threads, n of them, for the kernels BLAS does not thread."""
     return ThreadPoolExecutor(n, thread_name_prefix="convcalc")
 
 
@@ -133,7 +134,7 @@ def depthwise2d(
     if workers == 1:
         run(0)
     else:
-        for done in _pool(workers).map(run, range(workers)):
+        for done in pool(workers).map(run, range(workers)):
             assert done is None
     return out
 
