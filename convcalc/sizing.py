@@ -91,9 +91,20 @@ def threads() -> int:
     return os.cpu_count() or 1
 
 
-def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int, budget: int) -> Pair:
+def depthwise_budget(n: int, ho: int, row_bytes: int, workers: int) -> int:
+    """Bytes of a band of ``depthwise2d``: at most DEPTHWISE_BYTES, in a number of bands that
+    ``workers`` threads share evenly (a 14×14×384 output, 301 KiB at batch 1, was one band,
+    on one thread; 56×56×96, 1.2 MiB, three, two for one thread and one for the other)."""
+    total = n * ho * row_bytes
+    bands = -(-total // DEPTHWISE_BYTES)
+    bands = -(-bands // workers) * workers
+    return max(row_bytes, -(-total // bands))
+
+
+def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int) -> Pair:
     """(images, output rows) of the largest band (see ``chunks.largest_chunk``)."""
-    return largest_chunk(n, ho, wo * k * itemsize, budget)
+    row_bytes = wo * k * itemsize
+    return largest_chunk(n, ho, row_bytes, depthwise_budget(n, ho, row_bytes, threads()))
 
 
 def depthwise_scratch(
@@ -102,7 +113,7 @@ def depthwise_scratch(
     """Bytes of the arena slots ``depthwise2d`` takes: for each thread, its band of the
     input by phase and a partial sum; and the tiled weights."""
     (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
-    images, rows = depthwise_band(n, ho, wo, k, itemsize, DEPTHWISE_BYTES)
+    images, rows = depthwise_band(n, ho, wo, k, itemsize)
     q = wo + (fw - 1) * dx // sx
     band = images * ((rows - 1) * sy + dy * (fh - 1) + 1) * q * k * min(sx, fw) * itemsize
     tmp = images * rows * wo * k * itemsize if min(sx, fw) > 1 else 0

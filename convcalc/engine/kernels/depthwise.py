@@ -21,7 +21,13 @@ from functools import cache
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ...sizing import DEPTHWISE_BYTES, depthwise_scratch, largest_chunk, threads
+from ...sizing import (
+    DEPTHWISE_BYTES,
+    depthwise_budget,
+    depthwise_scratch,
+    largest_chunk,
+    threads,
+)
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, window_count
 
@@ -91,7 +97,7 @@ def depthwise2d(
         bias = wt[used].reshape(Wo, K)
         bias[...] = b
         bias = bias.reshape(L)
-    budget = chunk_bytes or DEPTHWISE_BYTES
+    budget = chunk_bytes or depthwise_budget(N, Ho, L * x.itemsize, threads())
     pieces = list(chunks(N, Ho, L * x.itemsize, budget))
     workers = max(1, min(threads(), len(pieces)))
     g, band = largest_chunk(N, Ho, L * x.itemsize, budget)
