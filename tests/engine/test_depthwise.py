@@ -114,14 +114,16 @@ def test_grouped_matches_loops_and_torch(
           nhwc(F.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g)))  # fmt: skip
 
 
-def test_grouped_runs_its_epilogue_on_every_chunk_in_float64() -> None:
+@pytest.mark.parametrize(("dtype", "rtol"), [(np.float64, 1e-10), (np.float16, 2e-2)])
+def test_grouped_runs_its_epilogue_on_every_chunk_in_its_dtype(dtype: Any, rtol: float) -> None:
     x, w, b, res = rand(2, 9, 8, 12), rand(3, 3, 3, 12), rand(12), rand(2, 9, 8, 12)
-    x, w, b, res = (a.astype(np.float64) for a in (x, w, b, res))
+    x, w, b, res = (a.astype(dtype) for a in (x, w, b, res))
     pad = ((1, 1), (1, 1))
     ops = [lambda y, r: np.add(y, res[r], out=y), lambda y, r: np.maximum(y, 0, out=y)]
     got = K.conv2d(x, w, b, pad=pad, groups=4, epilogue=ops, chunk_bytes=300, arena=K.Arena())
-    assert got.dtype == np.float64
-    close(got, np.maximum(naive_conv(x, w, b, (1, 1), pad, (1, 1), 4) + res, 0), rtol=1e-10)
+    assert got.dtype == dtype
+    expected = np.maximum(naive_conv(x, w, b, (1, 1), pad, (1, 1), 4) + res, 0)
+    close(got.astype(np.float64), expected, rtol=rtol)
 
 
 def test_block_diagonal_puts_each_group_on_its_diagonal() -> None:

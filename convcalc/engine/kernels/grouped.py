@@ -34,6 +34,10 @@ from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, finish, window_count
 from .depthwise import pool
 
+#: a chunk's copies go to the engine's threads from this many bytes of columns on (below,
+#: handing them over costs about what it saves)
+THREADED_BYTES = 64 << 10
+
 __all__ = ["block_diagonal", "grouped_gemm2d", "grouped_gemm_scratch", "grouped_merge"]
 
 
@@ -118,8 +122,8 @@ def grouped_gemm2d(
             scratch(arena, "cols", (S, M, J), x.dtype),
             y.reshape(M, S, BK).transpose(1, 0, 2),  # (S, M, B·Kg), strided: BLAS takes it
         )  # fmt: skip
-        if workers == 1:
-            job.run(parts[0])
+        if workers == 1 or job.cols.nbytes < THREADED_BYTES:
+            job.run(slice(0, S))
         else:
             for done in pool(workers).map(job.run, parts):
                 assert done is None
