@@ -95,9 +95,20 @@ def threads() -> int:
 _CORES = os.cpu_count() or 1
 
 
-def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int, budget: int) -> Pair:
+def depthwise_budget(n: int, ho: int, row_bytes: int, workers: int) -> int:
+    """Bytes of a band of ``depthwise2d``: at most DEPTHWISE_BYTES, in a number of bands that
+    ``workers`` threads share evenly (a 14×14×384 output, 301 KiB at batch 1, was one band,
+    on one thread; 56×56×96, 1.2 MiB, three, two for one thread and one for the other)."""
+    total = n * ho * row_bytes
+    bands = -(-total // DEPTHWISE_BYTES)
+    bands = -(-bands // workers) * workers
+    return max(row_bytes, -(-total // bands))
+
+
+def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int) -> Pair:
     """(images, output rows) of the largest band (see ``chunks.largest_chunk``)."""
-    return largest_chunk(n, ho, wo * k * itemsize, budget)
+    row_bytes = wo * k * itemsize
+    return largest_chunk(n, ho, row_bytes, depthwise_budget(n, ho, row_bytes, threads()))
 
 
 def depthwise_scratch(
@@ -106,42 +117,11 @@ def depthwise_scratch(
     """Bytes of the arena slots ``depthwise2d`` takes: for each thread, its band of the
     input by phase and a partial sum; and the tiled weights."""
     (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
-    images, rows = depthwise_band(n, ho, wo, k, itemsize, DEPTHWISE_BYTES)
+    images, rows = depthwise_band(n, ho, wo, k, itemsize)
     q = wo + (fw - 1) * dx // sx
     band = images * ((rows - 1) * sy + dy * (fh - 1) + 1) * q * k * min(sx, fw) * itemsize
     tmp = images * rows * wo * k * itemsize if min(sx, fw) > 1 else 0
     out = {"dw_w": (fh * fw + 1) * wo * k * itemsize}
-    for t in range(min(threads(), n * ho)):
-        out[f"dw_band{t}"] = band
-        if tmp:
-            out[f"dw_sum{t}"] = tmp
-    return out
-
-
-#: groups of at most this many input channels run through ``grouped2d``, wider ones through
-#: im2col + GEMM. CPU time here, one thread, 3×3 at batch 8, GEMM per group / direct:
-#: 56×56×128 Cg 4 103.6 / 63.2 ms; 28×28×256 Cg 8 25.5 / 44.2 ms; 14×14×512 Cg 16 10.2 /
-#: 47.2 ms (a GEMM of 9·Cg columns and Kg outputs runs far below the BLAS peak, but the
-#: direct sums cost the same per MAC whatever Cg)
-GROUPED_DIRECT_MAX = 4
-
-
-def grouped_band(n: int, ho: int, wo: int, k: int, cg: int, sy: int, itemsize: int) -> Pair:
-    """(images, output rows) of the largest band of ``grouped2d``: its input band, Cg
-    copies of about S rows of K values a position for each output row, in DEPTHWISE_BYTES."""
-    return largest_chunk(n, ho, cg * sy * wo * k * itemsize, DEPTHWISE_BYTES)
-
-
-def grouped_scratch(
-    n: int, out_hw: Pair, k: int, cg: int, size: Pair, stride: Pair, dilation: Pair, itemsize: int
-) -> dict[str, int]:
-    """Bytes of the arena slots ``grouped2d`` takes: for each thread, its band and a sum."""
-    (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
-    images, rows = grouped_band(n, ho, wo, k, cg, sy, itemsize)
-    q = wo + (fw - 1) * dx // sx
-    band = cg * images * ((rows - 1) * sy + dy * (fh - 1) + 1) * q * k * min(sx, fw) * itemsize
-    tmp = images * rows * wo * k * itemsize if min(sx, fw) > 1 else 0
-    out: dict[str, int] = {}
     for t in range(min(threads(), n * ho)):
         out[f"dw_band{t}"] = band
         if tmp:
@@ -154,3 +134,47 @@ def prologue_bytes(n: int, h: int, w: int, c: int, k: int, itemsize: int) -> int
     row_bytes = w * max(c, k) * itemsize
     images, rows = largest_chunk(n, h, row_bytes, im2col_budget(c, k, itemsize))
     return images * rows * w * c * itemsize
+
+
+# -- grouped convolutions of more than one channel a group: one batched GEMM -----------------
+
+#: the least positions a chunk of ``grouped_gemm2d`` holds, however wide its columns
+GROUPED_MIN_ROWS = 64
+
+
+def grouped_merge(groups: int, cg: int) -> int:
+    """Groups merged into one block-diagonal GEMM (B): 1 from 8 channels a group on, else the
+    largest divisor of ``groups`` up to 8 / Cg. CPU time here, one thread, ResNeXt's 3×3 at
+    56×56×128, Cg 4, batch 8: B 1/2/4/8 36/29/28/40 ms; at 28×28×256, Cg 8: 10/15/25/34 ms
+    (B× the multiplications buy larger GEMMs, which pays only while they are tiny)."""
+    b = max(1, 8 // cg)
+    while groups % b:
+        b -= 1
+    return b
+
+
+def grouped_gemm_budget(j: int, k: int, itemsize: int) -> int:
+    """Bytes of one chunk of ``grouped_gemm2d``, j the columns of every group together
+    (FH·FW·C), k the outputs: its columns and outputs in CACHE_BYTES (with 1024-position
+    chunks, 7×7×1024 Cg 32 at batch 8 took 6.2 ms, 4.2 with these), GROUPED_MIN_ROWS at
+    least."""
+    row = (j + k) * itemsize
+    return max(GROUPED_MIN_ROWS, CACHE_BYTES // row) * row
+
+
+def grouped_gemm_scratch(
+    n: int, in_hw: Pair, pads: Pair, out_hw: Pair, c: int, k: int, groups: int,
+    size: Pair, itemsize: int,
+) -> dict[str, int]:  # fmt: skip
+    """Bytes of the arena slots ``grouped_gemm2d`` takes: the padded images of a chunk split
+    by super-group ("planes"), a chunk of columns, and the block-diagonal weights."""
+    (h, w), (ph, pw), (ho, wo), (fh, fw) = in_hw, pads, out_hw, size
+    b = grouped_merge(groups, c // groups)
+    j = fh * fw * c
+    budget = grouped_gemm_budget(j, k, itemsize)
+    images, rows = largest_chunk(n, ho, wo * (j + k) * itemsize, budget)
+    return {
+        "planes": images * (h + ph) * (w + pw) * c * itemsize,
+        "cols": images * rows * wo * j * itemsize,
+        "stacked": fh * fw * c * b * (k // groups) * itemsize,
+    }

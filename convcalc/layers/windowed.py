@@ -9,10 +9,9 @@ from .. import limits
 from ..records import Args, ArgValue, IntPair, Shape
 from ..sizing import (
     CHUNK_BYTES,
-    GROUPED_DIRECT_MAX,
     POOL_BAND_BYTES,
     depthwise_scratch,
-    grouped_scratch,
+    grouped_gemm_scratch,
     im2col_budget,
     largest_chunk,
     winograd_chunk_bytes,
@@ -167,8 +166,8 @@ class Conv(LayerType):
         self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
     ) -> dict[str, int]:
         """im2col: the padded images and one chunk of columns (with a column of ones for the
-        bias) and, for groups, of products; Winograd: see ``_winograd_scratch``; depthwise
-        and narrow groups: ``kernels.depthwise_scratch``, ``kernels.grouped_scratch``."""
+        bias); Winograd: see ``_winograd_scratch``; depthwise: ``kernels.depthwise_scratch``;
+        other groups: ``kernels.grouped_gemm_scratch``."""
         if m := self.winograd_tile(args, x, y, batch):
             return _winograd_scratch(m, x, y, batch, itemsize)
         pad, padded = _padded(self.axes(args, x), x)
@@ -177,10 +176,12 @@ class Conv(LayerType):
         if groups == x[2] > 1:  # depthwise: see kernels.depthwise2d
             size, stride, dilation = hw(args, "F"), hw(args, "S"), hw(args, "dilation")
             return depthwise_scratch(batch, (y[1], y[0]), y[2], size, stride, dilation, itemsize)
-        if groups > 1 and x[2] // groups <= GROUPED_DIRECT_MAX:  # see kernels.grouped2d
-            size, stride, dilation = hw(args, "F"), hw(args, "S"), hw(args, "dilation")
-            out_hw, cg = (y[1], y[0]), x[2] // groups
-            return grouped_scratch(batch, out_hw, y[2], cg, size, stride, dilation, itemsize)
+        if groups > 1:  # see kernels.grouped_gemm2d
+            a = self.axes(args, x)
+            in_hw, pads = (x[1], x[0]), (a[1].before + a[1].after, a[0].before + a[0].after)
+            return grouped_gemm_scratch(
+                batch, in_hw, pads, (y[1], y[0]), x[2], y[2], groups, hw(args, "F"), itemsize
+            )
         wo, ho, k = y
         j = fw * fh * x[2] // groups + 1  # the bias may ride in the GEMM as a column of ones
         row_bytes = wo * (j + k) * itemsize
@@ -188,7 +189,6 @@ class Conv(LayerType):
         return {
             "pad": images * pad * itemsize if padded else 0,
             "cols": images * rows * wo * j * itemsize,
-            "grouped": images * rows * wo * k * itemsize if groups > 1 else 0,
         }
 
     def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:

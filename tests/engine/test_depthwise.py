@@ -1,7 +1,7 @@
-"""The depthwise kernel (groups = input channels), and the grouped one for a few channels a
-group, against the naive loops and torch: strides 1 to 3, filters 1 to 7, dilation,
-asymmetric padding, depth multipliers, batches, bands of a few rows (the chunk budget), one
-thread and two, and through ``conv2d`` with an epilogue."""
+"""The depthwise kernel (groups = input channels) and the grouped GEMM kernel (every other
+grouping, each block-diagonal merge) against the naive loops and torch: strides 1 to 3,
+filters 1 to 7, dilation, asymmetric padding, depth multipliers, batches, bands of a few rows
+(the chunk budget), one thread and two, and through ``conv2d`` with an epilogue."""
 
 from __future__ import annotations
 
@@ -78,25 +78,34 @@ def test_depthwise_refuses_grouped_weights() -> None:
 
 
 GROUPED_CASES = [
-    # (N, H, W, C, K, FH, FW, stride, pad, dilation, groups): Cg 2 to 4, the direct kernel
+    # (N, H, W, C, K, FH, FW, stride, pad, dilation, groups): Cg 2 to 16, merged or not
     (2, 7, 6, 8, 8, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 2),
     (2, 9, 8, 8, 16, 3, 3, (2, 2), ((1, 1), (1, 1)), (1, 1), 4),
     (1, 11, 12, 12, 6, 5, 5, (2, 3), ((2, 1), (0, 3)), (1, 2), 3),
     (2, 8, 9, 16, 8, 3, 3, (1, 1), ((2, 2), (2, 2)), (2, 2), 4),
     (3, 6, 9, 6, 6, 3, 3, (2, 2), ((0, 1), (1, 1)), (1, 1), 2),
-    (1, 5, 5, 32, 32, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 4),  # Cg 8: im2col per group
+    (1, 5, 5, 32, 32, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 4),  # Cg 8: one group a GEMM
+    (2, 7, 7, 48, 24, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 3),  # Cg 16, Kg 8
+    (2, 10, 9, 12, 12, 3, 3, (2, 2), ((1, 1), (1, 1)), (1, 1), 6),  # Cg 2: merged by 3
+    (1, 6, 6, 8, 8, 1, 1, (1, 1), ((0, 0), (0, 0)), (1, 1), 2),  # 1×1, unpadded
+    (2, 9, 9, 96, 64, 5, 5, (1, 1), ((2, 2), (2, 2)), (1, 1), 2),  # Cg 48: no planes
+    (1, 9, 10, 64, 32, 3, 3, (2, 2), ((1, 0), (1, 1)), (1, 1), 2),  # Cg 32, stride 2
 ]
 
 
 @pytest.mark.parametrize("case", GROUPED_CASES)
-@pytest.mark.parametrize("chunk", [None, 50])
-def test_grouped_matches_loops_and_torch(case: Any, chunk: int | None) -> None:
+@pytest.mark.parametrize("chunk", [None, 50])  # 50 bytes: one output row a chunk
+@pytest.mark.parametrize("threads", ["1", "2"])  # the super-groups split between threads
+def test_grouped_matches_loops_and_torch(
+    case: Any, chunk: int | None, threads: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVCALC_THREADS", threads)
     N, H, W, C, Kk, FH, FW, s, pad, d, g = case
     x, w, b = rand(N, H, W, C), rand(FH, FW, C // g, Kk), rand(Kk)
     expected = naive_conv(x, w, b, s, pad, d, g)
-    if C // g <= K.GROUPED_DIRECT_MAX:
-        got = K.grouped2d(x, w, b, stride=s, pad=pad, dilation=d, chunk_bytes=chunk,
-                          arena=K.Arena())  # fmt: skip
+    for merge in [m for m in range(1, g + 1) if g % m == 0]:  # every block-diagonal merge
+        got = K.grouped_gemm2d(x, w, b, groups=g, merge=merge, stride=s, pad=pad, dilation=d,
+                               chunk_bytes=chunk, arena=K.Arena())  # fmt: skip
         close(got, expected)
     close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk), expected)
     torch = pytest.importorskip("torch")
@@ -105,3 +114,31 @@ def test_grouped_matches_loops_and_torch(case: Any, chunk: int | None) -> None:
     wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
     close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g),
           nhwc(F.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g)))  # fmt: skip
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [(np.float64, 1e-10), (np.float16, 2e-2)])
+def test_grouped_runs_its_epilogue_on_every_chunk_in_its_dtype(dtype: Any, rtol: float) -> None:
+    x, w, b, res = rand(2, 9, 8, 12), rand(3, 3, 3, 12), rand(12), rand(2, 9, 8, 12)
+    x, w, b, res = (a.astype(dtype) for a in (x, w, b, res))
+    pad = ((1, 1), (1, 1))
+    ops = [lambda y, r: np.add(y, res[r], out=y), lambda y, r: np.maximum(y, 0, out=y)]
+    got = K.conv2d(x, w, b, pad=pad, groups=4, epilogue=ops, chunk_bytes=300, arena=K.Arena())
+    assert got.dtype == dtype
+    expected = np.maximum(naive_conv(x, w, b, (1, 1), pad, (1, 1), 4) + res, 0)
+    close(got.astype(np.float64), expected, rtol=rtol)
+
+
+def test_block_diagonal_puts_each_group_on_its_diagonal() -> None:
+    w = rand(3, 3, 2, 8)  # 4 groups of 2 inputs and 2 outputs
+    bd = K.block_diagonal(w, 4, 2).reshape(2, 3, 3, 2, 2, 2, 2)  # (S, FH, FW, B, Cg, B, Kg)
+    for g in range(4):
+        s, i = divmod(g, 2)
+        np.testing.assert_array_equal(bd[s, :, :, i, :, i], w[..., 2 * g : 2 * g + 2])
+        np.testing.assert_array_equal(bd[s, :, :, i, :, 1 - i], 0)
+
+
+def test_grouped_merge_divides_the_groups() -> None:
+    assert [K.grouped_merge(32, c) for c in (1, 2, 4, 8, 16)] == [8, 4, 2, 1, 1]
+    assert K.grouped_merge(13, 4) == 1 and K.grouped_merge(6, 2) == 3
+    with pytest.raises(ValueError, match="divide"):
+        K.block_diagonal(rand(3, 3, 2, 8), 4, 3)

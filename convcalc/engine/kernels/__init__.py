@@ -17,8 +17,9 @@ it is still in cache (``epilogue``).
   with Winograd's, pooling's and the direct kernels', are ``convcalc.sizing``'s, which the
   memory estimate shares)
 - ``conv``: ``conv2d`` (im2col), ``local2d``, ``conv_transpose2d``
-- ``depthwise``: ``depthwise2d`` and ``grouped2d``, the direct kernels ``conv2d`` runs for
-  groups of at most GROUPED_DIRECT_MAX channels, on ``threads()`` threads
+- ``depthwise``: ``depthwise2d``, the direct kernel ``conv2d`` runs for one channel a group,
+  on ``threads()`` threads
+- ``grouped``: ``grouped_gemm2d``, other grouped convolutions as one batched GEMM
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN,
@@ -59,15 +60,7 @@ from .chunks import (
     window_count,
 )
 from .conv import conv2d, conv_transpose2d, local2d
-from .depthwise import (
-    DEPTHWISE_BYTES,
-    GROUPED_DIRECT_MAX,
-    depthwise2d,
-    depthwise_scratch,
-    grouped2d,
-    grouped_scratch,
-    threads,
-)
+from .depthwise import DEPTHWISE_BYTES, depthwise2d, depthwise_scratch, threads
 from .elementwise import (
     batchnorm,
     bn_affine,
@@ -88,6 +81,7 @@ from .elementwise import (
     softmax,
     tanh,
 )
+from .grouped import block_diagonal, grouped_gemm2d, grouped_gemm_scratch, grouped_merge
 from .pooling import adaptive_bins, adaptive_pool2d, pool2d
 from .resizing import (
     channel_shuffle,
@@ -109,7 +103,6 @@ __all__ = [
     "DEPTHWISE_BYTES",
     "FOLD_RATIO",
     "GEMM_ROWS",
-    "GROUPED_DIRECT_MAX",
     "POOL_BAND_BYTES",
     "RELU",
     "WINOGRAD",
@@ -124,6 +117,7 @@ __all__ = [
     "adaptive_bins",
     "adaptive_pool2d",
     "batchnorm",
+    "block_diagonal",
     "bn_affine",
     "channel_shuffle",
     "channel_slice",
@@ -138,8 +132,9 @@ __all__ = [
     "fully_connected",
     "gelu",
     "global_avg_pool",
-    "grouped2d",
-    "grouped_scratch",
+    "grouped_gemm2d",
+    "grouped_gemm_scratch",
+    "grouped_merge",
     "hardsigmoid",
     "hardswish",
     "he_uniform",

@@ -2,8 +2,8 @@
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
 time into a reused buffer (see ``chunks``); a 3×3 stride-1 conv with prepared weights goes
-through Winograd instead (``winograd``), a depthwise one
-or one of at most GROUPED_DIRECT_MAX channels a group through ``depthwise``.
+through Winograd instead (``winograd``), a depthwise one through ``depthwise``, any other
+grouped one through ``grouped`` (one batched GEMM over the groups).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from .chunks import (
     rows_of_positions,
     window_count,
 )
-from .depthwise import GROUPED_DIRECT_MAX, depthwise2d, grouped2d
+from .depthwise import depthwise2d
+from .grouped import grouped_gemm2d
 from .winograd import conv3x3_winograd
 
 
@@ -60,28 +61,32 @@ def conv2d(
         return conv3x3_winograd(x, winograd, b, pad=pad, epilogue=epilogue, arena=arena)
     N, H, W, C = x.shape
     FH, FW, Cg, K = w.shape
-    G, Kg = groups, K // groups
-    if Cg * G != C or Kg * G != K:
+    G = groups
+    if Cg * G != C or K % G:
         raise ValueError(f"groups={G} does not fit {C} input and {K} output channels")
     pointwise = FH == FW == 1 and stride == (1, 1) and pad == ((0, 0), (0, 0)) and G == 1
     if prologue and not pointwise:
         raise ValueError("a prologue runs before a 1×1 unpadded ungrouped conv only")
-    if G > 1 and Cg <= GROUPED_DIRECT_MAX:  # direct kernels: a GEMM gains little or nothing
-        direct_kernel = depthwise2d if Cg == 1 else grouped2d
-        return direct_kernel(
-            x, w, b, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue, arena=arena,
-            chunk_bytes=chunk_bytes,
+    if G > 1:  # depthwise: direct; else one batched GEMM over the groups
+        if Cg == 1:
+            return depthwise2d(
+                x, w, b, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue,
+                arena=arena, chunk_bytes=chunk_bytes,
+            )  # fmt: skip
+        return grouped_gemm2d(
+            x, w, b, groups=G, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue,
+            arena=arena, chunk_bytes=chunk_bytes,
         )  # fmt: skip
     (t, bt), (lf, rt) = pad
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     J = FH * FW * Cg
-    wmat = w.reshape(J, K)  # (FH*FW*Cg, K), columns of group g are g*Kg:(g+1)*Kg
+    wmat = w.reshape(J, K)  # (FH*FW*C, K)
     direct = pointwise and rows_of_positions(x)  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt
     # few taps, many positions: the bias rides in the GEMM as one more column of ones
-    fold = b is not None and G == 1 and not direct and N * Ho * Wo > J * FOLD_RATIO
+    fold = b is not None and not direct and N * Ho * Wo > J * FOLD_RATIO
     if fold:
         assert b is not None
         wmat = np.concatenate([wmat, b.reshape(1, K).astype(wmat.dtype)])
@@ -112,21 +117,13 @@ def conv2d(
                 xp = x[images]
             view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
         v = view[:, rows]  # (n, rows, Wo, FH, FW, C)
-        if G == 1:
-            cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
-            np.copyto(cols[:, :J].reshape(v.shape), v)
-            if fold:
-                cols[:, J] = 1
-            for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
-                op(cols[:, :J], (images, rows))
-            np.matmul(cols, wmat, out=flat(y))
-        else:
-            cols = scratch(arena, "cols", (M, J), x.dtype)  # (n*rows*Wo, FH*FW*Cg)
-            for g in range(G):
-                vg = v[..., g * Cg : (g + 1) * Cg]
-                np.copyto(cols.reshape(vg.shape), vg)
-                wg = wmat[:, g * Kg : (g + 1) * Kg]
-                y[..., g * Kg : (g + 1) * Kg] = (cols @ wg).reshape(*y.shape[:3], Kg)
+        cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
+        np.copyto(cols[:, :J].reshape(v.shape), v)
+        if fold:
+            cols[:, J] = 1
+        for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
+            op(cols[:, :J], (images, rows))
+        np.matmul(cols, wmat, out=flat(y))
         finish(y, (images, rows), None if fold else b, epilogue)
     return out
 

@@ -1,5 +1,4 @@
-"""Depthwise convolution (one input channel a group), and grouped ones with a few channels a
-group, as direct NHWC kernels.
+"""Depthwise convolution (one input channel a group) as a direct NHWC kernel.
 
 im2col has nothing to gain here: every output sums FH·FW products of one channel, there is
 no depth for a GEMM to reduce. So the kernel works in bands of output rows that stay in
@@ -24,21 +23,20 @@ from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import (
     DEPTHWISE_BYTES,
-    GROUPED_DIRECT_MAX,
+    depthwise_budget,
     depthwise_scratch,
-    grouped_scratch,
     largest_chunk,
     threads,
 )
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, window_count
 
-__all__ = ["DEPTHWISE_BYTES", "GROUPED_DIRECT_MAX", "depthwise2d", "depthwise_scratch",
-           "grouped2d", "grouped_scratch", "threads"]  # fmt: skip
+__all__ = ["DEPTHWISE_BYTES", "depthwise2d", "depthwise_scratch", "threads"]
 
 
 @cache
-def _pool(n: int) -> ThreadPoolExecutor:
+def pool(n: int) -> ThreadPoolExecutor:
+    """The engine's own threads, n of them, for the kernels BLAS does not thread."""
     return ThreadPoolExecutor(n, thread_name_prefix="convcalc")
 
 
@@ -99,7 +97,7 @@ def depthwise2d(
         bias = wt[used].reshape(Wo, K)
         bias[...] = b
         bias = bias.reshape(L)
-    budget = chunk_bytes or DEPTHWISE_BYTES
+    budget = chunk_bytes or depthwise_budget(N, Ho, L * x.itemsize, threads())
     pieces = list(chunks(N, Ho, L * x.itemsize, budget))
     workers = max(1, min(threads(), len(pieces)))
     g, band = largest_chunk(N, Ho, L * x.itemsize, budget)
@@ -142,7 +140,7 @@ def depthwise2d(
     if workers == 1:
         run(0)
     else:
-        for done in _pool(workers).map(run, range(workers)):
+        for done in pool(workers).map(run, range(workers)):
             assert done is None
     return out
 
@@ -175,88 +173,3 @@ def _fill(band: Array, x: Array, u0: int, before: Pair, phases: list[int], sx: i
         else:
             dst = inner[:, :, q0:q1].reshape(n, a1 - a0, q1 - q0, K // m, m)
             dst[...] = cols[..., None]
-
-
-def grouped2d(
-    x: Array,
-    w: Array,
-    b: Array | None = None,
-    *,
-    stride: Pair = (1, 1),
-    pad: Pads = ((0, 0), (0, 0)),
-    dilation: Pair = (1, 1),
-    epilogue: Sequence[Epilogue] = (),
-    arena: Arena | None = None,
-    chunk_bytes: int | None = None,
-) -> Array:
-    """A grouped convolution with few channels a group, directly: as ``depthwise2d``, with
-    Cg bands (band c holds input channel c of every group, each repeated Kg times so that it
-    lines up with its group's outputs) and one einsum a phase that sums over taps and c.
-
-    x: (N, H, W, C); w: (FH, FW, Cg, K), groups G = C / Cg, Kg = K / G; b: (K,) or None.
-    """
-    N, H, W, C = x.shape
-    FH, FW, Cg, K = w.shape
-    G = C // Cg
-    if G * Cg != C or K % G:
-        raise ValueError(f"(FH, FW, {Cg}, {K}) weights do not fit {C} input channels")
-    (sy, sx), (dy, dx) = stride, dilation
-    (t, bt), (lf, rt) = pad
-    Ho = window_count(H, dy * (FH - 1) + 1, sy, t, bt, False)
-    Wo = window_count(W, dx * (FW - 1) + 1, sx, lf, rt, False)
-    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
-    phases = _phases(FW, sx, dx)
-    Q = Wo + (FW - 1) * dx // sx
-    weights = []
-    for p, *_ in phases:  # (FH, taps, Cg, K) of each phase
-        fxs = [fx for fx in range(FW) if fx * dx % sx == p]
-        weights.append(np.ascontiguousarray(w[:, fxs]))
-    row_bytes = Cg * sy * Wo * K * x.itemsize
-    budget = chunk_bytes or DEPTHWISE_BYTES
-    pieces = list(chunks(N, Ho, row_bytes, budget))
-    workers = max(1, min(threads(), len(pieces)))
-    g, band = largest_chunk(N, Ho, row_bytes, budget)
-    rows_in = (band - 1) * sy + dy * (FH - 1) + 1
-    shape = (len(phases), Cg, g, rows_in, Q, K)
-    bands = [scratch(arena, f"dw_band{i}", shape, x.dtype) for i in range(workers)]
-    sums = [
-        scratch(arena, f"dw_sum{i}", (g, band, Wo, K), x.dtype) if len(phases) > 1 else None
-        for i in range(workers)
-    ]
-    pids = [p for p, *_ in phases]
-
-    def run(i: int) -> None:
-        for images, rows in pieces[i::workers]:
-            n, R = images.stop - images.start, rows.stop - rows.start
-            u0 = rows.start * sy
-            u1 = (rows.stop - 1) * sy + dy * (FH - 1) + 1
-            src = bands[i][:, :, :n, : u1 - u0]
-            for c in range(Cg):  # input channel c of every group, lined up with its outputs
-                _fill(src[:, c], x[images, :, :, c::Cg], u0, (t, lf), pids, sx, K // G)
-            acc = out[images, rows]
-            for j, (_, o0, ostep, n_taps) in enumerate(phases):
-                ph = src[j][:, :, :, o0:]  # (Cg, n, rows in, Q, K)
-                sc, s0, s1, s2, s3 = ph.strides
-                taps = as_strided(
-                    ph, (FH, n_taps, Cg, n, R, Wo, K),
-                    (dy * s1, ostep * s2, sc, s0, sy * s1, s2, s3),
-                )  # fmt: skip
-                if j == 0:
-                    np.einsum("ftcnrwk,ftck->nrwk", taps, weights[j], out=acc)
-                else:
-                    part = sums[i]
-                    assert part is not None
-                    tmp = part[:n, :R]
-                    np.einsum("ftcnrwk,ftck->nrwk", taps, weights[j], out=tmp)
-                    np.add(acc, tmp, out=acc)
-            if b is not None:
-                np.add(acc, b, out=acc)
-            for op in epilogue:
-                op(acc, (images, rows))
-
-    if workers == 1:
-        run(0)
-    else:
-        for done in _pool(workers).map(run, range(workers)):
-            assert done is None
-    return out

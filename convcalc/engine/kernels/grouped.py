@@ -1,0 +1,179 @@
+"""Grouped convolutions of more than one channel a group: im2col, then one batched GEMM over
+the groups, merged B at a time into block-diagonal GEMMs.
+
+A GEMM per group is tiny (9·Cg columns, Kg outputs: 72 × 8 for RegNet-Y's), far below the
+BLAS peak, and a Python loop over 32 to 55 groups costs as much again. So the patch matrix of
+a chunk is copied once, as (S, positions, FH·FW·B·Cg) for S = G / B super-groups of B
+neighbouring groups, and one ``np.matmul`` over that stack multiplies it by the block-diagonal
+weights of every super-group (B·Kg outputs each), writing straight into the output's channels
+(a stack of strided matrices BLAS takes as they are). Merging B groups wastes B× the
+multiplications but makes each GEMM B² times larger; ``grouped_merge`` picks B by measurement.
+
+The copies cost more than the GEMMs (they write FH·FW values for each input value, in runs
+of a few channels): the padded input is first split into one plane a super-group, so that a
+patch row is a run of FW·Bc values, not Bc (3.7 ms instead of 10.5 for ResNeXt's 28×28×256
+at batch 8), and the copies of a chunk are shared between ``threads()`` threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ...sizing import (
+    grouped_gemm_budget,
+    grouped_gemm_scratch,
+    grouped_merge,
+    largest_chunk,
+    threads,
+)
+from .arrays import Arena, Array, alloc, scratch
+from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
+from .depthwise import pool
+
+#: a chunk's copies go to the engine's threads from this many bytes of columns on (below,
+#: handing them over costs about what it saves)
+THREADED_BYTES = 64 << 10
+#: super-groups of fewer channels than this are split into planes of their own first; wider
+#: ones read the padded input as it is (AlexNet's two groups of 48 and 192 channels, one
+#: thread, batch 1: 6.6 and 3.5 ms through planes, 5.2 and 3.2 without)
+SPLIT_BELOW = 32
+
+__all__ = ["block_diagonal", "grouped_gemm2d", "grouped_gemm_scratch", "grouped_merge"]
+
+
+def block_diagonal(w: Array, groups: int, merge: int, out: Array | None = None) -> Array:
+    """(S, FH·FW·B·Cg, B·Kg) weights of S = groups / merge super-groups: super-group s
+    holds groups s·B .. s·B + B − 1 on its diagonal, zero elsewhere (into ``out``, if given).
+
+    w: (FH, FW, Cg, K) HWIO weights of ``groups`` groups.
+    """
+    FH, FW, Cg, K = w.shape
+    G, B = groups, merge
+    if G % B:
+        raise ValueError(f"{B} groups a GEMM does not divide {G} groups")
+    S, Kg = G // B, K // G
+    shape = (S, FH, FW, B, Cg, B, Kg)
+    bd = np.empty(shape, w.dtype) if out is None else out.reshape(shape)
+    wg = w.reshape(FH, FW, Cg, S, B, Kg)
+    if B > 1:
+        bd[...] = 0
+    for i in range(B):
+        np.copyto(bd[:, :, :, i, :, i, :], wg[:, :, :, :, i, :].transpose(3, 0, 1, 2, 4))
+    return bd.reshape(S, FH * FW * B * Cg, B * Kg)
+
+
+def grouped_gemm2d(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    groups: int,
+    merge: int | None = None,
+    stride: Pair = (1, 1),
+    pad: Pads = ((0, 0), (0, 0)),
+    dilation: Pair = (1, 1),
+    epilogue: Sequence[Epilogue] = (),
+    arena: Arena | None = None,
+    chunk_bytes: int | None = None,
+    stacked: Array | None = None,
+) -> Array:
+    """A grouped convolution as one batched GEMM a chunk (see the module's docstring).
+
+    x: (N, H, W, C); w: (FH, FW, C // groups, K); b: (K,) or None; ``merge``: groups a
+    GEMM (``grouped_merge``'s choice if None); ``stacked``: ``block_diagonal(w, groups,
+    merge)``, if the caller has it.
+    """
+    N, H, W, C = x.shape
+    FH, FW, Cg, K = w.shape
+    G = groups
+    if Cg * G != C or K % G:
+        raise ValueError(f"groups={G} does not fit {C} input and {K} output channels")
+    if stacked is None:
+        B = grouped_merge(G, Cg) if merge is None else merge
+        shape = (G // B, FH * FW * B * Cg, B * K // G)
+        stacked = block_diagonal(w, G, B, scratch(arena, "stacked", shape, w.dtype))
+    S, J, BK = stacked.shape
+    Bc = C // S  # input channels of a super-group
+    (sy, sx), (dy, dx) = stride, dilation
+    (t, bt), (lf, rt) = pad
+    Ho = window_count(H, dy * (FH - 1) + 1, sy, t, bt, False)
+    Wo = window_count(W, dx * (FW - 1) + 1, sx, lf, rt, False)
+    Hp, Wp = H + t + bt, W + lf + rt
+    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
+    if chunk_bytes is None:
+        chunk_bytes = grouped_gemm_budget(S * J, K, x.itemsize)
+    row_bytes = Wo * (S * J + K) * x.itemsize
+    g, _ = largest_chunk(N, Ho, row_bytes, chunk_bytes)
+    planes = scratch(arena, "planes", (S, g, Hp, Wp, Bc), x.dtype)
+    split = Bc < SPLIT_BELOW  # else the patch rows are long runs of the padded input itself
+    workers = max(1, min(threads(), S))
+    parts = [slice(S * i // workers, S * (i + 1) // workers) for i in range(workers)]
+    for images, rows in chunks(N, Ho, row_bytes, chunk_bytes):
+        n, R = images.stop - images.start, rows.stop - rows.start
+        M = n * R * Wo
+        if split:
+            xs = planes[:, :n]
+            s0, s1, s2, s3, s4 = xs.strides
+        else:  # (n, Hp, Wp, C), super-group s at channels s·Bc ..
+            if rows.start == 0:
+                xp = planes.reshape(-1)[: n * Hp * Wp * C].reshape(n, Hp, Wp, C)
+                xs = pad_nhwc(x[images], pad, out=xp)
+            s1, s2, s3, s4 = xs.strides
+            s0 = Bc * s4
+        taps = as_strided(
+            xs[..., rows.start * sy :, :, :] if split else xs[:, rows.start * sy :],
+            (S, n, R, Wo, FH, FW, Bc), (s0, s1, sy * s2, sx * s3, dy * s2, dx * s3, s4),
+            writeable=False,
+        )  # fmt: skip
+        y = out[images, rows]
+        job = _Job(
+            x[images] if split and rows.start == 0 else None, xs, (t, lf), taps,
+            scratch(arena, "cols", (S, M, J), x.dtype),
+            y.reshape(M, S, BK).transpose(1, 0, 2),  # (S, M, B·Kg), strided: BLAS takes it
+        )  # fmt: skip
+        if workers == 1 or job.cols.nbytes < THREADED_BYTES:
+            job.run(slice(0, S))
+        else:
+            for done in pool(workers).map(job.run, parts):
+                assert done is None
+        np.matmul(job.cols, stacked, out=job.dst)  # BLAS threads it
+        finish(y, (images, rows), b, epilogue)
+    return out
+
+
+class _Job(NamedTuple):
+    """One chunk's copies, which ``run`` makes for some of its super-groups on one of the
+    engine's threads (NumPy copies on one core; the GEMM then runs on BLAS's threads, a call
+    from each thread at once would ask for twice as many as there are)."""
+
+    x: Array | None  # the chunk's images, when their planes are still to fill
+    planes: Array  # (S, n, padded H, padded W, Bc)
+    before: Pair  # padding (top, left)
+    taps: Array  # a view of planes, (S, n, rows, Wo, FH, FW, Bc)
+    cols: Array  # (S, positions, FH·FW·Bc)
+    dst: Array  # (S, positions, B·Kg), the chunk of the output
+
+    def run(self, p: slice) -> None:
+        """Super-groups p: their planes (for a new group of images), their columns."""
+        if self.x is not None:
+            _split(self.planes[p], self.x, self.before, p.start)
+        np.copyto(self.cols[p].reshape(self.taps[p].shape), self.taps[p])
+
+
+def _split(xs: Array, x: Array, before: Pair, first: int) -> None:
+    """xs[s, i, u, v] = the padded image i at (u, v), channels of super-group first + s (zero
+    in the padding): every super-group's channels in a plane of their own, so that the patch
+    copy reads runs of FW·Bc values instead of Bc."""
+    S, n, _, _, Bc = xs.shape
+    _, H, W, C = x.shape
+    t, lf = before
+    xs[:, :, :t] = 0
+    xs[:, :, t + H :] = 0
+    xs[:, :, t : t + H, :lf] = 0
+    xs[:, :, t : t + H, lf + W :] = 0
+    src = x.reshape(n, H, W, C // Bc, Bc)[:, :, :, first : first + S]
+    np.copyto(xs[:, :, t : t + H, lf : lf + W], src.transpose(3, 0, 1, 2, 4))
