@@ -14,7 +14,9 @@ temporary directory, and runs the CLI on each in a new Python process (`python -
 - pools: `[POOL(F=2, S=1, P=1)]*19990`, even windows (half-pixel centres), 19,990 infos;
 - calls: a block called 9,990 times (`[b(8)]*9990`, CONV -> RELU each);
 - cat: `[CAT{CONV(4, F=1) | ID} -> CONV(8, F=1)]*4900`, 19,600 rows with merges;
-- over: `[CONV(k, F=1)]*19000 over k=(...)`, 19,000 values (about 70 KB).
+- over: `[CONV(k, F=1)]*19000 over k=(...)`, 19,000 values (about 70 KB);
+- padding: `CONV(1, F=3, dilation=5, P=8000000)` on 8×8, 16 million windows an axis (CC507
+  counts the taps in the padding).
 
 Target: each under 2 s of CPU in a fresh process. The CPU time (not wall) is what to compare on a
 loaded machine.
@@ -77,6 +79,10 @@ CASES: dict[str, tuple[str, list[str]]] = {
         ["check"],
     ),
     "over": (over_spec(), ["check"]),
+    "padding": (
+        "name: p\ninput: 8x8x1\narch: INPUT -> CONV(1, F=3, dilation=5, P=8000000)\n",
+        ["check"],
+    ),
 }
 
 
