@@ -16,7 +16,9 @@ temporary directory, and runs the CLI on each in a new Python process (`python -
 - cat: `[CAT{CONV(4, F=1) | ID} -> CONV(8, F=1)]*4900`, 19,600 rows with merges;
 - over: `[CONV(k, F=1)]*19000 over k=(...)`, 19,000 values (about 70 KB);
 - padding: `CONV(1, F=3, dilation=5, P=8000000)` on 8×8, 16 million windows an axis (CC507
-  counts the taps in the padding).
+  counts the taps in the padding);
+- bins: `APOOL(out=(15999999, 1))` on a 16,000,000-wide input (the widest adaptive bin);
+- skip: a SKIP beside a 16,000,000-wide pool (the inferred stride of its projection).
 
 Target: each under 2 s of CPU in a fresh process. The CPU time (not wall) is what to compare on a
 loaded machine.
@@ -81,6 +83,15 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "over": (over_spec(), ["check"]),
     "padding": (
         "name: p\ninput: 8x8x1\narch: INPUT -> CONV(1, F=3, dilation=5, P=8000000)\n",
+        ["check"],
+    ),
+    "bins": (
+        "name: b\ninput: 16000000x1x1\narch: INPUT -> APOOL(out=(15999999, 1)) -> FC(2)\n",
+        ["check"],
+    ),
+    "skip": (
+        "name: s\ninput: 16000000x1x1\narch: INPUT -> "
+        "ADD{ POOL(F=(16000000, 1), S=1) -> CONV(1, F=1) | SKIP } -> FC(2)\n",
         ["check"],
     ),
 }

@@ -72,6 +72,16 @@ def keeps_its_output(row: Row) -> bool:
     return layer.keeps_its_output(row.args) if layer is not None else KINDS[row.type].keeps_output
 
 
+def skip_stride(size: int, target: int) -> int | None:
+    """The smallest stride s of a 1×1 window that takes ``size`` to ``target``, or None:
+    (size − 1)//s = target − 1 holds for s in ((size−1)/target, (size−1)/(target−1)], so the
+    first is floor((size − 1)/target) + 1 if it is in that range."""
+    if target < 1 or target > size:
+        return None
+    s = (size - 1) // target + 1
+    return s if (size - 1) // s + 1 == target else None
+
+
 class Analyzer:
     """Walks a layer graph once, appending rows and findings."""
 
@@ -357,7 +367,7 @@ class Analyzer:
             if given[i]:
                 stride.append(given[i])
                 continue
-            s = next((s for s in range(1, x[i] + 1) if (x[i] - 1) // s + 1 == target[i]), None)
+            s = skip_stride(x[i], target[i])
             if s is None:
                 raise merges.no_skip_stride(node, x, target, i)
             stride.append(s)

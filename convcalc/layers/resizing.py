@@ -64,7 +64,7 @@ class APool(LayerType):
         out = pair(args, "out")
         size, jump, centre = [], [], []
         for i in (0, 1):
-            largest = max(b - a for a, b in adaptive_bins(x[i], out[i]))
+            largest = largest_bin(x[i], out[i])
             size.append(rf.size[i] + (largest - 1) * rf.jump[i])
             jump.append(divide(rf.jump[i] * x[i], out[i]))
             if rf.centre is not None and x[i] % out[i] == 0:
@@ -98,6 +98,17 @@ class APool(LayerType):
 
         w, h = pair(args, "out")
         return adaptive_pool2d(call.array, (h, w), str(args["type"]), call.arena)
+
+
+def largest_bin(size: int, out: int) -> int:
+    """The widest of ``adaptive_bins(size, out)``, without listing them (an axis may have
+    millions). With size = q·out + r, bin i is q + ceil((i+1)·r/out) − floor(i·r/out) wide:
+    q + 2 when some i·r mod out exceeds out − r, which happens unless r divides out (the
+    residues are the multiples of gcd(r, out)); q + 1 otherwise, q when r = 0."""
+    q, r = divmod(size, out)
+    if r == 0:
+        return q
+    return q + 2 if out % r else q + 1
 
 
 def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:

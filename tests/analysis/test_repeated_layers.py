@@ -74,3 +74,16 @@ def test_layers_written_alike_share_arguments_and_keep_their_own_errors() -> Non
     broken = check(spec("INPUT -> CONV(4, bogus=1) -> RELU -> CONV(4, bogus=1)", "8x8x3"))
     errors = [f for f in broken.findings if f.severity.name == "ERROR"]
     assert [(e.location.line, e.location.column) for e in errors] == [(4, 20), (4, 48)]
+
+
+def test_closed_forms_against_their_loops() -> None:
+    """The widest adaptive bin and SKIP's inferred stride, in O(1) (an axis may be 2²⁴ wide),
+    against the lists and searches they replace."""
+    from convcalc.analysis.analyzer import skip_stride
+    from convcalc.layers.resizing import adaptive_bins, largest_bin
+
+    for size in range(1, 60):
+        for out in range(1, 3 * size):  # more bins than pixels too: they overlap
+            assert largest_bin(size, out) == max(b - a for a, b in adaptive_bins(size, out))
+            loop = next((s for s in range(1, size + 1) if (size - 1) // s + 1 == out), None)
+            assert skip_stride(size, out) == loop, (size, out)
