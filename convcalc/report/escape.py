@@ -80,13 +80,22 @@ def _holds_object(value: Any) -> bool:
     )
 
 
+#: one encoder for every line (json.dumps with ensure_ascii=False builds one a call)
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _indented(value: Any, depth: int, out: list[str], entry: bool = False) -> None:
     """``entry``: the value is an entry of an array."""
     if not isinstance(value, (dict, list, tuple)) or not value:
-        out.append(json.dumps(value, ensure_ascii=False))
+        out.append(_encode(value))
         return
-    if entry or not isinstance(value, dict):
-        line = json.dumps(value, ensure_ascii=False)
+    children = value.values() if isinstance(value, dict) else value
+    # an object, or an array of them, right inside: indented without encoding it first
+    if (entry or not isinstance(value, dict)) and not any(
+        isinstance(v, dict) or (isinstance(v, (list, tuple)) and v and isinstance(v[0], dict))
+        for v in children
+    ):
+        line = _encode(value)
         # no `{` after the first character: no object inside (the common case, 20,000
         # layers); else a `{` in a string may have misled, so look at the value itself
         if line.find("{", 1) < 0 or not _holds_object(value):
@@ -97,7 +106,7 @@ def _indented(value: Any, depth: int, out: list[str], entry: bool = False) -> No
     if isinstance(value, dict):
         out.append("{")
         for i, (key, item) in enumerate(value.items()):
-            out.append(("," if i else "") + inner + json.dumps(str(key), ensure_ascii=False) + ": ")
+            out.append(("," if i else "") + inner + _encode(str(key)) + ": ")
             _indented(item, depth + 1, out)
         out.append(close + "}")
     else:
