@@ -87,3 +87,25 @@ def test_the_modern_layers_in_defaults() -> None:
     doc["defaults"] = {"DROPPATH": {"p": 2}}
     messages = [e.message for e in validator().iter_errors(doc)]
     assert messages == ["2 is greater than the maximum of 1"]
+
+
+def test_json_lines_hold_no_object_and_read_back_as_written() -> None:
+    """An array's entries with no object inside are one line each (a `{` in a string does
+    not fool it), the rest is indented, and the text parses back to the same document."""
+    from convcalc.report.escape import json_dumps
+
+    doc = {
+        "layers": [{"name": "a{b", "shape": [1, 2, 3], "nested": [[1], [2]]}, {"name": "c"}],
+        "memory": {"batch": 1, "dtype": "float32"},
+        "findings": [{"code": "CC1", "where": {"line": 3}}],
+        "empty": [],
+        "shape": [4, 5],
+    }
+    text = json_dumps(doc)
+    assert json.loads(text) == doc
+    lines = text.splitlines()
+    assert '    {"name": "a{b", "shape": [1, 2, 3], "nested": [[1], [2]]},' in lines
+    assert '    {"name": "c"}' in lines
+    assert '    "batch": 1,' in lines  # an object that is no array entry: indented
+    assert '        "line": 3' in lines  # an entry holding an object: indented
+    assert '  "shape": [4, 5]' in lines and '  "empty": [],' in lines
