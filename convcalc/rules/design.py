@@ -236,17 +236,11 @@ def floor_sum(n: int, m: int, a: int, b: int) -> int:
     """Sum of floor((a·i + b)/m) for i in [0, n), m > 0, in O(log) steps (the AtCoder
     Library's floor_sum)."""
     total = 0
-    if a < 0 or a >= m:
-        total += n * (n - 1) // 2 * (a // m)
-        a %= m
-    if b < 0 or b >= m:
-        total += n * (b // m)
-        b %= m
-    while True:
-        if a >= m:
+    while True:  # // and % floor, so a negative a or b is taken out like a large one
+        if not 0 <= a < m:
             total += n * (n - 1) // 2 * (a // m)
             a %= m
-        if b >= m:
+        if not 0 <= b < m:
             total += n * (b // m)
             b %= m
         top = a * n + b
