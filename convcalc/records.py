@@ -17,7 +17,7 @@ Args = Mapping[str, ArgValue]
 
 
 def show_shape(shape: Shape) -> str:
-    return "×".join(str(v) for v in shape)
+    return f"{shape[0]}×{shape[1]}×{shape[2]}"
 
 
 class Row(NamedTuple):

@@ -58,9 +58,9 @@ class RF(NamedTuple):
 
 
 def pair(args: Args, key: str) -> IntPair:
-    value = args[key]
-    assert isinstance(value, tuple)
-    return value
+    """A pair argument (``F``, ``S``, ``dilation``): the expansion made every one a tuple.
+    Not checked again here: the analysis of 20,000 rows reads 300,000 of them."""
+    return args[key]  # type: ignore[return-value]
 
 
 def integer(args: Args, key: str) -> int:

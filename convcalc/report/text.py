@@ -23,7 +23,7 @@ from ..records import Row, show_shape
 from ..units import BYTES, macs, mb, megabytes
 from .cap import Omitted, capped
 from .escape import visible
-from .layout import Column, Step, compact_count, fit_finding, table, title, wrap
+from .layout import Column, Step, compact_count, fit_finding, lay_out, table, title, wrap
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -114,11 +114,16 @@ def table_cells(analysis: Analysis) -> tuple[list[list[str]], list[str]]:
     rows = analysis.rows
     mb_column, mb_total = mb_cells([r.activations for r in rows], BYTES[dtype_of(analysis)])
     body = []
+    described: dict[tuple[str, int, int], str] = {}  # rows alive: their args' ids are theirs
     for row, mb_cell in zip(rows, mb_column, strict=True):
         rf = row.receptive_field
+        key = (row.type, id(row.args), len(row.inputs))
+        kind = described.get(key)
+        if kind is None:
+            kind = described[key] = describe(row)
         body.append([
             row.name,
-            describe(row),
+            kind,
             show_shape(row.output),
             f"{row.params:,}" if row.params else "—",
             f"{row.macs:,}" if row.macs else "—",
@@ -208,13 +213,13 @@ def print_analysis(console: Console, analysis: Analysis, display: Display = Disp
         body, totals = table_cells(analysis)
         # the sums of the rows before an error are no totals of the network: none shown
         shown_totals = totals if analysis.output else None
-        layers = table(COLUMNS, body, console.width, PLAN, shown_totals)
+        layers = lay_out(COLUMNS, body, console.width, PLAN, shown_totals)
         if console.color_system is None and not console.record:
             # no styles to render (a pipe, a file, NO_COLOR): the text as it is, without rich's
             # pass over every line (a 20,000-row table: 0.6 s of a 2 s budget)
-            console.file.write(layers.plain + "\n")
+            console.file.write(layers.plain() + "\n")
         else:
-            console.print(layers, soft_wrap=True, crop=False)
+            console.print(layers.text(), soft_wrap=True, crop=False)
     print_findings(console, shown)
     print_wrapped(console, totals_line(analysis, hidden), style, indent="    ")
     if analysis.memory is not None:

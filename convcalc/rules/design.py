@@ -26,11 +26,21 @@ def advise(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]:
     found: list[Finding] = []
     found += _halvings(rows, shape)
     first_conv = next((i for i, r in enumerate(rows) if r.type == "CONV"), None)
+    # the advice on a CONV or POOL depends on its arguments and shapes only: a layer written
+    # like an earlier one (20,000 of them in a spec within the limits) gets that one's
+    # findings, moved to its own name and place
+    seen: dict[tuple[object, ...], tuple[Row, list[Finding]]] = {}
     for i, row in enumerate(rows):
-        if row.type == "CONV":
-            found += _conv_advice(row, later=i != first_conv)
-        if row.type == "POOL":
-            found += _pool_advice(row)
+        if row.type == "CONV" or row.type == "POOL":
+            later = i != first_conv
+            key = (row.type, id(row.args), row.input_shapes[0], row.output, later)
+            hit = seen.get(key)
+            if hit is None:
+                notes = _conv_advice(row, later) if row.type == "CONV" else _pool_advice(row)
+                seen[key] = (row, notes)
+                found += notes
+            elif hit[1]:
+                found += [_moved(f, hit[0], row) for f in hit[1]]
         if KINDS[row.type].windowed:
             found += _mostly_padding(row, shape)
     found += _big_first_fc(rows)
@@ -40,6 +50,12 @@ def advise(rows: Sequence[Row], shape: tuple[int, int, int]) -> list[Finding]:
 
 def _at(code: str, row: Row, message: str, help: str | None = None) -> Finding:
     return finding(code, f"{row.name}: {message}", row.location, help=help, layer=row.name)
+
+
+def _moved(found: Finding, first: Row, row: Row) -> Finding:
+    """``found``, a finding :func:`_at` made for ``first``, as it made it for ``row``."""
+    message = f"{row.name}: {found.message[len(first.name) + 2 :]}"
+    return found._replace(message=message, location=row.location, layer=row.name)
 
 
 def _axes(row: Row) -> tuple[Axis, Axis]:
@@ -133,17 +149,18 @@ def shrinks(row: Row, covering: bool = False) -> tuple[int, str] | None:
     the volume (negative: adds), and the padding that keeps the size (``P=1``); else None.
     A filter that covers its whole input (an FC written as a CONV) counts only if
     ``covering``."""
-    if row.type != "CONV" or row.args["P"] == "same" or pair(row.args, "S") != (1, 1):
+    args = row.args
+    if row.type != "CONV" or args["P"] == "same" or pair(args, "S") != (1, 1):
         return None
-    (fw, fh), dilation = pair(row.args, "F"), pair(row.args, "dilation")
-    size, out = row.input_shapes[0], row.output
-    shrink = [size[i] - out[i] for i in (0, 1)]
-    f_eff = [dilation[i] * ((fw, fh)[i] - 1) + 1 for i in (0, 1)]
-    covers = all(f_eff[i] >= size[i] for i in (0, 1))  # an FC written as a CONV
-    if not any(shrink) or not all(f % 2 for f in f_eff) or (covers and not covering):
+    (fw, fh), (dw, dh) = pair(args, "F"), pair(args, "dilation")
+    (w, h, _), (ow, oh, _) = row.input_shapes[0], row.output
+    sw, sh = w - ow, h - oh
+    ew, eh = dw * (fw - 1) + 1, dh * (fh - 1) + 1
+    covers = ew >= w and eh >= h  # an FC written as a CONV
+    if not (sw or sh) or not (ew % 2 and eh % 2) or (covers and not covering):
         return None
-    keep = "P=" + "/".join(sorted({str((f - 1) // 2) for f in f_eff}))
-    return max(shrink, key=abs), keep
+    keep = "P=" + "/".join(sorted({str((ew - 1) // 2), str((eh - 1) // 2)}))
+    return (sw if abs(sw) >= abs(sh) else sh), keep
 
 
 def _stack_of_3x3(row: Row, f: int) -> list[Finding]:

@@ -71,6 +71,21 @@ def test_one_value_rounds_the_same_everywhere() -> None:
     assert megabytes(5_000 * MB + 5_243) == "5,000.01"  # 0.0050001 up, thousands separated
 
 
+def test_whole_bytes_round_in_integers_as_in_decimal() -> None:
+    """Whole bytes take an integer path; the decimal rounding of the same value is its
+    oracle, at every half and either side of it, for 1 to 4 digits."""
+    from convcalc.units import rounded
+
+    half = MB // 200  # 0.005 MB
+    values = [0, 1, half - 1, half, half + 1, 3 * half, MB - 1, MB, 10**15 + 7, 2**53 + 1]
+    values += [k * 5_243 + j for k in range(0, 4000, 37) for j in (-1, 0, 1) if k * 5_243 + j >= 0]
+    for digits in (1, 2, 3, 4):
+        for v in values:
+            oracle = f"{rounded(Decimal(v) / MB, digits):,.{digits}f}"
+            assert megabytes(v, digits) == oracle, (v, digits)
+    assert megabytes(1.5) == megabytes(Decimal("1.5")) == "0.00"  # no int: the decimal path
+
+
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
