@@ -58,6 +58,10 @@ class Token(NamedTuple):
     end: int
 
 
+#: The kind of each of the pattern's groups, by number.
+_KINDS = ("",) + tuple(sorted(_TOKEN.groupindex, key=_TOKEN.groupindex.__getitem__))
+
+
 def tokenize(source: Source) -> list[Token]:
     """The tokens of a pattern, whitespace and comments dropped, ending with an END token;
     characters that start no token raise CC107: the first of each stage (up to
@@ -67,12 +71,16 @@ def tokenize(source: Source) -> list[Token]:
     errors: list[FindingError] = []
     quiet = False  # after an error, until the next `->`
     append = tokens.append
-    # each match is a token with the space and comments before it: one match a token
+    new = tuple.__new__  # Token(...) without the Python frame of a NamedTuple's __new__
+    kinds = _KINDS
+    # each match is a token with the space and comments before it: one match a token; the
+    # token's kind is its group (the only capturing group that matched: the last)
     for m in _TOKEN.finditer(text):
-        kind = m.lastgroup or ""
+        group = m.lastindex or 0
+        kind = kinds[group]
         if kind == "END":
             break
-        start, end = m.span(kind)
+        start, end = m.span(group)
         token = text[start:end]
         if kind == "OP":
             kind = token
@@ -85,7 +93,7 @@ def tokenize(source: Source) -> list[Token]:
             continue
         elif kind == "ARROW":
             quiet = False  # a new stage: its errors are its own
-        append(Token(kind, token, start, end))
+        append(new(Token, (kind, token, start, end)))
     if errors:
         raise FindingError.of([e.finding for e in errors])
     tokens.append(Token("END", "", len(text), len(text)))
@@ -160,7 +168,7 @@ class Tokenizer:
     def span(self, start: Token, end: Token | None = None) -> Span:
         last = end or self.tokens[self.i - 1]
         stop = last.end if last.end > start.end else start.end
-        return Span(self.source, start.start, stop)
+        return tuple.__new__(Span, (self.source, start.start, stop))  # Span(...), faster
 
     def enter(self, opener: Token) -> None:
         self.depth += 1

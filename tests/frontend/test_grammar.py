@@ -243,3 +243,22 @@ def test_optional_with_a_condition() -> None:
     )
     assert [r.output[2] for r in a.rows[1:]] == [8, 48, 8]
     assert [f.code for f in a.findings if f.code != "CC403"] == []
+
+
+def test_a_tokens_kind_is_the_group_that_matched() -> None:
+    """The tokenizer reads a token's kind off the number of the group that matched: every
+    group of the pattern is a named one, and each kind is found. Oracle: the group's name."""
+    from convcalc.frontend.lexer import _KINDS, _TOKEN, Token
+
+    assert _TOKEN.groups == len(_TOKEN.groupindex) == len(_KINDS) - 1
+    text = "CONV3-64 -> [FC(2.5e1, x=7)@a.b]*2 // 3 % ?{|} CONV"
+    got = tokenize(Source.whole(SourceFile("<t>", text)))
+    by_name = []
+    for m in _TOKEN.finditer(text):
+        if m.lastgroup == "END":
+            break
+        token = m.group(m.lastgroup or "")
+        by_name.append(Token(token if m.lastgroup == "OP" else m.lastgroup or "", token,
+                             *m.span(m.lastgroup or "")))
+    assert got[:-1] == by_name and type(got[0]) is Token
+    assert {t.kind for t in got} >= {"SUGAR", "ARROW", "FLOAT", "INT", "NAME", "LABEL", "END"}
