@@ -89,7 +89,8 @@ def prologues(rows: Sequence[Row], readers: Sequence[Sequence[int]]) -> dict[int
     folding the batch norm)."""
     out: dict[int, tuple[int, ...]] = {}
     for h, row in enumerate(rows):
-        if not _takes_prologue(row):
+        # the cheap test first: a prologue needs a batch norm or activation right before
+        if not row.inputs or not _pointwise(rows[row.inputs[0]]) or not _takes_prologue(row):
             continue
         chain: list[int] = []
         j, nxt = row.inputs[0], h
