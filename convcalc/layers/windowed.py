@@ -73,12 +73,29 @@ def _centre(c: Number, f_eff: int, before: int, jump: Number) -> Number:
     exact. While the centre is a whole or half pixel and the jump a whole one, it is counted
     in half pixels as an int: Fractions cost microseconds each, and a 20,000-row spec of
     even windows would spend a second on them."""
-    if isinstance(jump, int) and (
-        isinstance(c, int) or (isinstance(c, Fraction) and c.denominator == 2)
-    ):
-        twice = int(2 * c) + (f_eff - 1 - 2 * before) * jump
-        return twice // 2 if twice % 2 == 0 else Fraction(twice, 2)
+    if isinstance(jump, int):
+        if isinstance(c, int):
+            twice = 2 * c
+        elif isinstance(c, Fraction) and c.denominator == 2:
+            twice = c.numerator  # 2·c, without Fraction arithmetic
+        else:
+            return c + (divide(f_eff - 1, 2) - before) * jump
+        twice += (f_eff - 1 - 2 * before) * jump
+        return twice // 2 if twice % 2 == 0 else _half(twice)
     return c + (divide(f_eff - 1, 2) - before) * jump
+
+
+#: twice -> Fraction(twice, 2): the centres of a long stack sit on few half pixels
+_HALVES: dict[int, Fraction] = {}
+
+
+def _half(twice: int) -> Fraction:
+    half = _HALVES.get(twice)
+    if half is None:
+        if len(_HALVES) > 4096:
+            _HALVES.clear()
+        half = _HALVES[twice] = Fraction(twice, 2)
+    return half
 
 
 class Conv(LayerType):

@@ -41,13 +41,17 @@ def _value(value: ArgValue) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+_FC_CALL = re.compile(r"FC\s*\((.*)\)", re.S)
+_KEYWORD_FIRST = re.compile(r"\s*[A-Za-z_]\w*\s*=")
+
+
 def _conv_text(span: Span, conv: Mapping[str, ArgValue], spec: Spec) -> str | None:
     """``CONV(4096, F=7)`` for the text of an FC (``FC(4096)``, ``FC-4096``)."""
     text = span.text
     sugar = _SUGAR.fullmatch(text)
     if sugar:
         args = [sugar.group(1), *([sugar.group(2)] if sugar.group(2) else [])]
-    elif re.fullmatch(r"FC\s*\((.*)\)", text, re.S):
+    elif _FC_CALL.fullmatch(text):
         inner = text[text.index("(") + 1 : -1].strip()
         args = [inner] if inner else []
     elif text == "FC":
@@ -57,7 +61,7 @@ def _conv_text(span: Span, conv: Mapping[str, ArgValue], spec: Spec) -> str | No
     written = ", ".join(args)
     if not args or written.lstrip().startswith("bias"):
         args.insert(0, str(conv["K"]))
-    elif re.match(r"\s*[A-Za-z_]\w*\s*=", written) and "K" not in written:
+    elif _KEYWORD_FIRST.match(written) and "K" not in written:
         return None  # keyword arguments only, K from defaults: write it out expanded
     f = conv["F"]
     assert isinstance(f, tuple)
@@ -171,6 +175,7 @@ def _edits(original: Analysis, converted: Analysis) -> dict[int, _Text] | None:
     convs = {n.name: n for n in _walk(converted.graph.nodes) if isinstance(n, LayerNode)}
     plans: list[tuple[LayerNode, tuple[int, int], str]] = []
     kept: set[tuple[int, int, int]] = set()
+    texts: dict[tuple[object, ...], str | None] = {}
     for node in _walk(original.graph.nodes):
         if not isinstance(node, LayerNode):
             continue
@@ -178,10 +183,11 @@ def _edits(original: Analysis, converted: Analysis) -> dict[int, _Text] | None:
         new: str | None
         region: tuple[int, int] | None
         if node.type == "FC":
-            new, region = (
-                _conv_text(span, convs[node.name].args, original.spec),
-                (span.start, span.end),
-            )
+            conv = convs[node.name].args
+            said = (span.text, *conv.items())  # an FC written alike converts alike
+            if said not in texts:
+                texts[said] = _conv_text(span, conv, original.spec)
+            new, region = texts[said], (span.start, span.end)
         elif node.type == "FLATTEN" and node.name not in convs:
             new, region = "", _flatten_region(span)
         else:
