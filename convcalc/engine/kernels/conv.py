@@ -46,6 +46,7 @@ def conv2d(
     chunk_bytes: int | None = None,
     winograd: Array | None = None,
     prologue: Sequence[Epilogue] = (),
+    stacked: Array | None = None,
 ) -> Array:
     """Convolution, V[n,y,x,k] = sum(X[n, y*S+fy*d, x*S+fx*d, c in group(k)] * W_k) + b_k.
 
@@ -54,6 +55,8 @@ def conv2d(
     ``winograd``: ``winograd_weights(w)``, to run a 3×3 stride-1 conv through Winograd.
     ``prologue``: in-place operations on each chunk of the input, (positions, C), before its
     GEMM (a pre-activation batch norm and ReLU); a 1×1 unpadded ungrouped conv only.
+    ``stacked``: ``block_diagonal(w, groups, grouped_merge(...))`` of a grouped conv, if the
+    caller prepared it.
     """
     if winograd is not None:
         if stride != (1, 1) or dilation != (1, 1) or groups != 1:  # w may be empty here
@@ -75,7 +78,7 @@ def conv2d(
             )  # fmt: skip
         return grouped_gemm2d(
             x, w, b, groups=G, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue,
-            arena=arena, chunk_bytes=chunk_bytes,
+            arena=arena, chunk_bytes=chunk_bytes, stacked=stacked,
         )  # fmt: skip
     (t, bt), (lf, rt) = pad
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)

@@ -12,7 +12,10 @@ multiplications but makes each GEMM B² times larger; ``grouped_merge`` picks B 
 The copies cost more than the GEMMs (they write FH·FW values for each input value, in runs
 of a few channels): the padded input is first split into one plane a super-group, so that a
 patch row is a run of FW·Bc values, not Bc (3.7 ms instead of 10.5 for ResNeXt's 28×28×256
-at batch 8), and the copies of a chunk are shared between ``threads()`` threads.
+at batch 8), and the copies of a chunk are shared between ``threads()`` threads. So are the
+GEMMs, when each super-group's is too small for BLAS to thread (OpenBLAS runs a GEMM of at
+most ``BLAS_SINGLE`` multiply-adds on the calling thread): else they would all run on one
+core, 40% of ResNeXt's 28×28×256 at batch 8 (4.6 of 11.7 ms, one thread).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ THREADED_BYTES = 64 << 10
 #: ones read the padded input as it is (AlexNet's two groups of 48 and 192 channels, one
 #: thread, batch 1: 6.6 and 3.5 ms through planes, 5.2 and 3.2 without)
 SPLIT_BELOW = 32
+#: OpenBLAS runs a GEMM of at most this many multiply-adds (M·N·K) on one thread, the
+#: caller's (interface/gemm.c: SMP_THRESHOLD_MIN 65536 × GEMM_MULTITHREAD_THRESHOLD 4); the
+#: engine's threads share such GEMMs themselves
+BLAS_SINGLE = 65536 * 4
 
 __all__ = ["block_diagonal", "grouped_gemm2d", "grouped_gemm_scratch", "grouped_merge"]
 
@@ -134,13 +141,17 @@ def grouped_gemm2d(
             x[images] if split and rows.start == 0 else None, xs, (t, lf), taps,
             scratch(arena, "cols", (S, M, J), x.dtype),
             y.reshape(M, S, BK).transpose(1, 0, 2),  # (S, M, B·Kg), strided: BLAS takes it
+            stacked,
         )  # fmt: skip
+        own = M * J * BK <= BLAS_SINGLE  # each GEMM on the thread that calls it
         if workers == 1 or job.cols.nbytes < THREADED_BYTES:
             job.run(slice(0, S))
+            np.matmul(job.cols, stacked, out=job.dst)
         else:
-            for done in pool(workers).map(job.run, parts):
+            for done in pool(workers).map(job.gemm if own else job.run, parts):
                 assert done is None
-        np.matmul(job.cols, stacked, out=job.dst)  # BLAS threads it
+            if not own:
+                np.matmul(job.cols, stacked, out=job.dst)  # BLAS threads each GEMM
         finish(y, (images, rows), b, epilogue)
     return out
 
@@ -156,12 +167,18 @@ class _Job(NamedTuple):
     taps: Array  # a view of planes, (S, n, rows, Wo, FH, FW, Bc)
     cols: Array  # (S, positions, FH·FW·Bc)
     dst: Array  # (S, positions, B·Kg), the chunk of the output
+    stacked: Array  # (S, FH·FW·Bc, B·Kg), the block-diagonal weights
 
     def run(self, p: slice) -> None:
         """Super-groups p: their planes (for a new group of images), their columns."""
         if self.x is not None:
             _split(self.planes[p], self.x, self.before, p.start)
         np.copyto(self.cols[p].reshape(self.taps[p].shape), self.taps[p])
+
+    def gemm(self, p: slice) -> None:
+        """Super-groups p: their columns, then their GEMMs."""
+        self.run(p)
+        np.matmul(self.cols[p], self.stacked[p], out=self.dst[p])
 
 
 def _split(xs: Array, x: Array, before: Pair, first: int) -> None:
