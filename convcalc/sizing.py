@@ -26,6 +26,14 @@ POOL_BAND_BYTES = 512 << 10
 WINOGRAD_TILES, WINOGRAD_MIN_TILES, WINOGRAD_BYTES = 2048, 192, 64 << 20
 #: the alignment of every named buffer in the arena's scratch region
 ALIGN = 64
+#: OpenBLAS runs a GEMM of at most this many multiply-adds (M·N·K) on the thread that calls
+#: it (interface/gemm.c: SMP_THRESHOLD_MIN 65536 × GEMM_MULTITHREAD_THRESHOLD 4 and more;
+#: NumPy 2.4's OpenBLAS 0.3.31 kept calls on one thread up to some 900,000 here): a kernel's
+#: own threads share such GEMMs, else they all run on one core
+BLAS_SINGLE = 1 << 19
+#: ... from this many multiply-adds in all: handing work to a thread and back costs some
+#: 30 µs (60 on a busy machine), the time of about a million multiply-adds in small GEMMs
+SHARED_MIN = 1 << 21
 
 
 def im2col_budget(j: int, k: int, itemsize: int) -> int:

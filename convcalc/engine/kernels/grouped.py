@@ -27,6 +27,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import (
+    BLAS_SINGLE,
     grouped_gemm_budget,
     grouped_gemm_scratch,
     grouped_merge,
@@ -44,10 +45,6 @@ THREADED_BYTES = 64 << 10
 #: ones read the padded input as it is (AlexNet's two groups of 48 and 192 channels, one
 #: thread, batch 1: 6.6 and 3.5 ms through planes, 5.2 and 3.2 without)
 SPLIT_BELOW = 32
-#: OpenBLAS runs a GEMM of at most this many multiply-adds (M·N·K) on one thread, the
-#: caller's (interface/gemm.c: SMP_THRESHOLD_MIN 65536 × GEMM_MULTITHREAD_THRESHOLD 4); the
-#: engine's threads share such GEMMs themselves
-BLAS_SINGLE = 65536 * 4
 
 __all__ = ["block_diagonal", "grouped_gemm2d", "grouped_gemm_scratch", "grouped_merge"]
 
