@@ -1,18 +1,21 @@
 """Convolutions: im2col + GEMM (CS231n style), locally connected, transposed.
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
-time into a reused buffer (see ``chunks``); a 3×3 stride-1 conv with prepared weights goes
-through Winograd instead (``winograd``), a depthwise one through ``depthwise``, any other
-grouped one through ``grouped`` (one batched GEMM over the groups).
+time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chunks, as are
+the epilogues after the GEMM (which BLAS threads itself); a 3×3 stride-1 conv with prepared
+weights goes through Winograd instead (``winograd``), a depthwise one through ``depthwise``,
+any other grouped one through ``grouped`` (one batched GEMM over the groups).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 
-from ...sizing import CHUNK_BYTES, im2col_budget
+from ...sizing import CHUNK_BYTES, im2col_budget, threads
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import (
     FOLD_RATIO,
@@ -27,7 +30,7 @@ from .chunks import (
     rows_of_positions,
     window_count,
 )
-from .depthwise import depthwise2d
+from .depthwise import depthwise2d, pool
 from .grouped import grouped_gemm2d
 from .winograd import conv3x3_winograd
 
@@ -97,10 +100,12 @@ def conv2d(
     if chunk_bytes is None:
         chunk_bytes = im2col_budget(Jc, K, x.itemsize)
     row_bytes = Wo * (max(C, K) if direct else Jc + K) * x.itemsize
+    workers = threads()
     for images, rows in chunks(N, Ho, row_bytes, chunk_bytes):
         n = images.stop - images.start
         M = n * (rows.stop - rows.start) * Wo
         y = out[images, rows]  # (n, rows, Wo, K)
+        R = rows.stop - rows.start
         if direct:
             a = x[images, rows].reshape(M, C)
             if prologue:  # into a chunk of scratch, transformed there while in cache
@@ -110,7 +115,9 @@ def conv2d(
                     op(pre, (images, rows))
                 a = pre
             np.matmul(a, wmat, out=flat(y))
-            finish(y, (images, rows), b, epilogue)
+            if epilogue or b is not None:
+                parts = _shares(n, R, Wo, workers if y.nbytes >= SHARED_BYTES else 1)
+                _shared(_Finish(y, images, rows, b, epilogue).run, parts)
             continue
         if rows.start == 0:  # a new group of images: pad it once
             if padded:
@@ -121,14 +128,85 @@ def conv2d(
             view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
         v = view[:, rows]  # (n, rows, Wo, FH, FW, C)
         cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
-        np.copyto(cols[:, :J].reshape(v.shape), v)
-        if fold:
-            cols[:, J] = 1
-        for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
-            op(cols[:, :J], (images, rows))
-        np.matmul(cols, wmat, out=flat(y))
-        finish(y, (images, rows), None if fold else b, epilogue)
+        parts = _shares(n, R, Wo, workers if cols.nbytes >= SHARED_BYTES else 1)
+        _shared(_Columns(v, cols, J, fold, images, rows, prologue).run, parts)
+        np.matmul(cols, wmat, out=flat(y))  # BLAS threads it
+        _shared(_Finish(y, images, rows, None if fold else b, epilogue).run, parts)
     return out
+
+
+#: a chunk's column copies and epilogues (or a 1×1 conv's epilogues: its output bytes) are
+#: shared between the engine's threads from this many bytes of columns on: BLAS threads the
+#: GEMM, and these would otherwise run on one core (a 3×3 stride-2 stem at batch 8, one
+#: thread: 1.6 ms of copies and 2.0 of epilogues around 2.6 of GEMM); below, handing the work
+#: over costs about what it saves
+SHARED_BYTES = 256 << 10
+
+#: one thread's share of a chunk: its images, output rows and positions (rows of columns)
+Share = tuple[slice, slice, slice]
+
+
+def _shares(n: int, rows: int, wo: int, workers: int) -> list[Share]:
+    """A chunk of n images × ``rows`` output rows cut into ``workers`` shares: whole images
+    when it holds several, else bands of rows (the chunk is one image's band then)."""
+    if n > 1:
+        k = min(workers, n)
+        cuts = [n * i // k for i in range(k + 1)]
+        return [(slice(a, c), slice(0, rows), slice(a * rows * wo, c * rows * wo))
+                for a, c in pairwise(cuts)]  # fmt: skip
+    k = min(workers, rows)
+    cuts = [rows * i // k for i in range(k + 1)]
+    return [(slice(0, 1), slice(a, c), slice(a * wo, c * wo))
+            for a, c in pairwise(cuts)]  # fmt: skip
+
+
+def _shared(job: Callable[[Share], None], parts: list[Share]) -> None:
+    """job(part) for every part: the first on this thread, the others on the engine's."""
+    others = [pool(len(parts)).submit(job, p) for p in parts[1:]]
+    job(parts[0])
+    for other in others:
+        other.result()
+
+
+def _within(outer: slice, inner: slice) -> slice:
+    return slice(outer.start + inner.start, outer.start + inner.stop)
+
+
+class _Columns(NamedTuple):
+    """A chunk's im2col copy, a share at a time (see ``_shares``)."""
+
+    view: Array  # (n, rows, Wo, FH, FW, C), the patches of the chunk
+    cols: Array  # (n·rows·Wo, J [+ 1])
+    J: int
+    fold: bool  # a column of ones for the bias after the J columns
+    images: slice
+    rows: slice
+    prologue: Sequence[Epilogue]
+
+    def run(self, part: Share) -> None:
+        i, r, m = part
+        v, cols = self.view[i, r], self.cols[m]
+        np.copyto(cols[:, : self.J].reshape(v.shape), v)
+        if self.fold:
+            cols[:, self.J] = 1
+        region = (_within(self.images, i), _within(self.rows, r))
+        for op in self.prologue:  # a 1×1 unpadded conv: the columns are the input's values
+            op(cols[:, : self.J], region)
+
+
+class _Finish(NamedTuple):
+    """A chunk's bias and epilogues, a share at a time."""
+
+    y: Array  # (n, rows, Wo, K)
+    images: slice
+    rows: slice
+    b: Array | None
+    epilogue: Sequence[Epilogue]
+
+    def run(self, part: Share) -> None:
+        i, r, _ = part
+        region = (_within(self.images, i), _within(self.rows, r))
+        finish(self.y[i, r], region, self.b, self.epilogue)
 
 
 def local2d(
