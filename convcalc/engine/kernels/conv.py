@@ -115,9 +115,10 @@ def conv2d(
                     op(pre, (images, rows))
                 a = pre
             np.matmul(a, wmat, out=flat(y))
-            if epilogue or b is not None:
-                parts = _shares(n, R, Wo, workers if y.nbytes >= SHARED_BYTES else 1)
-                _shared(_Finish(y, images, rows, b, epilogue).run, parts)
+            if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
+                _shared(_Finish(y, images, rows, b, epilogue).run, _shares(n, R, Wo, workers))
+            else:
+                finish(y, (images, rows), b, epilogue)
             continue
         if rows.start == 0:  # a new group of images: pad it once
             if padded:
@@ -128,7 +129,16 @@ def conv2d(
             view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
         v = view[:, rows]  # (n, rows, Wo, FH, FW, C)
         cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
-        parts = _shares(n, R, Wo, workers if cols.nbytes >= SHARED_BYTES else 1)
+        if workers == 1 or cols.nbytes < SHARED_BYTES:  # all on this thread
+            np.copyto(cols[:, :J].reshape(v.shape), v)
+            if fold:
+                cols[:, J] = 1
+            for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
+                op(cols[:, :J], (images, rows))
+            np.matmul(cols, wmat, out=flat(y))
+            finish(y, (images, rows), None if fold else b, epilogue)
+            continue
+        parts = _shares(n, R, Wo, workers)
         _shared(_Columns(v, cols, J, fold, images, rows, prologue).run, parts)
         np.matmul(cols, wmat, out=flat(y))  # BLAS threads it
         _shared(_Finish(y, images, rows, None if fold else b, epilogue).run, parts)
