@@ -9,8 +9,7 @@ any other grouped one through ``grouped`` (one batched GEMM over the groups).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from itertools import pairwise
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -30,8 +29,9 @@ from .chunks import (
     rows_of_positions,
     window_count,
 )
-from .depthwise import depthwise2d, pool
+from .depthwise import depthwise2d
 from .grouped import grouped_gemm2d
+from .sharing import SHARED_BYTES, Finish, Share, shared, shares, within
 from .winograd import conv3x3_winograd
 
 
@@ -116,7 +116,7 @@ def conv2d(
                 a = pre
             np.matmul(a, wmat, out=flat(y))
             if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
-                _shared(_Finish(y, images, rows, b, epilogue).run, _shares(n, R, Wo, workers))
+                shared(Finish(y, images, rows, b, epilogue).run, shares(n, R, Wo, workers))
             else:
                 finish(y, (images, rows), b, epilogue)
             continue
@@ -138,52 +138,15 @@ def conv2d(
             np.matmul(cols, wmat, out=flat(y))
             finish(y, (images, rows), None if fold else b, epilogue)
             continue
-        parts = _shares(n, R, Wo, workers)
-        _shared(_Columns(v, cols, J, fold, images, rows, prologue).run, parts)
+        parts = shares(n, R, Wo, workers)
+        shared(_Columns(v, cols, J, fold, images, rows, prologue).run, parts)
         np.matmul(cols, wmat, out=flat(y))  # BLAS threads it
-        _shared(_Finish(y, images, rows, None if fold else b, epilogue).run, parts)
+        shared(Finish(y, images, rows, None if fold else b, epilogue).run, parts)
     return out
 
 
-#: a chunk's column copies and epilogues (or a 1×1 conv's epilogues: its output bytes) are
-#: shared between the engine's threads from this many bytes of columns on: BLAS threads the
-#: GEMM, and these would otherwise run on one core (a 3×3 stride-2 stem at batch 8, one
-#: thread: 1.6 ms of copies and 2.0 of epilogues around 2.6 of GEMM); below, handing the work
-#: over costs about what it saves
-SHARED_BYTES = 256 << 10
-
-#: one thread's share of a chunk: its images, output rows and positions (rows of columns)
-Share = tuple[slice, slice, slice]
-
-
-def _shares(n: int, rows: int, wo: int, workers: int) -> list[Share]:
-    """A chunk of n images × ``rows`` output rows cut into ``workers`` shares: whole images
-    when it holds several, else bands of rows (the chunk is one image's band then)."""
-    if n > 1:
-        k = min(workers, n)
-        cuts = [n * i // k for i in range(k + 1)]
-        return [(slice(a, c), slice(0, rows), slice(a * rows * wo, c * rows * wo))
-                for a, c in pairwise(cuts)]  # fmt: skip
-    k = min(workers, rows)
-    cuts = [rows * i // k for i in range(k + 1)]
-    return [(slice(0, 1), slice(a, c), slice(a * wo, c * wo))
-            for a, c in pairwise(cuts)]  # fmt: skip
-
-
-def _shared(job: Callable[[Share], None], parts: list[Share]) -> None:
-    """job(part) for every part: the first on this thread, the others on the engine's."""
-    others = [pool(len(parts)).submit(job, p) for p in parts[1:]]
-    job(parts[0])
-    for other in others:
-        other.result()
-
-
-def _within(outer: slice, inner: slice) -> slice:
-    return slice(outer.start + inner.start, outer.start + inner.stop)
-
-
 class _Columns(NamedTuple):
-    """A chunk's im2col copy, a share at a time (see ``_shares``)."""
+    """A chunk's im2col copy, a share at a time (see ``sharing.shares``)."""
 
     view: Array  # (n, rows, Wo, FH, FW, C), the patches of the chunk
     cols: Array  # (n·rows·Wo, J [+ 1])
@@ -199,24 +162,9 @@ class _Columns(NamedTuple):
         np.copyto(cols[:, : self.J].reshape(v.shape), v)
         if self.fold:
             cols[:, self.J] = 1
-        region = (_within(self.images, i), _within(self.rows, r))
+        region = (within(self.images, i), within(self.rows, r))
         for op in self.prologue:  # a 1×1 unpadded conv: the columns are the input's values
             op(cols[:, : self.J], region)
-
-
-class _Finish(NamedTuple):
-    """A chunk's bias and epilogues, a share at a time."""
-
-    y: Array  # (n, rows, Wo, K)
-    images: slice
-    rows: slice
-    b: Array | None
-    epilogue: Sequence[Epilogue]
-
-    def run(self, part: Share) -> None:
-        i, r, _ = part
-        region = (_within(self.images, i), _within(self.rows, r))
-        finish(self.y[i, r], region, self.b, self.epilogue)
 
 
 def local2d(

@@ -15,7 +15,8 @@ patch row is a run of FW·Bc values, not Bc (3.7 ms instead of 10.5 for ResNeXt'
 at batch 8), and the copies of a chunk are shared between ``threads()`` threads. So are the
 GEMMs, when each super-group's is too small for BLAS to thread (OpenBLAS runs a GEMM of at
 most ``BLAS_SINGLE`` multiply-adds on the calling thread): else they would all run on one
-core, 40% of ResNeXt's 28×28×256 at batch 8 (4.6 of 11.7 ms, one thread).
+core, 40% of ResNeXt's 28×28×256 at batch 8 (4.6 of 11.7 ms, one thread). The epilogues of a
+big chunk are shared too, by images or rows (see ``sharing``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ...sizing import (
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
 from .depthwise import pool
+from .sharing import SHARED_BYTES, Finish, shared, shares
 
 #: a chunk's copies go to the engine's threads from this many bytes of columns on (below,
 #: handing them over costs about what it saves)
@@ -149,7 +151,10 @@ def grouped_gemm2d(
                 assert done is None
             if not own:
                 np.matmul(job.cols, stacked, out=job.dst)  # BLAS threads each GEMM
-        finish(y, (images, rows), b, epilogue)
+        if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
+            shared(Finish(y, images, rows, b, epilogue).run, shares(n, R, Wo, threads()))
+        else:
+            finish(y, (images, rows), b, epilogue)
     return out
 
 
