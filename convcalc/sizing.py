@@ -175,13 +175,15 @@ def grouped_gemm_scratch(
     size: Pair, itemsize: int,
 ) -> dict[str, int]:  # fmt: skip
     """Bytes of the arena slots ``grouped_gemm2d`` takes: the padded images of a chunk split
-    by super-group ("planes") and a chunk of columns. (The block-diagonal weights are
-    prepared with the others, outside the arena: the memory estimate counts them there.)"""
+    by super-group ("planes") and a chunk of columns; and the block-diagonal weights, which
+    the forward pass prepares outside the arena for the layer's step alone ("temp")."""
     (h, w), (ph, pw), (ho, wo), (fh, fw) = in_hw, pads, out_hw, size
+    b = grouped_merge(groups, c // groups)
     j = fh * fw * c
     budget = grouped_gemm_budget(j, k, itemsize)
     images, rows = largest_chunk(n, ho, wo * (j + k) * itemsize, budget)
     return {
         "planes": images * (h + ph) * (w + pw) * c * itemsize,
         "cols": images * rows * wo * j * itemsize,
+        "temp": fh * fw * c * b * (k // groups) * itemsize,
     }

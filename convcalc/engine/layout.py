@@ -15,7 +15,7 @@ from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
 from ..units import in_words, mb
 from . import kernels as K
-from .weights import grouped, input_volume, winograd_tile
+from .weights import winograd_tile
 
 
 class MemoryEstimate(NamedTuple):
@@ -206,8 +206,6 @@ def estimate_memory(
     for r in rows:  # (m+2)² transformed weights instead of 3·3
         if m := winograd_tile(r, batch):
             weights += r.weights * ((m + 2) ** 2 - 9) // 9 * itemsize
-        elif (g := grouped(r)) > 1:  # and the block-diagonal copy, B times the weights
-            weights += r.weights * K.grouped_merge(g, input_volume(r)[2] // g) * itemsize
     planned_layout = the_layout or layout(analysis, batch, itemsize, p)
     region = planned_layout.size
     views = cat_views(rows, p) if region else None  # unplanned, a CAT copies its inputs

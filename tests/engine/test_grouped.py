@@ -16,6 +16,7 @@ from convcalc.engine import weights
 from convcalc.engine.forward import forward
 from convcalc.engine.kernels import grouped
 from convcalc.engine.weights import grouped as groups_of
+from convcalc.layers.vocabulary import LAYERS
 
 from .test_kernels import close, naive_conv, nchw, nhwc, rand
 
@@ -85,11 +86,13 @@ def test_forward_prepares_the_block_diagonal_weights_and_counts_them(
     assert [groups_of(r) for r in rows] == [1, 4, 1, 1, 8, 1, 1]  # depthwise: its own kernel
     result = forward(analysis, batch=2)
     assert result.ok
-    # the estimate's weights: every parameter and buffer, and the block-diagonal copies
-    plain = (analysis.totals.params + analysis.totals.buffers) * 4
-    copies = [K.block_diagonal(np.zeros(shape, np.float32), g, K.grouped_merge(g, shape[2]))
-              for shape, g in (((3, 3, 4, 16), 4), ((3, 3, 2, 32), 8))]  # fmt: skip
-    assert result.estimate.weights == plain + sum(c.nbytes for c in copies)
+    # the block-diagonal copies live in their step alone: its workspace, outside the arena
+    assert result.estimate.weights == (analysis.totals.params + analysis.totals.buffers) * 4
+    for i, shape, g in ((1, (3, 3, 4, 16), 4), (4, (3, 3, 2, 32), 8)):
+        copy = K.block_diagonal(np.zeros(shape, np.float32), g, K.grouped_merge(g, shape[2]))
+        row = rows[i]
+        scratch = LAYERS["CONV"].scratch_bytes(row.args, row.input_shapes[0], row.output, 2, 4)
+        assert scratch["temp"] == copy.nbytes
     # the kernel building its block-diagonal weights itself: the same output
     monkeypatch.setattr(weights, "grouped", lambda row: 1)
     unprepared = forward(analysis, batch=2)
