@@ -13,8 +13,8 @@ library is imported. For every spec and batch each worker first runs a warm-up p
 two alternate for --runs rounds (so that a busy neighbour slows both alike), with a pause
 between them (idle worker threads spin for a while and would take a core from the other
 side's). NumPy's time is the sum of its step times (``ForwardResult.seconds``: weight drawing,
-batch-norm folding and Winograd transforms excluded, as torch's weights are ready too);
-torch's is the wall time of a forward call, its second in a row.
+batch-norm folding, Winograd and grouped weight transforms excluded, as torch's weights
+are ready too); torch's is the wall time of a forward call, its second in a row.
 
 Printed: for every spec and batch the medians and their ratio; then the time of both sides
 by layer kind, summed over every spec and batch (a fused step counts under its head's kind

@@ -26,6 +26,14 @@ POOL_BAND_BYTES = 512 << 10
 WINOGRAD_TILES, WINOGRAD_MIN_TILES, WINOGRAD_BYTES = 2048, 192, 64 << 20
 #: the alignment of every named buffer in the arena's scratch region
 ALIGN = 64
+#: OpenBLAS runs a GEMM of at most this many multiply-adds (M·N·K) on the thread that calls
+#: it (interface/gemm.c: SMP_THRESHOLD_MIN 65536 × GEMM_MULTITHREAD_THRESHOLD 4 and more;
+#: NumPy 2.4's OpenBLAS 0.3.31 kept calls on one thread up to some 900,000 here): a kernel's
+#: own threads share such GEMMs, else they all run on one core
+BLAS_SINGLE = 1 << 19
+#: ... from this many multiply-adds in all: handing work to a thread and back costs some
+#: 30 µs (60 on a busy machine), the time of about a million multiply-adds in small GEMMs
+SHARED_MIN = 1 << 21
 
 
 def im2col_budget(j: int, k: int, itemsize: int) -> int:
@@ -167,7 +175,8 @@ def grouped_gemm_scratch(
     size: Pair, itemsize: int,
 ) -> dict[str, int]:  # fmt: skip
     """Bytes of the arena slots ``grouped_gemm2d`` takes: the padded images of a chunk split
-    by super-group ("planes"), a chunk of columns, and the block-diagonal weights."""
+    by super-group ("planes") and a chunk of columns; and the block-diagonal weights, which
+    the forward pass prepares outside the arena for the layer's step alone ("temp")."""
     (h, w), (ph, pw), (ho, wo), (fh, fw) = in_hw, pads, out_hw, size
     b = grouped_merge(groups, c // groups)
     j = fh * fw * c
@@ -176,5 +185,5 @@ def grouped_gemm_scratch(
     return {
         "planes": images * (h + ph) * (w + pw) * c * itemsize,
         "cols": images * rows * wo * j * itemsize,
-        "stacked": fh * fw * c * b * (k // groups) * itemsize,
+        "temp": fh * fw * c * b * (k // groups) * itemsize,
     }

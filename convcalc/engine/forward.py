@@ -26,9 +26,10 @@ transformed.
 The pass runs in the spec's dtype (float32, float16 or float64); bfloat16 is not a NumPy
 dtype, so it runs in float32 and ``ForwardResult.note`` says so. Times are
 ``time.perf_counter`` around each step: ``seconds``, their sum, leaves out drawing the weights,
-folding batch norms and Winograd's weight transforms (a framework's weights are ready before
-its pass too); ``call_seconds`` is the whole call. The peak memory is tracemalloc's (NumPy reports
-its allocations to it), from before the weights are drawn to the end of the pass.
+folding batch norms, Winograd's weight transforms and a grouped conv's block-diagonal
+weights (a framework's weights are ready before its pass too); ``call_seconds`` is the whole
+call. The peak memory is tracemalloc's (NumPy reports its allocations to it), from before the
+weights are drawn to the end of the pass.
 
 This module is the entry; the pass's jobs have their own: ``plan`` (the fused steps and which
 rows share an array), ``layout`` (the arena of layer outputs and the memory estimate),

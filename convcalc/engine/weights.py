@@ -1,5 +1,6 @@
 """The weights of a pass: drawn for every row, then prepared one step at a time before the
-clock starts (batch norms folded, Winograd's transformed filters)."""
+clock starts (batch norms folded, Winograd's transformed filters, a grouped conv's
+block-diagonal filters)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..analysis.plan import Step
+from ..layers.base import integer
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
 from . import kernels as K
@@ -38,14 +40,17 @@ def init_params(row: Row, rng: np.random.Generator, dtype: Any) -> dict[str, Any
 class Prepared(NamedTuple):
     """The weights of a CONV or FC step, ready for the pass."""
 
-    params: dict[str, Any]  # the head's w and b, and its Winograd filters ("winograd") if any
+    #: the head's w and b, its Winograd filters ("winograd") or its block-diagonal grouped
+    #: filters ("stacked", see ``kernels.block_diagonal``) if any
+    params: dict[str, Any]
     affine: dict[int, tuple[Any, Any]]  # a batch norm not folded in -> (scale, shift)
 
 
 def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch: int) -> Prepared:
     """Weights of a CONV or FC step, before the clock starts: a batch norm right after it
-    is folded into its weights and bias, a later one becomes scale and shift, and a 3×3
-    conv that Winograd does faster gets its transformed weights instead of its own. The
+    is folded into its weights and bias, a later one becomes scale and shift, a 3×3
+    conv that Winograd does faster gets its transformed weights instead of its own, and a
+    grouped conv of more than one channel a group its block-diagonal weights. The
     step's entries in ``params`` are emptied (what they held lives on in the result)."""
     head = rows[step.rows[0]]
     w, b = params[step.rows[0]]["w"], params[step.rows[0]].get("b")
@@ -67,8 +72,17 @@ def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch
             b = ((b.astype(np.float64) if b is not None else 0.0) * scale + shift).astype(w.dtype)
         else:
             affine[i] = (scale.astype(w.dtype), shift.astype(w.dtype))
-    winograd = None
+    winograd = stacked = None
     if m := winograd_tile(head, batch):
         winograd, w = K.winograd_weights(w, m), w[:0]
+    elif (g := grouped(head)) > 1:
+        stacked = K.block_diagonal(w, g, K.grouped_merge(g, w.shape[2]))
     params[step.rows[0]] = {}  # the unfolded weights can go
-    return Prepared({"w": w, "b": b, "winograd": winograd}, affine)
+    return Prepared({"w": w, "b": b, "winograd": winograd, "stacked": stacked}, affine)
+
+
+def grouped(row: Row) -> int:
+    """The groups of a CONV that ``kernels.grouped_gemm2d`` runs (more than one channel a
+    group), else 1."""
+    groups = integer(row.args, "groups") if row.type == "CONV" else 1
+    return groups if 1 < groups < input_volume(row)[2] else 1

@@ -235,7 +235,7 @@ class Conv(LayerType):
             call.array, p["w"], p.get("b"), stride=hw(args, "S"), pad=pads(self.axes(args, x)),
             dilation=hw(args, "dilation"), groups=integer(args, "groups"),
             epilogue=call.epilogue, arena=call.arena, winograd=p.get("winograd"),
-            prologue=p.get("prologue", ()),
+            prologue=p.get("prologue", ()), stacked=p.get("stacked"),
         )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ it is still in cache (``epilogue``).
 - ``depthwise``: ``depthwise2d``, the direct kernel ``conv2d`` runs for one channel a group,
   on ``threads()`` threads
 - ``grouped``: ``grouped_gemm2d``, other grouped convolutions as one batched GEMM
+- ``sharing``: a chunk's copies, epilogues and small GEMMs shared between the engine's threads
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN,

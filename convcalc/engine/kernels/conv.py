@@ -1,18 +1,20 @@
 """Convolutions: im2col + GEMM (CS231n style), locally connected, transposed.
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
-time into a reused buffer (see ``chunks``); a 3×3 stride-1 conv with prepared weights goes
-through Winograd instead (``winograd``), a depthwise one through ``depthwise``, any other
-grouped one through ``grouped`` (one batched GEMM over the groups).
+time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chunks, as are
+the epilogues after the GEMM (which BLAS threads itself); a 3×3 stride-1 conv with prepared
+weights goes through Winograd instead (``winograd``), a depthwise one through ``depthwise``,
+any other grouped one through ``grouped`` (one batched GEMM over the groups).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from ...sizing import CHUNK_BYTES, im2col_budget
+from ...sizing import CHUNK_BYTES, im2col_budget, threads
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import (
     FOLD_RATIO,
@@ -29,6 +31,7 @@ from .chunks import (
 )
 from .depthwise import depthwise2d
 from .grouped import grouped_gemm2d
+from .sharing import SHARED_BYTES, Finish, Share, shared, shares, within
 from .winograd import conv3x3_winograd
 
 
@@ -46,6 +49,7 @@ def conv2d(
     chunk_bytes: int | None = None,
     winograd: Array | None = None,
     prologue: Sequence[Epilogue] = (),
+    stacked: Array | None = None,
 ) -> Array:
     """Convolution, V[n,y,x,k] = sum(X[n, y*S+fy*d, x*S+fx*d, c in group(k)] * W_k) + b_k.
 
@@ -54,6 +58,8 @@ def conv2d(
     ``winograd``: ``winograd_weights(w)``, to run a 3×3 stride-1 conv through Winograd.
     ``prologue``: in-place operations on each chunk of the input, (positions, C), before its
     GEMM (a pre-activation batch norm and ReLU); a 1×1 unpadded ungrouped conv only.
+    ``stacked``: ``block_diagonal(w, groups, grouped_merge(...))`` of a grouped conv, if the
+    caller prepared it.
     """
     if winograd is not None:
         if stride != (1, 1) or dilation != (1, 1) or groups != 1:  # w may be empty here
@@ -75,7 +81,7 @@ def conv2d(
             )  # fmt: skip
         return grouped_gemm2d(
             x, w, b, groups=G, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue,
-            arena=arena, chunk_bytes=chunk_bytes,
+            arena=arena, chunk_bytes=chunk_bytes, stacked=stacked,
         )  # fmt: skip
     (t, bt), (lf, rt) = pad
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
@@ -94,10 +100,12 @@ def conv2d(
     if chunk_bytes is None:
         chunk_bytes = im2col_budget(Jc, K, x.itemsize)
     row_bytes = Wo * (max(C, K) if direct else Jc + K) * x.itemsize
+    workers = threads()
     for images, rows in chunks(N, Ho, row_bytes, chunk_bytes):
         n = images.stop - images.start
         M = n * (rows.stop - rows.start) * Wo
         y = out[images, rows]  # (n, rows, Wo, K)
+        R = rows.stop - rows.start
         if direct:
             a = x[images, rows].reshape(M, C)
             if prologue:  # into a chunk of scratch, transformed there while in cache
@@ -107,7 +115,10 @@ def conv2d(
                     op(pre, (images, rows))
                 a = pre
             np.matmul(a, wmat, out=flat(y))
-            finish(y, (images, rows), b, epilogue)
+            if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
+                shared(Finish(y, images, rows, b, epilogue).run, shares(n, R, Wo, workers))
+            else:
+                finish(y, (images, rows), b, epilogue)
             continue
         if rows.start == 0:  # a new group of images: pad it once
             if padded:
@@ -118,14 +129,42 @@ def conv2d(
             view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
         v = view[:, rows]  # (n, rows, Wo, FH, FW, C)
         cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
-        np.copyto(cols[:, :J].reshape(v.shape), v)
-        if fold:
-            cols[:, J] = 1
-        for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
-            op(cols[:, :J], (images, rows))
-        np.matmul(cols, wmat, out=flat(y))
-        finish(y, (images, rows), None if fold else b, epilogue)
+        if workers == 1 or cols.nbytes < SHARED_BYTES:  # all on this thread
+            np.copyto(cols[:, :J].reshape(v.shape), v)
+            if fold:
+                cols[:, J] = 1
+            for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
+                op(cols[:, :J], (images, rows))
+            np.matmul(cols, wmat, out=flat(y))
+            finish(y, (images, rows), None if fold else b, epilogue)
+            continue
+        parts = shares(n, R, Wo, workers)
+        shared(_Columns(v, cols, J, fold, images, rows, prologue).run, parts)
+        np.matmul(cols, wmat, out=flat(y))  # BLAS threads it
+        shared(Finish(y, images, rows, None if fold else b, epilogue).run, parts)
     return out
+
+
+class _Columns(NamedTuple):
+    """A chunk's im2col copy, a share at a time (see ``sharing.shares``)."""
+
+    view: Array  # (n, rows, Wo, FH, FW, C), the patches of the chunk
+    cols: Array  # (n·rows·Wo, J [+ 1])
+    J: int
+    fold: bool  # a column of ones for the bias after the J columns
+    images: slice
+    rows: slice
+    prologue: Sequence[Epilogue]
+
+    def run(self, part: Share) -> None:
+        i, r, m = part
+        v, cols = self.view[i, r], self.cols[m]
+        np.copyto(cols[:, : self.J].reshape(v.shape), v)
+        if self.fold:
+            cols[:, self.J] = 1
+        region = (within(self.images, i), within(self.rows, r))
+        for op in self.prologue:  # a 1×1 unpadded conv: the columns are the input's values
+            op(cols[:, : self.J], region)
 
 
 def local2d(

@@ -12,7 +12,11 @@ multiplications but makes each GEMM B² times larger; ``grouped_merge`` picks B 
 The copies cost more than the GEMMs (they write FH·FW values for each input value, in runs
 of a few channels): the padded input is first split into one plane a super-group, so that a
 patch row is a run of FW·Bc values, not Bc (3.7 ms instead of 10.5 for ResNeXt's 28×28×256
-at batch 8), and the copies of a chunk are shared between ``threads()`` threads.
+at batch 8), and the copies of a chunk are shared between ``threads()`` threads. So are the
+GEMMs, when each super-group's is too small for BLAS to thread (OpenBLAS runs a GEMM of at
+most ``BLAS_SINGLE`` multiply-adds on the calling thread): else they would all run on one
+core, 40% of ResNeXt's 28×28×256 at batch 8 (4.6 of 11.7 ms, one thread). The epilogues of a
+big chunk are shared too, by images or rows (see ``sharing``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import (
+    BLAS_SINGLE,
     grouped_gemm_budget,
     grouped_gemm_scratch,
     grouped_merge,
@@ -33,6 +38,7 @@ from ...sizing import (
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
 from .depthwise import pool
+from .sharing import SHARED_BYTES, Finish, shared, shares
 
 #: a chunk's copies go to the engine's threads from this many bytes of columns on (below,
 #: handing them over costs about what it saves)
@@ -134,14 +140,21 @@ def grouped_gemm2d(
             x[images] if split and rows.start == 0 else None, xs, (t, lf), taps,
             scratch(arena, "cols", (S, M, J), x.dtype),
             y.reshape(M, S, BK).transpose(1, 0, 2),  # (S, M, B·Kg), strided: BLAS takes it
+            stacked,
         )  # fmt: skip
+        own = M * J * BK <= BLAS_SINGLE  # each GEMM on the thread that calls it
         if workers == 1 or job.cols.nbytes < THREADED_BYTES:
             job.run(slice(0, S))
+            np.matmul(job.cols, stacked, out=job.dst)
         else:
-            for done in pool(workers).map(job.run, parts):
+            for done in pool(workers).map(job.gemm if own else job.run, parts):
                 assert done is None
-        np.matmul(job.cols, stacked, out=job.dst)  # BLAS threads it
-        finish(y, (images, rows), b, epilogue)
+            if not own:
+                np.matmul(job.cols, stacked, out=job.dst)  # BLAS threads each GEMM
+        if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
+            shared(Finish(y, images, rows, b, epilogue).run, shares(n, R, Wo, threads()))
+        else:
+            finish(y, (images, rows), b, epilogue)
     return out
 
 
@@ -156,12 +169,18 @@ class _Job(NamedTuple):
     taps: Array  # a view of planes, (S, n, rows, Wo, FH, FW, Bc)
     cols: Array  # (S, positions, FH·FW·Bc)
     dst: Array  # (S, positions, B·Kg), the chunk of the output
+    stacked: Array  # (S, FH·FW·Bc, B·Kg), the block-diagonal weights
 
     def run(self, p: slice) -> None:
         """Super-groups p: their planes (for a new group of images), their columns."""
         if self.x is not None:
             _split(self.planes[p], self.x, self.before, p.start)
         np.copyto(self.cols[p].reshape(self.taps[p].shape), self.taps[p])
+
+    def gemm(self, p: slice) -> None:
+        """Super-groups p: their columns, then their GEMMs."""
+        self.run(p)
+        np.matmul(self.cols[p], self.stacked[p], out=self.dst[p])
 
 
 def _split(xs: Array, x: Array, before: Pair, first: int) -> None:

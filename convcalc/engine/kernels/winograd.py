@@ -2,7 +2,10 @@
 
 Lavin & Gray 2015: a 3×3 stride-1 conv on (m+2)×(m+2) input tiles is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A,
 (m+2)² GEMMs of (tiles, C) @ (C, K) instead of 9 of (pixels, C) @ (C, K): for m = 4, 4× fewer
-multiplications, at a float32 error around 1e-5 of the output's scale.
+multiplications, at a float32 error around 1e-5 of the output's scale. The (m+2)² GEMMs of a
+chunk are shared between ``threads()`` threads when each is too small for BLAS to thread
+(see ``sizing.BLAS_SINGLE``): a 28×28×128 → 32 input at batch 1, 49 tiles, would otherwise
+run them all on one core.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ...sizing import winograd_chunk_bytes
+from ...sizing import BLAS_SINGLE, SHARED_MIN, threads, winograd_chunk_bytes
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import RELU, Epilogue, Pads, chunks, finish, pad_nhwc
+from .depthwise import pool
 
 WINOGRAD = {
     2: (
@@ -88,7 +92,7 @@ def conv3x3_winograd(
         V = scratch(arena, "wv", (a * a, P, C), x.dtype)
         np.matmul(Bk, D.reshape(a * a, P * C), out=V.reshape(a * a, P * C))  # Bᵀ·d·B
         M = scratch(arena, "wm", (a * a, P, K), x.dtype)
-        np.matmul(V, Uk, out=M)  # (α², P, C) @ (α², C, K): α² GEMMs
+        _products(V, Uk, M)  # (α², P, C) @ (α², C, K): α² GEMMs
         if b is not None:  # every output of a tile sums this tap once: the bias goes in here
             np.add(M[ones], b, out=M[ones])
         Y = scratch(arena, "wz", (m, m, P * K), x.dtype)
@@ -98,6 +102,22 @@ def conv3x3_winograd(
         _untile(Y.reshape(m, m, n, T, tx, K).transpose(2, 3, 0, 4, 1, 5), y, relu)
         finish(y, (images, slice(y0, y1)), None, rest)
     return out
+
+
+def _products(V: Array, U: Array, M: Array) -> None:
+    """M[i] = V[i] @ U[i] for each of the α² taps: one batched call BLAS threads, or, when
+    each GEMM is too small for that, the taps shared between the engine's threads."""
+    taps, P, C = V.shape
+    each = P * C * U.shape[2]
+    workers = min(threads(), taps) if each <= BLAS_SINGLE and each * taps >= SHARED_MIN else 1
+    if workers == 1:
+        np.matmul(V, U, out=M)
+        return
+    parts = [slice(taps * i // workers, taps * (i + 1) // workers) for i in range(workers)]
+    others = [pool(workers).submit(np.matmul, V[p], U[p], out=M[p]) for p in parts[1:]]
+    np.matmul(V[parts[0]], U[parts[0]], out=M[parts[0]])  # one share on this thread
+    for other in others:
+        other.result()
 
 
 def _untile(src: Array, y: Array, relu: bool) -> None:

@@ -1,0 +1,99 @@
+"""The grouped GEMM kernel's threaded paths and its prepared weights: the GEMMs shared between
+the engine's threads (each below BLAS's threading size) or left to BLAS, against the naive
+loops and torch; the forward pass's block-diagonal weights prepared outside the clock, and
+counted by the memory estimate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import convcalc
+from convcalc.engine import kernels as K
+from convcalc.engine import weights
+from convcalc.engine.forward import forward
+from convcalc.engine.kernels import grouped
+from convcalc.engine.weights import grouped as groups_of
+from convcalc.layers.vocabulary import LAYERS
+
+from .test_kernels import close, naive_conv, nchw, nhwc, rand
+
+CASES = [
+    # (N, H, W, C, K, F, stride, pad ((t, b), (l, r)), dilation, groups)
+    (2, 9, 8, 16, 16, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 4),  # Cg 4: two groups a GEMM
+    (3, 7, 7, 24, 12, 3, (2, 2), ((1, 0), (0, 1)), (1, 1), 3),  # stride 2, asymmetric pad
+    (1, 11, 10, 32, 64, 5, (1, 1), ((4, 4), (4, 4)), (2, 2), 2),  # dilation 2, Cg 16
+    (2, 6, 6, 64, 64, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 2),  # Cg 32: no planes
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("single", [0, 1 << 40])  # every GEMM left to BLAS / on our threads
+@pytest.mark.parametrize("chunk", [None, 400])
+def test_threaded_gemms_match_loops_and_torch(
+    case: Any, single: int, chunk: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    monkeypatch.setattr(grouped, "THREADED_BYTES", 0)  # the threads take every chunk
+    monkeypatch.setattr(grouped, "BLAS_SINGLE", single)
+    N, H, W, C, Kk, F, s, pad, d, g = case
+    x, w, b = rand(N, H, W, C), rand(F, F, C // g, Kk), rand(Kk)
+    expected = naive_conv(x, w, b, s, pad, d, g)
+    arena = K.Arena()
+    for merge in [m for m in range(1, g + 1) if g % m == 0]:
+        stacked = K.block_diagonal(w, g, merge)
+        got = K.grouped_gemm2d(x, w, b, groups=g, stride=s, pad=pad, dilation=d,
+                               chunk_bytes=chunk, arena=arena, stacked=stacked)  # fmt: skip
+        close(got, expected)
+    torch = pytest.importorskip("torch")
+    Fn = torch.nn.functional
+    xt = Fn.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk)
+    close(got, nhwc(Fn.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g)))
+
+
+def test_the_threaded_path_runs_an_epilogue_on_every_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    monkeypatch.setattr(grouped, "THREADED_BYTES", 0)
+    monkeypatch.setattr(grouped, "SHARED_BYTES", 0)  # the epilogues shared too
+    x, w, b, res = rand(3, 9, 8, 16), rand(3, 3, 4, 16), rand(16), rand(3, 9, 8, 16)
+    pad = ((1, 1), (1, 1))
+    ops = [lambda y, r: np.add(y, res[r], out=y), lambda y, r: np.maximum(y, 0, out=y)]
+    want = np.maximum(naive_conv(x, w, b, (1, 1), pad, (1, 1), 4) + res, 0)
+    for chunk in (700, None):  # bands of rows of one image; all three images
+        got = K.conv2d(x, w, b, pad=pad, groups=4, epilogue=ops, chunk_bytes=chunk,
+                       arena=K.Arena())  # fmt: skip
+        close(got, want)
+
+
+SPEC = """
+name: grouped
+input: 12x10x16
+arch: |
+  INPUT -> CONV(16, F=3, P=1, groups=4) -> BN -> RELU -> CONV(32, F=3, S=2, P=1, groups=8)
+  -> CONV(32, F=3, P=1, groups=32) -> GAP
+"""
+
+
+def test_forward_prepares_the_block_diagonal_weights_and_counts_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    analysis = convcalc.analyze(convcalc.load_text(SPEC))
+    rows = analysis.rows
+    assert [groups_of(r) for r in rows] == [1, 4, 1, 1, 8, 1, 1]  # depthwise: its own kernel
+    result = forward(analysis, batch=2)
+    assert result.ok
+    # the block-diagonal copies live in their step alone: its workspace, outside the arena
+    assert result.estimate.weights == (analysis.totals.params + analysis.totals.buffers) * 4
+    for i, shape, g in ((1, (3, 3, 4, 16), 4), (4, (3, 3, 2, 32), 8)):
+        copy = K.block_diagonal(np.zeros(shape, np.float32), g, K.grouped_merge(g, shape[2]))
+        row = rows[i]
+        scratch = LAYERS["CONV"].scratch_bytes(row.args, row.input_shapes[0], row.output, 2, 4)
+        assert scratch["temp"] == copy.nbytes
+    # the kernel building its block-diagonal weights itself: the same output
+    monkeypatch.setattr(weights, "grouped", lambda row: 1)
+    unprepared = forward(analysis, batch=2)
+    close(result.output, unprepared.output)
