@@ -59,7 +59,7 @@ class Token(NamedTuple):
 
 
 #: The kind of each of the pattern's groups, by number.
-_KINDS = ("",) + tuple(sorted(_TOKEN.groupindex, key=_TOKEN.groupindex.__getitem__))
+_KINDS = ("", *sorted(_TOKEN.groupindex, key=_TOKEN.groupindex.__getitem__))
 
 
 def tokenize(source: Source) -> list[Token]:
