@@ -109,3 +109,24 @@ def test_no_color_and_plain_pipes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "\x1b[3" not in buffer.getvalue()  # no foreground colours
     plain = render("alexnet-224")
     assert "\x1b[" not in plain
+
+
+def test_a_terminal_table_styles_its_header_and_totals_and_writes_its_body() -> None:
+    """On a terminal the body is written as it is, the header and totals styled around it;
+    without the styles the report reads as the plain one. Oracle: rich printing the whole
+    table as one styled text (a recording console prints that way)."""
+    analysis = convcalc.analyze(convcalc.load("alexnet-224"))
+    outputs = []
+    for record in (False, True):
+        buffer = io.StringIO()
+        console = Console(file=buffer, force_terminal=True, color_system="truecolor", width=120,
+                          record=record)  # fmt: skip
+        text.print_analysis(console, analysis)
+        outputs.append(buffer.getvalue())
+    fast, whole = outputs
+    assert "\x1b[1m" in fast and "\x1b[2m" in fast  # bold header and totals, dim rules
+    strip = re.compile(r"\x1b\[[0-9;]*m")
+    assert strip.sub("", fast) == strip.sub("", whole)
+    assert len(fast.splitlines()) > 20
+    header = next(line for line in fast.splitlines() if "layer" in line and "type" in line)
+    assert header.startswith("\x1b[1m")
