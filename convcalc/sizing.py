@@ -105,10 +105,25 @@ def depthwise_budget(n: int, ho: int, row_bytes: int, workers: int) -> int:
     return max(row_bytes, -(-total // bands))
 
 
-def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int) -> Pair:
+#: a depthwise conv of fewer multiply-adds runs as one band on the calling thread: each band
+#: costs some 30 µs of Python (its copy, view and sums), a hand-off to another thread 15–25
+#: µs more, and the bands' Python parts hold the GIL. CPU time here, batch 1, one band
+#: against two (2 threads): 7×7×16 3×3 42/74 µs, 7×7×960 3×3 136/177 µs, 14×14×384 3×3
+#: 186/214 µs
+DEPTHWISE_THREADED_MACS = 1 << 20
+
+
+def depthwise_threads(n: int, ho: int, wo: int, k: int, size: Pair) -> int:
+    """Threads (and at least as many bands) a depthwise conv is cut for: ``threads()``, or 1
+    below DEPTHWISE_THREADED_MACS."""
+    macs = n * ho * wo * k * size[0] * size[1]
+    return threads() if macs >= DEPTHWISE_THREADED_MACS else 1
+
+
+def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int, workers: int) -> Pair:
     """(images, output rows) of the largest band (see ``chunks.largest_chunk``)."""
     row_bytes = wo * k * itemsize
-    return largest_chunk(n, ho, row_bytes, depthwise_budget(n, ho, row_bytes, threads()))
+    return largest_chunk(n, ho, row_bytes, depthwise_budget(n, ho, row_bytes, workers))
 
 
 def depthwise_scratch(
@@ -117,12 +132,13 @@ def depthwise_scratch(
     """Bytes of the arena slots ``depthwise2d`` takes: for each thread, its band of the
     input by phase and a partial sum; and the tiled weights."""
     (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
-    images, rows = depthwise_band(n, ho, wo, k, itemsize)
+    workers = depthwise_threads(n, ho, wo, k, size)
+    images, rows = depthwise_band(n, ho, wo, k, itemsize, workers)
     q = wo + (fw - 1) * dx // sx
     band = images * ((rows - 1) * sy + dy * (fh - 1) + 1) * q * k * min(sx, fw) * itemsize
     tmp = images * rows * wo * k * itemsize if min(sx, fw) > 1 else 0
     out = {"dw_w": (fh * fw + 1) * wo * k * itemsize}
-    for t in range(min(threads(), n * ho)):
+    for t in range(min(workers, n * ho)):
         out[f"dw_band{t}"] = band
         if tmp:
             out[f"dw_sum{t}"] = tmp

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from convcalc import sizing
 from convcalc.engine import kernels as K
 
 from .test_kernels import close, naive_conv, nchw, nhwc, rand
@@ -41,6 +42,7 @@ def test_depthwise_matches_loops(
     case: Any, chunk: int | None, threads: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONVCALC_THREADS", threads)
+    monkeypatch.setattr(sizing, "DEPTHWISE_THREADED_MACS", 0)  # these small convs, threaded
     x, w, b, s, pad, d = _case(case)
     C = x.shape[3]
     got = K.depthwise2d(x, w, b, stride=s, pad=pad, dilation=d, chunk_bytes=chunk,
@@ -70,6 +72,27 @@ def test_conv2d_runs_depthwise_with_its_epilogue_on_every_band() -> None:
     arena.reserve(1 << 16)
     got = K.conv2d(x, w, b, pad=pad, groups=6, epilogue=ops, chunk_bytes=200, arena=arena)
     close(got, np.maximum(naive_conv(x, w, b, (1, 1), pad, (1, 1), 6) + res, 0))
+
+
+def test_a_small_depthwise_conv_runs_as_one_band_and_its_estimate_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Below DEPTHWISE_THREADED_MACS the kernel takes one band on the calling thread, above
+    it one band a thread at least, and ``depthwise_scratch`` names the same buffers."""
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    x, w, b = rand(1, 7, 7, 16), rand(3, 3, 1, 16), rand(16)
+    pad = ((1, 1), (1, 1))
+    for limit, bands in ((1 << 20, 1), (0, 2)):
+        monkeypatch.setattr(sizing, "DEPTHWISE_THREADED_MACS", limit)
+        arena = K.Arena()
+        got = K.depthwise2d(x, w, b, pad=pad, arena=arena)
+        close(got, naive_conv(x, w, b, (1, 1), pad, (1, 1), 16))
+        taken = {name: buf.nbytes for name, buf in arena.used.items()}
+        expected = K.depthwise_scratch(1, (7, 7), 16, (3, 3), (1, 1), (1, 1), x.itemsize)
+        assert sorted(n for n in taken if n.startswith("dw_band")) == [
+            f"dw_band{i}" for i in range(bands)
+        ]
+        assert {n: taken[n] for n in expected} == expected
 
 
 def test_depthwise_refuses_grouped_weights() -> None:
