@@ -113,10 +113,41 @@ def depthwise_budget(n: int, ho: int, row_bytes: int, workers: int) -> int:
     return max(row_bytes, -(-total // bands))
 
 
-def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int) -> Pair:
+#: a depthwise conv of fewer multiply-adds runs as one band on the calling thread: each band
+#: costs some 30 µs of Python (its copy, view and sums), a hand-off to another thread 15–25
+#: µs more, and the bands' Python parts hold the GIL. CPU time here, batch 1, one band
+#: against two (2 threads): 7×7×16 3×3 42/74 µs, 7×7×960 3×3 136/177 µs, 14×14×384 3×3
+#: 186/214 µs
+DEPTHWISE_THREADED_MACS = 1 << 20
+
+
+def depthwise_threads(n: int, ho: int, wo: int, k: int, size: Pair) -> int:
+    """Threads (and at least as many bands) a depthwise conv is cut for: ``threads()``, or 1
+    below DEPTHWISE_THREADED_MACS."""
+    macs = n * ho * wo * k * size[0] * size[1]
+    return threads() if macs >= DEPTHWISE_THREADED_MACS else 1
+
+
+#: the least output channels for which a strided depthwise conv sums along K (see below)
+DEPTHWISE_STRIDED_K = 128
+
+
+def depthwise_strided(sx: int, k: int) -> bool:
+    """Whether ``depthwise2d`` copies a strided conv's band as it is and sums along K (the
+    taps Sx columns apart), rather than split by stride phase (each tap then a contiguous
+    run of Wo·K). The phase copies gather K values at a time, 4× slower than a plain copy
+    here; sums along K are slower than along Wo·K, the more so the fewer channels. CPU time,
+    one thread, phases / along K, batch 8: 56×56×144 5×5 s2 7.9/6.5 ms, 3×3 4.4/3.5,
+    28×28×240 3×3 1.60/1.09, 14×14×576 3×3 0.70/0.53; but 112×112×96 3×3 (batch 1)
+    1.49/1.74, 56×56×72 5×5 4.3/6.1, 112×112×16 3×3 2.5/5.5. Stride 1 needs no phase copy:
+    along K there is 0.62× (56×56×96 7×7) to 1.05× (7×7×768 7×7) as fast."""
+    return sx > 1 and k >= DEPTHWISE_STRIDED_K
+
+
+def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int, workers: int) -> Pair:
     """(images, output rows) of the largest band (see ``chunks.largest_chunk``)."""
     row_bytes = wo * k * itemsize
-    return largest_chunk(n, ho, row_bytes, depthwise_budget(n, ho, row_bytes, threads()))
+    return largest_chunk(n, ho, row_bytes, depthwise_budget(n, ho, row_bytes, workers))
 
 
 def depthwise_scratch(
@@ -125,12 +156,17 @@ def depthwise_scratch(
     """Bytes of the arena slots ``depthwise2d`` takes: for each thread, its band of the
     input by phase and a partial sum; and the tiled weights."""
     (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
-    images, rows = depthwise_band(n, ho, wo, k, itemsize)
-    q = wo + (fw - 1) * dx // sx
-    band = images * ((rows - 1) * sy + dy * (fh - 1) + 1) * q * k * min(sx, fw) * itemsize
-    tmp = images * rows * wo * k * itemsize if min(sx, fw) > 1 else 0
-    out = {"dw_w": (fh * fw + 1) * wo * k * itemsize}
-    for t in range(min(threads(), n * ho)):
+    workers = depthwise_threads(n, ho, wo, k, size)
+    images, rows = depthwise_band(n, ho, wo, k, itemsize, workers)
+    rows_in = (rows - 1) * sy + dy * (fh - 1) + 1
+    if depthwise_strided(sx, k):  # one band of padded columns, no tiled weights, no sum
+        q, phases, out = (wo - 1) * sx + dx * (fw - 1) + 1, 1, {}
+    else:
+        q, phases = wo + (fw - 1) * dx // sx, min(sx, fw)
+        out = {"dw_w": (fh * fw + 1) * wo * k * itemsize}
+    band = images * rows_in * q * k * phases * itemsize
+    tmp = images * rows * wo * k * itemsize if phases > 1 else 0
+    for t in range(min(workers, n * ho)):
         out[f"dw_band{t}"] = band
         if tmp:
             out[f"dw_sum{t}"] = tmp

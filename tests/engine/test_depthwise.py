@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from convcalc import sizing
 from convcalc.engine import kernels as K
 
 from .test_kernels import close, naive_conv, nchw, nhwc, rand
@@ -26,6 +27,8 @@ DW_CASES = [
     (1, 4, 4, 2, 1, 3, 3, (3, 3), ((5, 0), (0, 4)), (1, 1)),  # windows all in the padding
     (2, 6, 7, 3, 1, 1, 3, (1, 2), ((0, 0), (1, 1)), (1, 3)),  # 1×3, dilation 3 across
     (1, 13, 14, 8, 1, 3, 3, (2, 2), ((0, 0), (0, 0)), (1, 1)),  # unpadded, remainders
+    (1, 7, 8, 130, 1, 5, 5, (2, 2), ((2, 2), (2, 2)), (1, 1)),  # K ≥ 128: summed along K
+    (1, 8, 11, 66, 2, 3, 3, (1, 2), ((1, 1), (0, 2)), (2, 1)),  # K = 132 by a multiplier
 ]
 
 
@@ -37,17 +40,34 @@ def _case(case: Any) -> tuple[Any, ...]:
 @pytest.mark.parametrize("case", DW_CASES)
 @pytest.mark.parametrize("chunk", [None, 50])  # 50 bytes: one output row a band
 @pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("strided", [None, True, False])  # the rule, along K, by phase
 def test_depthwise_matches_loops(
-    case: Any, chunk: int | None, threads: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    case: Any, chunk: int | None, threads: str, strided: bool | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     monkeypatch.setenv("CONVCALC_THREADS", threads)
+    monkeypatch.setattr(sizing, "DEPTHWISE_THREADED_MACS", 0)  # these small convs, threaded
     x, w, b, s, pad, d = _case(case)
     C = x.shape[3]
     got = K.depthwise2d(x, w, b, stride=s, pad=pad, dilation=d, chunk_bytes=chunk,
-                        arena=K.Arena())  # fmt: skip
+                        arena=K.Arena(), strided=strided)  # fmt: skip
     close(got, naive_conv(x, w, b, s, pad, d, C))
-    unbiased = K.depthwise2d(x, w, None, stride=s, pad=pad, dilation=d, chunk_bytes=chunk)
+    unbiased = K.depthwise2d(x, w, None, stride=s, pad=pad, dilation=d, chunk_bytes=chunk,
+                             strided=strided)  # fmt: skip
     close(unbiased, naive_conv(x, w, None, s, pad, d, C))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+@pytest.mark.parametrize("strided", [True, False])
+def test_depthwise_in_other_dtypes(dtype: Any, strided: bool) -> None:
+    x, w, b, s, pad, d = _case(DW_CASES[-2])
+    x, w, b = x.astype(dtype), w.astype(dtype), b.astype(dtype)
+    got = K.depthwise2d(x, w, b, stride=s, pad=pad, dilation=d, strided=strided)
+    assert got.dtype == dtype
+    expected = naive_conv(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                          s, pad, d, x.shape[3])  # fmt: skip
+    tol = 2e-2 if dtype == np.float16 else 1e-9
+    np.testing.assert_allclose(got.astype(np.float64), expected, rtol=tol, atol=tol * 10)
 
 
 @pytest.mark.parametrize("case", DW_CASES)
@@ -70,6 +90,38 @@ def test_conv2d_runs_depthwise_with_its_epilogue_on_every_band() -> None:
     arena.reserve(1 << 16)
     got = K.conv2d(x, w, b, pad=pad, groups=6, epilogue=ops, chunk_bytes=200, arena=arena)
     close(got, np.maximum(naive_conv(x, w, b, (1, 1), pad, (1, 1), 6) + res, 0))
+
+
+def test_a_small_depthwise_conv_runs_as_one_band_and_its_estimate_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Below DEPTHWISE_THREADED_MACS the kernel takes one band on the calling thread, above
+    it one band a thread at least, and ``depthwise_scratch`` names the same buffers."""
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    x, w, b = rand(1, 7, 7, 16), rand(3, 3, 1, 16), rand(16)
+    pad = ((1, 1), (1, 1))
+    for limit, bands in ((1 << 20, 1), (0, 2)):
+        monkeypatch.setattr(sizing, "DEPTHWISE_THREADED_MACS", limit)
+        arena = K.Arena()
+        got = K.depthwise2d(x, w, b, pad=pad, arena=arena)
+        close(got, naive_conv(x, w, b, (1, 1), pad, (1, 1), 16))
+        taken = {name: buf.nbytes for name, buf in arena.used.items()}
+        expected = K.depthwise_scratch(1, (7, 7), 16, (3, 3), (1, 1), (1, 1), x.itemsize)
+        assert sorted(n for n in taken if n.startswith("dw_band")) == [
+            f"dw_band{i}" for i in range(bands)
+        ]
+        assert {n: taken[n] for n in expected} == expected
+
+
+@pytest.mark.parametrize("channels", [16, 130])  # by stride phase, and along K
+def test_a_strided_depthwise_conv_takes_the_buffers_its_estimate_names(channels: int) -> None:
+    x, w = rand(2, 9, 10, channels), rand(5, 5, 1, channels)
+    arena = K.Arena()
+    K.depthwise2d(x, w, rand(channels), stride=(2, 2), pad=((2, 2), (2, 2)), arena=arena)
+    taken = {name: buf.nbytes for name, buf in arena.used.items()}
+    expected = K.depthwise_scratch(2, (5, 5), channels, (5, 5), (2, 2), (1, 1), x.itemsize)
+    assert taken == expected
+    assert ("dw_w" in taken) == (channels < 128)
 
 
 def test_depthwise_refuses_grouped_weights() -> None:

@@ -9,12 +9,13 @@ the taps of that phase (out += x·w in one pass, 1.7× faster here than a multip
 per tap, and several times faster than products broadcast over K channels, whose inner loop
 is only K long). A depth multiplier m (K = m·C) repeats each input channel m times in the
 band. Bands run on ``threads()`` threads (NumPy releases the GIL inside its loops), since
-unlike a GEMM the sums get no BLAS threads of their own.
+unlike a GEMM the sums get no BLAS threads of their own; a conv of fewer than
+``DEPTHWISE_THREADED_MACS`` runs as one band on the calling thread (``sizing``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
@@ -25,13 +26,15 @@ from ...sizing import (
     DEPTHWISE_BYTES,
     depthwise_budget,
     depthwise_scratch,
+    depthwise_strided,
+    depthwise_threads,
     largest_chunk,
     threads,
 )
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, window_count
 
-__all__ = ["DEPTHWISE_BYTES", "depthwise2d", "depthwise_scratch", "threads"]
+__all__ = ["DEPTHWISE_BYTES", "depthwise2d", "depthwise_scratch", "spread", "threads"]
 
 
 @cache
@@ -63,11 +66,14 @@ def depthwise2d(
     epilogue: Sequence[Epilogue] = (),
     arena: Arena | None = None,
     chunk_bytes: int | None = None,
+    strided: bool | None = None,
 ) -> Array:
     """Depthwise convolution: V[n,y,x,k] = sum(X[n, y*S+fy*d, x*S+fx*d, k // m] * W[fy,fx,k]) + b_k.
 
     x: (N, H, W, C); w: (FH, FW, 1, K) with K = m·C (m outputs per input channel, channel k
-    reading input channel k // m, as groups = C does); b: (K,) or None.
+    reading input channel k // m, as groups = C does); b: (K,) or None. ``strided``: copy the
+    band once and sum along K (True), or split it by stride phase and sum along Wo·K (False);
+    None: as ``sizing.depthwise_strided`` chooses.
     """
     N, H, W, C = x.shape
     FH, FW, one, K = w.shape
@@ -80,26 +86,35 @@ def depthwise2d(
     Wo = window_count(W, dx * (FW - 1) + 1, sx, lf, rt, False)
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     L = Wo * K
-    phases = _phases(FW, sx, dx)
-    Q = Wo + (FW - 1) * dx // sx  # columns of a phase the taps read
-    # the weights tiled along the width, by phase: (FH, taps, Wo·K); the bias last
-    wt = scratch(arena, "dw_w", (FH * FW + 1, L), x.dtype)
+    if strided is None:
+        strided = depthwise_strided(sx, K)
+    if strided:  # one band of padded columns, the taps read every S-th: no phase copies
+        phases = [(0, 0, dx, FW)]
+        Q = (Wo - 1) * sx + dx * (FW - 1) + 1
+    else:
+        phases = _phases(FW, sx, dx)
+        Q = Wo + (FW - 1) * dx // sx  # columns of a phase the taps read
     wts: list[Array] = []
-    used = 0
-    for p, _, _, n_taps in phases:
-        fxs = [fx for fx in range(FW) if fx * dx % sx == p]
-        part = wt[used : used + FH * n_taps].reshape(FH, n_taps, Wo, K)
-        part[...] = w[:, fxs, 0][:, :, None, :]
-        wts.append(part.reshape(FH, n_taps, L))
-        used += FH * n_taps
     bias = None
-    if b is not None:
-        bias = wt[used].reshape(Wo, K)
-        bias[...] = b
-        bias = bias.reshape(L)
-    budget = chunk_bytes or depthwise_budget(N, Ho, L * x.itemsize, threads())
+    if strided:
+        wts.append(w[:, :, 0])
+    else:  # the weights tiled along the width, by phase: (FH, taps, Wo·K); the bias last
+        wt = scratch(arena, "dw_w", (FH * FW + 1, L), x.dtype)
+        used = 0
+        for p, _, _, n_taps in phases:
+            fxs = [fx for fx in range(FW) if fx * dx % sx == p]
+            part = wt[used : used + FH * n_taps].reshape(FH, n_taps, Wo, K)
+            part[...] = w[:, fxs, 0][:, :, None, :]
+            wts.append(part.reshape(FH, n_taps, L))
+            used += FH * n_taps
+        if b is not None:
+            bias = wt[used].reshape(Wo, K)
+            bias[...] = b
+            bias = bias.reshape(L)
+    threaded = depthwise_threads(N, Ho, Wo, K, (FH, FW))
+    budget = chunk_bytes or depthwise_budget(N, Ho, L * x.itemsize, threaded)
     pieces = list(chunks(N, Ho, L * x.itemsize, budget))
-    workers = max(1, min(threads(), len(pieces)))
+    workers = max(1, min(threaded, len(pieces)))
     g, band = largest_chunk(N, Ho, L * x.itemsize, budget)
     rows_in = (band - 1) * sy + dy * (FH - 1) + 1
     shape = (len(phases), g, rows_in, Q, K)
@@ -115,7 +130,19 @@ def depthwise2d(
             u0 = rows.start * sy  # padded input rows u0 .. u1 − 1 feed these output rows
             u1 = (rows.stop - 1) * sy + dy * (FH - 1) + 1
             src = bands[i][:, :n, : u1 - u0]
-            _fill(src, x[images], u0, (t, lf), [p for p, *_ in phases], sx, m)
+            _fill(src, x[images], u0, (t, lf), [p for p, *_ in phases], 1 if strided else sx, m)
+            if strided:  # the sums run along K only: (n, R, Wo, K), the taps S columns apart
+                ph = src[0]
+                s0, s1, s2, s3 = ph.strides
+                taps = as_strided(ph, (FH, FW, n, R, Wo, K),
+                                  (dy * s1, dx * s2, s0, sy * s1, sx * s2, s3))  # fmt: skip
+                y = out[images, rows]
+                np.einsum("ftnrxk,ftk->nrxk", taps, wts[0], out=y)
+                if b is not None:
+                    np.add(y, b, out=y)
+                for op in epilogue:
+                    op(y, (images, rows))
+                continue
             acc = out[images, rows].reshape(n, R, L)
             for j, (_, o0, ostep, n_taps) in enumerate(phases):
                 ph = src[j]  # (n, rows in, Q, K), C-contiguous from the row axis on
@@ -137,12 +164,21 @@ def depthwise2d(
             for op in epilogue:
                 op(y, (images, rows))
 
+    spread(run, workers)
+    return out
+
+
+def spread(run: Callable[[int], None], workers: int) -> None:
+    """run(0) … run(workers − 1): run(0) on the calling thread and each other on one of the
+    engine's threads, one hand-off apiece (``Executor.map`` costs two, and its calling thread
+    sits idle meanwhile: 96 µs median here for two no-ops, against 24)."""
     if workers == 1:
         run(0)
-    else:
-        for done in pool(workers).map(run, range(workers)):
-            assert done is None
-    return out
+        return
+    futures = [pool(workers - 1).submit(run, i) for i in range(1, workers)]
+    run(0)
+    for f in futures:
+        f.result()
 
 
 def _fill(band: Array, x: Array, u0: int, before: Pair, phases: list[int], sx: int, m: int) -> None:
