@@ -168,6 +168,7 @@ def sarif(results: Sequence[Result], version: str) -> dict[str, Any]:
         for code, rule in RULES.items()
     ]
     out = []
+    uris: dict[str, str] = {}  # per file: relpath costs microseconds, 20,000 findings share one
     for f in (f for r in results for f in r.findings):
         loc = f.location
         text = f.message + (f"\nhelp: {f.help}" if f.help else "")
@@ -180,8 +181,10 @@ def sarif(results: Sequence[Result], version: str) -> dict[str, Any]:
             "message": {"text": visible(text, keep="\n")},
         }
         if is_file_name(loc.file):
+            if loc.file not in uris:
+                uris[loc.file] = _uri(_relative(loc.file))
             physical: dict[str, Any] = {
-                "artifactLocation": {"uri": _uri(_relative(loc.file)), "uriBaseId": "%SRCROOT%"}
+                "artifactLocation": {"uri": uris[loc.file], "uriBaseId": "%SRCROOT%"}
             }
             if loc.line is not None and loc.column is not None:
                 physical["region"] = {
