@@ -74,6 +74,11 @@ def _takes_prologue(row: Row) -> bool:
     return axes is not None and all(a.before == a.after == 0 for a in axes)
 
 
+def _overwrites(row: Row) -> bool:
+    layer = LAYERS.get(row.type)
+    return layer is not None and layer.fusable and layer.overwrites
+
+
 def _pointwise(row: Row) -> bool:
     """A row a prologue can apply: a batch norm, or an elementwise activation."""
     layer = LAYERS.get(row.type)
@@ -89,8 +94,10 @@ def prologues(rows: Sequence[Row], readers: Sequence[Sequence[int]]) -> dict[int
     folding the batch norm)."""
     out: dict[int, tuple[int, ...]] = {}
     for h, row in enumerate(rows):
-        # the cheap test first: a prologue needs a batch norm or activation right before
-        if not row.inputs or not _pointwise(rows[row.inputs[0]]) or not _takes_prologue(row):
+        # the cheap test first: a prologue needs a fusable layer that overwrites its input
+        # right before (not _pointwise itself: asking for an epilogue imports the kernels,
+        # and `check` imports no NumPy)
+        if not row.inputs or not _overwrites(rows[row.inputs[0]]) or not _takes_prologue(row):
             continue
         chain: list[int] = []
         j, nxt = row.inputs[0], h
