@@ -4,9 +4,10 @@ A CONV or FC followed by batch norm, elementwise activations and residual adds i
 (the rest run on each chunk of its output, see ``runner``). A batch norm and
 activations *before* a 1×1 CONV (pre-activation, as in DenseNet) whose input others read too
 (or a CAT made) join the CONV's step as its prologue: they run on each chunk of its input on
-the way into the GEMM, and their own outputs never exist. Activations, batch norms and adds
-overwrite their input's array when nothing reads it afterwards; ID, DROPOUT, SKIP and FLATTEN
-hand their input's array on.
+the way into the GEMM, and their own outputs never exist; so does a layer norm before a
+LINEAR (ConvNeXt's LN → LINEAR), its γ and β folded into the LINEAR's weights. Activations,
+batch norms and adds overwrite their input's array when nothing reads it afterwards; ID,
+DROPOUT, SKIP and FLATTEN hand their input's array on.
 """
 
 from __future__ import annotations
@@ -82,13 +83,28 @@ def _pointwise(row: Row) -> bool:
     return row.type == "BN" or layer.epilogue(row.args) is not None
 
 
+def _normalised(rows: Sequence[Row], readers: Sequence[Sequence[int]], h: int) -> bool:
+    """Whether row h is a LINEAR whose input is a row read by it alone that runs as a
+    LINEAR's prologue, its affine part folded into the LINEAR's weights (a layer norm: no
+    step could take it as an epilogue)."""
+    row = rows[h]
+    if row.type != "LINEAR" or not row.inputs or row.inputs[0] == 0:
+        return False
+    j = row.inputs[0]
+    layer = LAYERS.get(rows[j].type)
+    return layer is not None and layer.prologue(rows[j].args) is not None and readers[j] == [h]
+
+
 def prologues(rows: Sequence[Row], readers: Sequence[Sequence[int]]) -> dict[int, tuple[int, ...]]:
     """Head -> the batch norm and activations before it that run as its prologue: each read
     by the next alone, the first reading an array that other rows read too or that no step
     takes epilogues onto (else the step that makes that array takes them as its epilogue,
-    folding the batch norm)."""
+    folding the batch norm). A layer norm read by a LINEAR alone is that LINEAR's prologue."""
     out: dict[int, tuple[int, ...]] = {}
     for h, row in enumerate(rows):
+        if _normalised(rows, readers, h):  # a LN → LINEAR: the LN is always its prologue
+            out[h] = (row.inputs[0],)
+            continue
         if not _takes_prologue(row):
             continue
         chain: list[int] = []

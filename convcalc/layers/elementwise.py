@@ -115,6 +115,24 @@ class LN(LayerType):
         p = call.params
         return layernorm(call.array, p["gamma"], p["beta"], real(args, "eps"), call.out)
 
+    def prologue(self, args: Args) -> Epilogue | None:
+        """Before a LINEAR (ConvNeXt's LN → LINEAR): each chunk of its input normalised
+        while in cache, γ and β folded into the LINEAR's weights; no array of its own."""
+        from ..engine.kernels import normalise
+
+        eps = real(args, "eps")
+
+        def op(y: Any, region: tuple[slice, slice]) -> None:
+            normalise(y, eps, out=y)
+
+        return op
+
+    def input_affine(self, args: Args, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
+        """γ and β, which follow the normalisation."""
+        import numpy as np
+
+        return params["gamma"].astype(np.float64), params["beta"].astype(np.float64)
+
 
 class Scale(LayerType):
     name = "SCALE"

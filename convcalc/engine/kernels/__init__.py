@@ -22,8 +22,8 @@ it is still in cache (``epilogue``).
 - ``grouped``: ``grouped_gemm2d``, other grouped convolutions as one batched GEMM
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
-- ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN,
-  ``multiply`` (MUL)
+- ``elementwise``: batch norm, layer norm (``normalise``: without its γ and β), the
+  per-channel scale, the activations, LRN, ``multiply`` (MUL)
 - ``resizing``: ``global_avg_pool``, ``fully_connected``, ``linear``, ``upsample_nearest``,
   ``channel_slice``, ``channel_shuffle``
 
@@ -73,6 +73,7 @@ from .elementwise import (
     leaky_relu,
     lrn,
     multiply,
+    normalise,
     relu,
     relu6,
     scale_channels,
@@ -146,6 +147,7 @@ __all__ = [
     "local2d",
     "lrn",
     "multiply",
+    "normalise",
     "pad_nhwc",
     "patches",
     "pool2d",

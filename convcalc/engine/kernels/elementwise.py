@@ -74,16 +74,38 @@ def layernorm(x: Array, gamma: Array, beta: Array, eps: float, out: Array | None
     a vector of 1/C (BLAS, not NumPy's reduction, whose inner loop is only C long), and the
     block's centred values and their squares stay in cache for the variance (convnext-tiny's
     ln at 8×56×56×96: 3.8 ms of CPU instead of 4.8 on one thread, on a busy machine)."""
-    C = x.shape[-1]
     if out is None:
         out = np.empty_like(x)
     if not (x.flags.c_contiguous and out.flags.c_contiguous) or x.size == 0:
         return _layernorm_passes(x, gamma, beta, eps, out)
-    dt = x.dtype
-    xf, of = x.reshape(-1, C), out.reshape(-1, C)
+    _normalise_rows(x.reshape(-1, x.shape[-1]), out.reshape(-1, x.shape[-1]), eps, gamma, beta)
+    return out
+
+
+def normalise(x: Array, eps: float, out: Array | None = None) -> Array:
+    """Layer norm without its γ and β, (x − mean)/sqrt(var + eps) over the last axis: what a
+    LINEAR's prologue does to each chunk of its input when the LN's γ and β are folded into
+    the LINEAR's weights (see ``LN.prologue``); ``out`` may be ``x`` (in place)."""
+    if out is None:
+        out = np.empty_like(x)
+    if not (x.flags.c_contiguous and out.flags.c_contiguous) or x.size == 0:
+        C = x.shape[-1]
+        return _layernorm_passes(x, np.ones(C, x.dtype), np.zeros(C, x.dtype), eps, out)
+    _normalise_rows(x.reshape(-1, x.shape[-1]), out.reshape(-1, x.shape[-1]), eps)
+    return out
+
+
+def _normalise_rows(
+    xf: Array, of: Array, eps: float, gamma: Array | None = None, beta: Array | None = None
+) -> None:
+    """Each row of the (M, C) ``xf`` normalised into ``of`` (which may be ``xf``), then times
+    gamma plus beta if given, ``LN_BLOCK`` values at a time on ``threads()`` threads."""
+    C = xf.shape[1]
+    dt = xf.dtype
     rows = max(1, LN_BLOCK // C)
     inv = np.full(C, 1.0 / C, dt)
-    g, b = gamma.astype(dt, copy=False), beta.astype(dt, copy=False)
+    g = gamma.astype(dt, copy=False) if gamma is not None else None
+    b = beta.astype(dt, copy=False) if beta is not None else None
     e = dt.type(eps)
 
     def work(start: int, stop: int) -> None:
@@ -101,11 +123,12 @@ def layernorm(x: Array, gamma: Array, beta: Array, eps: float, out: Array | None
             np.sqrt(v, out=v)
             np.reciprocal(v, out=v)
             o *= v[:, None]
-            o *= g
-            o += b
+            if g is not None:
+                o *= g
+            if b is not None:
+                o += b
 
     _spread(xf.shape[0], C, work)
-    return out
 
 
 def _layernorm_passes(x: Array, gamma: Array, beta: Array, eps: float, out: Array) -> Array:
