@@ -23,7 +23,7 @@ it is still in cache (``epilogue``).
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, layer norm (``normalise``: without its γ and β), the
-  per-channel scale, the activations, LRN, ``multiply`` (MUL)
+  per-channel scale, the activations, LRN, ``multiply`` (MUL) and its ``Gate``
 - ``resizing``: ``global_avg_pool``, ``fully_connected``, ``linear``, ``upsample_nearest``,
   ``channel_slice``, ``channel_shuffle``
 
@@ -62,6 +62,7 @@ from .chunks import (
 from .conv import conv2d, conv_transpose2d, local2d
 from .depthwise import DEPTHWISE_BYTES, depthwise2d, depthwise_scratch, threads
 from .elementwise import (
+    Gate,
     batchnorm,
     bn_affine,
     elu,
@@ -113,6 +114,7 @@ __all__ = [
     "Arena",
     "Array",
     "Epilogue",
+    "Gate",
     "Pads",
     "Pair",
     "adaptive_bins",

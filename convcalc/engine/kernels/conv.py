@@ -24,6 +24,7 @@ from .chunks import (
     flat,
     pad_nhwc,
     patches,
+    prologue_into,
     rows_of_positions,
     window_count,
 )
@@ -102,10 +103,7 @@ def conv2d(
             a = x[images, rows].reshape(M, C)
             if prologue:  # into a chunk of scratch, transformed there while in cache
                 pre = scratch(arena, "pre", (M, C), x.dtype)
-                np.copyto(pre, a)
-                for op in prologue:
-                    op(pre, (images, rows))
-                a = pre
+                a = prologue_into(pre, a, (images, rows), prologue)
             np.matmul(a, wmat, out=flat(y))
             finish(y, (images, rows), b, epilogue)
             continue

@@ -297,11 +297,61 @@ def softmax(x: Array, out: Array | None = None) -> Array:
 
 def multiply(arrays: Sequence[Array], out: Array | None = None) -> Array:
     """The elementwise product of (N, H, W, C) arrays, where a (N, 1, 1, C) one broadcasts
-    over the others' height and width (squeeze-and-excitation's channel weights)."""
-    result: Array = np.multiply(arrays[0], arrays[1], out=out)
-    for a in arrays[2:]:
-        np.multiply(result, a, out=result)
-    return result
+    over the others' height and width (squeeze-and-excitation's channel weights): such
+    gates multiply each image as rows of W·C values (``Gate``), not C at a time."""
+    N, H, W, C = np.broadcast_shapes(*(a.shape for a in arrays))
+    if out is None:
+        out = np.empty((N, H, W, C), np.result_type(*arrays))
+    gates = [a for a in arrays if a.shape == (N, 1, 1, C)]
+    full = [a for a in arrays if a.shape != (N, 1, 1, C)]
+    if not full or H * W == 1 or not out.flags.c_contiguous:
+        result: Array = np.multiply(arrays[0], arrays[1], out=out)
+        for a in arrays[2:]:
+            np.multiply(result, a, out=result)
+        return result
+    source = full[0]
+    for a in full[1:]:
+        source = np.multiply(source, a, out=out)
+    m = N * H * W
+    Gate(gates).into(source.reshape(m, C), out.reshape(m, C), (slice(0, N), slice(0, H)))
+    return out
+
+
+class Gate:
+    """Multiplication by squeeze-and-excitation gates, (N, 1, 1, C) each, of a chunk of
+    positions (n·rows·W, C) of the images and rows ``region`` names: as a prologue of the
+    1×1 CONV that reads the MUL (``into`` reads the input itself, no copy first), or in place.
+
+    Each image's gates are tiled W times, so that a row of W·C values is multiplied at a time:
+    NumPy's broadcast over C alone runs an inner loop C long (1.03 ms for 8×112×112×16, 0.43
+    tiled; 1.36 and 0.99 ms at 8×56×56×144)."""
+
+    def __init__(self, gates: Sequence[Array]) -> None:
+        self.gates = list(gates)
+        self.tiled: dict[int, list[Array]] = {}  # W -> the gates tiled W times, (N, 1, W·C)
+
+    def __call__(self, y: Array, region: tuple[slice, slice]) -> None:
+        self.into(y, y, region)
+
+    def into(self, a: Array, y: Array, region: tuple[slice, slice]) -> None:
+        images, rows = region
+        n, r = images.stop - images.start, rows.stop - rows.start
+        m, c = y.shape
+        w = m // (n * r)
+        if not (a.flags.c_contiguous and y.flags.c_contiguous):  # one image at a time
+            per = m // n
+            for k in range(n):
+                src, dst = a[k * per : (k + 1) * per], y[k * per : (k + 1) * per]
+                for g in self.gates:
+                    np.multiply(src, g[images.start + k, 0, 0], out=dst)
+                    src = dst
+            return
+        if w not in self.tiled:
+            self.tiled[w] = [np.tile(g.reshape(g.shape[0], 1, c), (1, 1, w)) for g in self.gates]
+        src, dst = a.reshape(n, r, w * c), y.reshape(n, r, w * c)
+        for g in self.tiled[w]:
+            np.multiply(src, g[images], out=dst)
+            src = dst
 
 
 def lrn(x: Array, size: int, alpha: float, beta: float, k: float) -> Array:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...sizing import CACHE_BYTES, im2col_budget
 from .arrays import Arena, Array, alloc, scratch
-from .chunks import Epilogue, chunks, finish
+from .chunks import Epilogue, chunks, finish, prologue_into
 
 
 def global_avg_pool(x: Array) -> Array:
@@ -93,11 +93,7 @@ def linear(
         y = out[images, rows]
         a = x[images, rows].reshape(-1, C)
         if prologue:  # into a chunk of scratch, transformed there while in cache
-            pre = scratch(arena, "pre", a.shape, x.dtype)
-            np.copyto(pre, a)
-            for op in prologue:
-                op(pre, (images, rows))
-            a = pre
+            a = prologue_into(scratch(arena, "pre", a.shape, x.dtype), a, (images, rows), prologue)
         np.matmul(a, w.T, out=y.reshape(-1, K))
         finish(y, (images, rows), b, epilogue)
     return out
