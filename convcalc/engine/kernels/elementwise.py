@@ -256,14 +256,15 @@ def _blockwise(x: Array, out: Array | None, temps: int, body: Callable[..., None
     """out = body's function of x, ``body(xs, o, *temporaries)`` run on pieces spread over
     ``threads()`` threads (``_spread``), in blocks of ``EW_BLOCK`` values on a large array,
     each thread with its own temporaries that stay in cache; the whole array at once, with
-    array-sized temporaries, when ``x`` or ``out`` is not contiguous. ``out`` may be ``x``
+    array-sized temporaries, when ``x`` or ``out`` is not contiguous or too small to share
+    (squeeze-and-excitation's 1×1×C gates: no per-call cost beyond the passes). ``out`` may be ``x``
     (in place): body reads a value before writing it. An activation fused into a CONV's
     step runs on each chunk of its output this way, on both cores, not on the one that called
     BLAS alone."""
     if out is None:
         out = np.empty_like(x)
-    if not (x.flags.c_contiguous and out.flags.c_contiguous) or x.size == 0:
-        body(x, out, *(np.empty_like(x) for _ in range(temps)))
+    if x.size < 2 * THREADED_MIN or not (x.flags.c_contiguous and out.flags.c_contiguous):
+        body(x, out, *(np.empty_like(x) for _ in range(temps)))  # one thread: as it is
         return out
     xf, of = x.reshape(-1), out.reshape(-1)
     block = EW_BLOCK if x.nbytes > EW_WHOLE_BYTES else x.size
