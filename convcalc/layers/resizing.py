@@ -203,10 +203,13 @@ class Linear(LayerType):
 
     def fold_input(self, w: Any, b: Any, scale: Any, shift: Any) -> tuple[Any, Any]:
         """w·(x·scale + shift) + b = (w·diag(scale))·x + (w·shift + b): w in place, the new
-        bias computed in float64 (a LINEAR without one gets one)."""
+        bias a GEMV in at least float32 (a LINEAR without one gets one)."""
         import numpy as np
 
-        bias = w.astype(np.float64) @ shift + (b.astype(np.float64) if b is not None else 0.0)
+        acc = np.promote_types(w.dtype, np.float32)
+        bias = np.matmul(w.astype(acc, copy=False), shift.astype(acc))
+        if b is not None:
+            bias += b
         w *= scale[None, :].astype(w.dtype)
         return w, bias.astype(w.dtype)
 
