@@ -78,7 +78,7 @@ def _kinds(analysis: Any) -> list[str]:
     own = [_kind(row) for row in rows]
     out = list(own)
     for step in plan(rows).steps:
-        for i in step.rows[1:]:
+        for i in step.rows[1:] + step.before:  # fused: after the head, or its prologue
             out[i] = own[step.rows[0]]
     return out
 

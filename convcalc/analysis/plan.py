@@ -4,9 +4,11 @@ A CONV or FC followed by batch norm, elementwise activations and residual adds i
 (the rest run on each chunk of its output, see ``runner``). A batch norm and
 activations *before* a 1×1 CONV (pre-activation, as in DenseNet) whose input others read too
 (or a CAT made) join the CONV's step as its prologue: they run on each chunk of its input on
-the way into the GEMM, and their own outputs never exist. Activations, batch norms and adds
-overwrite their input's array when nothing reads it afterwards; ID, DROPOUT, SKIP and FLATTEN
-hand their input's array on.
+the way into the GEMM, and their own outputs never exist; so does a layer norm before a
+LINEAR (ConvNeXt's LN → LINEAR), its γ and β folded into the LINEAR's weights, and a MUL
+by a squeeze-and-excitation gate before a 1×1 CONV. Activations,
+batch norms and adds overwrite their input's array when nothing reads it afterwards; ID,
+DROPOUT, SKIP and FLATTEN hand their input's array on.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ..records import Row
 #: The merge that sums: it may overwrite a branch's array and run inside a CONV's or FC's step.
 #: (Merges have no class yet; the layer types answer through LAYERS.)
 ADD = "ADD"
+#: The merge that multiplies: squeeze-and-excitation's gate, a 1×1 CONV's prologue
+MUL = "MUL"
 
 
 class Step(NamedTuple):
@@ -74,7 +78,11 @@ def _takes_prologue(row: Row) -> bool:
     return axes is not None and all(a.before == a.after == 0 for a in axes)
 
 
-def _overwrites(row: Row) -> bool:
+def _may_lead(row: Row) -> bool:
+    """Whether the row may start a prologue: a MUL (a gate), or a fusable layer that
+    overwrites its input (a batch norm, an activation)."""
+    if row.type == MUL:
+        return True
     layer = LAYERS.get(row.type)
     return layer is not None and layer.fusable and layer.overwrites
 
@@ -87,17 +95,49 @@ def _pointwise(row: Row) -> bool:
     return row.type == "BN" or layer.epilogue(row.args) is not None
 
 
+def _normalised(rows: Sequence[Row], readers: Sequence[Sequence[int]], h: int) -> bool:
+    """Whether row h is a LINEAR whose input is a row read by it alone that runs as a
+    LINEAR's prologue, its affine part folded into the LINEAR's weights (a layer norm: no
+    step could take it as an epilogue)."""
+    row = rows[h]
+    if row.type != "LINEAR" or not row.inputs or row.inputs[0] == 0:
+        return False
+    j = row.inputs[0]
+    layer = LAYERS.get(rows[j].type)
+    return layer is not None and layer.prologue(rows[j].args) is not None and readers[j] == [h]
+
+
+def _gated(rows: Sequence[Row], readers: Sequence[Sequence[int]], h: int) -> bool:
+    """Whether row h reads, alone, a MUL of an array of its own volume (first) by 1×1×D
+    ones (squeeze-and-excitation's gate): the MUL then runs as h's prologue, on each chunk
+    of h's input, and its product is never an array."""
+    j = rows[h].inputs[0]
+    mul = rows[j]
+    if mul.type != MUL or list(readers[j]) != [h] or len(mul.inputs) < 2:
+        return False
+    w, hh, d = mul.output
+    first, *gates = (rows[k].output for k in mul.inputs)
+    return first == (w, hh, d) and all(g == (1, 1, d) for g in gates)
+
+
 def prologues(rows: Sequence[Row], readers: Sequence[Sequence[int]]) -> dict[int, tuple[int, ...]]:
     """Head -> the batch norm and activations before it that run as its prologue: each read
     by the next alone, the first reading an array that other rows read too or that no step
     takes epilogues onto (else the step that makes that array takes them as its epilogue,
-    folding the batch norm)."""
+    folding the batch norm). A layer norm read by a LINEAR alone is that LINEAR's prologue;
+    so is a MUL by 1×1×D gates read by a 1×1 CONV alone."""
     out: dict[int, tuple[int, ...]] = {}
     for h, row in enumerate(rows):
-        # the cheap test first: a prologue needs a fusable layer that overwrites its input
-        # right before (not _pointwise itself: asking for an epilogue imports the kernels,
-        # and `check` imports no NumPy)
-        if not row.inputs or not _overwrites(rows[row.inputs[0]]) or not _takes_prologue(row):
+        if _normalised(rows, readers, h):  # a LN → LINEAR: the LN is always its prologue
+            out[h] = (row.inputs[0],)
+            continue
+        # the cheap test first: a prologue needs a MUL, or a fusable layer that overwrites
+        # its input, right before (not _pointwise itself: asking for an epilogue imports the
+        # kernels, and `check` imports no NumPy)
+        if not row.inputs or not _may_lead(rows[row.inputs[0]]) or not _takes_prologue(row):
+            continue
+        if _gated(rows, readers, h):  # squeeze-and-excitation's MUL → CONV 1×1
+            out[h] = (row.inputs[0],)
             continue
         chain: list[int] = []
         j, nxt = row.inputs[0], h
@@ -115,10 +155,12 @@ def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
     """Steps in row order, which rows share an array, and when each array dies."""
     readers = _readers(rows)
     before = prologues(rows, readers) if fuse else {}
-    for h, pre in before.items():  # the prologue's input is read when its head runs
-        source = rows[pre[0]].inputs[0]
-        readers[source] = [h if r == pre[0] else r for r in readers[source]]
     in_prologue = {i for pre in before.values() for i in pre}
+    for h, pre in before.items():  # the prologue's inputs are read when its head runs
+        for i in pre:
+            for j in rows[i].inputs:
+                if j not in in_prologue:
+                    readers[j] = [h if r == i else r for r in readers[j]]
     value = list(range(len(rows)))
     members: dict[int, list[int]] = {i: [i] for i in range(len(rows))}  # value -> its rows
     in_place: set[int] = set()
@@ -175,8 +217,10 @@ def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
             for j in rows[i].inputs:
                 if j not in in_prologue:
                     last_read[value[j]] = s
-        if step.before:
-            last_read[value[rows[step.before[0]].inputs[0]]] = s
+        for i in step.before:  # the prologue's source, and a MUL's gates
+            for j in rows[i].inputs:
+                if j not in in_prologue:
+                    last_read[value[j]] = s
     return Plan(tuple(steps), tuple(value), last_read, frozenset(in_place))
 
 

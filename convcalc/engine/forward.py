@@ -16,9 +16,10 @@ activations, workspace) and raises :class:`MemoryLimitError` above ``max_memory`
 half the available memory). A CONV or FC followed by batch norm, elementwise activations
 and residual adds runs as one step: the batch norm folded into the weights, the rest applied
 to each chunk of the GEMM's output while it is in cache; a batch norm and activations before
-a 1×1 CONV whose input other rows read too (DenseNet's pre-activation) run on each chunk of
-its input on the way into the GEMM; those rows report 0 s and name the
-row they were fused into (``fuse=False`` runs every row on its own). Weights are prepared
+a 1×1 CONV whose input other rows read too (DenseNet's pre-activation), a squeeze-and-excitation
+MUL before a 1×1 CONV, and a layer norm before a LINEAR (its γ and β folded into the LINEAR's
+weights) run on each chunk of its input on the way into the GEMM; those rows report 0 s and
+name the row they were fused into (``fuse=False`` runs every row on its own). Weights are prepared
 with their initialisation, outside the timed pass: batch norms folded, and 3×3 convs that
 Winograd F(4×4, 3×3) or F(2×2, 3×3) runs faster (see ``kernels.winograd_tile``)
 transformed.

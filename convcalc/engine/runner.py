@@ -113,17 +113,22 @@ class Runner:
 
     def prologue(self, step: Step) -> list[K.Epilogue]:
         """The step's prologue rows as in-place operations on a chunk of its head's input:
-        a batch norm as scale and shift, an activation as its epilogue."""
+        a batch norm as scale and shift, a layer norm as its normalisation (its γ and β are
+        in the head's weights, see ``weights.prepare``), an activation as its epilogue, a MUL
+        as the product by its (N, 1, 1, C) gates."""
         dtype = self.source(step).dtype
         ops: list[K.Epilogue] = []
         for i in step.before:
             row = self.rows[i]
+            if row.type == "MUL":  # the product by the gates, image by image
+                ops.append(K.Gate([self.arrays[j] for j in row.inputs[1:]]))
+                continue
             layer = LAYERS[row.type]
             found = layer.affine(row.args, self.params[i])
             if found is not None:
                 ops.append(_affine(found[0].astype(dtype), found[1].astype(dtype)))
                 continue
-            op = layer.epilogue(row.args)
+            op = layer.prologue(row.args) or layer.epilogue(row.args)
             assert op is not None, row.type  # plan.prologues takes only such rows
             ops.append(op)
         return ops

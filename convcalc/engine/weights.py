@@ -47,13 +47,20 @@ class Prepared(NamedTuple):
 
 
 def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch: int) -> Prepared:
-    """Weights of a CONV or FC step, before the clock starts: a batch norm right after it
-    is folded into its weights and bias, a later one becomes scale and shift, a 3×3
-    conv that Winograd does faster gets its transformed weights instead of its own, and a
-    grouped conv of more than one channel a group its block-diagonal weights. The
+    """Weights of a CONV or FC step, before the clock starts: a layer norm in its prologue
+    folds its γ and β into them, a batch norm right after it is folded into its weights and
+    bias, a later one becomes scale and shift, a 3×3 conv that Winograd does faster gets its
+    transformed weights instead of its own, and a grouped conv of more than one channel a
+    group its block-diagonal weights. The
     step's entries in ``params`` are emptied (what they held lives on in the result)."""
     head = rows[step.rows[0]]
     w, b = params[step.rows[0]]["w"], params[step.rows[0]].get("b")
+    for i in step.before:  # a layer norm's γ and β, after its normalisation in the prologue
+        layer = LAYERS.get(rows[i].type)
+        found = layer.input_affine(rows[i].args, params[i]) if layer is not None else None
+        if found is not None:
+            w, b = LAYERS[head.type].fold_input(w, b, *found)
+            params[i] = {}
     affine: dict[int, tuple[Any, Any]] = {}
     folding = True
     for i in step.rows[1:]:

@@ -208,6 +208,22 @@ class LayerType:
         batch norm folded in); the filters run along the last axis (HWIO)."""
         w *= scale.astype(w.dtype)
 
+    def prologue(self, args: Args) -> Epilogue | None:
+        """What it does, in place, to each chunk of the input of a LINEAR right after it
+        when it runs as that LINEAR's prologue, its per-channel ``input_affine`` folded into
+        the LINEAR's weights (a layer norm's normalisation); None when it runs no such way."""
+        return None
+
+    def input_affine(self, args: Args, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
+        """The (scale, shift) per channel, float64, that follows its ``prologue``: the layer
+        reading its output folds them into its weights (``fold_input``)."""
+        return None
+
+    def fold_input(self, w: Any, b: Any, scale: Any, shift: Any) -> tuple[Any, Any]:
+        """Its weights and bias when its input is first multiplied by ``scale`` and shifted
+        by ``shift`` per channel: (w', b') with w'·x + b' = w·(x·scale + shift) + b."""
+        raise NotImplementedError(f"{self.name} folds no affine map of its input")
+
 
 def whole_input(x: Shape, rf: RF) -> RF:
     """A unit that sees the whole input volume."""

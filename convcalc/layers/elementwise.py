@@ -115,6 +115,33 @@ class LN(LayerType):
         p = call.params
         return layernorm(call.array, p["gamma"], p["beta"], real(args, "eps"), call.out)
 
+    def prologue(self, args: Args) -> Epilogue | None:
+        """Before a LINEAR (ConvNeXt's LN → LINEAR): each chunk of its input normalised
+        while in cache, γ and β folded into the LINEAR's weights; no array of its own."""
+        return _Normalise(real(args, "eps"))
+
+    def input_affine(self, args: Args, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
+        """γ and β, which follow the normalisation."""
+        import numpy as np
+
+        return params["gamma"].astype(np.float64), params["beta"].astype(np.float64)
+
+
+class _Normalise:
+    """LN's prologue on a chunk of positions (see ``kernels.normalise``), in place or read
+    from the input itself (``into``: no copy first)."""
+
+    def __init__(self, eps: float) -> None:
+        self.eps = eps
+
+    def __call__(self, y: Any, region: tuple[slice, slice]) -> None:
+        self.into(y, y, region)
+
+    def into(self, a: Any, y: Any, region: tuple[slice, slice]) -> None:
+        from ..engine.kernels import normalise
+
+        normalise(a, self.eps, out=y)
+
 
 class Scale(LayerType):
     name = "SCALE"

@@ -192,11 +192,26 @@ class Linear(LayerType):
         from ..engine.kernels import linear
 
         p = call.params
-        return linear(call.array, p["w"], p.get("b"), epilogue=call.epilogue, arena=call.arena)
+        return linear(
+            call.array, p["w"], p.get("b"), epilogue=call.epilogue, arena=call.arena,
+            prologue=p.get("prologue", ()),
+        )  # fmt: skip
 
     def scale_filters(self, w: Any, scale: Any) -> None:
         """Its weights are (K, D1), as PyTorch stores them: a filter is a row."""
         w *= scale[:, None].astype(w.dtype)
+
+    def fold_input(self, w: Any, b: Any, scale: Any, shift: Any) -> tuple[Any, Any]:
+        """w·(x·scale + shift) + b = (w·diag(scale))·x + (w·shift + b): w in place, the new
+        bias a GEMV in at least float32 (a LINEAR without one gets one)."""
+        import numpy as np
+
+        acc = np.promote_types(w.dtype, np.float32)
+        bias = np.matmul(w.astype(acc, copy=False), shift.astype(acc))
+        if b is not None:
+            bias += b
+        w *= scale[None, :].astype(w.dtype)
+        return w, bias.astype(w.dtype)
 
 
 class Flatten(LayerType):

@@ -81,3 +81,89 @@ def test_conv2d_prologue_runs_on_every_chunk(contiguous: bool) -> None:
 def test_a_prologue_before_a_windowed_conv_is_refused() -> None:
     with pytest.raises(ValueError, match="prologue"):
         K.conv2d(rand(1, 4, 4, 2), rand(3, 3, 2, 2), prologue=[lambda y, r: None])
+
+
+# -- a layer norm before a LINEAR (ConvNeXt): normalised chunk by chunk, γ and β folded -----
+
+CONVNEXT_BLOCK = """
+name: ln-linear
+input: 7x5x12
+arch: |
+  INPUT -> CONV(12, F=2, S=1)
+  -> RES{ CONV(12, F=3, P=1, groups=12) -> LN -> LINEAR(48) -> GELU -> LINEAR(12)
+          -> SCALE -> DROPPATH(0.1) }
+  -> RES{ CONV(12, F=3, P=1, groups=12) -> LN(eps=0.01) -> LINEAR(20, bias=false) -> GELU
+          -> LINEAR(12) -> SCALE }
+  -> LN -> CONV(8, F=1) -> GAP -> LN -> FC(3)
+"""
+
+
+def test_the_plan_makes_a_layer_norm_read_by_a_linear_its_prologue() -> None:
+    analysis = check(CONVNEXT_BLOCK)
+    assert analysis.ok, [f.render() for f in analysis.findings]
+    rows = analysis.rows
+    p = plan(rows)
+    heads = [(rows[s.rows[0]].type, [rows[i].type for i in s.before]) for s in p.steps]
+    assert [h for h in heads if h[1]] == [("LINEAR", ["LN"]), ("LINEAR", ["LN"])]
+    # the LN before a CONV and the one before the FC run on their own
+    assert sum(1 for h in heads if h[0] == "LN") == 2
+    before = {i for s in p.steps for i in s.before}
+    assert not before & {value for value, *_ in lifetimes(rows, p, 2, 4)}
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_convnext_block_equals_the_naive_reference(
+    monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    random_bn(monkeypatch)  # random γ and β for every LN and SCALE, random biases
+    analysis = check(CONVNEXT_BLOCK)
+    result = forward(analysis, batch=batch, seed=3)
+    assert result.ok
+    fused = {r.name: r.fused_into for r in result.layers if r.fused_into}
+    lns = [r for r in analysis.rows if r.type == "LN"]
+    assert [fused.get(r.name) is not None for r in lns] == [True, True, False, False]
+    close(result.output, reference(analysis, batch, 3))
+    unfused = forward(analysis, batch=batch, seed=3, fuse=False)
+    close(result.output, unfused.output, 1e-5)
+
+
+def naive_ln_linear(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float,
+                    w: np.ndarray, bias: np.ndarray) -> np.ndarray:  # fmt: skip
+    """A layer norm, then a Linear at every position, one position at a time in float64."""
+    out = np.zeros((*x.shape[:3], w.shape[0]))
+    for idx in np.ndindex(*x.shape[:3]):
+        v = x[idx].astype(np.float64)
+        n = (v - v.mean()) / np.sqrt(((v - v.mean()) ** 2).mean() + eps) * g + b
+        out[idx] = [float(n @ w[k].astype(np.float64)) + float(bias[k]) for k in range(len(w))]
+    return out
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_linear_with_a_layer_norm_prologue_folded_runs_on_every_chunk(contiguous: bool) -> None:
+    from convcalc.layers.vocabulary import LAYERS
+
+    x = rand(3, 5, 6, 8) * 2 + 1 if contiguous else (rand(3, 5, 6, 10) * 2 + 1)[..., 1:9]
+    w, bias, g, b = rand(7, 8), rand(7), rand(8), rand(8)
+    expected = naive_ln_linear(x, g, b, 1e-3, w, bias)
+    ln, lin = LAYERS["LN"], LAYERS["LINEAR"]
+    args = {"eps": 1e-3}
+    op = ln.prologue(args)
+    assert op is not None
+    scale, shift = ln.input_affine(args, {"gamma": g, "beta": b})
+    w2, b2 = lin.fold_input(w.copy(), bias, scale, shift)
+    for chunk in (100, K.CHUNK_BYTES):  # many chunks, then one
+        got = K.linear(x, w2, b2, prologue=[op], chunk_bytes=chunk, arena=K.Arena())
+        close(got, expected)
+    assert np.array_equal(x, x.copy())  # the input itself is untouched
+    _, nobias = lin.fold_input(w.copy(), None, scale, shift)  # a LINEAR(bias=false) gets one
+    close(nobias, w.astype(np.float64) @ b.astype(np.float64))
+
+
+def test_normalise_is_a_layer_norm_without_its_affine() -> None:
+    x = rand(2, 3, 4, 40) * 3 + 2
+    ones, zeros = np.ones(40, np.float32), np.zeros(40, np.float32)
+    close(K.normalise(x, 1e-6), K.layernorm(x, ones, zeros, 1e-6), 1e-6)
+    view = x[:, :, ::2]  # the plain path
+    close(K.normalise(view, 1e-6), K.layernorm(view.copy(), ones, zeros, 1e-6), 1e-6)
+    y = x.copy()
+    assert K.normalise(y, 1e-6, out=y) is y

@@ -45,6 +45,44 @@ def test_gelu_blocks_and_threads_match_the_scalar_formula(threads: int) -> None:
     np.testing.assert_array_equal(y, got)
 
 
+SCALAR = {
+    "sigmoid": lambda v: 1 / (1 + math.exp(-v)) if v > -700 else 0.0,
+    "silu": lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0,
+    "hardswish": lambda v: v * min(max(v + 3, 0.0), 6.0) / 6,
+    "hardsigmoid": lambda v: min(max(v + 3, 0.0), 6.0) / 6,
+}
+
+
+@pytest.mark.parametrize("blocks", [False, True])
+@pytest.mark.parametrize("name", sorted(SCALAR))
+def test_blocked_activations_match_their_scalar_formulas(
+    threads: int, name: str, blocks: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if blocks:  # as on a large array: blocks of EW_BLOCK values
+        monkeypatch.setattr(elementwise, "EW_WHOLE_BYTES", 0)
+    n = 3 * elementwise.THREADED_MIN + elementwise.EW_BLOCK + 37  # several blocks, a remainder
+    x = rand(n) * 5
+    x[:7] = [-90, -8, -3, 0, 3, 8, 90]
+    f = getattr(K, name)
+    expected = np.array([SCALAR[name](float(v)) for v in x])
+    got = f(x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+    y = x.copy()
+    assert f(y, out=y) is y  # in place: the same values
+    np.testing.assert_array_equal(y, got)
+    view = x.reshape(-1, 7)[:, 1:5] if n % 7 == 0 else x[1::3]  # strided: the plain path
+    np.testing.assert_allclose(f(view), np.vectorize(SCALAR[name])(view.astype(np.float64)),
+                               rtol=1e-5, atol=1e-6, err_msg=name)  # fmt: skip
+    for dtype in (np.float16, np.float64):
+        a = x[:999].astype(dtype)
+        tol = 3e-3 if dtype == np.float16 else 1e-12
+        got = f(a)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got.astype(np.float64),
+                                   np.vectorize(SCALAR[name])(a.astype(np.float64)),
+                                   rtol=tol, atol=tol, err_msg=name)  # fmt: skip
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float64])
 def test_gelu_in_other_dtypes_and_on_strided_inputs(dtype: Any) -> None:
     x = (rand(3, 5, 7, 9) * 3).astype(dtype)

@@ -23,8 +23,8 @@ it is still in cache (``epilogue``).
 - ``sharing``: a chunk's copies, epilogues and small GEMMs shared between the engine's threads
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
-- ``elementwise``: batch norm, layer norm, the per-channel scale, the activations, LRN,
-  ``multiply`` (MUL)
+- ``elementwise``: batch norm, layer norm (``normalise``: without its γ and β), the
+  per-channel scale, the activations, LRN, ``multiply`` (MUL) and its ``Gate``
 - ``resizing``: ``global_avg_pool``, ``fully_connected``, ``linear``, ``upsample_nearest``,
   ``channel_slice``, ``channel_shuffle``
 
@@ -63,6 +63,7 @@ from .chunks import (
 from .conv import conv2d, conv_transpose2d, local2d
 from .depthwise import DEPTHWISE_BYTES, depthwise2d, depthwise_scratch, threads
 from .elementwise import (
+    Gate,
     batchnorm,
     bn_affine,
     elu,
@@ -74,6 +75,7 @@ from .elementwise import (
     leaky_relu,
     lrn,
     multiply,
+    normalise,
     relu,
     relu6,
     scale_channels,
@@ -113,6 +115,7 @@ __all__ = [
     "Arena",
     "Array",
     "Epilogue",
+    "Gate",
     "Pads",
     "Pair",
     "adaptive_bins",
@@ -147,6 +150,7 @@ __all__ = [
     "local2d",
     "lrn",
     "multiply",
+    "normalise",
     "pad_nhwc",
     "patches",
     "pool2d",

@@ -109,3 +109,21 @@ def finish(
         np.add(y, b, out=y)
     for op in epilogue:
         op(y, region)
+
+
+def prologue_into(
+    pre: Array, a: Array, region: tuple[slice, slice], prologue: Sequence[Epilogue]
+) -> Array:
+    """``pre``: the chunk ``a`` of a GEMM's input, (positions, C), with the prologue applied.
+    A first operation that can read ``a`` itself (it has an ``into(a, pre, region)``: the
+    gate of a MUL, a layer norm) saves the copy into ``pre``."""
+    into = getattr(prologue[0], "into", None)
+    if into is not None:
+        into(a, pre, region)
+    else:
+        np.copyto(pre, a)
+        into = prologue[0]
+        into(pre, region)
+    for op in prologue[1:]:
+        op(pre, region)
+    return pre

@@ -26,6 +26,7 @@ from .chunks import (
     flat,
     pad_nhwc,
     patches,
+    prologue_into,
     rows_of_positions,
     window_count,
 )
@@ -110,10 +111,7 @@ def conv2d(
             a = x[images, rows].reshape(M, C)
             if prologue:  # into a chunk of scratch, transformed there while in cache
                 pre = scratch(arena, "pre", (M, C), x.dtype)
-                np.copyto(pre, a)
-                for op in prologue:
-                    op(pre, (images, rows))
-                a = pre
+                a = prologue_into(pre, a, (images, rows), prologue)
             np.matmul(a, wmat, out=flat(y))
             if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
                 shared(Finish(y, images, rows, b, epilogue).run, shares(n, R, Wo, workers))

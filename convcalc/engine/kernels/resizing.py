@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ...sizing import CACHE_BYTES
-from .arrays import Arena, Array, alloc
-from .chunks import Epilogue, chunks, finish
+from ...sizing import CACHE_BYTES, im2col_budget
+from .arrays import Arena, Array, alloc, scratch
+from .chunks import Epilogue, chunks, finish, prologue_into
 
 
 def global_avg_pool(x: Array) -> Array:
@@ -71,20 +71,30 @@ def linear(
     epilogue: Sequence[Epilogue] = (),
     arena: Arena | None = None,
     chunk_bytes: int = CACHE_BYTES,
+    prologue: Sequence[Epilogue] = (),
 ) -> Array:
     """The same affine map at every position: x (N, H, W, C), w (K, C) -> (N, H, W, K).
 
     One GEMM over the (N·H·W, C) rows, a chunk of images or output rows at a time, with the
-    epilogues on each chunk while it is in cache; w is stored (K, C) as PyTorch's Linear."""
+    epilogues on each chunk while it is in cache; w is stored (K, C) as PyTorch's Linear.
+    ``prologue``: in-place operations on a copy of each chunk of the input, (positions, C),
+    before its GEMM (a layer norm's normalisation, its γ and β folded into ``w`` and ``b``);
+    its chunks are then a 1×1 conv's, the size ``sizing.prologue_bytes`` reserves."""
     N, H, W, C = x.shape
     K = w.shape[0]
     if w.shape[1] != C:
         raise ValueError(f"LINEAR weights take {w.shape[1]} channels, the input has {C}")
     out = alloc(arena, (N, H, W, K), x.dtype)
-    for images, rows in chunks(N, H, W * (C + K) * x.itemsize, chunk_bytes):
+    if prologue:
+        row_bytes, chunk_bytes = W * max(C, K) * x.itemsize, im2col_budget(C, K, x.itemsize)
+    else:
+        row_bytes = W * (C + K) * x.itemsize
+    for images, rows in chunks(N, H, row_bytes, chunk_bytes):
         y = out[images, rows]
-        xs = x[images, rows]
-        np.matmul(xs.reshape(-1, C), w.T, out=y.reshape(-1, K))
+        a = x[images, rows].reshape(-1, C)
+        if prologue:  # into a chunk of scratch, transformed there while in cache
+            a = prologue_into(scratch(arena, "pre", a.shape, x.dtype), a, (images, rows), prologue)
+        np.matmul(a, w.T, out=y.reshape(-1, K))
         finish(y, (images, rows), b, epilogue)
     return out
 
