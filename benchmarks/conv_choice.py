@@ -17,8 +17,9 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
+
+from timing import best
 
 #: (batch, height = width, channels in, out, filter (height, width), stride, padding)
 SHAPES = [(n, h, 128, 32, (3, 3), 1, (1, 1)) for n in (1, 8) for h in (56, 28, 14, 7)] + [
@@ -32,13 +33,7 @@ SHAPES = [(n, h, 128, 32, (3, 3), 1, (1, 1)) for n in (1, 8) for h in (56, 28, 1
 
 
 def _best(f: Callable[[], object], runs: int) -> tuple[float, float]:
-    f()
-    wall = cpu = float("inf")
-    for _ in range(runs):
-        w, c = time.perf_counter(), time.process_time()
-        f()
-        wall = min(wall, time.perf_counter() - w)
-        cpu = min(cpu, time.process_time() - c)
+    wall, cpu = best(f, runs)
     return wall * 1e3, cpu * 1e3
 
 

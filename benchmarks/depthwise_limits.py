@@ -25,10 +25,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+
+from timing import best
 
 #: (input size, channels, filter size, stride), padding F // 2: the depthwise convs of
 #: convnext-tiny, efficientnet-b0, mnasnet1-0, mobilenet-v2 and mobilenet-v3-large/small
@@ -42,14 +43,8 @@ SHAPES = [
 BLOCK = 8
 
 
-def _best(f: Callable[[], object], runs: int) -> float:
-    f()
-    best = float("inf")
-    for _ in range(runs):
-        start = time.process_time()
-        f()
-        best = min(best, time.process_time() - start)
-    return best
+def _cpu(f: Callable[[], object], runs: int) -> float:
+    return best(f, runs)[1]
 
 
 def _kernel(K: Any, x: Any, w: Any, stride: Any, pads: Any, arena: Any) -> None:
@@ -117,7 +112,7 @@ def einsum_ceiling(np: Any, K: Any, x: Any, w: Any, p: int, s: int, runs: int) -
     out = np.empty((n, R, Wo * C), x.dtype)
     s0, s1, s2, s3 = band.strides
     view = as_strided(band, (F, taps_n, n, R, Wo * C), (s1, s2, s0, s * s1, s3))
-    seconds = _best(lambda: np.einsum("ftnri,fti->nri", view, wt, out=out), runs)
+    seconds = _cpu(lambda: np.einsum("ftnri,fti->nri", view, wt, out=out), runs)
     return 2 * F * taps_n * n * R * Wo * C / seconds / 1e9
 
 
@@ -152,9 +147,9 @@ def main() -> int:
                 print(f"{name}: the GEMM form differs from depthwise2d", file=sys.stderr)
                 return 1
             useful = 2 * f * f * ref.size
-            kernel = _best(partial(_kernel, K, x, w, (s, s), pads, K.Arena()), args.runs)
+            kernel = _cpu(partial(_kernel, K, x, w, (s, s), pads, K.Arena()), args.runs)
             ceiling = einsum_ceiling(np, K, x, w, p, s, args.runs)
-            gemm = _best(partial(toeplitz_depthwise, np, x, w, p, s, BLOCK), args.runs)
+            gemm = _cpu(partial(toeplitz_depthwise, np, x, w, p, s, BLOCK), args.runs)
             print(f"{name:<22}{batch:>6}{kernel * 1e3:>11.3f}{useful / kernel / 1e9:>7.1f}"
                   f"{ceiling:>13.1f}{gemm * 1e3:>9.3f}{useful / gemm / 1e9:>7.1f}"
                   f"{2 * gemm_macs / gemm / 1e9:>12.1f}", flush=True)  # fmt: skip

@@ -48,8 +48,7 @@ from convcalc.cli import main as cli_main
 from convcalc.frontend import bundled
 
 SEEDS = {
-    p.name: p.read_text(encoding="utf-8")
-    for p in sorted(Path(bundled.DIRECTORY).glob("*.yaml"))
+    p.name: p.read_text(encoding="utf-8") for p in sorted(Path(bundled.DIRECTORY).glob("*.yaml"))
 }
 SEED_NAMES = sorted(SEEDS)
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from functools import partial
+
+from timing import best
 
 #: (name, input size, channels in, channels out, groups, stride, filter size)
 SHAPES = [
@@ -46,14 +47,8 @@ SHAPES = [
 ]
 
 
-def _best(f: Callable[[], object], runs: int) -> float:
-    f()
-    best = float("inf")
-    for _ in range(runs):
-        start = time.process_time()
-        f()
-        best = min(best, time.process_time() - start)
-    return best * 1e3
+def _ms(f: Callable[[], object], runs: int) -> float:
+    return best(f, runs)[1] * 1e3
 
 
 def main() -> int:
@@ -90,11 +85,11 @@ def main() -> int:
                 wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
                 bt = torch.from_numpy(b)
                 with torch.no_grad():
-                    ms = _best(partial(F.conv2d, xt, wt, bt, s, p, 1, groups), args.runs)
+                    ms = _ms(partial(F.conv2d, xt, wt, bt, s, p, 1, groups), args.runs)
             else:
                 pads = ((p, p), (p, p))
                 call = partial(K.conv2d, x, w, b, stride=(s, s), pad=pads, groups=groups)
-                ms = _best(partial(call, arena=K.Arena()), args.runs)
+                ms = _ms(partial(call, arena=K.Arena()), args.runs)
             print(f"batch {batch}  {name:<24} {side} {ms:8.2f} ms CPU", flush=True)
     return 0
 
