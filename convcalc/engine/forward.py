@@ -59,6 +59,7 @@ from ..records import Shape
 from ..units import mb
 from . import kernels as K
 from . import weights
+from .kernels.gemm import own_threads
 from .layout import (
     MemoryEstimate,
     MemoryLimitError,
@@ -164,6 +165,8 @@ def forward(
     if trace_memory:
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
+    # OpenBLAS on one thread, the engine's sharing each GEMM (for big enough passes)
+    restore = own_threads(batch * sum(row.macs for row in rows))
     try:
         rng = np.random.default_rng(seed)
         x0 = rows[0].output
@@ -220,6 +223,7 @@ def forward(
             "use a smaller input or batch, or a --max-memory this machine has"
         ) from None
     finally:
+        restore()
         peak = tracemalloc.get_traced_memory()[1] - base if trace_memory else 0
         if tracing:
             tracemalloc.stop()

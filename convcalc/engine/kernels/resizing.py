@@ -8,9 +8,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ...sizing import CACHE_BYTES
+from ...sizing import CACHE_BYTES, threads
 from .arrays import Arena, Array, alloc
 from .chunks import Epilogue, chunks, finish
+from .gemm import gemm, owning
+from .sharing import SHARED_BYTES, Finish, GemmShare, shared, shares
 
 
 def global_avg_pool(x: Array) -> Array:
@@ -57,7 +59,11 @@ def fully_connected(
             y += part
         y = y.T
     else:
-        y = np.matmul(w, x2.T).T if N <= 32 else np.matmul(x2, w.T)  # (N, K)
+        y = (
+            gemm(w, x2.T, np.empty((K, N), np.result_type(w, x2))).T
+            if N <= 32
+            else gemm(x2, w.T, np.empty((N, K), np.result_type(w, x2)))
+        )  # (N, K)
     out = np.ascontiguousarray(y).reshape(N, 1, 1, K)
     finish(out, (slice(0, N), slice(0, 1)), b, epilogue)
     return out
@@ -81,10 +87,16 @@ def linear(
     if w.shape[1] != C:
         raise ValueError(f"LINEAR weights take {w.shape[1]} channels, the input has {C}")
     out = alloc(arena, (N, H, W, K), x.dtype)
+    workers = threads()
     for images, rows in chunks(N, H, W * (C + K) * x.itemsize, chunk_bytes):
         y = out[images, rows]
-        xs = x[images, rows]
-        np.matmul(xs.reshape(-1, C), w.T, out=y.reshape(-1, K))
+        xs = x[images, rows].reshape(-1, C)
+        if owning() and workers > 1 and y.nbytes >= SHARED_BYTES:  # one hand-off a share
+            n, R = images.stop - images.start, rows.stop - rows.start
+            after = Finish(y, images, rows, b, epilogue).run
+            shared(GemmShare(None, xs, w.T, y.reshape(-1, K), after).run, shares(n, R, W, workers))
+            continue
+        gemm(xs, w.T, y.reshape(-1, K))
         finish(y, (images, rows), b, epilogue)
     return out
 
