@@ -124,6 +124,8 @@ def test_a_pass_runs_openblas_on_one_thread_and_gives_the_count_back(
         assert get() == 1
         restore()
         assert get() == 3
+        G.own_threads(G.OWN_THREADS_MACS, threaded=False)()  # ... unless it is GEMMs alone
+        assert get() == 3
         monkeypatch.setenv("CONVCALC_BLAS", "engine")  # whatever the size
         outer = G.own_threads(0)
         assert get() == 1 and G.owning()
@@ -183,3 +185,13 @@ def test_other_kernels_with_shared_gemms(owned: list[str], monkeypatch: pytest.M
         for single in (0, 1 << 40):
             test_grouped.test_threaded_gemms_match_loops_and_torch(case, single, 400, monkeypatch)
     assert owned
+
+
+def test_networks_with_depthwise_convs_or_layer_norms_own_the_threads() -> None:
+    from convcalc.engine.forward import _threaded
+
+    def owns(name: str) -> bool:
+        return any(map(_threaded, convcalc.analyze(convcalc.load(name)).rows))
+
+    assert owns("mobilenet-v3-small") and owns("convnext-tiny")
+    assert not owns("resnet18") and not owns("resnext50-32x4d")  # grouped is not depthwise

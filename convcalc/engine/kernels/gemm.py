@@ -34,12 +34,14 @@ from .depthwise import spread
 #: about 8 million (one thread / shared / OpenBLAS's two, µs: 196×80×480 158/207/106,
 #: 3136×24×144 247/204/138, 12544×16×96 512/338/279, 49×320×1280 480/347/259)
 GEMM_SHARED_MACS = 1 << 23
-#: ``CONVCALC_BLAS=auto`` owns the threads for passes of at least this many multiply-adds:
-#: batch 8 of the small networks and every larger pass gained (A/B in one process, 2 threads,
-#: engine ÷ blas: resnet50 0.76, efficientnet-b0 0.79, mobilenet-v2 0.82, mobilenet-v3-large
-#: 0.84, densenet121 0.92), at batch 1 their many GEMMs of a few million multiply-adds lost
-#: more to the hand-offs than the depthwise and element-wise kernels won (shufflenet-v2 1.50,
-#: mobilenet-v2 and -v3-large 1.20, efficientnet-b0 1.11 at batch 1)
+#: ``CONVCALC_BLAS=auto`` owns the threads for passes of at least this many multiply-adds
+#: that have depthwise convs or layer norms: batch 8 of the small networks gained (A/B in one
+#: process, 2 threads, engine ÷ blas: efficientnet-b0 0.79, mobilenet-v2 0.82, -v3-large
+#: 0.84; convnext-tiny 0.97 at batch 8 and its 7×7 depthwise and LN kinds 0.76 and 0.85 of
+#: torch's ratio), at batch 1 their many GEMMs of a few million multiply-adds lost more to
+#: the hand-offs than those kernels won (shufflenet-v2 1.50, mobilenet-v2 and -v3-large 1.20,
+#: efficientnet-b0 1.11); networks of GEMMs alone won nothing sure (resnet50 and densenet121:
+#: 0.76–1.2 between runs, their Winograd and few-output 3×3 kinds 1.16 and 1.06× slower)
 OWN_THREADS_MACS = 1 << 30
 #: ... and it is cut by rows when each share gets at least this many, else by columns when
 #: each gets at least ``GEMM_COLS`` (fewer make the packed panels too short to pay)
@@ -59,12 +61,13 @@ _depth = 0  # passes running with the engine's threads (nested or concurrent)
 _saved = 0  # OpenBLAS's thread count before the first of them
 
 
-def engine_blas(macs: int) -> bool:
+def engine_blas(macs: int, threaded: bool = True) -> bool:
     """Whether a pass of ``macs`` multiply-adds should own its threads: ``CONVCALC_BLAS`` is
-    ``auto`` (the default: from ``OWN_THREADS_MACS`` on), ``engine`` (always) or ``blas``
-    (never: OpenBLAS threads each GEMM itself)."""
+    ``auto`` (the default: from ``OWN_THREADS_MACS`` on, if kernels of the engine's own
+    threads (``threaded``: depthwise convs, layer norms) lose a core to OpenBLAS's spinning),
+    ``engine`` (always) or ``blas`` (never: OpenBLAS threads each GEMM itself)."""
     mode = os.environ.get("CONVCALC_BLAS", "auto").strip().lower()
-    return mode == "engine" or (mode != "blas" and macs >= OWN_THREADS_MACS)
+    return mode == "engine" or (mode != "blas" and threaded and macs >= OWN_THREADS_MACS)
 
 
 def _candidates() -> list[str]:
@@ -108,13 +111,13 @@ def _calls(get: Any, put: Any) -> tuple[Callable[[], int], Callable[[int], None]
     return (lambda: int(get())), (lambda n: put(n))
 
 
-def own_threads(macs: int) -> Callable[[], None]:
+def own_threads(macs: int, threaded: bool = True) -> Callable[[], None]:
     """OpenBLAS on one thread while a pass of ``macs`` multiply-adds runs, if it runs on
     several and ``engine_blas`` says so, the engine's threads sharing its GEMMs (``gemm``);
     returns what restores the previous count. Nothing changes with ``CONVCALC_BLAS=blas``,
-    one thread, a small pass (``auto``) or no OpenBLAS found."""
+    one thread, a small pass or one of GEMMs alone (``auto``), or no OpenBLAS found."""
     global _depth, _saved
-    found = openblas() if threads() > 1 and engine_blas(macs) else None
+    found = openblas() if threads() > 1 and engine_blas(macs, threaded) else None
     if found is None:
         return lambda: None
     get, put = found
