@@ -162,12 +162,21 @@ def test_forward_is_the_same_with_the_engines_threads_or_blass(
 # -- every kernel that calls gemm, against its naive loops, with every GEMM shared ---------
 
 
+@pytest.fixture(params=[1, G.GEMM_ROWS])
+def rows(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shares of a chunk by rows from 1 row a share (the columns, GEMM and epilogues of a
+    share in one hand-off), or as in a pass (small chunks then cut their GEMM's columns)."""
+    monkeypatch.setattr(G, "GEMM_ROWS", request.param)
+
+
 @pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.usefixtures("rows")
 def test_conv2d_with_shared_gemms(owned: list[str], case: Any) -> None:
     for chunk in (test_kernels.K.CHUNK_BYTES, 300):
         test_kernels.test_conv2d_matches_loops(case, chunk)
 
 
+@pytest.mark.usefixtures("rows")
 def test_other_kernels_with_shared_gemms(owned: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     test_kernels.test_conv2d_on_a_view_and_with_an_epilogue()
     for m in (2, 4):

@@ -30,7 +30,7 @@ from .chunks import (
     window_count,
 )
 from .depthwise import depthwise2d
-from .gemm import gemm, owning
+from .gemm import by_rows, gemm
 from .grouped import grouped_gemm2d
 from .sharing import SHARED_BYTES, Finish, GemmShare, Share, shared, shares, within
 from .winograd import conv3x3_winograd
@@ -115,7 +115,7 @@ def conv2d(
                 for op in prologue:
                     op(pre, (images, rows))
                 a = pre
-            if owning() and workers > 1 and y.nbytes >= SHARED_BYTES:  # one hand-off a share
+            if workers > 1 and y.nbytes >= SHARED_BYTES and by_rows(M, workers):  # one hand-off
                 after = Finish(y, images, rows, b, epilogue).run
                 shared(GemmShare(None, a, wmat, flat(y), after).run, shares(n, R, Wo, workers))
                 continue
@@ -146,7 +146,7 @@ def conv2d(
         parts = shares(n, R, Wo, workers)
         copy = _Columns(v, cols, J, fold, images, rows, prologue).run
         after = Finish(y, images, rows, None if fold else b, epilogue).run
-        if owning():  # each share's columns, GEMM and epilogues in one hand-off
+        if by_rows(M, workers):  # each share's columns, GEMM and epilogues in one hand-off
             shared(GemmShare(copy, cols, wmat, flat(y), after).run, parts)
             continue
         shared(copy, parts)

@@ -142,6 +142,13 @@ def owning() -> bool:
     return _depth > 0
 
 
+def by_rows(rows: int, workers: int) -> bool:
+    """Whether a GEMM of ``rows`` output rows is shared by rows (each share's columns, GEMM
+    and epilogues in one hand-off: ``sharing.GemmShare``); fewer go through ``gemm``, which
+    cuts the columns then."""
+    return owning() and rows // workers >= GEMM_ROWS
+
+
 def gemm(a: Array, b: Array, out: Array) -> Array:
     """out = a @ b (np.matmul's shapes and broadcasting over a stack), shared between the
     engine's threads while a pass owns them, else one np.matmul (which BLAS may thread)."""
@@ -160,7 +167,7 @@ def gemm(a: Array, b: Array, out: Array) -> Array:
             p = slice(cuts[i], cuts[i + 1])
             np.matmul(a[p] if a.ndim == 3 else a, b[p] if b.ndim == 3 else b, out=out[p])
 
-    elif M // workers >= GEMM_ROWS or (N // workers < GEMM_COLS and M // workers >= 8):
+    elif by_rows(M, workers) or (N // workers < GEMM_COLS and M // workers >= 8):
         cuts = [M * i // workers for i in range(workers + 1)]
 
         def run(i: int) -> None:

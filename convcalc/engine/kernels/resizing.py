@@ -11,7 +11,7 @@ import numpy as np
 from ...sizing import CACHE_BYTES, threads
 from .arrays import Arena, Array, alloc
 from .chunks import Epilogue, chunks, finish
-from .gemm import gemm, owning
+from .gemm import by_rows, gemm
 from .sharing import SHARED_BYTES, Finish, GemmShare, shared, shares
 
 
@@ -91,8 +91,8 @@ def linear(
     for images, rows in chunks(N, H, W * (C + K) * x.itemsize, chunk_bytes):
         y = out[images, rows]
         xs = x[images, rows].reshape(-1, C)
-        if owning() and workers > 1 and y.nbytes >= SHARED_BYTES:  # one hand-off a share
-            n, R = images.stop - images.start, rows.stop - rows.start
+        n, R = images.stop - images.start, rows.stop - rows.start
+        if workers > 1 and y.nbytes >= SHARED_BYTES and by_rows(n * R * W, workers):
             after = Finish(y, images, rows, b, epilogue).run
             shared(GemmShare(None, xs, w.T, y.reshape(-1, K), after).run, shares(n, R, W, workers))
             continue
