@@ -190,10 +190,15 @@ def test_other_kernels_with_shared_gemms(owned: list[str], monkeypatch: pytest.M
                                                       (1, 0), (1, 1), 1))  # fmt: skip
     test_kernels.test_conv_transpose2d_matches_loops((1, 4, 3, 4, 6, 2, 3, (3, 2), (0, 1),
                                                       (2, 1), (1, 1), 2))  # fmt: skip
-    for case in test_grouped.CASES:
-        for single in (0, 1 << 40):
-            test_grouped.test_threaded_gemms_match_loops_and_torch(case, single, 400, monkeypatch)
     assert owned
+
+
+@pytest.mark.parametrize("case", test_grouped.CASES)
+def test_grouped_with_shared_gemms(
+    owned: list[str], case: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for single in (0, 1 << 40):  # the naive loops first, then torch (skipped without it)
+        test_grouped.test_threaded_gemms_match_loops_and_torch(case, single, 400, monkeypatch)
 
 
 def test_networks_with_depthwise_convs_or_layer_norms_own_the_threads() -> None:

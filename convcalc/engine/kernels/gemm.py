@@ -41,7 +41,12 @@ GEMM_SHARED_MACS = 1 << 23
 #: torch's ratio), at batch 1 their many GEMMs of a few million multiply-adds lost more to
 #: the hand-offs than those kernels won (shufflenet-v2 1.50, mobilenet-v2 and -v3-large 1.20,
 #: efficientnet-b0 1.11); networks of GEMMs alone won nothing sure (resnet50 and densenet121:
-#: 0.76–1.2 between runs, their Winograd and few-output 3×3 kinds 1.16 and 1.06× slower)
+#: 0.76–1.2 between runs, their Winograd and few-output 3×3 kinds 1.16 and 1.06× slower).
+#: benchmarks/forward_vs_torch.py, 2 threads, CONVCALC_BLAS=blas then auto, NumPy ÷ torch:
+#: efficientnet-b0 batch 8 0.90 → 0.75, mobilenet-v2 0.91 → 0.66, -v3-large 1.17 → 0.95,
+#: shufflenet-v2 1.12 → 1.14, convnext-tiny 1.50 → 1.52 (1.64 → 1.78 at batch 1); by kind,
+#: depthwise 7×7 6.82 → 5.05, 3×3 1.56 → 1.31, 5×5 3.54 → 3.21, but LINEAR 1.35 → 1.51
+#: (its GEMMs shared by the engine run some 10% slower than on OpenBLAS's two threads)
 OWN_THREADS_MACS = 1 << 30
 #: ... and it is cut by rows when each share gets at least this many, else by columns when
 #: each gets at least ``GEMM_COLS`` (fewer make the packed panels too short to pay)
