@@ -13,7 +13,7 @@ import pytest
 
 import convcalc
 from convcalc.engine.forward import forward
-from convcalc.engine.kernels import conv, resizing
+from convcalc.engine.kernels import conv
 from convcalc.engine.kernels import gemm as G
 
 from . import test_grouped, test_kernels
@@ -25,13 +25,14 @@ DTYPES = [np.float16, np.float32, np.float64]
 @pytest.fixture(params=["2", "3"])  # 3: shares that are no halves
 def owned(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """A pass owning 2 or 3 threads (whether or not this NumPy's OpenBLAS can be found), every
-    GEMM big enough to share, every chunk of conv2d and linear shared; yields the cuts
+    GEMM big enough to share, every chunk of conv2d shared; yields the cuts
     ``gemm`` made."""
     monkeypatch.setenv("CONVCALC_THREADS", request.param)
     monkeypatch.setattr(G, "_depth", 1)
     monkeypatch.setattr(G, "GEMM_SHARED_MACS", 0)
-    for module in (conv, resizing):  # every chunk in shares of columns, GEMM and epilogues
-        monkeypatch.setattr(module, "SHARED_BYTES", 0)
+    monkeypatch.setattr(
+        conv, "SHARED_BYTES", 0
+    )  # every chunk in shares of columns, GEMM, epilogues
     cuts: list[str] = []
     spread = G.spread
 
