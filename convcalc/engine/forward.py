@@ -60,6 +60,7 @@ from ..records import Shape
 from ..units import mb
 from . import kernels as K
 from . import weights
+from .kernels.gemm import own_threads
 from .layout import (
     MemoryEstimate,
     MemoryLimitError,
@@ -115,6 +116,15 @@ def _nhwc_shape(a: Any, batch: int) -> Shape | None:
     return int(a.shape[2]), int(a.shape[1]), int(a.shape[3])
 
 
+def _threaded(row: Any) -> bool:
+    """Whether a row runs on the engine's own threads and loses a core to OpenBLAS's idle
+    spinning workers (``kernels.gemm``): a depthwise conv, a layer norm."""
+    if row.type == "LN":
+        return True
+    groups = int(row.args.get("groups", 1)) if row.type == "CONV" else 1
+    return groups > 1 and groups == row.input_shapes[0][2]
+
+
 def forward(
     analysis: Analysis,
     *,
@@ -165,6 +175,9 @@ def forward(
     if trace_memory:
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
+    # OpenBLAS on one thread, the engine's sharing each GEMM (big passes of networks whose
+    # depthwise convs and layer norms run on the engine's threads)
+    restore = own_threads(batch * sum(row.macs for row in rows), any(map(_threaded, rows)))
     try:
         rng = np.random.default_rng(seed)
         x0 = rows[0].output
@@ -221,6 +234,7 @@ def forward(
             "use a smaller input or batch, or a --max-memory this machine has"
         ) from None
     finally:
+        restore()
         peak = tracemalloc.get_traced_memory()[1] - base if trace_memory else 0
         if tracing:
             tracemalloc.stop()

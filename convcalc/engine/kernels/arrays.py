@@ -6,6 +6,7 @@ arena (as the tests call them).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -136,3 +137,10 @@ def he_uniform(rng: np.random.Generator, shape: Sequence[int], fan_in: int, dtyp
     w *= 2 * a
     w -= a
     return w.astype(dtype, copy=False)
+
+
+def engine_thread() -> bool:
+    """Whether this is one of the engine's pool threads (named ``convcalc…``): work that would
+    share itself out again (a GEMM, a blocked activation in an epilogue) runs inline there, as
+    the share it is part of already has a core."""
+    return threading.current_thread().name.startswith("convcalc")

@@ -2,7 +2,7 @@
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
 time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chunks, as are
-the epilogues after the GEMM (which BLAS threads itself); a 3×3 stride-1 conv with prepared
+the GEMM (``gemm``) and the epilogues after it; a 3×3 stride-1 conv with prepared
 weights goes through Winograd instead (``winograd``), a depthwise one through ``depthwise``,
 any other grouped one through ``grouped`` (one batched GEMM over the groups).
 """
@@ -31,8 +31,9 @@ from .chunks import (
     window_count,
 )
 from .depthwise import depthwise2d
+from .gemm import by_rows, gemm
 from .grouped import grouped_gemm2d
-from .sharing import SHARED_BYTES, Finish, Share, shared, shares, within
+from .sharing import SHARED_BYTES, Finish, GemmShare, Share, shared, shares, within
 from .winograd import conv3x3_winograd
 
 
@@ -112,7 +113,11 @@ def conv2d(
             if prologue:  # into a chunk of scratch, transformed there while in cache
                 pre = scratch(arena, "pre", (M, C), x.dtype)
                 a = prologue_into(pre, a, (images, rows), prologue)
-            np.matmul(a, wmat, out=flat(y))
+            if workers > 1 and y.nbytes >= SHARED_BYTES and by_rows(M, workers):  # one hand-off
+                after = Finish(y, images, rows, b, epilogue).run
+                shared(GemmShare(None, a, wmat, flat(y), after).run, shares(n, R, Wo, workers))
+                continue
+            gemm(a, wmat, flat(y))
             if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
                 shared(Finish(y, images, rows, b, epilogue).run, shares(n, R, Wo, workers))
             else:
@@ -133,13 +138,18 @@ def conv2d(
                 cols[:, J] = 1
             for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
                 op(cols[:, :J], (images, rows))
-            np.matmul(cols, wmat, out=flat(y))
+            gemm(cols, wmat, flat(y))
             finish(y, (images, rows), None if fold else b, epilogue)
             continue
         parts = shares(n, R, Wo, workers)
-        shared(_Columns(v, cols, J, fold, images, rows, prologue).run, parts)
-        np.matmul(cols, wmat, out=flat(y))  # BLAS threads it
-        shared(Finish(y, images, rows, None if fold else b, epilogue).run, parts)
+        copy = _Columns(v, cols, J, fold, images, rows, prologue).run
+        after = Finish(y, images, rows, None if fold else b, epilogue).run
+        if by_rows(M, workers):  # each share's columns, GEMM and epilogues in one hand-off
+            shared(GemmShare(copy, cols, wmat, flat(y), after).run, parts)
+            continue
+        shared(copy, parts)
+        gemm(cols, wmat, flat(y))  # BLAS threads it
+        shared(after, parts)
     return out
 
 
@@ -240,7 +250,8 @@ def conv_transpose2d(
     x2 = x.reshape(N * H * W, C)  # (N*H*W, C)
     for g in range(G):
         wg = w[g * Cg : (g + 1) * Cg].reshape(Cg, FH * FW * Kg)  # (Cg, FH*FW*Kg)
-        cols = (x2[:, g * Cg : (g + 1) * Cg] @ wg).reshape(N, H, W, FH, FW, Kg)
+        part = np.empty((N * H * W, FH * FW * Kg), np.result_type(x, w))
+        cols = gemm(x2[:, g * Cg : (g + 1) * Cg], wg, part).reshape(N, H, W, FH, FW, Kg)
         for fy in range(FH):
             for fx in range(FW):
                 ys = slice(fy * dy, fy * dy + (H - 1) * sy + 1, sy)

@@ -15,7 +15,7 @@ from functools import cache
 import numpy as np
 
 from ...sizing import threads
-from .arrays import Array
+from .arrays import Array, engine_thread
 
 #: elements of one block of GELU: the block and its three temporaries stay in a core's L2,
 #: so the twenty passes over it never reach memory
@@ -42,7 +42,7 @@ def _spread(n: int, unit: int, work: Callable[[int, int], None]) -> None:
     the GIL inside its loops, and unlike a GEMM an elementwise pass gets no BLAS threads of
     its own. Small arrays stay on this thread."""
     k = max(1, min(threads(), n * unit // THREADED_MIN))
-    if k == 1:
+    if k == 1 or engine_thread():  # a share of a chunk (``sharing``): its own core already
         work(0, n)
         return
     step = -(-n // k)

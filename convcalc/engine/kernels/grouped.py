@@ -38,6 +38,7 @@ from ...sizing import (
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
 from .depthwise import pool
+from .gemm import gemm
 from .sharing import SHARED_BYTES, Finish, shared, shares
 
 #: a chunk's copies go to the engine's threads from this many bytes of columns on (below,
@@ -145,12 +146,12 @@ def grouped_gemm2d(
         own = M * J * BK <= BLAS_SINGLE  # each GEMM on the thread that calls it
         if workers == 1 or job.cols.nbytes < THREADED_BYTES:
             job.run(slice(0, S))
-            np.matmul(job.cols, stacked, out=job.dst)
+            gemm(job.cols, stacked, job.dst)
         else:
             for done in pool(workers).map(job.gemm if own else job.run, parts):
                 assert done is None
             if not own:
-                np.matmul(job.cols, stacked, out=job.dst)  # BLAS threads each GEMM
+                gemm(job.cols, stacked, job.dst)  # threaded by BLAS or ``gemm``
         if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
             shared(Finish(y, images, rows, b, epilogue).run, shares(n, R, Wo, threads()))
         else:

@@ -11,6 +11,7 @@ import numpy as np
 from ...sizing import CACHE_BYTES, im2col_budget
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, chunks, finish, prologue_into
+from .gemm import gemm
 
 
 def global_avg_pool(x: Array) -> Array:
@@ -57,7 +58,11 @@ def fully_connected(
             y += part
         y = y.T
     else:
-        y = np.matmul(w, x2.T).T if N <= 32 else np.matmul(x2, w.T)  # (N, K)
+        y = (
+            gemm(w, x2.T, np.empty((K, N), np.result_type(w, x2))).T
+            if N <= 32
+            else gemm(x2, w.T, np.empty((N, K), np.result_type(w, x2)))
+        )  # (N, K)
     out = np.ascontiguousarray(y).reshape(N, 1, 1, K)
     finish(out, (slice(0, N), slice(0, 1)), b, epilogue)
     return out
@@ -94,7 +99,9 @@ def linear(
         a = x[images, rows].reshape(-1, C)
         if prologue:  # into a chunk of scratch, transformed there while in cache
             a = prologue_into(scratch(arena, "pre", a.shape, x.dtype), a, (images, rows), prologue)
-        np.matmul(a, w.T, out=y.reshape(-1, K))
+        # its epilogues (ConvNeXt's GELU) thread themselves: a share of the GEMM and of them in
+        # one hand-off (``sharing.GemmShare``, as conv2d does) was 9% slower here
+        gemm(a, w.T, y.reshape(-1, K))
         finish(y, (images, rows), b, epilogue)
     return out
 

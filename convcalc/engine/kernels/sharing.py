@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import NamedTuple
 
+import numpy as np
+
 from .arrays import Array
 from .chunks import Epilogue, finish
 from .depthwise import pool
@@ -67,3 +69,23 @@ class Finish(NamedTuple):
         i, r, _ = part
         region = (within(self.images, i), within(self.rows, r))
         finish(self.y[i, r], region, self.b, self.epilogue)
+
+
+class GemmShare(NamedTuple):
+    """A share of a chunk in one hand-off while the engine owns the threads (``gemm``): its
+    columns (``before``), its rows of the GEMM, then its epilogues (``after``), while they are
+    in cache; three hand-offs and joins otherwise (copies, the GEMM cut by ``gemm``, the
+    epilogues)."""
+
+    before: Callable[[Share], None] | None
+    a: Array  # (positions, J), the chunk's columns
+    w: Array  # (J, K)
+    y: Array  # (positions, K), the chunk's output
+    after: Callable[[Share], None]
+
+    def run(self, part: Share) -> None:
+        if self.before is not None:
+            self.before(part)
+        m = part[2]
+        np.matmul(self.a[m], self.w, out=self.y[m])
+        self.after(part)

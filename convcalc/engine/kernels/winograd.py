@@ -19,6 +19,7 @@ from ...sizing import BLAS_SINGLE, SHARED_MIN, threads, winograd_chunk_bytes
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import RELU, Epilogue, Pads, chunks, finish, pad_nhwc
 from .depthwise import pool
+from .gemm import gemm
 
 WINOGRAD = {
     2: (
@@ -90,13 +91,13 @@ def conv3x3_winograd(
         D = scratch(arena, "wd", (a, a, n, T, tx, C), x.dtype)  # the input tiles, by tap
         np.copyto(D, tiles[:, rows].transpose(3, 4, 0, 1, 2, 5))
         V = scratch(arena, "wv", (a * a, P, C), x.dtype)
-        np.matmul(Bk, D.reshape(a * a, P * C), out=V.reshape(a * a, P * C))  # Bᵀ·d·B
+        gemm(Bk, D.reshape(a * a, P * C), V.reshape(a * a, P * C))  # Bᵀ·d·B
         M = scratch(arena, "wm", (a * a, P, K), x.dtype)
         _products(V, Uk, M)  # (α², P, C) @ (α², C, K): α² GEMMs
         if b is not None:  # every output of a tile sums this tap once: the bias goes in here
             np.add(M[ones], b, out=M[ones])
         Y = scratch(arena, "wz", (m, m, P * K), x.dtype)
-        np.matmul(Ak, M.reshape(a * a, P * K), out=Y.reshape(m * m, P * K))  # Aᵀ·M·A
+        gemm(Ak, M.reshape(a * a, P * K), Y.reshape(m * m, P * K))  # Aᵀ·M·A
         y0, y1 = rows.start * m, min(Ho, rows.stop * m)
         y = out[images, y0:y1]
         _untile(Y.reshape(m, m, n, T, tx, K).transpose(2, 3, 0, 4, 1, 5), y, relu)
@@ -111,7 +112,7 @@ def _products(V: Array, U: Array, M: Array) -> None:
     each = P * C * U.shape[2]
     workers = min(threads(), taps) if each <= BLAS_SINGLE and each * taps >= SHARED_MIN else 1
     if workers == 1:
-        np.matmul(V, U, out=M)
+        gemm(V, U, M)
         return
     parts = [slice(taps * i // workers, taps * (i + 1) // workers) for i in range(workers)]
     others = [pool(workers).submit(np.matmul, V[p], U[p], out=M[p]) for p in parts[1:]]

@@ -1,0 +1,192 @@
+"""Every GEMM of the pass, on the engine's own threads.
+
+OpenBLAS's worker threads keep spinning for a while after each GEMM and take the second core
+from the engine's threads (depthwise bands, shared copies and epilogues, LN): a 7×7 depthwise
+conv at 8×56×56×96, on two threads, took 23.1 ms right after a GEMM and 18.2 ms after a pause
+or with OpenBLAS on one thread. So while a pass runs on T > 1 threads (``own_threads``),
+OpenBLAS runs on one, and ``gemm`` cuts each GEMM big enough to pay a hand-off into T shares
+on the engine's threads (np.matmul releases the GIL): the output's rows when there are many,
+else its columns (49×768×3072 split by rows: 2.26 ms against OpenBLAS's own 1.58; by rows of
+25088×96×384, 1568×384×1536 or 392×768×3072 as fast as OpenBLAS's two threads), or the stack
+of a batched product. The hand-off costs more than OpenBLAS's, so small passes keep
+OpenBLAS's threads (``OWN_THREADS_MACS``). ``CONVCALC_BLAS=engine`` or ``blas`` forces either
+(the switch is read at each pass); a NumPy whose OpenBLAS cannot be found keeps BLAS's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import threading
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from ...sizing import threads
+from .arrays import Array, engine_thread
+from .depthwise import spread
+
+#: a GEMM of fewer multiply-adds runs on the calling thread: a hand-off to a pool thread and
+#: back costs 60–90 µs here (OpenBLAS's spinning workers some 10), so that shares pay from
+#: about 8 million (one thread / shared / OpenBLAS's two, µs: 196×80×480 158/207/106,
+#: 3136×24×144 247/204/138, 12544×16×96 512/338/279, 49×320×1280 480/347/259)
+GEMM_SHARED_MACS = 1 << 23
+#: ``CONVCALC_BLAS=auto`` owns the threads for passes of at least this many multiply-adds
+#: that have depthwise convs or layer norms: batch 8 of the small networks gained (A/B in one
+#: process, 2 threads, engine ÷ blas: efficientnet-b0 0.79, mobilenet-v2 0.82, -v3-large
+#: 0.84; convnext-tiny 0.97 at batch 8 and its 7×7 depthwise and LN kinds 0.76 and 0.85 of
+#: torch's ratio), at batch 1 their many GEMMs of a few million multiply-adds lost more to
+#: the hand-offs than those kernels won (shufflenet-v2 1.50, mobilenet-v2 and -v3-large 1.20,
+#: efficientnet-b0 1.11); networks of GEMMs alone won nothing sure (resnet50 and densenet121:
+#: 0.76–1.2 between runs, their Winograd and few-output 3×3 kinds 1.16 and 1.06× slower).
+#: benchmarks/forward_vs_torch.py, 2 threads, CONVCALC_BLAS=blas then auto, NumPy ÷ torch:
+#: efficientnet-b0 batch 8 0.90 → 0.75, mobilenet-v2 0.91 → 0.66, -v3-large 1.17 → 0.95,
+#: shufflenet-v2 1.12 → 1.14, convnext-tiny 1.50 → 1.52 (1.64 → 1.78 at batch 1); by kind,
+#: depthwise 7×7 6.82 → 5.05, 3×3 1.56 → 1.31, 5×5 3.54 → 3.21, but LINEAR 1.35 → 1.51
+#: (then with a chunk's GEMM and GELU in one hand-off a share; apart, as now, 9% faster)
+OWN_THREADS_MACS = 1 << 30
+#: ... and it is cut by rows when each share gets at least this many, else by columns when
+#: each gets at least ``GEMM_COLS`` (fewer make the packed panels too short to pay)
+GEMM_ROWS = 128
+GEMM_COLS = 64
+
+#: (get, set) of the thread count, the names NumPy's OpenBLAS builds export
+_NAMES = (
+    ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+    ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+    ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+    ("openblas_get_num_threads", "openblas_set_num_threads"),
+)
+
+_lock = threading.Lock()
+_depth = 0  # passes running with the engine's threads (nested or concurrent)
+_saved = 0  # OpenBLAS's thread count before the first of them
+
+
+def engine_blas(macs: int, threaded: bool = True) -> bool:
+    """Whether a pass of ``macs`` multiply-adds should own its threads: ``CONVCALC_BLAS`` is
+    ``auto`` (the default: from ``OWN_THREADS_MACS`` on, if kernels of the engine's own
+    threads (``threaded``: depthwise convs, layer norms) lose a core to OpenBLAS's spinning),
+    ``engine`` (always) or ``blas`` (never: OpenBLAS threads each GEMM itself)."""
+    mode = os.environ.get("CONVCALC_BLAS", "auto").strip().lower()
+    return mode == "engine" or (mode != "blas" and threaded and macs >= OWN_THREADS_MACS)
+
+
+def _candidates() -> list[str]:
+    """Paths of the OpenBLAS libraries this process loaded (Linux), else NumPy's bundled ones."""
+    found: list[str] = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                path = line.rstrip("\n").split(" ")[-1]
+                if "openblas" in os.path.basename(path).lower() and path not in found:
+                    found.append(path)
+    except OSError:
+        pass
+    root = os.path.dirname(np.__file__)
+    for folder in (os.path.join(root, "..", "numpy.libs"), os.path.join(root, ".dylibs")):
+        found += [p for p in sorted(glob.glob(os.path.join(folder, "*openblas*")))
+                  if p not in found]  # fmt: skip
+    return found
+
+
+@cache
+def openblas() -> tuple[Callable[[], int], Callable[[int], None]] | None:
+    """(get, set) of the thread count of NumPy's OpenBLAS, or None where none is found (another
+    BLAS, a static build): found as threadpoolctl does, among the loaded libraries."""
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for get_name, set_name in _NAMES:
+            get, put = getattr(lib, get_name, None), getattr(lib, set_name, None)
+            if get is not None and put is not None:
+                get.restype, get.argtypes = ctypes.c_int, []
+                put.restype, put.argtypes = None, [ctypes.c_int]
+                return _calls(get, put)
+    return None
+
+
+def _calls(get: Any, put: Any) -> tuple[Callable[[], int], Callable[[int], None]]:
+    """The C functions as typed Python calls."""
+    return (lambda: int(get())), (lambda n: put(n))
+
+
+def own_threads(macs: int, threaded: bool = True) -> Callable[[], None]:
+    """OpenBLAS on one thread while a pass of ``macs`` multiply-adds runs, if it runs on
+    several and ``engine_blas`` says so, the engine's threads sharing its GEMMs (``gemm``);
+    returns what restores the previous count. Nothing changes with ``CONVCALC_BLAS=blas``,
+    one thread, a small pass or one of GEMMs alone (``auto``), or no OpenBLAS found."""
+    global _depth, _saved
+    found = openblas() if threads() > 1 and engine_blas(macs, threaded) else None
+    if found is None:
+        return lambda: None
+    get, put = found
+    with _lock:
+        if _depth == 0:
+            _saved = get()
+            put(1)
+        _depth += 1
+
+    def restore() -> None:
+        global _depth
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                put(_saved)
+
+    return restore
+
+
+def owning() -> bool:
+    """Whether a pass owns the threads now (OpenBLAS on one)."""
+    return _depth > 0
+
+
+def by_rows(rows: int, workers: int) -> bool:
+    """Whether a GEMM of ``rows`` output rows is shared by rows (each share's columns, GEMM
+    and epilogues in one hand-off: ``sharing.GemmShare``); fewer go through ``gemm``, which
+    cuts the columns then."""
+    return owning() and rows // workers >= GEMM_ROWS
+
+
+def gemm(a: Array, b: Array, out: Array) -> Array:
+    """out = a @ b (np.matmul's shapes and broadcasting over a stack), shared between the
+    engine's threads while a pass owns them, else one np.matmul (which BLAS may thread)."""
+    workers = threads()
+    if not _depth or workers == 1 or a.ndim < 2 or b.ndim < 2 or engine_thread():
+        return np.matmul(a, b, out=out)
+    M, K = a.shape[-2:]
+    N = b.shape[-1]
+    stack = out.size // max(1, M * N)
+    if stack * M * N * K < GEMM_SHARED_MACS:
+        return np.matmul(a, b, out=out)
+    if out.ndim == 3 and stack >= workers and (stack % workers == 0 or stack >= 4 * workers):
+        cuts = [stack * i // workers for i in range(workers + 1)]
+
+        def run(i: int) -> None:
+            p = slice(cuts[i], cuts[i + 1])
+            np.matmul(a[p] if a.ndim == 3 else a, b[p] if b.ndim == 3 else b, out=out[p])
+
+    elif by_rows(M, workers) or (N // workers < GEMM_COLS and M // workers >= 8):
+        cuts = [M * i // workers for i in range(workers + 1)]
+
+        def run(i: int) -> None:
+            r = slice(cuts[i], cuts[i + 1])
+            np.matmul(a[..., r, :], b, out=out[..., r, :])
+
+    elif N // workers >= GEMM_COLS:
+        cuts = [N * i // workers for i in range(workers + 1)]
+
+        def run(i: int) -> None:
+            c = slice(cuts[i], cuts[i + 1])
+            np.matmul(a, b[..., c], out=out[..., c])
+
+    else:
+        return np.matmul(a, b, out=out)
+    spread(run, workers)
+    return out
