@@ -15,9 +15,7 @@ unlike a GEMM the sums get no BLAS threads of their own; a conv of fewer than
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -31,16 +29,10 @@ from ...sizing import (
     largest_chunk,
     threads,
 )
-from .arrays import Arena, Array, alloc, scratch
+from .arrays import Arena, Array, alloc, scratch, spread
 from .chunks import Epilogue, Pads, Pair, chunks, window_count
 
 __all__ = ["DEPTHWISE_BYTES", "depthwise2d", "depthwise_scratch", "spread", "threads"]
-
-
-@cache
-def pool(n: int) -> ThreadPoolExecutor:
-    """The engine's own threads, n of them, for the kernels BLAS does not thread."""
-    return ThreadPoolExecutor(n, thread_name_prefix="convcalc")
 
 
 def _phases(fw: int, sx: int, dx: int) -> list[tuple[int, int, int, int]]:
@@ -166,19 +158,6 @@ def depthwise2d(
 
     spread(run, workers)
     return out
-
-
-def spread(run: Callable[[int], None], workers: int) -> None:
-    """run(0) … run(workers − 1): run(0) on the calling thread and each other on one of the
-    engine's threads, one hand-off apiece (``Executor.map`` costs two, and its calling thread
-    sits idle meanwhile: 96 µs median here for two no-ops, against 24)."""
-    if workers == 1:
-        run(0)
-        return
-    futures = [pool(workers - 1).submit(run, i) for i in range(1, workers)]
-    run(0)
-    for f in futures:
-        f.result()
 
 
 def _fill(band: Array, x: Array, u0: int, before: Pair, phases: list[int], sx: int, m: int) -> None:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 
 import numpy as np
 
 from ...sizing import threads
-from .arrays import Array, engine_thread
+from .arrays import Array, engine_thread, spread
 
 #: elements of one block of GELU: the block and its three temporaries stay in a core's L2,
 #: so the twenty passes over it never reach memory
@@ -31,11 +29,6 @@ LN_BLOCK = 65536
 THREADED_MIN = 1 << 16
 
 
-@cache
-def _pool(n: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(n, thread_name_prefix="convcalc-ew")
-
-
 def _spread(n: int, unit: int, work: Callable[[int, int], None]) -> None:
     """work(start, stop) over [0, n) in up to ``threads()`` contiguous pieces of at least
     THREADED_MIN elements (``unit`` elements an index), on as many threads: NumPy releases
@@ -46,11 +39,8 @@ def _spread(n: int, unit: int, work: Callable[[int, int], None]) -> None:
         work(0, n)
         return
     step = -(-n // k)
-    bounds = [(a, min(n, a + step)) for a in range(step, n, step)]
-    pending = [_pool(threads()).submit(work, a, b) for a, b in bounds]
-    work(0, step)  # the first piece on this thread, while the pool runs the others
-    for future in pending:
-        future.result()
+    bounds = [(a, min(n, a + step)) for a in range(0, n, step)]
+    spread(lambda i: work(*bounds[i]), len(bounds))  # the first piece on this thread
 
 
 def batchnorm(

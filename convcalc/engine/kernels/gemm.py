@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 
 from ...sizing import threads
-from .arrays import Array, engine_thread
-from .depthwise import spread
+from .arrays import Array, engine_thread, spread
 
 #: a GEMM of fewer multiply-adds runs on the calling thread: a hand-off to a pool thread and
 #: back costs 60–90 µs here (OpenBLAS's spinning workers some 10), so that shares pay from

@@ -37,7 +37,6 @@ from ...sizing import (
 )
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
-from .depthwise import pool
 from .gemm import gemm
 from .sharing import SHARED_BYTES, Finish, shared, shares
 
@@ -148,8 +147,7 @@ def grouped_gemm2d(
             job.run(slice(0, S))
             gemm(job.cols, stacked, job.dst)
         else:
-            for done in pool(workers).map(job.gemm if own else job.run, parts):
-                assert done is None
+            shared(job.gemm if own else job.run, parts)
             if not own:
                 gemm(job.cols, stacked, job.dst)  # threaded by BLAS or ``gemm``
         if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):

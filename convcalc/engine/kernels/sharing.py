@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from itertools import pairwise
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from .arrays import Array
+from .arrays import Array, spread
 from .chunks import Epilogue, finish
-from .depthwise import pool
 
 #: a chunk's column copies and epilogues (or a 1×1 conv's epilogues: its output bytes) are
 #: shared between the engine's threads from this many bytes of columns on: BLAS threads the
@@ -23,6 +22,8 @@ from .depthwise import pool
 #: thread: 1.6 ms of copies and 2.0 of epilogues around 2.6 of GEMM); below, handing the work
 #: over costs about what it saves
 SHARED_BYTES = 256 << 10
+
+T = TypeVar("T")
 
 #: one thread's share of a chunk: its images, output rows and positions (rows of columns)
 Share = tuple[slice, slice, slice]
@@ -42,12 +43,9 @@ def shares(n: int, rows: int, wo: int, workers: int) -> list[Share]:
             for a, c in pairwise(cuts)]  # fmt: skip
 
 
-def shared(job: Callable[[Share], None], parts: list[Share]) -> None:
+def shared(job: Callable[[T], None], parts: Sequence[T]) -> None:
     """job(part) for every part: the first on this thread, the others on the engine's."""
-    others = [pool(len(parts)).submit(job, p) for p in parts[1:]]
-    job(parts[0])
-    for other in others:
-        other.result()
+    spread(lambda i: job(parts[i]), len(parts))
 
 
 def within(outer: slice, inner: slice) -> slice:

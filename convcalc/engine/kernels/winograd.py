@@ -16,9 +16,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import BLAS_SINGLE, SHARED_MIN, threads, winograd_chunk_bytes
-from .arrays import Arena, Array, alloc, scratch
+from .arrays import Arena, Array, alloc, pool, scratch
 from .chunks import RELU, Epilogue, Pads, chunks, finish, pad_nhwc
-from .depthwise import pool
 from .gemm import gemm
 
 WINOGRAD = {
