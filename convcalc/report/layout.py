@@ -229,15 +229,29 @@ class Laid(NamedTuple):
     body: str
     totals: str | None
 
+    def head(self) -> Text:
+        """The header in bold and the rule under it dim."""
+        head = Text(self.header, style="bold")
+        head.append("\n" + self.rule, style="dim")
+        return head
+
+    def tail(self) -> Text | None:
+        """The rule above the totals dim and the totals in bold; None without totals."""
+        if self.totals is None:
+            return None
+        tail = Text(self.rule + "\n", style="dim")
+        tail.append(self.totals, style="bold")
+        return tail
+
     def text(self) -> Text:
-        """The table with the header and totals in bold and the rules dim."""
-        result = Text()
-        result.append(self.header, style="bold")
-        result.append("\n" + self.rule + "\n", style="dim")
+        """The whole table, styled: :meth:`head`, the body, :meth:`tail`."""
+        result = self.head()
+        result.append("\n", style="dim")
         result.append(self.body)
-        if self.totals is not None:
-            result.append("\n" + self.rule + "\n", style="dim")
-            result.append(self.totals, style="bold")
+        tail = self.tail()
+        if tail is not None:
+            result.append("\n", style="dim")
+            result.append_text(tail)
         return result
 
     def plain(self) -> str:
@@ -299,7 +313,7 @@ def lay_out(
             line = one_line(*cells).rstrip()
             return [line if len(line) <= width else cut(line, width)]
         if not any(wraps and len(cells[c]) > w for c, w, _, wraps in layout):
-            # one line, the common case (a 20,000-row table is made of nothing else)
+            # one line, its cells too wide for a narrowed column cut with "…"
             line = gap.join(
                 (cells[c] if len(cells[c]) <= w else cut(cells[c], w)).rjust(w)
                 if right

@@ -242,13 +242,10 @@ def print_table(console: Console, layers: Laid) -> None:
     if console.color_system is None:
         console.file.write(layers.plain() + "\n")
         return
-    head = Text(layers.header, style="bold")
-    head.append("\n" + layers.rule, style="dim")
-    console.print(head, soft_wrap=True, crop=False)
+    console.print(layers.head(), soft_wrap=True, crop=False)
     console.file.write(layers.body + "\n")
-    if layers.totals is not None:
-        tail = Text(layers.rule, style="dim")
-        tail.append("\n" + layers.totals, style="bold")
+    tail = layers.tail()
+    if tail is not None:
         console.print(tail, soft_wrap=True, crop=False)
 
 
