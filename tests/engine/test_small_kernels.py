@@ -166,3 +166,23 @@ def test_channel_shuffle_by_groups_matches_a_loop(groups: int) -> None:
     per = x.shape[3] // groups
     for i, g in np.ndindex(per, groups):  # output i·groups + g is input g·per + i
         np.testing.assert_array_equal(got[..., i * groups + g], x[..., g * per + i])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_in_blocks_and_on_strided_views_is_max_with_zero(dtype: Any) -> None:
+    from convcalc.engine.kernels.arrays import ZERO_BLOCK, positive
+
+    x = rand(2 * ZERO_BLOCK + 37, dtype=dtype)  # two blocks of zeros and a remainder
+    x[:6] = [np.nan, -0.0, np.inf, -np.inf, 0, -1e-30]
+
+    def naive(a: Any) -> Any:
+        flat = [max(float(v), 0.0) if not math.isnan(v) else math.nan for v in a.reshape(-1)]
+        return np.array(flat, dtype).reshape(a.shape)
+
+    expected = naive(x)
+    np.testing.assert_array_equal(positive(x), expected)
+    for view in (x[::3], x[: 300 * 400].reshape(300, 400)[:, :250], x[:100]):
+        np.testing.assert_array_equal(positive(view), naive(view))
+    y = x.copy()
+    assert positive(y, y) is y  # in place
+    np.testing.assert_array_equal(y, expected)

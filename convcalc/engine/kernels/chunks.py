@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import largest_chunk
-from .arrays import Array
+from .arrays import Array, positive
 
 Pair = tuple[int, int]
 Pads = tuple[Pair, Pair]  # ((top, bottom), (left, right))
@@ -96,7 +96,7 @@ class _Relu:
     applies it while copying its tiles out, saving a pass over the output)."""
 
     def __call__(self, y: Array, region: tuple[slice, slice]) -> None:
-        np.maximum(y, 0, out=y)
+        positive(y, y)
 
 
 RELU = _Relu()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ...sizing import threads
-from .arrays import Array, engine_thread, spread
+from .arrays import Array, engine_thread, positive, spread
 
 #: elements of one block of GELU: the block and its three temporaries fill a core's L2 (1 MB),
 #: so the eighteen passes over it never reach memory (one thread, 8×28×28×768: 16384 13% slower,
@@ -150,7 +150,7 @@ def scale_channels(x: Array, gamma: Array, out: Array | None = None) -> Array:
 
 
 def relu(x: Array, out: Array | None = None) -> Array:
-    return np.maximum(x, 0, out=out)
+    return positive(x, out)
 
 
 def leaky_relu(x: Array, slope: float, out: Array | None = None) -> Array:

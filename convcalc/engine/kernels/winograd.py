@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import BLAS_SINGLE, SHARED_MIN, threads, winograd_chunk_bytes
-from .arrays import Arena, Array, alloc, pool, scratch
+from .arrays import Arena, Array, alloc, pool, positive, scratch
 from .chunks import RELU, Epilogue, Pads, chunks, finish, pad_nhwc
 from .gemm import gemm
 
@@ -129,7 +129,7 @@ def _untile(src: Array, y: Array, relu: bool) -> None:
 
     def put(dst: Array, part: Array) -> None:
         if relu:
-            np.maximum(part, 0, out=dst)
+            positive(part, dst)
         else:
             np.copyto(dst, part)
 
