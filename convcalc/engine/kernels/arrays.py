@@ -169,29 +169,13 @@ def spread(run: Callable[[int], None], workers: int) -> None:
         f.result()
 
 
-#: values a ``positive`` pass compares at a time, against a block of zeros that stays in cache
-ZERO_BLOCK = 65536
-_zeros: dict[np.dtype[Any], Array] = {}
-
 
 def positive(x: Array, out: Array | None = None) -> Array:
     """max(x, 0), the ReLU; ``out`` may be ``x``.
 
-    NumPy's maximum against a scalar takes a slow loop (the 0 broadcast with stride 0): 46 µs
-    for 65536 float32 here, against 9–12 µs against an array of zeros, a multiply's time
-    (np.clip has fast loops of its own when given two bounds: 17 µs with 0 and ∞). So a
-    contiguous array is compared a block at a time with a block of zeros that stays in cache,
-    and any other with np.clip(x, 0, ∞): on Winograd's strided tiles, 4×14×4×14×4×64, 91 µs
-    against maximum's 679 (a copy takes 73). NaN stays NaN."""
-    if out is None:
-        out = np.empty_like(x)
-    if not (x.flags.c_contiguous and out.flags.c_contiguous) or x.size < 1024:
-        return np.clip(x, 0, np.inf, out=out)
-    zeros = _zeros.get(x.dtype)
-    if zeros is None:  # a race makes two blocks of zeros, one of them kept: harmless
-        zeros = _zeros[x.dtype] = np.zeros(ZERO_BLOCK, x.dtype)
-    xf, of, n = x.reshape(-1), out.reshape(-1), x.size
-    for s in range(0, n, ZERO_BLOCK):
-        e = min(n, s + ZERO_BLOCK)
-        np.maximum(xf[s:e], zeros[: e - s], out=of[s:e])
-    return out
+    As np.clip(x, 0, ∞): NumPy's maximum against a scalar takes a slow loop (the 0 broadcast
+    with stride 0), and clip with two bounds has fast loops of its own. One thread, ns a
+    value, maximum / clip: 0.46 / 0.19 on 65536 float32, 0.46 / 0.13 on 2²⁰, 0.40 / 0.15 in
+    place on 8×56×56×384; on Winograd's strided tiles (4×14×4×14×4×64) 679 / 91 µs, where a
+    copy takes 73. NaN stays NaN."""
+    return np.clip(x, 0, np.inf, out=out)
