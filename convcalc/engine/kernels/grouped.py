@@ -37,7 +37,7 @@ from ...sizing import (
 )
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
-from .gemm import gemm
+from .gemm import gemm, owning
 from .sharing import SHARED_BYTES, Finish, shared, shares
 
 #: a chunk's copies go to the engine's threads from this many bytes of columns on (below,
@@ -154,7 +154,10 @@ def grouped_gemm2d(
             y.reshape(M, S, BK).transpose(1, 0, 2),  # (S, M, B·Kg), strided: BLAS takes it
             stacked,
         )  # fmt: skip
-        own = M * J * BK <= BLAS_SINGLE  # each GEMM on the thread that calls it
+        # each GEMM on the thread that made its columns (one hand-off, the columns still in
+        # cache): when BLAS would not thread it, or when the engine owns the threads and
+        # ``gemm`` would cut the stack into these same parts after a second hand-off
+        own = M * J * BK <= BLAS_SINGLE or (owning() and (S % workers == 0 or 4 * workers <= S))
         if workers == 1 or job.cols.nbytes < THREADED_BYTES:
             job.run(slice(0, S))
             gemm(job.cols, stacked, job.dst)
