@@ -118,11 +118,9 @@ def _nhwc_shape(a: Any, batch: int) -> Shape | None:
 
 def _threaded(row: Any) -> bool:
     """Whether a row runs on the engine's own threads and loses a core to OpenBLAS's idle
-    spinning workers (``kernels.gemm``): a depthwise conv, a layer norm."""
-    if row.type == "LN":
-        return True
-    groups = int(row.args.get("groups", 1)) if row.type == "CONV" else 1
-    return groups > 1 and groups == row.input_shapes[0][2]
+    spinning workers (``kernels.gemm``): a depthwise or grouped conv (whose copies and small
+    GEMMs the engine shares), a layer norm."""
+    return row.type == "LN" or (row.type == "CONV" and int(row.args.get("groups", 1)) > 1)
 
 
 def forward(

@@ -202,11 +202,12 @@ def test_grouped_with_shared_gemms(
         test_grouped.test_threaded_gemms_match_loops_and_torch(case, single, 400, monkeypatch)
 
 
-def test_networks_with_depthwise_convs_or_layer_norms_own_the_threads() -> None:
+def test_networks_with_depthwise_or_grouped_convs_or_layer_norms_own_the_threads() -> None:
     from convcalc.engine.forward import _threaded
 
     def owns(name: str) -> bool:
         return any(map(_threaded, convcalc.analyze(convcalc.load(name)).rows))
 
     assert owns("mobilenet-v3-small") and owns("convnext-tiny")
-    assert not owns("resnet18") and not owns("resnext50-32x4d")  # grouped is not depthwise
+    assert owns("resnext50-32x4d") and owns("regnet-x-400mf")  # grouped convs
+    assert not owns("resnet18") and not owns("vgg16")  # GEMMs alone

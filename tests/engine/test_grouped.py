@@ -69,6 +69,24 @@ def test_the_threaded_path_runs_an_epilogue_on_every_chunk(monkeypatch: pytest.M
         close(got, want)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("view", ["contiguous", "channels of a wider array", "every other"])
+def test_planes_and_patches_copied_as_runs_from_any_input(dtype: Any, view: str) -> None:
+    """The split into planes and the patch copy move runs of a super-group's channels as one
+    element (``grouped.runs``) where the input's channels are contiguous, value by value
+    where they are not; the same result either way, in every float type."""
+    wide = rand(2, 7, 9, 48).astype(dtype)
+    x = {"contiguous": wide[..., :24].copy(), "channels of a wider array": wide[..., 8:32],
+         "every other": wide[..., ::2]}[view]  # fmt: skip
+    w, b = rand(3, 3, 8, 12).astype(dtype), rand(12).astype(dtype)
+    for s in ((1, 1), (2, 2)):
+        want = naive_conv(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), s,
+                          ((1, 1), (1, 1)), (1, 1), 3)  # fmt: skip
+        got = K.conv2d(x, w, b, stride=s, pad=((1, 1), (1, 1)), groups=3, arena=K.Arena())
+        assert got.dtype == dtype
+        close(got.astype(np.float64), want, rtol=2e-2 if dtype == np.float16 else 1e-4)
+
+
 SPEC = """
 name: grouped
 input: 12x10x16

@@ -34,8 +34,8 @@ from .arrays import Array, engine_thread, spread
 #: 3136×24×144 247/204/138, 12544×16×96 512/338/279, 49×320×1280 480/347/259)
 GEMM_SHARED_MACS = 1 << 23
 #: ``CONVCALC_BLAS=auto`` owns the threads for passes of at least this many multiply-adds
-#: that have depthwise convs or layer norms: batch 8 of the small networks gained (A/B in one
-#: process, 2 threads, engine ÷ blas: efficientnet-b0 0.79, mobilenet-v2 0.82, -v3-large
+#: that have depthwise or grouped convs or layer norms: batch 8 of the small networks gained
+#: (A/B in one process, 2 threads, engine ÷ blas: efficientnet-b0 0.79, mobilenet-v2 0.82, -v3-large
 #: 0.84; convnext-tiny 0.97 at batch 8 and its 7×7 depthwise and LN kinds 0.76 and 0.85 of
 #: torch's ratio), at batch 1 their many GEMMs of a few million multiply-adds lost more to
 #: the hand-offs than those kernels won (shufflenet-v2 1.50, mobilenet-v2 and -v3-large 1.20,
@@ -45,7 +45,12 @@ GEMM_SHARED_MACS = 1 << 23
 #: efficientnet-b0 batch 8 0.90 → 0.75, mobilenet-v2 0.91 → 0.66, -v3-large 1.17 → 0.95,
 #: shufflenet-v2 1.12 → 1.14, convnext-tiny 1.50 → 1.52 (1.64 → 1.78 at batch 1); by kind,
 #: depthwise 7×7 6.82 → 5.05, 3×3 1.56 → 1.31, 5×5 3.54 → 3.21, but LINEAR 1.35 → 1.51
-#: (then with a chunk's GEMM and GELU in one hand-off a share; apart, as now, 9% faster)
+#: (then with a chunk's GEMM and GELU in one hand-off a share; apart, as now, 9% faster).
+#: Grouped convs count too (their copies and small GEMMs run on the engine's threads): on a
+#: loaded machine (load average 4.5-6), alternating rounds, 2 threads, engine ÷ blas, minimum
+#: and median of 7: regnet-x-400mf b8 0.88/0.22, regnet-y-400mf b8 0.40/0.35, resnext50 b8
+#: 1.03/0.50, b1 0.23/0.15 (OpenBLAS's threads wait on each other while the other core is
+#: taken; the engine's block)
 OWN_THREADS_MACS = 1 << 30
 #: ... and it is cut by rows when each share gets at least this many, else by columns when
 #: each gets at least ``GEMM_COLS`` (fewer make the packed panels too short to pay)
@@ -68,8 +73,9 @@ _saved = 0  # OpenBLAS's thread count before the first of them
 def engine_blas(macs: int, threaded: bool = True) -> bool:
     """Whether a pass of ``macs`` multiply-adds should own its threads: ``CONVCALC_BLAS`` is
     ``auto`` (the default: from ``OWN_THREADS_MACS`` on, if kernels of the engine's own
-    threads (``threaded``: depthwise convs, layer norms) lose a core to OpenBLAS's spinning),
-    ``engine`` (always) or ``blas`` (never: OpenBLAS threads each GEMM itself)."""
+    threads (``threaded``: depthwise and grouped convs, layer norms) lose a core to
+    OpenBLAS's spinning), ``engine`` (always) or ``blas`` (never: OpenBLAS threads each
+    GEMM itself)."""
     mode = os.environ.get("CONVCALC_BLAS", "auto").strip().lower()
     return mode == "engine" or (mode != "blas" and threaded and macs >= OWN_THREADS_MACS)
 

@@ -37,7 +37,7 @@ from ...sizing import (
 )
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
-from .gemm import gemm
+from .gemm import gemm, owning
 from .sharing import SHARED_BYTES, Finish, shared, shares
 
 #: a chunk's copies go to the engine's threads from this many bytes of columns on (below,
@@ -130,11 +130,23 @@ def grouped_gemm2d(
                 xs = pad_nhwc(x[images], pad, out=xp)
             s1, s2, s3, s4 = xs.strides
             s0 = Bc * s4
-        taps = as_strided(
-            xs[..., rows.start * sy :, :, :] if split else xs[:, rows.start * sy :],
-            (S, n, R, Wo, FH, FW, Bc), (s0, s1, sy * s2, sx * s3, dy * s2, dx * s3, s4),
-            writeable=False,
-        )  # fmt: skip
+        start = xs[..., rows.start * sy :, :, :] if split else xs[:, rows.start * sy :]
+        if split and dx * s3 == Bc * s4:  # a patch row is one run of FW·Bc values
+            taps = runs(
+                as_strided(
+                    start,
+                    (S, n, R, Wo, FH, FW * Bc),
+                    (s0, s1, sy * s2, sx * s3, dy * s2, s4),
+                    writeable=False,
+                )
+            )
+        else:
+            taps = as_strided(
+                start,
+                (S, n, R, Wo, FH, FW, Bc),
+                (s0, s1, sy * s2, sx * s3, dy * s2, dx * s3, s4),
+                writeable=False,
+            )
         y = out[images, rows]
         job = _Job(
             x[images] if split and rows.start == 0 else None, xs, (t, lf), taps,
@@ -142,7 +154,10 @@ def grouped_gemm2d(
             y.reshape(M, S, BK).transpose(1, 0, 2),  # (S, M, B·Kg), strided: BLAS takes it
             stacked,
         )  # fmt: skip
-        own = M * J * BK <= BLAS_SINGLE  # each GEMM on the thread that calls it
+        # each GEMM on the thread that made its columns (one hand-off, the columns still in
+        # cache): when BLAS would not thread it, or when the engine owns the threads and
+        # ``gemm`` would cut the stack into these same parts after a second hand-off
+        own = M * J * BK <= BLAS_SINGLE or (owning() and (S % workers == 0 or 4 * workers <= S))
         if workers == 1 or job.cols.nbytes < THREADED_BYTES:
             job.run(slice(0, S))
             gemm(job.cols, stacked, job.dst)
@@ -165,7 +180,8 @@ class _Job(NamedTuple):
     x: Array | None  # the chunk's images, when their planes are still to fill
     planes: Array  # (S, n, padded H, padded W, Bc)
     before: Pair  # padding (top, left)
-    taps: Array  # a view of planes, (S, n, rows, Wo, FH, FW, Bc)
+    taps: Array  # a view of planes, (S, n, rows, Wo, FH, FW, Bc), or (S, n, rows, Wo, FH, 1)
+    # of runs of FW·Bc values (``runs``) when a patch row is contiguous in the planes
     cols: Array  # (S, positions, FH·FW·Bc)
     dst: Array  # (S, positions, B·Kg), the chunk of the output
     stacked: Array  # (S, FH·FW·Bc, B·Kg), the block-diagonal weights
@@ -174,12 +190,26 @@ class _Job(NamedTuple):
         """Super-groups p: their planes (for a new group of images), their columns."""
         if self.x is not None:
             _split(self.planes[p], self.x, self.before, p.start)
-        np.copyto(self.cols[p].reshape(self.taps[p].shape), self.taps[p])
+        taps = self.taps[p]
+        cols = self.cols[p]
+        if taps.dtype.kind == "V":  # runs of FW·Bc values, one element each
+            np.copyto(runs(cols.reshape(*taps.shape[:-1], -1)), taps)
+        else:
+            np.copyto(cols.reshape(taps.shape), taps)
 
     def gemm(self, p: slice) -> None:
         """Super-groups p: their columns, then their GEMMs."""
         self.run(p)
         np.matmul(self.cols[p], self.stacked[p], out=self.dst[p])
+
+
+def runs(a: Array) -> Array:
+    """``a`` (its last axis contiguous) with that axis read as one element of raw bytes: the
+    same memory, shape (..., 1). NumPy copies a strided array a run of its last axis at a
+    time, at a cost per run; a split or patch copy moves runs of 8 to 48 values, which as
+    single elements copy 1.5-2× faster (13 planes of 8 channels from 8×28×28×104: 0.41 ->
+    0.21 ms; a patch copy of 26 super-groups at 2×14×14: 0.23 -> 0.15 ms, one thread)."""
+    return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))
 
 
 def _split(xs: Array, x: Array, before: Pair, first: int) -> None:
@@ -194,4 +224,7 @@ def _split(xs: Array, x: Array, before: Pair, first: int) -> None:
     xs[:, :, t : t + H, :lf] = 0
     xs[:, :, t : t + H, lf + W :] = 0
     src = x.reshape(n, H, W, C // Bc, Bc)[:, :, :, first : first + S]
-    np.copyto(xs[:, :, t : t + H, lf : lf + W], src.transpose(3, 0, 1, 2, 4))
+    dst = xs[:, :, t : t + H, lf : lf + W]
+    if src.strides[-1] == src.itemsize:  # a super-group's channels as one element
+        src, dst = runs(src), runs(dst)
+    np.copyto(dst, src.transpose(3, 0, 1, 2, 4))
