@@ -61,6 +61,7 @@ def test_few_channel_convs_share_their_gemms_and_match_loops(
         monkeypatch.setenv("CONVCALC_THREADS", threads)
         monkeypatch.delenv("CONVCALC_BLAS", raising=False)
         monkeypatch.setattr(conv, "SHARED_BYTES", shared)
+        monkeypatch.setattr(conv, "BLAS_SINGLE", 0)  # these small ones too
         _, _, _, _, _, _, s, pad, d = case
         x, w, b, want, res = (a.astype(dtype) for a in _oracle(case))
         held: list[tuple[int, bool]] = []
@@ -124,15 +125,22 @@ def test_blas_mode_and_wider_convs_keep_blass_threads(monkeypatch: pytest.Monkey
         def look(y: Any, r: tuple[slice, slice]) -> None:
             seen.append(get())
 
-        for env, c in (("blas", 3), ("auto", conv.FEW_CHANNELS + 1)):
+        cases = [  # (CONVCALC_BLAS, input channels, multiply-adds below which BLAS keeps)
+            ("blas", 3, 0),
+            ("auto", conv.FEW_CHANNELS + 1, 0),
+            ("auto", 3, 9 * 9 * 27 * 4 + 1),  # too small a GEMM for BLAS to thread
+        ]
+        for env, c, single in cases:
             monkeypatch.setenv("CONVCALC_BLAS", env)
+            monkeypatch.setattr(conv, "BLAS_SINGLE", single)
             x, w = rand(1, 9, 9, c), rand(3, 3, c, 4)
             got = K.conv2d(x, w, None, pad=((1, 1), (1, 1)), epilogue=[look])
             close(got, naive_conv(x, w, None, (1, 1), ((1, 1), (1, 1)), (1, 1), 1))
-        assert seen == [2, 2]
+        assert seen == [2, 2, 2]
         monkeypatch.setenv("CONVCALC_THREADS", "1")  # one thread: nothing to share
         monkeypatch.setenv("CONVCALC_BLAS", "auto")
+        monkeypatch.setattr(conv, "BLAS_SINGLE", 0)
         K.conv2d(rand(1, 9, 9, 3), rand(3, 3, 3, 4), None, epilogue=[look])
-        assert seen == [2, 2, 2]
+        assert seen == [2, 2, 2, 2]
     finally:
         put(before)

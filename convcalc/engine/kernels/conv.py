@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...sizing import CHUNK_BYTES, im2col_budget, threads
+from ...sizing import BLAS_SINGLE, CHUNK_BYTES, im2col_budget, threads
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import (
     FOLD_RATIO,
@@ -44,7 +44,8 @@ from .winograd import conv3x3_winograd
 #: → 64 at batch 1 24.1 ÷ 7.8, at batch 8 153 ÷ 37; 11×11 s4 → 96 23.7 ÷ 11.7; 5×5 on
 #: 32×32×3 12.0 ÷ 0.22 (one thread: the GEMM 0.27 ms of 0.75 for the 3×3 at batch 1, 3.3
 #: of 4.1 for the 7×7: it runs at OpenBLAS's one-thread peak, the copy and epilogues
-#: matter less)
+#: matter less); not below ``BLAS_SINGLE`` multiply-adds, which OpenBLAS keeps on one thread
+#: anyway (LeNet's first conv at batch 1: 0.18 ms, 0.21 taking the threads over)
 FEW_CHANNELS = 8
 
 
@@ -96,7 +97,12 @@ def conv2d(
             x, w, b, groups=G, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue,
             arena=arena, chunk_bytes=chunk_bytes, stacked=stacked,
         )  # fmt: skip
-    if Cg <= FEW_CHANNELS and not owning():  # the engine's threads share its GEMMs
+    (t, bt), (lf, rt) = pad
+    Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
+    Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
+    J = FH * FW * Cg
+    few = Cg <= FEW_CHANNELS and N * Ho * Wo * J * K >= BLAS_SINGLE  # which BLAS would thread
+    if few and not owning():  # the engine's threads share its GEMMs
         restore = own_threads(0, force=True)
         try:
             if owning():  # else BLAS's threads stay (CONVCALC_BLAS=blas, one thread)
@@ -106,11 +112,7 @@ def conv2d(
                 )  # fmt: skip
         finally:
             restore()
-    (t, bt), (lf, rt) = pad
-    Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
-    Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
-    J = FH * FW * Cg
     wmat = w.reshape(J, K)  # (FH*FW*C, K)
     direct = pointwise and rows_of_positions(x)  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt
