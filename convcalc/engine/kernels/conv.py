@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...sizing import BLAS_SINGLE, CHUNK_BYTES, im2col_budget, threads
+from ...sizing import CHUNK_BYTES, im2col_budget, threads
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import (
     FOLD_RATIO,
@@ -44,8 +44,9 @@ from .winograd import conv3x3_winograd
 #: → 64 at batch 1 24.1 ÷ 7.8, at batch 8 153 ÷ 37; 11×11 s4 → 96 23.7 ÷ 11.7; 5×5 on
 #: 32×32×3 12.0 ÷ 0.22 (one thread: the GEMM 0.27 ms of 0.75 for the 3×3 at batch 1, 3.3
 #: of 4.1 for the 7×7: it runs at OpenBLAS's one-thread peak, the copy and epilogues
-#: matter less); not below ``BLAS_SINGLE`` multiply-adds, which OpenBLAS keeps on one thread
-#: anyway (LeNet's first conv at batch 1: 0.18 ms, 0.21 taking the threads over)
+#: matter less); not with fewer than ``SHARED_BYTES`` of columns, which would all run on one
+#: thread (stems of 32×32 inputs at batch 1: 0.28–0.31 ms with BLAS's threads, 0.31–0.37
+#: taking them over, in one pass, alternating, load 4)
 FEW_CHANNELS = 8
 
 
@@ -101,7 +102,7 @@ def conv2d(
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
     J = FH * FW * Cg
-    few = Cg <= FEW_CHANNELS and N * Ho * Wo * J * K >= BLAS_SINGLE  # which BLAS would thread
+    few = Cg <= FEW_CHANNELS and N * Ho * Wo * (J + 1) * x.itemsize >= SHARED_BYTES
     if few and not owning():  # the engine's threads share its GEMMs
         restore = own_threads(0, force=True)
         try:
