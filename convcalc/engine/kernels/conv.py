@@ -31,10 +31,23 @@ from .chunks import (
     window_count,
 )
 from .depthwise import depthwise2d
-from .gemm import by_rows, gemm
+from .gemm import by_rows, gemm, own_threads, owning
 from .grouped import grouped_gemm2d
 from .sharing import SHARED_BYTES, Finish, GemmShare, Share, shared, shares, within
 from .winograd import conv3x3_winograd
+
+#: an ungrouped conv on at most this many input channels (a stem on RGB, LeNet's second conv)
+#: runs with OpenBLAS on one thread, each of the engine's threads building its share's
+#: columns, multiplying them and finishing them (``sharing.GemmShare``): OpenBLAS threads a
+#: GEMM of 27 or 147 columns badly. 2 threads, ms, OpenBLAS's threads ÷ the engine's (one
+#: process, alternating, load 2): 3×3 s2 224×224×3 → 32 at batch 8 6.4 ÷ 6.9, 7×7 s2
+#: → 64 at batch 1 24.1 ÷ 7.8, at batch 8 153 ÷ 37; 11×11 s4 → 96 23.7 ÷ 11.7; 5×5 on
+#: 32×32×3 12.0 ÷ 0.22 (one thread: the GEMM 0.27 ms of 0.75 for the 3×3 at batch 1, 3.3
+#: of 4.1 for the 7×7: it runs at OpenBLAS's one-thread peak, the copy and epilogues
+#: matter less); not with fewer than ``SHARED_BYTES`` of columns, which would all run on one
+#: thread (stems of 32×32 inputs at batch 1: 0.28–0.31 ms with BLAS's threads, 0.31–0.37
+#: taking them over, in one pass, alternating, load 4)
+FEW_CHANNELS = 8
 
 
 def conv2d(
@@ -88,8 +101,19 @@ def conv2d(
     (t, bt), (lf, rt) = pad
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
-    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     J = FH * FW * Cg
+    few = Cg <= FEW_CHANNELS and N * Ho * Wo * (J + 1) * x.itemsize >= SHARED_BYTES
+    if few and not owning():  # the engine's threads share its GEMMs
+        restore = own_threads(0, force=True)
+        try:
+            if owning():  # else BLAS's threads stay (CONVCALC_BLAS=blas, one thread)
+                return conv2d(
+                    x, w, b, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue,
+                    arena=arena, chunk_bytes=chunk_bytes, prologue=prologue,
+                )  # fmt: skip
+        finally:
+            restore()
+    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     wmat = w.reshape(J, K)  # (FH*FW*C, K)
     direct = pointwise and rows_of_positions(x)  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt

@@ -76,8 +76,12 @@ def engine_blas(macs: int, threaded: bool = True) -> bool:
     threads (``threaded``: depthwise and grouped convs, layer norms) lose a core to
     OpenBLAS's spinning), ``engine`` (always) or ``blas`` (never: OpenBLAS threads each
     GEMM itself)."""
-    mode = os.environ.get("CONVCALC_BLAS", "auto").strip().lower()
+    mode = _mode()
     return mode == "engine" or (mode != "blas" and threaded and macs >= OWN_THREADS_MACS)
+
+
+def _mode() -> str:
+    return os.environ.get("CONVCALC_BLAS", "auto").strip().lower()
 
 
 def _candidates() -> list[str]:
@@ -121,13 +125,16 @@ def _calls(get: Any, put: Any) -> tuple[Callable[[], int], Callable[[int], None]
     return (lambda: int(get())), (lambda n: put(n))
 
 
-def own_threads(macs: int, threaded: bool = True) -> Callable[[], None]:
+def own_threads(macs: int, threaded: bool = True, force: bool = False) -> Callable[[], None]:
     """OpenBLAS on one thread while a pass of ``macs`` multiply-adds runs, if it runs on
     several and ``engine_blas`` says so, the engine's threads sharing its GEMMs (``gemm``);
     returns what restores the previous count. Nothing changes with ``CONVCALC_BLAS=blas``,
-    one thread, a small pass or one of GEMMs alone (``auto``), or no OpenBLAS found."""
+    one thread, a small pass or one of GEMMs alone (``auto``), or no OpenBLAS found.
+    ``force``: whatever the size (one kernel that shares its GEMMs better than OpenBLAS does:
+    a conv on few input channels, see ``conv.FEW_CHANNELS``), unless ``CONVCALC_BLAS=blas``."""
     global _depth, _saved
-    found = openblas() if threads() > 1 and engine_blas(macs, threaded) else None
+    wanted = engine_blas(macs, threaded) or (force and _mode() != "blas")
+    found = openblas() if threads() > 1 and wanted else None
     if found is None:
         return lambda: None
     get, put = found

@@ -1,0 +1,147 @@
+"""Convs on few input channels (stems on RGB, LeNet's second conv): OpenBLAS on one thread and
+the engine's threads sharing columns, GEMM and epilogues (``conv.FEW_CHANNELS``), against the
+naive loops and torch: odd sizes, padding, stride, dilation, batch > 1, float64, a bias in the
+GEMM or not, and every way a chunk is cut (one hand-off a share, or copies, GEMM and
+epilogues apart)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pytest
+
+from convcalc.engine import kernels as K
+from convcalc.engine.kernels import conv, sharing
+from convcalc.engine.kernels import gemm as G
+
+from .test_kernels import close, naive_conv, nchw, nhwc, rand
+
+STEMS = [
+    # (N, H, W, C, K, F, stride, pad ((t, b), (l, r)), dilation)
+    (1, 23, 21, 3, 8, 3, (2, 2), ((1, 1), (1, 1)), (1, 1)),  # 3×3 s2, one image: rows
+    (2, 19, 17, 3, 6, 7, (2, 2), ((3, 3), (3, 3)), (1, 1)),  # 7×7 s2, images
+    (2, 27, 27, 3, 5, 11, (4, 4), ((0, 0), (0, 0)), (1, 1)),  # 11×11 s4
+    (3, 16, 20, 3, 7, 4, (4, 4), ((0, 0), (0, 0)), (1, 1)),  # 4×4 s4 (convnext)
+    (2, 18, 18, 1, 6, 5, (1, 1), ((2, 1), (0, 2)), (2, 1)),  # one channel, dilation, odd pads
+    (2, 14, 14, 6, 4, 5, (1, 1), ((0, 0), (0, 0)), (1, 1)),  # LeNet's second conv
+    (2, 9, 11, 2, 5, 1, (1, 1), ((0, 0), (0, 0)), (1, 1)),  # 1×1: the GEMM on x itself
+]
+
+
+@cache
+def _oracle(case: Any) -> tuple[Any, ...]:
+    """x, w, b, the naive loops' V and a residual of V's shape, once for each case."""
+    N, H, W, C, Kk, F, s, pad, d = case
+    x, w, b = rand(N, H, W, C), rand(F, F, C, Kk), rand(Kk)
+    want = naive_conv(x, w, b, s, pad, d, 1)
+    return x, w, b, want, rand(*want.shape)
+
+
+def _blas() -> tuple[Callable[[], int], Callable[[int], None]]:
+    found = G.openblas()
+    if found is None:
+        pytest.skip("this NumPy's OpenBLAS cannot be found: the pass keeps BLAS's threads")
+    return found
+
+
+@pytest.mark.parametrize("case", STEMS)
+@pytest.mark.parametrize("threads", ["2", "3"])
+@pytest.mark.parametrize("shared", [0, 1 << 30])  # every chunk shared, or none
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_few_channel_convs_share_their_gemms_and_match_loops(
+    case: Any, threads: str, shared: int, dtype: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    get, put = _blas()
+    before = get()
+    put(2)
+    try:
+        monkeypatch.setenv("CONVCALC_THREADS", threads)
+        monkeypatch.delenv("CONVCALC_BLAS", raising=False)
+        monkeypatch.setattr(conv, "SHARED_BYTES", shared)
+        _, _, _, _, _, _, s, pad, d = case
+        x, w, b, want, res = (a.astype(dtype) for a in _oracle(case))
+        held: list[tuple[int, bool]] = []
+
+        def add(y: Any, r: tuple[slice, slice]) -> None:  # a residual: reads its own region
+            held.append((get(), G.owning()))
+            np.add(y, res[r], out=y)
+
+        for chunk in (None, 600):  # one chunk, or a few rows a chunk
+            got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, epilogue=[add, K.RELU],
+                           chunk_bytes=chunk, arena=K.Arena())  # fmt: skip
+            assert got.dtype == dtype
+            close(got, np.maximum(want + res, 0), 1e-4 if dtype == np.float32 else 1e-9)
+            got = K.conv2d(x, w, None, stride=s, pad=pad, dilation=d, chunk_bytes=chunk)
+            close(got, want - b, 1e-4 if dtype == np.float32 else 1e-9)
+        # OpenBLAS on one thread while it ran, if its columns are worth sharing ...
+        assert held and set(held) == ({(1, True)} if shared == 0 else {(2, False)})
+        assert get() == 2 and not G.owning()  # ... and on its two again after
+        torch = pytest.importorskip("torch")
+        Fn = torch.nn.functional
+        xt = Fn.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
+        wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+        got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, arena=K.Arena())
+        close(got, nhwc(Fn.conv2d(xt, wt, torch.from_numpy(b), s, 0, d)), 1e-4)
+    finally:
+        put(before)
+
+
+def test_a_big_stem_shares_each_chunk_in_one_hand_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """96×96 at stride 2, 3 channels: chunks of thousands of positions, each share's rows
+    of the GEMM on its own thread (``sharing.GemmShare``); equal to one float64 GEMM."""
+    _blas()
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    monkeypatch.delenv("CONVCALC_BLAS", raising=False)
+    runs: list[int] = []
+    real = sharing.GemmShare.run
+
+    def counting(self: Any, part: Any) -> None:
+        runs.append(part[2].stop - part[2].start)
+        real(self, part)
+
+    monkeypatch.setattr(sharing.GemmShare, "run", counting)
+    x, w, b = rand(2, 96, 96, 3), rand(3, 3, 3, 16), rand(16)
+    got = K.conv2d(x, w, b, stride=(2, 2), pad=((1, 1), (1, 1)), epilogue=[K.RELU],
+                   arena=K.Arena())  # fmt: skip
+    xp = np.pad(x.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    cols = np.stack([xp[:, fy : fy + 96 : 2, fx : fx + 96 : 2] for fy in range(3)
+                     for fx in range(3)], axis=3)  # fmt: skip
+    want = cols.reshape(-1, 27) @ w.reshape(27, 16).astype(np.float64) + b
+    close(got, np.maximum(want, 0).reshape(2, 48, 48, 16))
+    assert runs and sum(runs) == 2 * 48 * 48 and min(runs) >= G.GEMM_ROWS
+
+
+def test_blas_mode_and_wider_convs_keep_blass_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    get, put = _blas()
+    before = get()
+    put(2)
+    try:
+        monkeypatch.setenv("CONVCALC_THREADS", "2")
+        seen: list[int] = []
+
+        def look(y: Any, r: tuple[slice, slice]) -> None:
+            seen.append(get())
+
+        cases = [  # (CONVCALC_BLAS, input channels, bytes of columns from which they are shared)
+            ("blas", 3, 0),
+            ("auto", conv.FEW_CHANNELS + 1, 0),
+            ("auto", 3, 9 * 9 * 28 * 4 + 1),  # too few columns to share
+        ]
+        for env, c, least in cases:
+            monkeypatch.setenv("CONVCALC_BLAS", env)
+            monkeypatch.setattr(conv, "SHARED_BYTES", least)
+            x, w = rand(1, 9, 9, c), rand(3, 3, c, 4)
+            got = K.conv2d(x, w, None, pad=((1, 1), (1, 1)), epilogue=[look])
+            close(got, naive_conv(x, w, None, (1, 1), ((1, 1), (1, 1)), (1, 1), 1))
+        assert len(seen) >= 3 and set(seen) == {2}
+        seen.clear()
+        monkeypatch.setenv("CONVCALC_THREADS", "1")  # one thread: nothing to share
+        monkeypatch.setenv("CONVCALC_BLAS", "auto")
+        monkeypatch.setattr(conv, "SHARED_BYTES", 0)
+        K.conv2d(rand(1, 9, 9, 3), rand(3, 3, 3, 4), None, epilogue=[look])
+        assert seen == [2]
+    finally:
+        put(before)
