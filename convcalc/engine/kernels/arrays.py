@@ -169,7 +169,6 @@ def spread(run: Callable[[int], None], workers: int) -> None:
         f.result()
 
 
-
 def positive(x: Array, out: Array | None = None) -> Array:
     """max(x, 0), the ReLU; ``out`` may be ``x``.
 
