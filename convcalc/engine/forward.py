@@ -60,7 +60,7 @@ from ..records import Shape
 from ..units import mb
 from . import kernels as K
 from . import weights
-from .kernels.gemm import own_threads
+from .kernels.gemm import alone, own_threads
 from .layout import (
     MemoryEstimate,
     MemoryLimitError,
@@ -206,13 +206,17 @@ def forward(
             if layer is not None and layer.takes_epilogue:
                 prepared = weights.prepare(rows, runner.params, step, batch)
             start = time.perf_counter()
-            if head == 0:
-                result = runner.arrays[0]
-            elif prepared is not None:
-                result = runner.fused(step, prepared)
-                prepared = None
-            else:
-                result = runner.layer(head)
+            end = alone(batch * rows[head].macs)  # a small step: on this thread alone
+            try:
+                if head == 0:
+                    result = runner.arrays[0]
+                elif prepared is not None:
+                    result = runner.fused(step, prepared)
+                    prepared = None
+                else:
+                    result = runner.layer(head)
+            finally:
+                end()
             seconds[head] = time.perf_counter() - start
             for i in step.rows:
                 runner.arrays[i] = result
