@@ -125,6 +125,15 @@ def _threaded(row: Any) -> bool:
     return groups > 1 and groups == row.input_shapes[0][2]
 
 
+def _gemm_macs(row: Any, batch: int) -> int:
+    """The multiply-adds by which ``gemm.alone`` judges a step: its head's at this batch, 0
+    (never alone) for a grouped or depthwise conv, whose kernels cut their work between the
+    threads by measured thresholds of their own (``sizing.DEPTHWISE_THREADED_MACS``,
+    ``grouped``)."""
+    grouped = row.type == "CONV" and int(row.args.get("groups", 1)) > 1
+    return 0 if grouped else batch * int(row.macs)
+
+
 def forward(
     analysis: Analysis,
     *,
@@ -206,7 +215,7 @@ def forward(
             if layer is not None and layer.takes_epilogue:
                 prepared = weights.prepare(rows, runner.params, step, batch)
             start = time.perf_counter()
-            end = alone(batch * rows[head].macs)  # a small step: on this thread alone
+            end = alone(_gemm_macs(rows[head], batch))  # a small step: on this thread alone
             try:
                 if head == 0:
                     result = runner.arrays[0]
