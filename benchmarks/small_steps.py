@@ -12,7 +12,13 @@ share), ``alone`` (one thread), then which the engine picks now and its median o
 layers of a small pass), and the best and the median wall time of --runs calls are printed
 in µs, with the ratio of the medians.
 
+With ``--models a,b``, whole passes instead (``forward``, batches ``--batches``), in one
+process, alternating: ``before`` (no step alone, every conv's chunks shared, a 1×1 conv on a
+few positions through the chunked path: as the pass ran before these thresholds) and
+``now``; the best and the median of ``seconds`` over --runs passes, each after ``--pause``.
+
     python benchmarks/small_steps.py [--runs 300] [--pause 0.001] [--threads 2]
+        [--models cs231n-pattern,lenet5 --batches 1,8]
 """
 
 from __future__ import annotations
@@ -39,9 +45,16 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--pause", type=float, default=0.001)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--models", default="", help="whole passes of these specs instead")
+    ap.add_argument("--batches", default="1,8")
     args = ap.parse_args()
     for var in ("OPENBLAS_NUM_THREADS", "CONVCALC_THREADS"):
         os.environ[var] = str(args.threads)
+    if args.models:
+        for name in args.models.split(","):
+            for batch in map(int, args.batches.split(",")):
+                _passes(name, batch, args.runs, args.pause)
+        return 0
     print(f"{'batch×H×W×C → K, F':26s} {'MMACs':>7s}  best/median µs: shares | blas | alone"
           "   the engine's pick ÷ shares")  # fmt: skip
     for shape in SHAPES:
@@ -99,6 +112,30 @@ def _measure(shape: tuple[int, ...], runs: int, pause: float) -> None:
     ratio = statistics.median(times[picks]) / statistics.median(times["shares"])
     print(f"{f'{n}×{h}×{w}×{c} → {k}, {f}×{f}':26s} {macs / 1e6:7.2f}  {cells}   {picks} "
           f"{ratio:.2f}", flush=True)  # fmt: skip
+
+
+def _passes(name: str, batch: int, runs: int, pause: float) -> None:
+    import convcalc
+    from convcalc.engine.forward import forward
+    from convcalc.engine.kernels import conv
+    from convcalc.engine.kernels import gemm as G
+
+    analysis = convcalc.analyze(convcalc.load(name))
+    now = G.SOLO_MACS, conv.SHARE_MACS, conv.WHOLE_POSITIONS
+    modes = {"before": (0, 0, 0), "now": now}
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    for i in range(runs + 1):
+        for m in list(modes) if i % 2 else list(modes)[::-1]:
+            G.SOLO_MACS, conv.SHARE_MACS, conv.WHOLE_POSITIONS = modes[m]
+            time.sleep(pause)
+            took = forward(analysis, batch=batch, trace_memory=False).seconds
+            if i:
+                times[m].append(took * 1e3)
+    G.SOLO_MACS, conv.SHARE_MACS, conv.WHOLE_POSITIONS = now
+    cells = " | ".join(f"{m} {min(t):7.3f}/{statistics.median(t):7.3f}" for m, t in times.items())
+    ratio = statistics.median(times["now"]) / statistics.median(times["before"])
+    print(f"{name:26s} batch {batch}: best/median ms {cells}   now ÷ before {ratio:.2f}",
+          flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Convolutions: im2col + GEMM (CS231n style), locally connected, transposed.
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
-time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chunks, as are
-the GEMM (``gemm``) and the epilogues after it; a 3×3 stride-1 conv with prepared
+time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chunks of a big
+conv (``SHARE_MACS``; never in a step run alone, ``gemm.alone``), as are the GEMM (``gemm``)
+and the epilogues after it; a 1×1 conv on a few positions is one GEMM (``_pointwise``);
+a 3×3 stride-1 conv with prepared
 weights goes through Winograd instead (``winograd``), a depthwise one through ``depthwise``,
 any other grouped one through ``grouped`` (one batched GEMM over the groups).
 """
