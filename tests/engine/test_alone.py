@@ -191,7 +191,8 @@ def test_a_small_pass_hands_nothing_to_the_engines_threads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The CIFAR pattern at batch 1: its steps of up to 9.4 million multiply-adds run on the
-    calling thread (OpenBLAS may thread the biggest GEMMs)."""
+    calling thread (alone, ``SOLO_MACS``; and a conv's chunks are not shared below
+    ``conv.SHARE_MACS`` anyway)."""
     monkeypatch.setenv("CONVCALC_THREADS", "2")
     monkeypatch.delenv("CONVCALC_BLAS", raising=False)
     analysis = convcalc.analyze(convcalc.load("cs231n-pattern"))

@@ -64,10 +64,11 @@ _NAMES = (
 #: (``alone``): OpenBLAS on one thread, no hand-off to the engine's threads. Median µs of
 #: 150 calls after 1 ms idle, a quiet machine, alone / OpenBLAS's threads (no engine
 #: share) / both as before (benchmarks/small_steps.py): 3×3 32 → 32 at 16×16, batch 1
-#: (2.4 million) 159/198/374, at 8×8, batch 8 (4.7 million) 242/198/304; 5×5 6 → 16 at
-#: 14×14, batch 8 (3.8 million) 350/325/546. On a busy machine the threaded medians grow
-#: tenfold (a worker that waits for a core), alone's barely.
-SOLO_MACS = 1 << 22
+#: (2.4 million) 159/198/374, at 8×8, batch 8 (4.7 million) 242/198/304, at 32×32, batch 1
+#: (9.4 million) 412/325/459; but after 0.3 s idle (a small pass's first threaded step, as
+#: between benchmark rounds) 761/912/4186 at 9.4 million, and on a busy machine the threaded
+#: medians grow tenfold (a worker that waits for a core), alone's barely
+SOLO_MACS = 1 << 24
 
 _lock = threading.Lock()
 _depth = 0  # passes running with the engine's threads (nested or concurrent)
