@@ -60,7 +60,7 @@ from ..records import Shape
 from ..units import mb
 from . import kernels as K
 from . import weights
-from .kernels.gemm import own_threads
+from .kernels.gemm import alone, own_threads
 from .layout import (
     MemoryEstimate,
     MemoryLimitError,
@@ -121,6 +121,15 @@ def _threaded(row: Any) -> bool:
     spinning workers (``kernels.gemm``): a depthwise or grouped conv (whose copies and small
     GEMMs the engine shares), a layer norm."""
     return row.type == "LN" or (row.type == "CONV" and int(row.args.get("groups", 1)) > 1)
+
+
+def _gemm_macs(row: Any, batch: int) -> int:
+    """The multiply-adds by which ``gemm.alone`` judges a step: its head's at this batch, 0
+    (never alone) for a grouped or depthwise conv, whose kernels cut their work between the
+    threads by measured thresholds of their own (``sizing.DEPTHWISE_THREADED_MACS``,
+    ``grouped``)."""
+    grouped = row.type == "CONV" and int(row.args.get("groups", 1)) > 1
+    return 0 if grouped else batch * int(row.macs)
 
 
 def forward(
@@ -204,13 +213,17 @@ def forward(
             if layer is not None and layer.takes_epilogue:
                 prepared = weights.prepare(rows, runner.params, step, batch)
             start = time.perf_counter()
-            if head == 0:
-                result = runner.arrays[0]
-            elif prepared is not None:
-                result = runner.fused(step, prepared)
-                prepared = None
-            else:
-                result = runner.layer(head)
+            end = alone(_gemm_macs(rows[head], batch))  # a small step: on this thread alone
+            try:
+                if head == 0:
+                    result = runner.arrays[0]
+                elif prepared is not None:
+                    result = runner.fused(step, prepared)
+                    prepared = None
+                else:
+                    result = runner.layer(head)
+            finally:
+                end()
             seconds[head] = time.perf_counter() - start
             for i in step.rows:
                 runner.arrays[i] = result

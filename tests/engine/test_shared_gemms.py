@@ -89,6 +89,15 @@ def test_shared_copies_and_epilogues_match_loops(
 ) -> None:
     monkeypatch.setenv("CONVCALC_THREADS", threads)
     monkeypatch.setattr(conv, "SHARED_BYTES", 0)  # every chunk shared
+    monkeypatch.setattr(conv, "SHARE_MACS", 0)  # ... however small the conv
+    handed: list[int] = []
+    real = conv.shared
+
+    def counting(job: Any, parts: Any) -> None:
+        handed.append(len(parts))
+        real(job, parts)
+
+    monkeypatch.setattr(conv, "shared", counting)
     N, H, W, C, Kk, F, s, pad, d = case
     x, w, b = rand(N, H, W, C), rand(F, F, C, Kk), rand(Kk) if bias else None
     want = naive_conv(x, w, b, s, pad, d, 1)
@@ -97,6 +106,7 @@ def test_shared_copies_and_epilogues_match_loops(
     got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, epilogue=ops, chunk_bytes=chunk,
                    arena=K.Arena())  # fmt: skip
     close(got, np.maximum(want + res, 0))
+    assert handed
     torch = pytest.importorskip("torch")
     Fn = torch.nn.functional
     xt = Fn.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
@@ -109,6 +119,7 @@ def test_shared_copies_and_epilogues_match_loops(
 def test_a_shared_prologue_sees_its_own_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVCALC_THREADS", "2")
     monkeypatch.setattr(conv, "SHARED_BYTES", 0)
+    monkeypatch.setattr(conv, "SHARE_MACS", 0)
     wide = rand(3, 5, 6, 10)
     x = wide[..., :8]  # no (positions, channels) matrix: the 1×1 conv copies its columns
     w, b, shift = rand(1, 1, 8, 4), rand(4), rand(3, 5, 6, 8)

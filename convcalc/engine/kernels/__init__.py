@@ -12,7 +12,8 @@ buffer, so that the buffer stays a few MB whatever the batch or image size; and 
 the GEMM (bias, a folded batch norm, an activation, a residual add) runs on each chunk while
 it is still in cache (``epilogue``).
 
-- ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``
+- ``arrays``: the :class:`Arena` of reused buffers, ``he_uniform``, the engine's threads
+  (``spread``) and whether this thread runs a step alone (``solo``, see ``gemm.alone``)
 - ``chunks``: window counts, padding, the im2col view, chunks, epilogues (their sizes,
   with Winograd's, pooling's and the direct kernels', are ``convcalc.sizing``'s, which the
   memory estimate shares)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ...sizing import ALIGN
+from ...sizing import ALIGN, threads
 
 Array = npt.NDArray[Any]
 
@@ -141,6 +141,29 @@ def he_uniform(rng: np.random.Generator, shape: Sequence[int], fan_in: int, dtyp
     return w.astype(dtype, copy=False)
 
 
+#: per thread: whether it runs a step alone (``gemm.alone``)
+_state = threading.local()
+
+
+def solo() -> bool:
+    """Whether this thread runs a step alone (``gemm.alone``: a step too small to pay a
+    hand-off): its kernels share nothing with the engine's threads then."""
+    return bool(getattr(_state, "solo", False))
+
+
+def set_solo(on: bool) -> bool:
+    """Mark this thread as running a step alone, or not; returns what it was."""
+    was = solo()
+    _state.solo = on
+    return was
+
+
+def workers() -> int:
+    """The threads a kernel may share its work between: ``threads()``, or 1 while this
+    thread runs a step alone."""
+    return 1 if solo() else threads()
+
+
 def engine_thread() -> bool:
     """Whether this is one of the engine's pool threads (named ``convcalc…``): work that would
     share itself out again (a GEMM, a blocked activation in an epilogue) runs inline there, as
@@ -158,8 +181,9 @@ def spread(run: Callable[[int], None], workers: int) -> None:
     """run(0) … run(workers − 1): run(0) on the calling thread and each other on one of the
     engine's threads, one hand-off apiece (``Executor.map`` costs two, and its calling thread
     sits idle meanwhile: 96 µs median here for two no-ops, against 24). On one of the engine's
-    threads (a share of a chunk), all of them run there: the share already has its core."""
-    if workers == 1 or engine_thread():
+    threads (a share of a chunk), all of them run there: the share already has its core; so
+    they do in a step run alone (``solo``)."""
+    if workers == 1 or solo() or engine_thread():
         for i in range(workers):
             run(i)
         return

@@ -1,8 +1,10 @@
 """Convolutions: im2col + GEMM (CS231n style), locally connected, transposed.
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
-time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chunks, as are
-the GEMM (``gemm``) and the epilogues after it; a 3×3 stride-1 conv with prepared
+time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chunks of a big
+conv (``SHARE_MACS``; never in a step run alone, ``gemm.alone``), as are the GEMM (``gemm``)
+and the epilogues after it; a 1×1 conv on a few positions is one GEMM (``_pointwise``);
+a 3×3 stride-1 conv with prepared
 weights goes through Winograd instead (``winograd``), a depthwise one through ``depthwise``,
 any other grouped one through ``grouped`` (one batched GEMM over the groups).
 """
@@ -14,8 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...sizing import CHUNK_BYTES, im2col_budget, threads
-from .arrays import Arena, Array, alloc, scratch
+from ...sizing import CHUNK_BYTES, im2col_budget
+from .arrays import Arena, Array, alloc, scratch, workers
 from .chunks import (
     FOLD_RATIO,
     Epilogue,
@@ -48,6 +50,16 @@ from .winograd import conv3x3_winograd
 #: thread (stems of 32×32 inputs at batch 1: 0.28–0.31 ms with BLAS's threads, 0.31–0.37
 #: taking them over, in one pass, alternating, load 4)
 FEW_CHANNELS = 8
+#: a 1×1 conv on at most this many positions (N·H·W) is one GEMM (``_pointwise``)
+WHOLE_POSITIONS = 64
+#: while OpenBLAS threads the GEMMs (no pass owns the threads), a conv of fewer
+#: multiply-adds copies its columns and runs its epilogues on the calling thread: an engine
+#: thread doing them meanwhile competes with OpenBLAS's spinning workers for the other core,
+#: besides its hand-off. Median µs of 150 calls, a quiet machine, OpenBLAS's threads alone /
+#: with the engine's shares (benchmarks/small_steps.py): 3×3 32 → 32 at 32×32, batch 1,
+#: 325/459; at 16×16, batch 8, 494/627; at 32×32, batch 4, 929/1180; 5×5 3 → 64 at 32×32,
+#: batch 8, 1073/1293 (best of them)
+SHARE_MACS = 1 << 26
 
 
 def conv2d(
@@ -98,6 +110,8 @@ def conv2d(
             x, w, b, groups=G, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue,
             arena=arena, chunk_bytes=chunk_bytes, stacked=stacked,
         )  # fmt: skip
+    if pointwise and not prologue and N * H * W <= WHOLE_POSITIONS and rows_of_positions(x):
+        return _pointwise(x, w.reshape(C, K), b, epilogue, arena)
     (t, bt), (lf, rt) = pad
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
@@ -126,7 +140,9 @@ def conv2d(
     if chunk_bytes is None:
         chunk_bytes = im2col_budget(Jc, K, x.itemsize)
     row_bytes = Wo * (max(C, K) if direct else Jc + K) * x.itemsize
-    workers = threads()
+    share = workers()  # 1 in a step run alone (``gemm.alone``)
+    if share > 1 and not owning() and N * Ho * Wo * J * K < SHARE_MACS:
+        share = 1  # OpenBLAS threads the GEMM, and the copies and epilogues stay here
     for images, rows in chunks(N, Ho, row_bytes, chunk_bytes):
         n = images.stop - images.start
         M = n * (rows.stop - rows.start) * Wo
@@ -137,13 +153,13 @@ def conv2d(
             if prologue:  # into a chunk of scratch, transformed there while in cache
                 pre = scratch(arena, "pre", (M, C), x.dtype)
                 a = prologue_into(pre, a, (images, rows), prologue)
-            if workers > 1 and y.nbytes >= SHARED_BYTES and by_rows(M, workers):  # one hand-off
+            if share > 1 and y.nbytes >= SHARED_BYTES and by_rows(M, share):  # one hand-off
                 after = Finish(y, images, rows, b, epilogue).run
-                shared(GemmShare(None, a, wmat, flat(y), after).run, shares(n, R, Wo, workers))
+                shared(GemmShare(None, a, wmat, flat(y), after).run, shares(n, R, Wo, share))
                 continue
             gemm(a, wmat, flat(y))
-            if workers > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
-                shared(Finish(y, images, rows, b, epilogue).run, shares(n, R, Wo, workers))
+            if share > 1 and y.nbytes >= SHARED_BYTES and (epilogue or b is not None):
+                shared(Finish(y, images, rows, b, epilogue).run, shares(n, R, Wo, share))
             else:
                 finish(y, (images, rows), b, epilogue)
             continue
@@ -156,7 +172,7 @@ def conv2d(
             view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
         v = view[:, rows]  # (n, rows, Wo, FH, FW, C)
         cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
-        if workers == 1 or cols.nbytes < SHARED_BYTES:  # all on this thread
+        if share == 1 or cols.nbytes < SHARED_BYTES:  # all on this thread
             np.copyto(cols[:, :J].reshape(v.shape), v)
             if fold:
                 cols[:, J] = 1
@@ -165,15 +181,30 @@ def conv2d(
             gemm(cols, wmat, flat(y))
             finish(y, (images, rows), None if fold else b, epilogue)
             continue
-        parts = shares(n, R, Wo, workers)
+        parts = shares(n, R, Wo, share)
         copy = _Columns(v, cols, J, fold, images, rows, prologue).run
         after = Finish(y, images, rows, None if fold else b, epilogue).run
-        if by_rows(M, workers):  # each share's columns, GEMM and epilogues in one hand-off
+        if by_rows(M, share):  # each share's columns, GEMM and epilogues in one hand-off
             shared(GemmShare(copy, cols, wmat, flat(y), after).run, parts)
             continue
         shared(copy, parts)
         gemm(cols, wmat, flat(y))  # BLAS threads it
         shared(after, parts)
+    return out
+
+
+def _pointwise(
+    x: Array, w: Array, b: Array | None, epilogue: Sequence[Epilogue], arena: Arena | None
+) -> Array:
+    """A 1×1 conv on a few positions (squeeze-and-excitation's on 1×1 volumes): one GEMM on
+    x itself and its epilogues, without the chunks, budgets and shares of a big one, whose
+    Python cost (some 8 µs a call) is several times the GEMM's here."""
+    N, H, W, C = x.shape
+    out = alloc(arena, (N, H, W, w.shape[1]), x.dtype)
+    # rows_of_positions vouches for the view as flat() does, in a third of its time
+    y = out.reshape(N * H * W, w.shape[1]) if rows_of_positions(out) else flat(out)
+    np.matmul(x.reshape(N * H * W, C), w, out=y)
+    finish(out, (slice(0, N), slice(0, H)), b, epilogue)
     return out
 
 

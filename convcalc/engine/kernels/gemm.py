@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ...sizing import threads
-from .arrays import Array, engine_thread, spread
+from ...sizing import BLAS_SINGLE, threads
+from .arrays import Array, engine_thread, set_solo, solo, spread
 
 #: a GEMM of fewer multiply-adds runs on the calling thread: a hand-off to a pool thread and
 #: back costs 60–90 µs here (OpenBLAS's spinning workers some 10), so that shares pay from
@@ -65,9 +65,21 @@ _NAMES = (
     ("openblas_get_num_threads", "openblas_set_num_threads"),
 )
 
+#: a step of fewer multiply-adds (its whole batch's) runs alone on the calling thread
+#: (``alone``): OpenBLAS on one thread, no hand-off to the engine's threads. Median µs of
+#: 150 calls after 1 ms idle, a quiet machine, alone / OpenBLAS's threads (no engine
+#: share) / both as before (benchmarks/small_steps.py): 3×3 32 → 32 at 16×16, batch 1
+#: (2.4 million) 159/198/374, at 8×8, batch 8 (4.7 million) 242/198/304, at 32×32, batch 1
+#: (9.4 million) 412/325/459; but after 0.3 s idle (a small pass's first threaded step, as
+#: between benchmark rounds) 761/912/4186 at 9.4 million, and on a busy machine the threaded
+#: medians grow tenfold (a worker that waits for a core), alone's barely
+SOLO_MACS = 1 << 24
+
 _lock = threading.Lock()
 _depth = 0  # passes running with the engine's threads (nested or concurrent)
 _saved = 0  # OpenBLAS's thread count before the first of them
+_alone = 0  # steps running alone while no pass owns the threads
+_alone_saved = 0  # OpenBLAS's thread count before the first of them
 
 
 def engine_blas(macs: int, threaded: bool = True) -> bool:
@@ -140,18 +152,56 @@ def own_threads(macs: int, threaded: bool = True, force: bool = False) -> Callab
     get, put = found
     with _lock:
         if _depth == 0:
-            _saved = get()
+            _saved = _alone_saved if _alone else get()
             put(1)
         _depth += 1
 
     def restore() -> None:
-        global _depth
+        global _depth, _alone_saved
         with _lock:
             _depth -= 1
-            if _depth == 0:
+            if _depth == 0 and _alone:  # a step running alone keeps one; it restores
+                _alone_saved = _saved
+            elif _depth == 0:
                 put(_saved)
 
     return restore
+
+
+def alone(macs: int) -> Callable[[], None]:
+    """Run the step of ``macs`` multiply-adds that follows on this thread alone if it is
+    smaller than ``SOLO_MACS`` (and more than none: a step without multiply-adds keeps its
+    kernels' own thresholds): its kernels hand nothing to the engine's threads
+    (``arrays.solo``) and OpenBLAS runs its GEMMs on one thread (waking OpenBLAS's threads and
+    joining them cost more than such a GEMM gains, and a lot more when the other core is
+    busy); returns what ends it. OpenBLAS's count is left alone below ``BLAS_SINGLE``, where
+    it keeps a GEMM on one thread itself (setting it and back costs some 2 µs)."""
+    global _alone, _alone_saved
+    if not 0 < macs < SOLO_MACS:
+        return _nothing
+    was = set_solo(True)
+    found = openblas() if macs >= BLAS_SINGLE and threads() > 1 else None
+    if found is not None:
+        with _lock:
+            if _depth == 0 and _alone == 0:  # while a pass owns the threads OpenBLAS has one
+                _alone_saved = found[0]()
+                found[1](1)
+            _alone += 1
+
+    def end() -> None:
+        global _alone
+        set_solo(was)
+        if found is not None:
+            with _lock:
+                _alone -= 1
+                if _depth == 0 and _alone == 0:
+                    found[1](_alone_saved)
+
+    return end
+
+
+def _nothing() -> None:
+    """What ends a step that does not run alone."""
 
 
 def owning() -> bool:
@@ -170,7 +220,7 @@ def gemm(a: Array, b: Array, out: Array) -> Array:
     """out = a @ b (np.matmul's shapes and broadcasting over a stack), shared between the
     engine's threads while a pass owns them, else one np.matmul (which BLAS may thread)."""
     workers = threads()
-    if not _depth or workers == 1 or a.ndim < 2 or b.ndim < 2 or engine_thread():
+    if not _depth or workers == 1 or a.ndim < 2 or b.ndim < 2 or solo() or engine_thread():
         return np.matmul(a, b, out=out)
     M, K = a.shape[-2:]
     N = b.shape[-1]

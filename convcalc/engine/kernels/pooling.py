@@ -58,7 +58,9 @@ def pool2d(
         _reduce(op, [xp[:, r0 * sy + fy : (r1 - 1) * sy + fy + 1 : sy] for fy in range(FH)], t_)
         taps = [t_[:, :, fx : fx + (Wo - 1) * sx + 1 : sx] for fx in range(FW)]
         _reduce(op, taps, out[:, r0:r1])
-    if kind == "avg":
+    if kind == "avg" and not eb and not er:  # every window inside the padded input
+        out /= x.dtype.type(FH * FW)
+    elif kind == "avg":
         hp, wp = H + t + bt, W + lf + rt
         cy = np.minimum(np.arange(Ho) * sy + FH, hp) - np.arange(Ho) * sy
         cx = np.minimum(np.arange(Wo) * sx + FW, wp) - np.arange(Wo) * sx
