@@ -1,16 +1,21 @@
 """Depthwise convolution (one input channel a group) as a direct NHWC kernel.
 
-im2col has nothing to gain here: every output sums FH·FW products of one channel, there is
-no depth for a GEMM to reduce. So the kernel works in bands of output rows that stay in
-cache. A band of the padded input is copied once, its columns split by stride phase (column
-u goes to phase u mod S), so that every tap reads a contiguous run of Wo·K values per row;
-the weights are tiled along the width the same way. Then one ``np.einsum`` per phase sums all
-the taps of that phase (out += x·w in one pass, 1.7× faster here than a multiply and an add
-per tap, and several times faster than products broadcast over K channels, whose inner loop
-is only K long). A depth multiplier m (K = m·C) repeats each input channel m times in the
-band. Bands run on ``threads()`` threads (NumPy releases the GIL inside its loops), since
-unlike a GEMM the sums get no BLAS threads of their own; a conv of fewer than
-``DEPTHWISE_THREADED_MACS`` runs as one band on the calling thread (``sizing``).
+im2col has nothing to gain here: every output sums FH·FW products of one channel, there is no
+depth for a GEMM to reduce. So the kernel works in bands of output rows that stay in cache. A
+band of the padded input is copied once, its columns split by stride phase (column u goes to
+phase u mod S), so that every tap reads a contiguous run of Wo·K values per row; the weights are
+tiled along the width the same way. Then one ``np.einsum`` per phase sums all the taps of that
+phase (out += x·w in one pass, 1.7× faster here than a multiply and an add per tap, and several
+times faster than products broadcast over K channels, whose inner loop is only K long). A depth
+multiplier m (K = m·C) repeats each input channel m times in the band. Bands run on
+``threads()`` threads (NumPy releases the GIL inside its loops), since unlike a GEMM the sums
+get no BLAS threads of their own; a conv of fewer than ``DEPTHWISE_THREADED_MACS`` runs as one
+band on the calling thread (``sizing``). While OpenBLAS keeps its own threads (a pass that does
+not own them, ``gemm.own_threads``), every band runs on the calling thread: OpenBLAS's workers
+spin for a while after each GEMM, and a band handed to another thread waits for a core they
+hold. At batch 1, 2 threads, quiet, efficientnet-b0 and mobilenet-v3-large's depthwise kinds
+summed: 25.4–26.3 ms with the bands on two threads, 19.6–21.2 on one (alternating runs of
+benchmarks/forward_vs_torch.py).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ...sizing import (
 )
 from .arrays import Arena, Array, alloc, scratch, spread
 from .chunks import Epilogue, Pads, Pair, chunks, window_count
+from .gemm import owning
 
 __all__ = ["DEPTHWISE_BYTES", "depthwise2d", "depthwise_scratch", "spread", "threads"]
 
@@ -156,7 +162,11 @@ def depthwise2d(
             for op in epilogue:
                 op(y, (images, rows))
 
-    spread(run, workers)
+    if owning():
+        spread(run, workers)
+    else:  # OpenBLAS keeps its threads, whose spinning workers hold the other cores
+        for i in range(workers):
+            run(i)
     return out
 
 
