@@ -39,13 +39,19 @@ def _case(case: Any) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("case", DW_CASES)
 @pytest.mark.parametrize("chunk", [None, 50])  # 50 bytes: one output row a band
-@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("threads", ["1", "2", "2 held"])  # held: OpenBLAS keeps its threads
 @pytest.mark.parametrize("strided", [None, True, False])  # the rule, along K, by phase
 def test_depthwise_matches_loops(
     case: Any, chunk: int | None, threads: str, strided: bool | None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.setenv("CONVCALC_THREADS", threads)
+    from convcalc.engine.kernels import depthwise
+
+    monkeypatch.setenv("CONVCALC_THREADS", threads.split()[0])
+    held = threads.endswith("held")
+    monkeypatch.setattr(depthwise, "blas_holds", lambda: held)
+    if held:  # every band on the calling thread, none handed to the engine's threads
+        monkeypatch.setattr(depthwise, "spread", lambda *a: pytest.fail("handed out"))
     monkeypatch.setattr(sizing, "DEPTHWISE_THREADED_MACS", 0)  # these small convs, threaded
     x, w, b, s, pad, d = _case(case)
     C = x.shape[3]

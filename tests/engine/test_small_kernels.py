@@ -26,11 +26,17 @@ def scalar_gelu(v: float) -> float:
     return 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
 
 
-@pytest.fixture(params=["1", "3"])
+@pytest.fixture(params=["1", "3", "3 held"])
 def threads(request: Any, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Run with one thread and with three (more pieces than the machine's cores)."""
-    monkeypatch.setenv("CONVCALC_THREADS", request.param)
-    return int(request.param)
+    """Run with one thread and with three (more pieces than the machine's cores), shared
+    between the engine's threads as in a pass that owns them, or all on the calling thread
+    while OpenBLAS keeps its threads ("held", ``gemm.blas_holds``)."""
+    count, *held = request.param.split()
+    monkeypatch.setenv("CONVCALC_THREADS", count)
+    monkeypatch.setattr(elementwise, "blas_holds", lambda: bool(held))
+    if held:
+        monkeypatch.setattr(elementwise, "spread", lambda *a: pytest.fail("handed out"))
+    return int(count)
 
 
 def test_gelu_blocks_and_threads_match_the_scalar_formula(threads: int) -> None:

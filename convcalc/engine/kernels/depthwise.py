@@ -11,7 +11,7 @@ multiplier m (K = m·C) repeats each input channel m times in the band. Bands ru
 ``threads()`` threads (NumPy releases the GIL inside its loops), since unlike a GEMM the sums
 get no BLAS threads of their own; a conv of fewer than ``DEPTHWISE_THREADED_MACS`` runs as one
 band on the calling thread (``sizing``). While OpenBLAS keeps its own threads (a pass that does
-not own them, ``gemm.own_threads``), every band runs on the calling thread: OpenBLAS's workers
+not own them, ``gemm.blas_holds``), every band runs on the calling thread: OpenBLAS's workers
 spin for a while after each GEMM, and a band handed to another thread waits for a core they
 hold. At batch 1, 2 threads, quiet, efficientnet-b0 and mobilenet-v3-large's depthwise kinds
 summed: 25.4–26.3 ms with the bands on two threads, 19.6–21.2 on one (alternating runs of
@@ -36,7 +36,7 @@ from ...sizing import (
 )
 from .arrays import Arena, Array, alloc, scratch, spread
 from .chunks import Epilogue, Pads, Pair, chunks, window_count
-from .gemm import owning
+from .gemm import blas_holds
 
 __all__ = ["DEPTHWISE_BYTES", "depthwise2d", "depthwise_scratch", "spread", "threads"]
 
@@ -162,11 +162,11 @@ def depthwise2d(
             for op in epilogue:
                 op(y, (images, rows))
 
-    if owning():
-        spread(run, workers)
-    else:  # OpenBLAS keeps its threads, whose spinning workers hold the other cores
+    if blas_holds():  # OpenBLAS's spinning workers hold the other cores
         for i in range(workers):
             run(i)
+    else:
+        spread(run, workers)
     return out
 
 

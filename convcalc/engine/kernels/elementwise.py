@@ -14,6 +14,7 @@ import numpy as np
 
 from ...sizing import threads
 from .arrays import Array, engine_thread, positive, spread
+from .gemm import blas_holds
 
 #: elements of one block of GELU: the block and its three temporaries fill a core's L2 (1 MB),
 #: so the eighteen passes over it never reach memory (one thread, 8×28×28×768: 16384 13% slower,
@@ -34,8 +35,9 @@ def _spread(n: int, unit: int, work: Callable[[int, int], None]) -> None:
     """work(start, stop) over [0, n) in up to ``threads()`` contiguous pieces of at least
     THREADED_MIN elements (``unit`` elements an index), on as many threads: NumPy releases
     the GIL inside its loops, and unlike a GEMM an elementwise pass gets no BLAS threads of
-    its own. Small arrays stay on this thread."""
-    k = max(1, min(threads(), n * unit // THREADED_MIN))
+    its own. Small arrays stay on this thread, and so does everything while OpenBLAS keeps
+    its threads, whose spinning workers hold the other cores (``gemm.blas_holds``)."""
+    k = 1 if blas_holds() else max(1, min(threads(), n * unit // THREADED_MIN))
     if k == 1 or engine_thread():  # a share of a chunk (``sharing``): its own core already
         work(0, n)
         return

@@ -209,6 +209,16 @@ def owning() -> bool:
     return _depth > 0
 
 
+def blas_holds() -> bool:
+    """Whether OpenBLAS keeps its own threads now (no pass owns them, OpenBLAS found, more
+    than one thread): its workers spin for a while after each GEMM on the cores the engine's
+    threads would take, so the depthwise bands and blocked activations stay on the calling
+    thread (alternating runs, 2 threads, quiet, batch 1, NumPy's seconds summed over
+    efficientnet-b0, mobilenet-v2/-v3-large/-v3-small and shufflenet-v2: 99.8 ms with the
+    activations on two threads, 92.5 on one)."""
+    return _depth == 0 and threads() > 1 and openblas() is not None
+
+
 def by_rows(rows: int, workers: int) -> bool:
     """Whether a GEMM of ``rows`` output rows is shared by rows (each share's columns, GEMM
     and epilogues in one hand-off: ``sharing.GemmShare``); fewer go through ``gemm``, which
