@@ -116,11 +116,16 @@ def _nhwc_shape(a: Any, batch: int) -> Shape | None:
     return int(a.shape[2]), int(a.shape[1]), int(a.shape[3])
 
 
+def _grouped(row: Any) -> bool:
+    """Whether a row is a grouped conv, depthwise ones included."""
+    return row.type == "CONV" and int(row.args.get("groups", 1)) > 1
+
+
 def _threaded(row: Any) -> bool:
     """Whether a row runs on the engine's own threads and loses a core to OpenBLAS's idle
     spinning workers (``kernels.gemm``): a depthwise or grouped conv (whose copies and small
     GEMMs the engine shares), a layer norm."""
-    return row.type == "LN" or (row.type == "CONV" and int(row.args.get("groups", 1)) > 1)
+    return row.type == "LN" or _grouped(row)
 
 
 def _gemm_macs(row: Any, batch: int) -> int:
@@ -128,8 +133,7 @@ def _gemm_macs(row: Any, batch: int) -> int:
     (never alone) for a grouped or depthwise conv, whose kernels cut their work between the
     threads by measured thresholds of their own (``sizing.DEPTHWISE_THREADED_MACS``,
     ``grouped``)."""
-    grouped = row.type == "CONV" and int(row.args.get("groups", 1)) > 1
-    return 0 if grouped else batch * int(row.macs)
+    return 0 if _grouped(row) else batch * int(row.macs)
 
 
 def forward(

@@ -45,13 +45,13 @@ def test_depthwise_matches_loops(
     case: Any, chunk: int | None, threads: str, strided: bool | None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    from convcalc.engine.kernels import depthwise
+    from convcalc.engine.kernels import arrays, depthwise
 
     monkeypatch.setenv("CONVCALC_THREADS", threads.split()[0])
     held = threads.endswith("held")
     monkeypatch.setattr(depthwise, "blas_holds", lambda: held)
     if held:  # every band on the calling thread, none handed to the engine's threads
-        monkeypatch.setattr(depthwise, "spread", lambda *a: pytest.fail("handed out"))
+        monkeypatch.setattr(arrays, "pool", lambda *a: pytest.fail("handed out"))
     monkeypatch.setattr(sizing, "DEPTHWISE_THREADED_MACS", 0)  # these small convs, threaded
     x, w, b, s, pad, d = _case(case)
     C = x.shape[3]

@@ -177,13 +177,13 @@ def pool(n: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(n, thread_name_prefix="convcalc")
 
 
-def spread(run: Callable[[int], None], workers: int) -> None:
+def spread(run: Callable[[int], None], workers: int, here: bool = False) -> None:
     """run(0) … run(workers − 1): run(0) on the calling thread and each other on one of the
     engine's threads, one hand-off apiece (``Executor.map`` costs two, and its calling thread
     sits idle meanwhile: 96 µs median here for two no-ops, against 24). On one of the engine's
     threads (a share of a chunk), all of them run there: the share already has its core; so
-    they do in a step run alone (``solo``)."""
-    if workers == 1 or solo() or engine_thread():
+    they do in a step run alone (``solo``), and when the caller says ``here``."""
+    if workers == 1 or here or solo() or engine_thread():
         for i in range(workers):
             run(i)
         return

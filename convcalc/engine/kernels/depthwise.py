@@ -162,11 +162,7 @@ def depthwise2d(
             for op in epilogue:
                 op(y, (images, rows))
 
-    if blas_holds():  # OpenBLAS's spinning workers hold the other cores
-        for i in range(workers):
-            run(i)
-    else:
-        spread(run, workers)
+    spread(run, workers, here=blas_holds())  # OpenBLAS's spinning workers hold the others
     return out
 
 
