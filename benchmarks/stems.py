@@ -45,17 +45,19 @@ def _median(f: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(wall) * 1e3, statistics.median(cpu) * 1e3
 
 
-def _parts(runs: int) -> None:
+def _table(measure: Callable[..., str], runs: int) -> None:
+    """One line for each stem at batch 1 and 8: ``measure(n, h, c, k, f, s, p, runs)``."""
     for name, h, c, k, f, s, p in STEMS:
         for n in (1, 8):
-            parts = _split(n, h, c, k, f, s, p, runs)
-            print(f"{name:<22} {n} {h}x{h}x{c}->{k} {f}x{f} s{s}  {parts}", flush=True)
+            found = measure(n, h, c, k, f, s, p, runs)
+            print(f"{name:<22} {n} {h}x{h}x{c}->{k} {f}x{f} s{s}  {found}", flush=True)
 
 
 def _split(n: int, h: int, c: int, k: int, f: int, s: int, p: int, runs: int) -> str:
     """The parts of one stem, each alone on one thread."""
     import numpy as np
 
+    from convcalc.engine.kernels.arrays import positive
     from convcalc.engine.kernels.chunks import pad_nhwc, patches
 
     rng = np.random.default_rng(0)
@@ -71,18 +73,11 @@ def _split(n: int, h: int, c: int, k: int, f: int, s: int, p: int, runs: int) ->
         "pad": _median(lambda: pad_nhwc(x, pads, out=xp), runs)[0],
         "copy": _median(lambda: np.copyto(cols[:, :-1].reshape(view.shape), view), runs)[0],
         "GEMM": _median(lambda: np.matmul(cols, w, out=y), runs)[0],
-        "ReLU": _median(lambda: np.maximum(y, 0, out=y), runs)[0],
+        "ReLU": _median(lambda: positive(y, y), runs)[0],  # the engine's ReLU
     }
     gflops = 2 * cols.size * k / times["GEMM"] / 1e6
     cells = "  ".join(f"{part} {ms:6.3f}" for part, ms in times.items())
     return f"{cells}  (GEMM {gflops:3.0f} GFLOP/s)"
-
-
-def _whole(runs: int) -> None:
-    for name, h, c, k, f, s, p in STEMS:
-        for n in (1, 8):
-            both = _ab(n, h, c, k, f, s, p, runs)
-            print(f"{name:<22} {n} {h}x{h}x{c}->{k} {f}x{f} s{s}  {both}", flush=True)
 
 
 def _ab(n: int, h: int, c: int, k: int, f: int, s: int, p: int, runs: int) -> str:
@@ -118,11 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--child", choices=("parts", "whole"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.child == "parts":
-        _parts(args.runs)
-        return 0
-    if args.child == "whole":
-        _whole(args.runs)
+    if args.child:
+        _table(_split if args.child == "parts" else _ab, args.runs)
         return 0
     for child, t in (("parts", 1), ("whole", args.threads)):
         print(f"{child}: {t} thread(s), ms, median of {args.runs}"
