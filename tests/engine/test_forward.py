@@ -121,6 +121,22 @@ def random_bn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(weights, "init_params", init)
 
 
+def fused_pass(
+    monkeypatch: pytest.MonkeyPatch, spec: str, batch: int, seed: int
+) -> tuple[convcalc.Analysis, dict[str, str]]:
+    """``spec``'s pass with random statistics (``random_bn``), checked against the naive
+    ``reference`` and against the same pass unfused; returns the analysis and, for each row
+    fused into a step, the name of that step's head."""
+    random_bn(monkeypatch)
+    analysis = check(spec)
+    result = forward(analysis, batch=batch, seed=seed)
+    assert result.ok
+    close(result.output, reference(analysis, batch, seed))
+    unfused = forward(analysis, batch=batch, seed=seed, fuse=False)
+    close(result.output, unfused.output, 1e-5)
+    return analysis, {r.name: r.fused_into for r in result.layers if r.fused_into}
+
+
 def reference(analysis: convcalc.Analysis, batch: int, seed: int) -> Any:
     """The same network, layer by layer, with the test's naive loops and plain formulas."""
     rows = analysis.rows

@@ -9,11 +9,10 @@ import pytest
 
 from convcalc.analysis.plan import plan
 from convcalc.engine import kernels as K
-from convcalc.engine.forward import forward
 from convcalc.engine.layout import lifetimes
 
 from ..support import check
-from .test_forward import random_bn, reference
+from .test_forward import fused_pass
 from .test_kernels import close, naive_conv, naive_multiply, rand
 
 SE = """
@@ -51,15 +50,8 @@ def test_the_plan_makes_a_mul_read_by_a_1x1_conv_its_prologue() -> None:
 def test_a_squeeze_excitation_network_equals_the_naive_reference(
     monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
-    random_bn(monkeypatch)
-    analysis = check(SE)
-    result = forward(analysis, batch=batch, seed=7)
-    assert result.ok
-    fused = {r.name for r in result.layers if r.fused_into}
+    analysis, fused = fused_pass(monkeypatch, SE, batch, 7)
     assert sum(1 for r in analysis.rows if r.type == "MUL" and r.name in fused) == 2
-    close(result.output, reference(analysis, batch, 7))
-    unfused = forward(analysis, batch=batch, seed=7, fuse=False)
-    close(result.output, unfused.output, 1e-5)
 
 
 @pytest.mark.parametrize("contiguous", [True, False])

@@ -9,11 +9,10 @@ import pytest
 
 from convcalc.analysis.plan import plan
 from convcalc.engine import kernels as K
-from convcalc.engine.forward import forward
 from convcalc.engine.layout import lifetimes
 
 from ..support import check
-from .test_forward import random_bn, reference
+from .test_forward import fused_pass
 from .test_kernels import close, naive_conv, rand
 
 PREACT = """
@@ -49,15 +48,8 @@ def test_the_plan_makes_prologues_of_pre_activations_only() -> None:
 def test_a_pre_activation_network_equals_the_naive_reference(
     monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
-    random_bn(monkeypatch)
-    analysis = check(PREACT)
-    result = forward(analysis, batch=batch, seed=5)
-    assert result.ok
-    fused = {r.name: r.fused_into for r in result.layers if r.fused_into}
+    analysis, fused = fused_pass(monkeypatch, PREACT, batch, 5)
     assert sum(1 for r in analysis.rows if r.type in ("HSWISH", "RELU6") and r.name in fused) == 2
-    close(result.output, reference(analysis, batch, 5))
-    unfused = forward(analysis, batch=batch, seed=5, fuse=False)
-    close(result.output, unfused.output, 1e-5)
 
 
 @pytest.mark.parametrize("contiguous", [True, False])
@@ -115,16 +107,10 @@ def test_the_plan_makes_a_layer_norm_read_by_a_linear_its_prologue() -> None:
 def test_a_convnext_block_equals_the_naive_reference(
     monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
-    random_bn(monkeypatch)  # random γ and β for every LN and SCALE, random biases
-    analysis = check(CONVNEXT_BLOCK)
-    result = forward(analysis, batch=batch, seed=3)
-    assert result.ok
-    fused = {r.name: r.fused_into for r in result.layers if r.fused_into}
+    # random γ and β for every LN and SCALE, random biases
+    analysis, fused = fused_pass(monkeypatch, CONVNEXT_BLOCK, batch, 3)
     lns = [r for r in analysis.rows if r.type == "LN"]
     assert [fused.get(r.name) is not None for r in lns] == [True, True, False, False]
-    close(result.output, reference(analysis, batch, 3))
-    unfused = forward(analysis, batch=batch, seed=3, fuse=False)
-    close(result.output, unfused.output, 1e-5)
 
 
 def naive_ln_linear(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float,
