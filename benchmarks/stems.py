@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+
+from timing import median
 
 #: (name, height = width, channels in, out, filter, stride, padding)
 STEMS = [
@@ -35,14 +36,9 @@ STEMS = [
 
 
 def _median(f: Callable[[], object], runs: int) -> tuple[float, float]:
-    f()
-    wall, cpu = [], []
-    for _ in range(runs):
-        w, c = time.perf_counter(), time.process_time()
-        f()
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-    return statistics.median(wall) * 1e3, statistics.median(cpu) * 1e3
+    """Median wall and CPU milliseconds of ``runs`` calls (``timing.median``)."""
+    wall, cpu = median(f, runs)
+    return wall * 1e3, cpu * 1e3
 
 
 def _table(measure: Callable[..., str], runs: int) -> None:
