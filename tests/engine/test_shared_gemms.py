@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from convcalc.engine import kernels as K
-from convcalc.engine.kernels import conv, winograd
+from convcalc.engine.kernels import arrays, conv, winograd
 
 from .test_kernels import close, naive_conv, nchw, nhwc, rand
 
@@ -53,16 +53,25 @@ def test_the_products_are_shared_only_when_blas_would_not_thread_them(
 ) -> None:
     monkeypatch.setenv("CONVCALC_THREADS", "2")
     calls: list[int] = []
-    real = winograd.pool
+    real = arrays.pool
 
     def counting(n: int) -> Any:
         calls.append(n)
         return real(n)
 
-    monkeypatch.setattr(winograd, "pool", counting)
+    monkeypatch.setattr(arrays, "pool", counting)
     V, U, M = rand(36, 64, 32), rand(36, 32, 32), np.empty((36, 64, 32), np.float32)
     winograd._products(V, U, M)  # 65,536 multiply-adds each, 2.4 M in all
-    assert calls == [2]
+    assert calls == [1]  # the other share on the one other thread
+    close(M, np.einsum("tpc,tck->tpk", V.astype(np.float64), U.astype(np.float64)))
+    calls.clear()
+    was = arrays.set_solo(True)  # in a step run alone: all on this thread
+    try:
+        M[...] = 0
+        winograd._products(V, U, M)
+    finally:
+        arrays.set_solo(was)
+    assert calls == []
     close(M, np.einsum("tpc,tck->tpk", V.astype(np.float64), U.astype(np.float64)))
     calls.clear()
     winograd._products(rand(36, 1024, 32), rand(36, 32, 32), np.empty((36, 1024, 32), np.float32))

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import BLAS_SINGLE, SHARED_MIN, threads, winograd_chunk_bytes
-from .arrays import Arena, Array, alloc, pool, positive, scratch
+from .arrays import Arena, Array, alloc, positive, scratch, spread
 from .chunks import RELU, Epilogue, Pads, chunks, finish, pad_nhwc
 from .gemm import gemm
 
@@ -106,7 +106,8 @@ def conv3x3_winograd(
 
 def _products(V: Array, U: Array, M: Array) -> None:
     """M[i] = V[i] @ U[i] for each of the α² taps: one batched call BLAS threads, or, when
-    each GEMM is too small for that, the taps shared between the engine's threads."""
+    each GEMM is too small for that, the taps shared between the engine's threads (``spread``:
+    not in a step run alone, nor on one of the engine's threads)."""
     taps, P, C = V.shape
     each = P * C * U.shape[2]
     workers = min(threads(), taps) if each <= BLAS_SINGLE and each * taps >= SHARED_MIN else 1
@@ -114,10 +115,11 @@ def _products(V: Array, U: Array, M: Array) -> None:
         gemm(V, U, M)
         return
     parts = [slice(taps * i // workers, taps * (i + 1) // workers) for i in range(workers)]
-    others = [pool(workers).submit(np.matmul, V[p], U[p], out=M[p]) for p in parts[1:]]
-    np.matmul(V[parts[0]], U[parts[0]], out=M[parts[0]])  # one share on this thread
-    for other in others:
-        other.result()
+
+    def share(i: int) -> None:
+        np.matmul(V[parts[i]], U[parts[i]], out=M[parts[i]])
+
+    spread(share, workers)
 
 
 def _untile(src: Array, y: Array, relu: bool) -> None:
