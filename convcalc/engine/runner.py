@@ -96,8 +96,9 @@ class Runner:
             elif i in extra:  # an ADD: the other operands' regions
                 ops.extend(_add_region(self.arrays[j]) for j in extra[i])
             else:
-                row = self.rows[i]
-                op = LAYERS[row.type].epilogue(row.args)
+                row, layer = self.rows[i], LAYERS[self.rows[i].type]
+                half = i == prepared.halved  # the weights and bias were halved for it
+                op = layer.epilogue_of_half(row.args) if half else layer.epilogue(row.args)
                 if op is not None:
                     ops.append(op)
         x = self.arrays[head.inputs[0]] if not step.before else self.source(step)

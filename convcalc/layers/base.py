@@ -198,6 +198,13 @@ class LayerType:
         when that is nothing (ID, DROPOUT, a batch norm folded into the weights)."""
         return None
 
+    def epilogue_of_half(self, args: Args) -> Epilogue | None:
+        """Its epilogue on values that are half of what it reads, when that takes fewer passes
+        than ``epilogue`` (the SiLU: x·σ(x) = h·(1 + tanh h) with h = x/2): a step whose
+        epilogues start with it gets halved weights and bias (``weights.prepare``: exact in
+        binary floating point). None for every other layer."""
+        return None
+
     def affine(self, args: Args, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
         """The layer as y = x·scale + shift per channel, (scale, shift) in float64, if it is
         one (batch norm), so that the forward pass can fold it into the layer before."""

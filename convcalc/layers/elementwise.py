@@ -434,3 +434,11 @@ class Silu(SavesInput):
         from ..engine.kernels import silu
 
         return silu
+
+    def epilogue_of_half(self, args: Args) -> Epilogue | None:
+        from ..engine.kernels import silu_of_half
+
+        def op(y: Any, region: tuple[slice, slice]) -> None:
+            silu_of_half(y, y)
+
+        return op

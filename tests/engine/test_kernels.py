@@ -353,6 +353,9 @@ def test_activations_against_scalar_formulas() -> None:
         "hardswish": (K.hardswish(x), lambda v: v * min(max(v + 3, 0.0), 6.0) / 6),
         "hardsigmoid": (K.hardsigmoid(x), lambda v: min(max(v + 3, 0.0), 6.0) / 6),
         "silu": (K.silu(x), lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0),
+        "silu_of_half": (
+            K.silu_of_half(x / 2), lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0
+        ),
     }
     for name, (got, f) in cases.items():
         assert got.dtype == np.float32, name
@@ -365,6 +368,8 @@ def test_activations_against_scalar_formulas() -> None:
         y = x.copy()
         assert f(y, out=y) is y
         np.testing.assert_array_equal(y, f(x), err_msg=f.__name__)
+    big = rand(3, 40, 50, 64) * 4  # blocked and spread, as in a pass: the same bits as silu
+    np.testing.assert_array_equal(K.silu_of_half(big * np.float32(0.5)), K.silu(big))
 
 
 def test_softmax_over_depth() -> None:

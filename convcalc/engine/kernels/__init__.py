@@ -82,6 +82,7 @@ from .elementwise import (
     scale_channels,
     sigmoid,
     silu,
+    silu_of_half,
     softmax,
     tanh,
 )
@@ -161,6 +162,7 @@ __all__ = [
     "scale_channels",
     "sigmoid",
     "silu",
+    "silu_of_half",
     "softmax",
     "tanh",
     "threads",
