@@ -44,6 +44,25 @@ def im2col_budget(j: int, k: int, itemsize: int) -> int:
     return positions * row
 
 
+#: an ungrouped stride-1 conv whose filter rows hold at most this many values (FW·C: 15 for a
+#: 5×5 on RGB, 5 for LeNet's 5×5 on one channel) copies its im2col columns channel-major
+#: (see ``channel_major``)
+CHANNEL_RUN = 16
+
+
+def channel_major(fw: int, c: int, groups: int, stride: Pair, pointwise: bool) -> bool:
+    """Whether conv2d copies its columns channel-major: from a (C, N, H, W) copy of the
+    padded input, column (c, fy, fx) a run of Wo values at a time, rather than each position's
+    FW·C values at a time from the (N, H, W, C) input; the GEMM then reads them transposed
+    (10–30% slower than straight). NumPy's copy costs some 10 ns a run, so short filter rows
+    make the usual copy mostly overhead: one thread, ReLU included, ms, usual / channel-major:
+    5×5 on 8×32×32×1 → 6 0.46 / 0.24, 3×3 on 8×32×32×3 → 32 0.61 / 0.50, 5×5 on 8×32×32×3
+    → 32 1.06 / 0.97. A strided conv reads every S-th value of those runs and gains nothing
+    (3×3 s2 on 8×224×224×3 → 32 6.6 / 6.0 on one thread, 8.5 / 8.4 on two) or loses (4×4
+    s4 on 224×224×3 → 96 0.51 / 0.57 at batch 1, 4.5 / 5.0 at batch 8)."""
+    return groups == 1 and stride == (1, 1) and not pointwise and fw * c <= CHANNEL_RUN
+
+
 def largest_chunk(n: int, rows: int, row_bytes: int, budget: int) -> tuple[int, int]:
     """(images, rows) of the biggest piece ``chunks`` yields: whole images while one fits in
     ``budget``, else a band of rows of one image."""

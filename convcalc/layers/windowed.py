@@ -10,6 +10,7 @@ from ..records import Args, ArgValue, IntPair, Shape
 from ..sizing import (
     CHUNK_BYTES,
     POOL_BAND_BYTES,
+    channel_major,
     depthwise_scratch,
     grouped_gemm_scratch,
     im2col_budget,
@@ -203,8 +204,11 @@ class Conv(LayerType):
         j = fw * fh * x[2] // groups + 1  # the bias may ride in the GEMM as a column of ones
         row_bytes = wo * (j + k) * itemsize
         images, rows = largest_chunk(batch, ho, row_bytes, im2col_budget(j, k, itemsize))
+        stride = hw(args, "S")
+        pointwise = (fw, fh) == (1, 1) and stride == (1, 1) and not padded
+        major = channel_major(fw, x[2] // groups, groups, stride, pointwise)  # copies unpadded too
         return {
-            "pad": images * pad * itemsize if padded else 0,
+            "pad": images * pad * itemsize if padded or major else 0,
             "cols": images * rows * wo * j * itemsize,
         }
 

@@ -145,3 +145,53 @@ def test_blas_mode_and_wider_convs_keep_blass_threads(monkeypatch: pytest.Monkey
         assert seen == [2]
     finally:
         put(before)
+
+
+MAJOR_SPEC = """
+name: short-filter-rows
+input: 40x36x3
+arch: |
+  INPUT -> CONV(8, F=5, P=2) -> RELU -> CONV(4, F=1, S=2) -> CONV(6, F=3, P=2, dilation=2)
+  -> CONV(2, F=5) -> CONV(5, F=3, P=1) -> CONV(3, F=7, P=3) -> CONV(4, F=3, S=2, P=1) -> GAP
+"""
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_short_filter_rows_copy_their_columns_channel_major_as_the_estimate_says(
+    batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Channel-major columns exactly where ``sizing.channel_major`` says (FW·C ≤ 16, stride 1,
+    not a 1×1 unpadded conv), the layer's estimate naming the buffers the kernel takes, padded
+    or not, dilated or not; the pass against the naive reference."""
+    from convcalc.layers.vocabulary import LAYERS
+
+    from .test_forward import fused_pass
+
+    seen: list[tuple[int, ...]] = []
+    pad_chw = conv._pad_chw
+
+    def spy(x: Any, pads: Any, out: Any) -> Any:
+        seen.append(x.shape)
+        return pad_chw(x, pads, out)
+
+    monkeypatch.setattr(conv, "_pad_chw", spy)
+    analysis, _ = fused_pass(monkeypatch, MAJOR_SPEC, batch, 4)
+    rows = [r for r in analysis.rows if r.type == "CONV"]
+    # 5×5 on 3 (15), 3×3 on 4 (12), 2 (6); not 1×1 s2 on 8, 5×5 on 6 (30), 7×7 on 5 (35),
+    # 3×3 s2 on 3
+    assert {shape[3] for shape in seen} == {3, 4, 2}
+    for row in rows:
+        w, h, c = row.input_shapes[0]
+        x = rand(batch, h, w, c)
+        arena = K.Arena()
+        a = row.args
+        layer = LAYERS["CONV"]
+        pads = ((a["P"][1], a["P"][1]), (a["P"][0], a["P"][0]))
+        K.conv2d(x, rand(a["F"][1], a["F"][0], c, a["K"]), rand(a["K"]), stride=a["S"],
+                 pad=pads, dilation=a["dilation"], arena=arena)  # fmt: skip
+        taken = {n: buf.nbytes for n, buf in arena.used.items()}
+        expected = layer.scratch_bytes(a, row.input_shapes[0], row.output, batch, 4)
+        assert {n for n, v in expected.items() if v} == set(taken), row.name
+        assert taken.get("pad") == expected["pad"] or not expected["pad"], row.name
+        # the estimate counts a column of ones for the bias, which small convs go without
+        assert taken["cols"] <= expected["cols"] <= taken["cols"] * 1.1, row.name

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from ...sizing import CHUNK_BYTES, im2col_budget
+from ...sizing import CHUNK_BYTES, channel_major, im2col_budget
 from .arrays import Arena, Array, alloc, scratch, workers
 from .chunks import (
     FOLD_RATIO,
@@ -128,7 +129,8 @@ def conv2d(
         finally:
             restore()
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
-    wmat = w.reshape(J, K)  # (FH*FW*C, K)
+    major = channel_major(FW, Cg, G, stride, pointwise)  # columns (c, fy, fx), from (C, N, H, W)
+    wmat = (w.transpose(2, 0, 1, 3) if major else w).reshape(J, K)  # (FH*FW*C, K)
     direct = pointwise and rows_of_positions(x)  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt
     # few taps, many positions: the bias rides in the GEMM as one more column of ones
@@ -164,16 +166,25 @@ def conv2d(
                 finish(y, (images, rows), b, epilogue)
             continue
         if rows.start == 0:  # a new group of images: pad it once
-            if padded:
-                shape = (n, H + t + bt, W + lf + rt, C)
-                xp = pad_nhwc(x[images], pad, out=scratch(arena, "pad", shape, x.dtype))
+            if major:
+                shape = (C, n, H + t + bt, W + lf + rt)
+                xp = _pad_chw(x[images], pad, scratch(arena, "pad", shape, x.dtype))
+                view = _taps_chw(xp, (FH, FW), stride, dilation, (Ho, Wo))
             else:
-                xp = x[images]
-            view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
-        v = view[:, rows]  # (n, rows, Wo, FH, FW, C)
-        cols = scratch(arena, "cols", (M, Jc), x.dtype)  # (n*rows*Wo, FH*FW*C [+ 1])
+                if padded:
+                    shape = (n, H + t + bt, W + lf + rt, C)
+                    xp = pad_nhwc(x[images], pad, out=scratch(arena, "pad", shape, x.dtype))
+                else:
+                    xp = x[images]
+                view = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
+        if major:  # (C, FH, FW, n, rows, Wo) into the rows of (FH*FW*C [+ 1], n*rows*Wo)
+            v = view[:, :, :, :, rows]
+            cols = scratch(arena, "cols", (Jc, M), x.dtype).T
+        else:  # (n, rows, Wo, FH, FW, C) into (n*rows*Wo, FH*FW*C [+ 1])
+            v = view[:, rows]
+            cols = scratch(arena, "cols", (M, Jc), x.dtype)
         if share == 1 or cols.nbytes < SHARED_BYTES:  # all on this thread
-            np.copyto(cols[:, :J].reshape(v.shape), v)
+            np.copyto((cols.T[:J] if major else cols[:, :J]).reshape(v.shape), v)
             if fold:
                 cols[:, J] = 1
             for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
@@ -182,7 +193,7 @@ def conv2d(
             finish(y, (images, rows), None if fold else b, epilogue)
             continue
         parts = shares(n, R, Wo, share)
-        copy = _Columns(v, cols, J, fold, images, rows, prologue).run
+        copy = _Columns(v, cols, J, fold, images, rows, prologue, major).run
         after = Finish(y, images, rows, None if fold else b, epilogue).run
         if by_rows(M, share):  # each share's columns, GEMM and epilogues in one hand-off
             shared(GemmShare(copy, cols, wmat, flat(y), after).run, parts)
@@ -218,16 +229,46 @@ class _Columns(NamedTuple):
     images: slice
     rows: slice
     prologue: Sequence[Epilogue]
+    major: bool = False  # view (C, FH, FW, n, rows, Wo), cols the transpose of (J [+ 1], M)
 
     def run(self, part: Share) -> None:
         i, r, m = part
-        v, cols = self.view[i, r], self.cols[m]
-        np.copyto(cols[:, : self.J].reshape(v.shape), v)
+        cols = self.cols[m]
+        if self.major:
+            v = self.view[:, :, :, i, r]
+            np.copyto(cols.T[: self.J].reshape(v.shape), v)
+        else:
+            v = self.view[i, r]
+            np.copyto(cols[:, : self.J].reshape(v.shape), v)
         if self.fold:
             cols[:, self.J] = 1
         region = (within(self.images, i), within(self.rows, r))
         for op in self.prologue:  # a 1×1 unpadded conv: the columns are the input's values
             op(cols[:, : self.J], region)
+
+
+def _pad_chw(x: Array, pads: Pads, out: Array) -> Array:
+    """(N, H, W, C) into ``out``, (C, N, H + top + bottom, W + left + right), zero-padded."""
+    H, W = x.shape[1], x.shape[2]
+    (t, _), (lf, _) = pads
+    out[:, :, :t] = 0
+    out[:, :, t + H :] = 0
+    out[:, :, t : t + H, :lf] = 0
+    out[:, :, t : t + H, lf + W :] = 0
+    np.copyto(out[:, :, t : t + H, lf : lf + W], x.transpose(3, 0, 1, 2))
+    return out
+
+
+def _taps_chw(xp: Array, size: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Array:
+    """The transposed im2col matrix of a (C, N, Hp, Wp) input as a strided view:
+    (C, FH, FW, N, Ho, Wo), no copy."""
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(
+        xp,
+        shape=(xp.shape[0], size[0], size[1], xp.shape[1], out_hw[0], out_hw[1]),
+        strides=(s0, dilation[0] * s2, dilation[1] * s3, s1, stride[0] * s2, stride[1] * s3),
+        writeable=False,
+    )
 
 
 def local2d(
