@@ -149,9 +149,11 @@ def depthwise_threads(n: int, ho: int, wo: int, k: int, size: Pair) -> int:
 
 #: the least output channels for which a strided depthwise conv sums along K (see below)
 DEPTHWISE_STRIDED_K = 128
+#: ... and the widest output of a stride-1 one that does
+DEPTHWISE_NARROW = 7
 
 
-def depthwise_strided(sx: int, k: int) -> bool:
+def depthwise_strided(sx: int, k: int, wo: int) -> bool:
     """Whether ``depthwise2d`` copies a strided conv's band as it is and sums along K (the
     taps Sx columns apart), rather than split by stride phase (each tap then a contiguous
     run of Wo·K). The phase copies gather K values at a time, 4× slower than a plain copy
@@ -159,8 +161,11 @@ def depthwise_strided(sx: int, k: int) -> bool:
     one thread, phases / along K, batch 8: 56×56×144 5×5 s2 7.9/6.5 ms, 3×3 4.4/3.5,
     28×28×240 3×3 1.60/1.09, 14×14×576 3×3 0.70/0.53; but 112×112×96 3×3 (batch 1)
     1.49/1.74, 56×56×72 5×5 4.3/6.1, 112×112×16 3×3 2.5/5.5. Stride 1 needs no phase copy:
-    along K there is 0.62× (56×56×96 7×7) to 1.05× (7×7×768 7×7) as fast."""
-    return sx > 1 and k >= DEPTHWISE_STRIDED_K
+    along K there is 0.62× (56×56×96 7×7) to 1.05× (7×7×768 7×7) as fast, and on outputs at
+    most ``DEPTHWISE_NARROW`` wide of that many channels it wins by not tiling the weights
+    along Wo (one thread, batch 1, ms, phases / along K: 7×7×768 7×7 0.51/0.45, 7×7×1152 5×5
+    0.36/0.30; 14×14×384 7×7 0.94/0.90 is a tie, 28×28×240 5×5 0.95/1.13 is not)."""
+    return k >= DEPTHWISE_STRIDED_K and (sx > 1 or wo <= DEPTHWISE_NARROW)
 
 
 def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int, workers: int) -> Pair:
@@ -178,7 +183,7 @@ def depthwise_scratch(
     workers = depthwise_threads(n, ho, wo, k, size)
     images, rows = depthwise_band(n, ho, wo, k, itemsize, workers)
     rows_in = (rows - 1) * sy + dy * (fh - 1) + 1
-    if depthwise_strided(sx, k):  # one band of padded columns, no tiled weights, no sum
+    if depthwise_strided(sx, k, wo):  # one band of padded columns, no tiled weights, no sum
         q, phases, out = (wo - 1) * sx + dx * (fw - 1) + 1, 1, {}
     else:
         q, phases = wo + (fw - 1) * dx // sx, min(sx, fw)

@@ -120,14 +120,20 @@ def test_a_small_depthwise_conv_runs_as_one_band_and_its_estimate_says_so(
 
 
 @pytest.mark.parametrize("channels", [16, 130])  # by stride phase, and along K
-def test_a_strided_depthwise_conv_takes_the_buffers_its_estimate_names(channels: int) -> None:
-    x, w = rand(2, 9, 10, channels), rand(5, 5, 1, channels)
-    arena = K.Arena()
-    K.depthwise2d(x, w, rand(channels), stride=(2, 2), pad=((2, 2), (2, 2)), arena=arena)
-    taken = {name: buf.nbytes for name, buf in arena.used.items()}
-    expected = K.depthwise_scratch(2, (5, 5), channels, (5, 5), (2, 2), (1, 1), x.itemsize)
-    assert taken == expected
-    assert ("dw_w" in taken) == (channels < 128)
+@pytest.mark.parametrize("width", [10, 7, 8])  # stride 1: along K on 7 outputs across or fewer
+def test_a_depthwise_conv_takes_the_buffers_its_estimate_names(channels: int, width: int) -> None:
+    x, w, b = rand(2, 9, width, channels), rand(5, 5, 1, channels), rand(channels)
+    pad = ((2, 2), (2, 2))
+    for s in (1, 2):
+        arena = K.Arena()
+        got = K.depthwise2d(x, w, b, stride=(s, s), pad=pad, arena=arena)
+        close(got, naive_conv(x, w, b, (s, s), pad, (1, 1), channels))
+        taken = {name: buf.nbytes for name, buf in arena.used.items()}
+        out_hw = got.shape[1:3]
+        expected = K.depthwise_scratch(2, out_hw, channels, (5, 5), (s, s), (1, 1), x.itemsize)
+        assert taken == expected
+        along_k = channels >= 128 and (s == 2 or out_hw[1] <= 7)
+        assert ("dw_w" not in taken) == along_k, (s, out_hw)
 
 
 def test_depthwise_refuses_grouped_weights() -> None:

@@ -85,7 +85,7 @@ def depthwise2d(
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     L = Wo * K
     if strided is None:
-        strided = depthwise_strided(sx, K)
+        strided = depthwise_strided(sx, K, Wo)
     if strided:  # one band of padded columns, the taps read every S-th: no phase copies
         phases = [(0, 0, dx, FW)]
         Q = (Wo - 1) * sx + dx * (FW - 1) + 1
