@@ -327,10 +327,13 @@ class _Rows(NamedTuple):
     (positions, FH·FW·Bc) matrix, FH GEMMs in all, each writing every FH-th row of
     ``products`` (images, output columns, input rows, K); the FH − 1 rows that overhang the
     bottom of each column are computed and dropped. A third of the copy of ``_Patches``,
-    (FH − 1) / (rows + FH − 1) more multiplications: CPU time, one thread, batch 8, its
-    copies and GEMMs against ``_Patches``': ResNeXt's 56×56×128 in 32 groups 12.2 ms against
-    15.2, RegNetY's 28×28×104 in 13 groups 2.3 against 3.0, 14×14×208 1.24 against 1.49; not
-    at 7×7 (0.83 against 0.78, ``ROWS_FROM``)."""
+    (FH − 1) / (rows + FH − 1) more multiplications. Best CPU time of 7, alternating, one
+    thread, batch 8, ms, the chunked path before / this: ResNeXt's 56×56×128 in 32 groups
+    17.9 / 15.2, 28×28×256 9.3 / 8.0, RegNetY's 28×28×104 in 13 groups 3.4 / 2.9, RegNetX's
+    14×14×160 in 10 groups 1.6 / 1.3; at 7×7 it lost (0.83 against 0.78, ``ROWS_FROM``).
+    A band of one image holds as many rows as the columns' slot does (more than ``_Patches``'
+    bands: ResNeXt's 56×56×128 at batch 8 took 16.7 ms in 14-row bands, 14.7 in whole
+    images)."""
 
     x: Array
     planes: Array  # (S, images of a chunk, padded H, padded W, Bc)
