@@ -84,18 +84,20 @@ ROWS_CASES = [
 @pytest.mark.parametrize("case", ROWS_CASES)
 @pytest.mark.parametrize("threads", ["1", "2"])
 @pytest.mark.parametrize("band", [0, 3])  # whole images; bands of 3 rows (of columns)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_whole_layer_paths_match_loops_and_torch(
     case: Any, threads: str, band: int, dtype: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Row patches (``_Rows``) and whole patches (``_Patches``) a super-group at a time over
-    every chunk of the layer, on one thread or cut between two, with a bias and epilogues."""
+    every chunk of the layer, on one thread or cut between two, with a bias and epilogues,
+    from an input that is channels of a wider array in float16."""
     monkeypatch.setenv("CONVCALC_THREADS", threads)
     monkeypatch.setattr(grouped, "WHOLE_BYTES", 0)
     monkeypatch.setattr(grouped, "ROWS_FROM", 2)
     N, H, W, C, Kk, (FH, FW), s, pad, d, g, path = case
-    x, w, b, res = (a.astype(dtype) for a in (rand(N, H, W, C), rand(FH, FW, C // g, Kk),
+    x, w, b, res = (a.astype(dtype) for a in (rand(N, H, W, C + 8), rand(FH, FW, C // g, Kk),
                                               rand(Kk), rand(N, 64, 64, Kk)))  # fmt: skip
+    x = x[..., 8:] if dtype == np.float16 else np.ascontiguousarray(x[..., 8:])
     used: list[str] = []
     whole = grouped._whole
 
@@ -114,8 +116,11 @@ def test_whole_layer_paths_match_loops_and_torch(
         got = K.grouped_gemm2d(x, w, b, groups=g, merge=merge, stride=s, pad=pad, dilation=d,
                                chunk_bytes=chunk, arena=K.Arena(), epilogue=ops)  # fmt: skip
         assert got.dtype == dtype
-        close(got, np.maximum(want + crop, 0), rtol=1e-4 if dtype == np.float32 else 1e-10)
+        rtol = {np.float16: 2e-2, np.float32: 1e-4, np.float64: 1e-10}[dtype]
+        close(got.astype(np.float64), np.maximum(want + crop, 0), rtol=rtol)
     assert set(used) == {path}
+    if dtype == np.float16:
+        return
     torch = pytest.importorskip("torch")
     Fn = torch.nn.functional
     xt = Fn.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
