@@ -1,6 +1,7 @@
 """CPU time of the grouped and depthwise CONV layers of the bundled specs, one kernel at a time.
 
-The shapes are those of ResNeXt-50 32×4d, RegNetX/Y-400MF (3×3, groups of 4 to 32 channels)
+The shapes are those of ResNeXt-50 32×4d, RegNetX/Y-400MF (3×3, groups of 4 to 32 channels;
+every grouped shape of both RegNets, "rX" for RegNetX's groups of 16, "ry" for RegNetY's of 8)
 and ConvNeXt-Tiny, MobileNet/EfficientNet (depthwise 3×3, 5×5, 7×7), at batch 1 and 8. Each
 is timed through ``kernels.conv2d`` (the path the forward pass takes: ``grouped_gemm2d`` or
 ``depthwise2d``), the best CPU time (``time.process_time``) of --runs calls after a warm-up;
@@ -33,7 +34,16 @@ SHAPES = [
     ("ry 3x3 s1 28 c104 g13", 28, 104, 104, 13, 1, 3),
     ("ry 3x3 s1 14 c208 g26", 14, 208, 208, 26, 1, 3),
     ("ry 3x3 s1 7 c440 g55", 7, 440, 440, 55, 1, 3),
+    ("ry 3x3 s2 112 c48 g6", 112, 48, 48, 6, 2, 3),
+    ("ry 3x3 s2 56 c104 g13", 56, 104, 104, 13, 2, 3),
+    ("ry 3x3 s2 28 c208 g26", 28, 208, 208, 26, 2, 3),
+    ("ry 3x3 s2 14 c440 g55", 14, 440, 440, 55, 2, 3),
+    ("rX 3x3 s2 112 c32 g2", 112, 32, 32, 2, 2, 3),
+    ("rX 3x3 s2 56 c64 g4", 56, 64, 64, 4, 2, 3),
+    ("rX 3x3 s1 28 c64 g4", 28, 64, 64, 4, 1, 3),
+    ("rX 3x3 s2 28 c160 g10", 28, 160, 160, 10, 2, 3),
     ("rX 3x3 s1 14 c160 g10", 14, 160, 160, 10, 1, 3),
+    ("rX 3x3 s2 14 c400 g25", 14, 400, 400, 25, 2, 3),
     ("rX 3x3 s1 7 c400 g25", 7, 400, 400, 25, 1, 3),
     ("dw7 s1 56 c96", 56, 96, 96, 96, 1, 7),
     ("dw7 s1 28 c192", 28, 192, 192, 192, 1, 7),

@@ -69,6 +69,94 @@ def test_the_threaded_path_runs_an_epilogue_on_every_chunk(monkeypatch: pytest.M
         close(got, want)
 
 
+ROWS_CASES = [
+    # (N, H, W, C, K, (FH, FW), stride, pad ((t, b), (l, r)), dilation, groups, runs as)
+    (2, 13, 11, 24, 24, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 3, "_Rows"),  # Cg 8
+    (3, 12, 9, 16, 32, (3, 3), (1, 1), ((1, 0), (0, 2)), (1, 1), 4, "_Rows"),  # asymmetric
+    (1, 15, 13, 32, 16, (5, 3), (1, 2), ((2, 2), (1, 1)), (1, 1), 2, "_Rows"),  # 5×3, across 2
+    (2, 14, 10, 16, 16, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 8, "_Rows"),  # Cg 2, merged
+    (2, 13, 11, 24, 24, (3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 3, "_Patches"),  # stride 2
+    (2, 13, 12, 24, 12, (3, 3), (1, 1), ((2, 2), (2, 2)), (2, 2), 3, "_Patches"),  # dilated
+    (1, 12, 12, 8, 8, (1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 2, "_Patches"),  # 1×1
+]
+
+
+@pytest.mark.parametrize("case", ROWS_CASES)
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("band", [0, 3])  # whole images; bands of 3 rows (of columns)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_whole_layer_paths_match_loops_and_torch(
+    case: Any, threads: str, band: int, dtype: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row patches (``_Rows``) and whole patches (``_Patches``) a super-group at a time over
+    every chunk of the layer, on one thread or cut between two, with a bias and epilogues,
+    from an input that is channels of a wider array in float16."""
+    monkeypatch.setenv("CONVCALC_THREADS", threads)
+    monkeypatch.setattr(grouped, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(grouped, "ROWS_FROM", 2)
+    N, H, W, C, Kk, (FH, FW), s, pad, d, g, path = case
+    x, w, b, res = (a.astype(dtype) for a in (rand(N, H, W, C + 8), rand(FH, FW, C // g, Kk),
+                                              rand(Kk), rand(N, 64, 64, Kk)))  # fmt: skip
+    x = x[..., 8:] if dtype == np.float16 else np.ascontiguousarray(x[..., 8:])
+    used: list[str] = []
+    whole = grouped._whole
+
+    def spy(*args: Any) -> Any:
+        job = whole(*args)
+        used.append(type(job).__name__)
+        return job
+
+    monkeypatch.setattr(grouped, "_whole", spy)
+    want = naive_conv(x, w, b, s, pad, d, g)
+    crop = res[:, : want.shape[1], : want.shape[2]]
+    # bytes of an output row of the chunk's columns and outputs (``grouped_gemm2d``)
+    chunk = band * want.shape[2] * (FH * FW * C + Kk) * x.itemsize or None
+    ops = [lambda y, r: np.add(y, crop[r], out=y), lambda y, r: np.maximum(y, 0, out=y)]
+    for merge in [m for m in range(1, g + 1) if g % m == 0]:
+        got = K.grouped_gemm2d(x, w, b, groups=g, merge=merge, stride=s, pad=pad, dilation=d,
+                               chunk_bytes=chunk, arena=K.Arena(), epilogue=ops)  # fmt: skip
+        assert got.dtype == dtype
+        rtol = {np.float16: 2e-2, np.float32: 1e-4, np.float64: 1e-10}[dtype]
+        close(got.astype(np.float64), np.maximum(want + crop, 0), rtol=rtol)
+    assert set(used) == {path}
+    if dtype == np.float16:
+        return
+    torch = pytest.importorskip("torch")
+    Fn = torch.nn.functional
+    xt = Fn.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk)
+    close(got, nhwc(Fn.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g)))
+
+
+def test_rows_takes_taller_bands_than_the_patches_and_skips_short_outputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a band of one image, ``_Rows`` takes as many rows as its slot holds (it copies a
+    third of ``_Patches``'); an output of fewer than ``ROWS_FROM`` rows goes to
+    ``_Patches``, whose rows overhang less."""
+    monkeypatch.setenv("CONVCALC_THREADS", "1")
+    pieces: list[Any] = []
+    whole = grouped._whole
+
+    def spy(*args: Any) -> Any:
+        job = whole(*args)
+        pieces.append((type(job).__name__, job.pieces))
+        return job
+
+    monkeypatch.setattr(grouped, "_whole", spy)
+    x, w = rand(1, 40, 20, 32), rand(3, 3, 8, 32)
+    pad = ((1, 1), (1, 1))
+    row = 20 * (9 * 32 + 32) * 4  # bytes of an output row of columns and outputs
+    got = K.grouped_gemm2d(x, w, None, groups=4, pad=pad, chunk_bytes=8 * row)
+    close(got, naive_conv(x, w, None, (1, 1), pad, (1, 1), 4))
+    kind, bands = pieces[-1]
+    assert kind == "_Rows" and bands[0][1].stop > 12  # 8 rows a band for the patches
+    small = rand(2, 7, 7, 32)
+    K.grouped_gemm2d(small, w, None, groups=4, pad=pad)
+    assert pieces[-1][0] == "_Patches"
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("view", ["contiguous", "channels of a wider array", "every other"])
 def test_planes_and_patches_copied_as_runs_from_any_input(dtype: Any, view: str) -> None:

@@ -17,6 +17,13 @@ GEMMs, when each super-group's is too small for BLAS to thread (OpenBLAS runs a 
 most ``BLAS_SINGLE`` multiply-adds on the calling thread): else they would all run on one
 core, 40% of ResNeXt's 28×28×256 at batch 8 (4.6 of 11.7 ms, one thread). The epilogues of a
 big chunk are shared too, by images or rows (see ``sharing``).
+
+With planes (narrow super-groups), a layer runs a super-group at a time instead: on one
+thread, or cut between the engine's threads once for the whole layer (``_Patches``), each
+thread's super-groups through every chunk, which spares the one or two hand-offs a chunk
+costs (30-90 µs each, a few ms a layer on a busy machine). A stride-1 layer of at least
+``ROWS_FROM`` output rows copies only the rows of its patches (``_Rows``), a third of the
+columns, and runs FH GEMMs over them.
 """
 
 from __future__ import annotations
@@ -37,12 +44,18 @@ from ...sizing import (
 )
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
-from .gemm import gemm, owning
+from .gemm import gemm, own_threads, owning
 from .sharing import SHARED_BYTES, Finish, shared, shares
 
 #: a chunk's copies go to the engine's threads from this many bytes of columns on (below,
 #: handing them over costs about what it saves)
 THREADED_BYTES = 64 << 10
+#: from this many bytes of columns in a layer, its super-groups are cut between the engine's
+#: threads once for the whole layer (``_Whole``), not chunk by chunk
+WHOLE_BYTES = 1 << 20
+#: ``_Rows`` takes chunks of at least this many output rows (below, the rows its patches
+#: overhang cost more than its copies save: 7×7 outputs)
+ROWS_FROM = 12
 #: super-groups of fewer channels than this are split into planes of their own first; wider
 #: ones read the padded input as it is (AlexNet's two groups of 48 and 192 channels, one
 #: thread, batch 1: 6.6 and 3.5 ms through planes, 5.2 and 3.2 without)
@@ -113,11 +126,33 @@ def grouped_gemm2d(
     if chunk_bytes is None:
         chunk_bytes = grouped_gemm_budget(S * J, K, x.itemsize)
     row_bytes = Wo * (S * J + K) * x.itemsize
-    g, _ = largest_chunk(N, Ho, row_bytes, chunk_bytes)
+    g, band = largest_chunk(N, Ho, row_bytes, chunk_bytes)
     planes = scratch(arena, "planes", (S, g, Hp, Wp, Bc), x.dtype)
     split = Bc < SPLIT_BELOW  # else the patch rows are long runs of the padded input itself
     workers = max(1, min(threads(), S))
     parts = [slice(S * i // workers, S * (i + 1) // workers) for i in range(workers)]
+    whole = _whole(
+        x, planes, (t, lf), (sy, sx), (dy, dx), (FH, FW), stacked, out,
+        scratch(arena, "cols", (g * band * Wo * S * J,), x.dtype),
+        list(chunks(N, Ho, row_bytes, chunk_bytes)),
+    ) if split else None  # fmt: skip
+    alone = threads() == 1
+    big = N * Ho * Wo * S * J * x.itemsize >= WHOLE_BYTES
+    if whole is not None and (alone or (workers > 1 and big)):
+        restore = None if alone or owning() else own_threads(0, force=True)
+        try:
+            if alone or owning():  # else BLAS keeps its threads: chunk by chunk
+                if alone:
+                    whole.run(slice(0, S), b, epilogue)
+                else:
+                    shared(lambda p: whole.run(p, None, ()), parts)
+                    if b is not None or epilogue:
+                        rest = Finish(out, slice(0, N), slice(0, Ho), b, epilogue)
+                        shared(rest.run, shares(N, Ho, Wo, threads()))
+                return out
+        finally:
+            if restore is not None:
+                restore()
     for images, rows in chunks(N, Ho, row_bytes, chunk_bytes):
         n, R = images.stop - images.start, rows.stop - rows.start
         M = n * R * Wo
@@ -201,6 +236,152 @@ class _Job(NamedTuple):
         """Super-groups p: their columns, then their GEMMs."""
         self.run(p)
         np.matmul(self.cols[p], self.stacked[p], out=self.dst[p])
+
+
+def _whole(
+    x: Array, planes: Array, before: Pair, stride: Pair, dilation: Pair, size: Pair,
+    stacked: Array, out: Array, buf: Array, pieces: list[tuple[slice, slice]],
+) -> _Patches | _Rows:  # fmt: skip
+    """A layer's work a super-group at a time (see ``_Patches``), by ``_Rows`` where that
+    pays and fits in ``buf``, the columns' slot."""
+    S, g, _, _, Bc = planes.shape
+    (FH, FW), (N, Ho, Wo, K) = size, out.shape
+    band = pieces[0][1].stop if pieces else 0
+    if band < Ho:  # bands of one image: ``_Rows`` copies a third, so it takes taller ones
+        slack = S * FH * FW * Bc
+        band = min(Ho, (buf.size - slack) // (Wo * (FW * S * Bc + K)) - FH + 1)
+    hq = band + FH - 1
+    hfw = S * (g * Wo * hq + FH) * FW * Bc  # the row patches, FH rows of slack a super-group
+    fits = hfw + g * Wo * hq * K <= buf.size
+    if (stride[0], dilation) == (1, (1, 1)) and FH > 1 and band >= ROWS_FROM and fits:
+        rows = buf[:hfw].reshape(S, -1, FW * Bc)
+        products = buf[hfw : hfw + g * Wo * hq * K].reshape(-1, K)
+        if band < Ho or pieces[0][1].stop < Ho:
+            pieces = [(slice(i, i + 1), slice(y, min(Ho, y + band)))
+                      for i in range(N) for y in range(0, Ho, band)]  # fmt: skip
+        return _Rows(x, planes, before, stride[1], FH, FW, Wo, stacked, out, rows, products,
+                     pieces)  # fmt: skip
+    cols = buf.reshape(S, -1, FH * FW * Bc)
+    return _Patches(x, planes, before, stride, dilation, FH, FW, Wo, stacked, out, cols, pieces)
+
+
+class _Patches(NamedTuple):
+    """Every chunk of a layer, for some of its super-groups (``run``): their planes, columns
+    and GEMMs, chunk after chunk, in one hand-off a layer on each of the engine's threads
+    instead of one or two a chunk. A thread writes only its super-groups' planes and columns
+    (laid out for the largest chunk, so that a smaller one moves no super-group's rows into
+    another's) and its channels of the output."""
+
+    x: Array
+    planes: Array  # (S, images of a chunk, padded H, padded W, Bc)
+    before: Pair  # padding (top, left)
+    stride: Pair
+    dilation: Pair
+    FH: int
+    FW: int
+    Wo: int
+    stacked: Array  # (S, FH·FW·Bc, B·Kg)
+    out: Array  # (N, Ho, Wo, K)
+    cols: Array  # (S, positions of the largest chunk, FH·FW·Bc)
+    pieces: list[tuple[slice, slice]]  # the chunks' (images, rows)
+
+    def run(self, p: slice, b: Array | None, epilogue: Sequence[Epilogue]) -> None:
+        """Super-groups p, every chunk; then, if given, the bias and epilogues of each chunk
+        (p must be all super-groups then)."""
+        (sy, sx), (dy, dx) = self.stride, self.dilation
+        S, _, _, _, Bc = self.planes.shape
+        BK = self.stacked.shape[2]
+        for images, rows in self.pieces:
+            n, R = images.stop - images.start, rows.stop - rows.start
+            M = n * R * self.Wo
+            xs = self.planes[p, :n]
+            if rows.start == 0:
+                _split(xs, self.x[images], self.before, p.start)
+            s0, s1, s2, s3, s4 = xs.strides
+            start = xs[:, :, rows.start * sy :]
+            shape = (xs.shape[0], n, R, self.Wo, self.FH)
+            cols = self.cols[p, :M]
+            if dx * s3 == Bc * s4:  # a patch row is one run of FW·Bc values
+                taps = as_strided(
+                    start, (*shape, self.FW * Bc), (s0, s1, sy * s2, sx * s3, dy * s2, s4),
+                    writeable=False,
+                )  # fmt: skip
+                np.copyto(runs(cols.reshape(taps.shape)), runs(taps))
+            else:
+                taps = as_strided(
+                    start, (*shape, self.FW, Bc),
+                    (s0, s1, sy * s2, sx * s3, dy * s2, dx * s3, s4), writeable=False,
+                )  # fmt: skip
+                np.copyto(cols.reshape(taps.shape), taps)
+            y = self.out[images, rows]
+            np.matmul(cols, self.stacked[p], out=y.reshape(M, S, BK).transpose(1, 0, 2)[p])
+            if b is not None or epilogue:
+                finish(y, (images, rows), b, epilogue)
+
+
+class _Rows(NamedTuple):
+    """``_Patches`` for stride 1 down, undilated, without the FH× copy: only the rows of each
+    patch are copied, FW·Bc values for every padded input row and output column, as
+    (S, images, output columns, input rows, FW·Bc). Patch (y, x) is then FH such rows in a
+    row, at (x, y) .. (x, y + FH − 1): the patches of every FH-th input row are one plain
+    (positions, FH·FW·Bc) matrix, FH GEMMs in all, each writing every FH-th row of
+    ``products`` (images, output columns, input rows, K); the FH − 1 rows that overhang the
+    bottom of each column are computed and dropped. A third of the copy of ``_Patches``,
+    (FH − 1) / (rows + FH − 1) more multiplications. Best CPU time of 7, alternating, one
+    thread, batch 8, ms, the chunked path before / this: ResNeXt's 56×56×128 in 32 groups
+    17.9 / 15.2, 28×28×256 9.3 / 8.0, RegNetY's 28×28×104 in 13 groups 3.4 / 2.9, RegNetX's
+    14×14×160 in 10 groups 1.6 / 1.3; at 7×7 it lost (0.83 against 0.78, ``ROWS_FROM``).
+    A band of one image holds as many rows as the columns' slot does (more than ``_Patches``'
+    bands: ResNeXt's 56×56×128 at batch 8 took 16.7 ms in 14-row bands, 14.7 in whole
+    images)."""
+
+    x: Array
+    planes: Array  # (S, images of a chunk, padded H, padded W, Bc)
+    before: Pair  # padding (top, left)
+    sx: int  # stride across
+    FH: int
+    FW: int
+    Wo: int
+    stacked: Array  # (S, FH·FW·Bc, B·Kg)
+    out: Array  # (N, Ho, Wo, K)
+    rows: Array  # (S, positions of the largest chunk's columns + FH, FW·Bc)
+    products: Array  # (positions of the largest chunk's columns, K)
+    pieces: list[tuple[slice, slice]]
+
+    def run(self, p: slice, b: Array | None, epilogue: Sequence[Epilogue]) -> None:
+        """As ``_Patches.run``."""
+        S, _, _, _, Bc = self.planes.shape
+        FH, FW, Wo = self.FH, self.FW, self.Wo
+        BK = self.stacked.shape[2]
+        K = S * BK
+        for images, rows in self.pieces:
+            n, R = images.stop - images.start, rows.stop - rows.start
+            hq = R + FH - 1  # input rows of the band
+            L = n * Wo * hq
+            xs = self.planes[p, :n]
+            if rows.start == 0:
+                _split(xs, self.x[images], self.before, p.start)
+            s0, s1, s2, s3, s4 = xs.strides
+            src = as_strided(
+                xs[:, :, rows.start :], (xs.shape[0], n, Wo, hq, FW * Bc),
+                (s0, s1, self.sx * s3, s2, s4), writeable=False,
+            )  # fmt: skip
+            mine = self.rows[p]
+            np.copyto(runs(mine[:, :L].reshape(src.shape)), runs(src))
+            mine[:, L : L + FH] = 0  # read by the overhanging patches of the last column
+            r0, r1, r2 = mine.strides
+            products = self.products[:L]
+            for r in range(FH):
+                m = -(-(L - r) // FH)
+                patches = as_strided(mine[:, r:], (mine.shape[0], m, FH * FW * Bc),
+                                     (r0, FH * r1, r2), writeable=False)  # fmt: skip
+                dst = products[r::FH].reshape(m, S, BK).transpose(1, 0, 2)[p]
+                np.matmul(patches, self.stacked[p], out=dst)
+            y = self.out[images, rows]
+            k = slice(p.start * BK, p.stop * BK)
+            np.copyto(y[..., k], products.reshape(n, Wo, hq, K)[:, :, :R, k].transpose(0, 2, 1, 3))
+            if b is not None or epilogue:
+                finish(y, (images, rows), b, epilogue)
 
 
 def runs(a: Array) -> Array:
