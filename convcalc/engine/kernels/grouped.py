@@ -44,7 +44,7 @@ from ...sizing import (
 )
 from .arrays import Arena, Array, alloc, scratch
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
-from .gemm import gemm, own_threads, owning
+from .gemm import gemm, owning
 from .sharing import SHARED_BYTES, Finish, shared, shares
 
 #: a chunk's copies go to the engine's threads from this many bytes of columns on (below,
@@ -138,21 +138,18 @@ def grouped_gemm2d(
     ) if split else None  # fmt: skip
     alone = threads() == 1
     big = N * Ho * Wo * S * J * x.itemsize >= WHOLE_BYTES
-    if whole is not None and (alone or (workers > 1 and big)):
-        restore = None if alone or owning() else own_threads(0, force=True)
-        try:
-            if alone or owning():  # else BLAS keeps its threads: chunk by chunk
-                if alone:
-                    whole.run(slice(0, S), b, epilogue)
-                else:
-                    shared(lambda p: whole.run(p, None, ()), parts)
-                    if b is not None or epilogue:
-                        rest = Finish(out, slice(0, N), slice(0, Ho), b, epilogue)
-                        shared(rest.run, shares(N, Ho, Wo, threads()))
-                return out
-        finally:
-            if restore is not None:
-                restore()
+    # not while OpenBLAS keeps its threads (no pass owns them: a mobile network at batch 1):
+    # its workers spin on the other core after each GEMM, and taking the threads for this
+    # layer alone made RegNet-X/-Y at batch 1 1.15/1.08× slower (2 threads, alternating)
+    if whole is not None and (alone or (workers > 1 and big and owning())):
+        if alone:
+            whole.run(slice(0, S), b, epilogue)
+        else:
+            shared(lambda p: whole.run(p, None, ()), parts)
+            if b is not None or epilogue:
+                rest = Finish(out, slice(0, N), slice(0, Ho), b, epilogue)
+                shared(rest.run, shares(N, Ho, Wo, threads()))
+        return out
     for images, rows in chunks(N, Ho, row_bytes, chunk_bytes):
         n, R = images.stop - images.start, rows.stop - rows.start
         M = n * R * Wo
