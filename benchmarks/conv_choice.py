@@ -1,12 +1,13 @@
 """The algorithms an ungrouped CONV can run through, timed on the shapes where NumPy trails
 torch most (DenseNet's 128 → 32 3×3, the stems, Inception's 1×7/7×1), at 1 and 2 threads.
 
-For each shape: im2col + GEMM (``kernels.conv2d``), Winograd F(2×2) and F(4×4) where the
-conv is 3×3 stride 1, and which one ``kernels.winograd_tile`` picks now. Each thread count
-runs in a process of its own (OpenBLAS reads its thread count once, at import); each
-figure is the best of --runs calls, wall time and the process's CPU time. On a busy machine
-the 2-thread figures mean little: BLAS threads spin while their partner waits for a core
-(DenseNet-121's few-output convs took 8× their one-thread CPU time at 2 threads, load 5).
+For each shape: im2col + GEMM (``kernels.conv2d``), kn2row where the stride is 1, Winograd
+F(2×2) and F(4×4) where the conv is 3×3 stride 1, and which one ``kernels.winograd_tile``
+picks now. Each thread count runs in a process of its own (OpenBLAS reads its thread count
+once, at import); each figure is the best of --runs calls, wall time and the process's CPU
+time. On a busy machine the 2-thread figures mean little: BLAS threads spin while their
+partner waits for a core (DenseNet-121's few-output convs took 8× their one-thread CPU time
+at 2 threads, load 5).
 
     python benchmarks/conv_choice.py [--runs 7] [--threads 1 2]
 """
@@ -52,6 +53,9 @@ def _one(shape: tuple[int, int, int, int, tuple[int, int], int, tuple[int, int]]
     pad = ((p[0], p[0]), (p[1], p[1]))
     found = {"im2col": _best(lambda: K.conv2d(x, w, b, stride=(s, s), pad=pad, arena=arena), runs)}
     now = "im2col"
+    if s == 1:
+        wk = K.kn2row_weights(w)
+        found["kn2row"] = _best(lambda: K.conv2d_kn2row(x, wk, b, pad=pad, arena=arena), runs)
     if f == (3, 3) and s == 1:
         for m in (2, 4):
             u = K.winograd_weights(w, m)

@@ -75,6 +75,44 @@ def winograd_tile(n: int, h: int, w: int, c: int) -> int:
     return 0
 
 
+#: a Winograd conv on at least twice as many input as output channels (DenseNet's 128 → 32)
+#: of at least this many multiply-adds in its products is cut into one region a thread
+#: (``thread_regions``), each with its own buffers; others leave the threads to BLAS
+WINOGRAD_SHARED_MACS = 1 << 23
+
+
+def winograd_workers(n: int, ty: int, tx: int, c: int, k: int, m: int, workers: int) -> int:
+    """Threads a Winograd conv of n images, ty×tx tiles of m×m, C inputs and K outputs
+    is shared between: ``workers`` for a big few-output conv (WINOGRAD_SHARED_MACS), else 1."""
+    macs = n * ty * tx * (m + 2) ** 2 * c * k
+    few = 2 * k <= c and macs >= WINOGRAD_SHARED_MACS and n * ty >= workers
+    return workers if few else 1
+
+
+def winograd_scratch(
+    m: int, n: int, out_hw: Pair, c: int, k: int, itemsize: int, workers: int
+) -> dict[str, int]:
+    """Bytes of ``conv3x3_winograd``'s buffers: for each thread's region, its padded images
+    with room for overhanging tiles, and one chunk of tiles by tap: the input (wd),
+    transformed (wv), multiplied (wm), transformed back (wz); one set, unnumbered, when the
+    conv runs as one region."""
+    a2 = (m + 2) ** 2
+    ty, tx = -(-out_hw[0] // m), -(-out_hw[1] // m)
+    share = winograd_workers(n, ty, tx, c, k, m, workers)
+    per_row = tx * a2 * (2 * c + k) * itemsize
+    budget = winograd_chunk_bytes(c, k, itemsize, m)
+    out = {}
+    for i, ((i0, i1), (r0, r1)) in enumerate(thread_regions(n, ty, share)):
+        images, rows = largest_chunk(i1 - i0, r1 - r0, per_row, budget)
+        tiles, name = images * rows * tx, "" if share == 1 else str(i)
+        out["pad" + name] = images * ((r1 - r0) * m + 2) * (tx * m + 2) * c * itemsize
+        out["wd" + name] = a2 * tiles * c * itemsize
+        out["wv" + name] = a2 * tiles * c * itemsize
+        out["wm" + name] = a2 * tiles * k * itemsize
+        out["wz" + name] = m * m * tiles * k * itemsize
+    return out
+
+
 def winograd_chunk_bytes(c: int, k: int, itemsize: int, m: int = 4) -> int:
     """The bytes one chunk of ``conv3x3_winograd`` aims at, C input and K output channels."""
     tiles = min(WINOGRAD_TILES, max(WINOGRAD_MIN_TILES, 3 * c))
@@ -223,3 +261,56 @@ def grouped_gemm_scratch(
         "cols": images * rows * wo * j * itemsize,
         "temp": fh * fw * c * b * (k // groups) * itemsize,
     }
+
+
+# -- kn2row: a stride-1 conv on many input and few output channels (kernels/kn2row.py) -------
+
+#: bytes of one block's Y (positions × FH·FW·K): whole images while they fit, else bands of
+#: input rows
+KN2ROW_BYTES = 4 << 20
+#: a kn2row conv of fewer multiply-adds runs on the calling thread (OpenBLAS may thread its
+#: GEMM); from this many, each of ``threads()`` threads runs its own share
+KN2ROW_SHARED_MACS = 1 << 22
+
+
+def kn2row_workers(n: int, ho: int, wo: int, c: int, tk: int, workers: int) -> int:
+    """Threads a kn2row conv of n images, ho×wo outputs, C inputs and FH·FW·K (``tk``)
+    columns of Y is shared between: ``workers``, or 1 below KN2ROW_SHARED_MACS or when
+    there are fewer output rows than threads."""
+    macs = n * ho * wo * c * tk
+    return workers if macs >= KN2ROW_SHARED_MACS and n * ho >= workers else 1
+
+
+def thread_regions(n: int, ho: int, share: int) -> list[tuple[Pair, Pair]]:
+    """Each thread's ((first, last image), (first, last output row)), ends exclusive: whole
+    images when there is one for each thread, else bands of output rows (as many as there
+    are rows, at most)."""
+    if share == 1:
+        return [((0, n), (0, ho))]
+    if n >= share:
+        return [((n * i // share, n * (i + 1) // share), (0, ho)) for i in range(share)]
+    k = min(share, ho)  # no empty band
+    return [((0, n), (ho * i // k, ho * (i + 1) // k)) for i in range(k)]
+
+
+def kn2row_input_rows(rows: Pair, top: int, reach: int, h: int) -> Pair:
+    """The input rows that output rows [rows) of a stride-1 conv read: from ``top`` rows
+    above (its top padding) to ``reach`` − ``top`` below (reach = dy·(FH − 1))."""
+    return max(0, rows[0] - top), max(0, min(h, rows[1] + reach - top))
+
+
+def kn2row_blocks(n: int, rows: int, w: int, tk: int, itemsize: int, budget: int) -> Pair:
+    """(images, input rows) of one block: see KN2ROW_BYTES."""
+    return largest_chunk(n, rows, w * tk * itemsize, budget)
+
+
+def kn2row_scratch(
+    n: int, hw: Pair, ho: int, top: int, reach: int, tk: int, itemsize: int, share: int
+) -> dict[str, int]:
+    """Bytes of each thread's Y (``kn_y0``, ``kn_y1``, …) of ``kernels.conv2d_kn2row``."""
+    out = {}
+    for i, (images, rows) in enumerate(thread_regions(n, ho, share)):
+        a0, a1 = kn2row_input_rows(rows, top, reach, hw[0])
+        g, band = kn2row_blocks(images[1] - images[0], a1 - a0, hw[1], tk, itemsize, KN2ROW_BYTES)
+        out[f"kn_y{i}"] = g * band * hw[1] * tk * itemsize
+    return out
