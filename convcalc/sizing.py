@@ -62,30 +62,46 @@ def winograd_pays(n: int, h: int, w: int, c: int, m: int = 4) -> bool:
     return c >= 16 and n * ty * tx >= 150 and ty * tx * m * m <= 1.6 * h * w
 
 
-def winograd_tile(n: int, h: int, w: int, c: int) -> int:
+def winograd_tile(n: int, h: int, w: int, c: int, k: int = 0) -> int:
     """The m of the Winograd F(m×m, 3×3) that runs a 3×3 stride-1 conv on n images of h×w×c
-    fastest here, 0 for im2col: 4 where it pays; else 2 (2.25× fewer multiplications, tiles a
-    quarter the size, so four times as many) for wide inputs where that gives 150 tiles,
-    measured (2 threads) on 28×28×512 at batch 1 (30 ms, im2col 35, F(4×4) 48) and 14×14×512
-    at batch 8 (53 ms, im2col 77); on 28×28×256 the three are within noise."""
+    (into k channels, if given) fastest here, 0 for im2col: 4 where it pays; else 2 (2.25×
+    fewer multiplications, tiles a quarter the size, so four times as many) for wide inputs
+    where that gives 150 tiles, measured (2 threads) on 28×28×512 at batch 1 (30 ms, im2col
+    35, F(4×4) 48) and 14×14×512 at batch 8 (53 ms, im2col 77); on 28×28×256 the three are
+    within noise. A few-output conv (``few_out``) takes F(4×4) from 49 tiles that do not
+    overhang: one thread, CPU ms, im2col / F(4×4), 128 → 32: 28×28 at batch 1 0.81 / 0.69,
+    batch 2 2.11 / 1.39; but 14×14 at batch 4 (64 tiles over 16×16) 0.78 / 0.97."""
     if winograd_pays(n, h, w, c, 4):
         return 4
     if c >= 384 and winograd_pays(n, h, w, c, 2):
         return 2
+    ty, tx = -(-h // 4), -(-w // 4)
+    if k and few_out(c, k) and n * ty * tx >= 49 and ty * tx * 16 <= 1.1 * h * w:
+        return 4
     return 0
 
 
-#: a Winograd conv on at least twice as many input as output channels (DenseNet's 128 → 32)
-#: of at least this many multiply-adds in its products is cut into one region a thread
-#: (``thread_regions``), each with its own buffers; others leave the threads to BLAS
-WINOGRAD_SHARED_MACS = 1 << 23
+#: a conv on at least this many times as many input as output channels is a few-output one
+#: (DenseNet's 3×3, 128 → 32)
+FEW_OUT = 4
+
+
+def few_out(c: int, k: int) -> bool:
+    """Whether a conv of C input and K output channels has few outputs (see FEW_OUT)."""
+    return FEW_OUT * k <= c
+
+
+#: a few-output Winograd conv (``few_out``) of at least this many multiply-adds in its
+#: products is cut into one region a thread (``thread_regions``), each with its own buffers;
+#: others leave the threads to BLAS (28×28×128 → 32 at batch 1 has 7.2 million)
+WINOGRAD_SHARED_MACS = 1 << 22
 
 
 def winograd_workers(n: int, ty: int, tx: int, c: int, k: int, m: int, workers: int) -> int:
     """Threads a Winograd conv of n images, ty×tx tiles of m×m, C inputs and K outputs
     is shared between: ``workers`` for a big few-output conv (WINOGRAD_SHARED_MACS), else 1."""
     macs = n * ty * tx * (m + 2) ** 2 * c * k
-    few = 2 * k <= c and macs >= WINOGRAD_SHARED_MACS and n * ty >= workers
+    few = few_out(c, k) and macs >= WINOGRAD_SHARED_MACS and n * ty >= workers
     return workers if few else 1
 
 
@@ -268,9 +284,18 @@ def grouped_gemm_scratch(
 #: bytes of one block's Y (positions × FH·FW·K): whole images while they fit, else bands of
 #: input rows
 KN2ROW_BYTES = 4 << 20
+#: a few-output conv that Winograd does not take runs through kn2row from this many output
+#: positions (N·Ho·Wo) on: one thread, CPU ms, im2col / kn2row, 128 → 32 3×3: 14×14 at
+#: batch 8 1.79 / 1.55; but at batch 4 0.78 / 0.79, 7×7 at batch 8 0.48 / 0.56
+KN2ROW_POSITIONS = 1536
 #: a kn2row conv of fewer multiply-adds runs on the calling thread (OpenBLAS may thread its
 #: GEMM); from this many, each of ``threads()`` threads runs its own share
 KN2ROW_SHARED_MACS = 1 << 22
+
+
+def kn2row_pays(n: int, out_hw: Pair, c: int, k: int) -> bool:
+    """Whether a stride-1 ungrouped conv that Winograd does not take runs through kn2row."""
+    return few_out(c, k) and n * out_hw[0] * out_hw[1] >= KN2ROW_POSITIONS
 
 
 def kn2row_workers(n: int, ho: int, wo: int, c: int, tk: int, workers: int) -> int:

@@ -45,9 +45,9 @@ class _Recorder(K.Arena):
 @pytest.mark.parametrize(
     "case",
     [
-        (1, 9, 7, 8, 3, ((1, 1), (1, 1))),  # batch 1: rows of tiles, not a multiple of m
-        (3, 6, 11, 8, 4, ((0, 1), (2, 1))),  # a batch shared by images; asymmetric padding
-        (2, 9, 9, 6, 3, ((0, 0), (0, 0))),  # no padding
+        (1, 9, 7, 8, 2, ((1, 1), (1, 1))),  # batch 1: rows of tiles, not a multiple of m
+        (3, 6, 11, 9, 2, ((0, 1), (2, 1))),  # a batch shared by images; asymmetric padding
+        (2, 9, 9, 12, 3, ((0, 0), (0, 0))),  # no padding
     ],
 )
 @pytest.mark.parametrize("after", ["", "relu add", "no bias, add relu"])
@@ -146,3 +146,44 @@ def test_few_out_against_torch() -> None:
     pad = ((1, 1), (1, 1))
     close(K.conv2d_kn2row(x, K.kn2row_weights(w), b, pad=pad), want)
     close(K.conv3x3_winograd(x, K.winograd_weights(w, 4), b, pad=pad), want)
+
+
+FEW_OUT_BLOCK = """
+name: few-output dense block
+input: {size}x{size}x8
+arch: |
+  INPUT -> CONV(16, F=3, P=1)
+  -> CAT{{ ID | BN -> RELU -> CONV(16, F=1) -> BN -> RELU -> CONV(4, F=3, P=1) }}
+  -> CAT{{ ID | BN -> RELU -> CONV(16, F=1) -> BN -> RELU -> CONV(4, F=3, P=1) }}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kernel, size, batch", [("kn2row", 14, 8), ("winograd", 28, 1)])
+@pytest.mark.parametrize("shared", [False, True])
+def test_dense_block_runs_its_few_output_convs_through_them(
+    kernel: str, size: int, batch: int, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DenseNet's 3×3 on four times its outputs' channels, writing into the CAT's array: at
+    batch 8 on 14×14 through kn2row, at batch 1 on 28×28 (49 tiles) through Winograd; on one
+    region, or cut between the threads; against the naive reference and the unfused pass."""
+    from convcalc.engine.kernels import conv, gemm
+
+    from .test_forward import fused_pass
+
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    if shared:  # small as they are, their steps run threaded and cut into regions
+        monkeypatch.setattr(gemm, "SOLO_MACS", 0)
+        monkeypatch.setattr(sizing, "WINOGRAD_SHARED_MACS", 0)
+        monkeypatch.setattr(sizing, "KN2ROW_SHARED_MACS", 0)
+    calls: list[str] = []
+    name = "conv2d_kn2row" if kernel == "kn2row" else "conv3x3_winograd"
+    real = getattr(conv, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(conv, name, spy)
+    fused_pass(monkeypatch, FEW_OUT_BLOCK.format(size=size), batch, 3)
+    assert len(calls) == 4  # each 3×3 CONV(4), in the fused pass and in the unfused one
