@@ -1,13 +1,12 @@
 """The algorithms an ungrouped CONV can run through, timed on the shapes where NumPy trails
 torch most (DenseNet's 128 → 32 3×3, the stems, Inception's 1×7/7×1), at 1 and 2 threads.
 
-For each shape: im2col + GEMM (``kernels.conv2d``), kn2row where the stride is 1, Winograd
-F(2×2) and F(4×4) where the conv is 3×3 stride 1, and which one ``kernels.winograd_tile``
-picks now. Each thread count runs in a process of its own (OpenBLAS reads its thread count
-once, at import); each figure is the best of --runs calls, wall time and the process's CPU
-time. On a busy machine the 2-thread figures mean little: BLAS threads spin while their
-partner waits for a core (DenseNet-121's few-output convs took 8× their one-thread CPU time
-at 2 threads, load 5).
+For each shape: im2col + GEMM (``kernels.conv2d``), Winograd F(2×2) and F(4×4) where the
+conv is 3×3 stride 1, and which one ``kernels.winograd_tile`` picks now. Each thread count
+runs in a process of its own (OpenBLAS reads its thread count once, at import); each
+figure is the best of --runs calls, wall time and the process's CPU time. On a busy machine
+the 2-thread figures mean little: BLAS threads spin while their partner waits for a core
+(DenseNet-121's few-output convs took 8× their one-thread CPU time at 2 threads, load 5).
 
     python benchmarks/conv_choice.py [--runs 7] [--threads 1 2]
 """
@@ -53,9 +52,6 @@ def _one(shape: tuple[int, int, int, int, tuple[int, int], int, tuple[int, int]]
     pad = ((p[0], p[0]), (p[1], p[1]))
     found = {"im2col": _best(lambda: K.conv2d(x, w, b, stride=(s, s), pad=pad, arena=arena), runs)}
     now = "im2col"
-    if s == 1:
-        wk = K.kn2row_weights(w)
-        found["kn2row"] = _best(lambda: K.conv2d_kn2row(x, wk, b, pad=pad, arena=arena), runs)
     if f == (3, 3) and s == 1:
         for m in (2, 4):
             u = K.winograd_weights(w, m)
@@ -64,7 +60,7 @@ def _one(shape: tuple[int, int, int, int, tuple[int, int], int, tuple[int, int]]
                 return K.conv2d(x, w[:0], b, pad=pad, winograd=u, arena=arena)  # type: ignore[arg-type]
 
             found[f"F({m}x{m})"] = _best(run, runs)
-        if m := K.winograd_tile(n, h, h, c):
+        if m := K.winograd_tile(n, h, h, c, k):
             now = f"F({m}x{m})"
     cells = "  ".join(f"{name} {wall:7.2f}/{cpu:7.2f}" for name, (wall, cpu) in found.items())
     return f"{n:>2} {h:>3}x{h:<3} {c:>3}->{k:<3} {f[0]}x{f[1]} s{s}  now {now:<7} {cells}"

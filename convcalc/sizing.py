@@ -91,6 +91,18 @@ def few_out(c: int, k: int) -> bool:
     return FEW_OUT * k <= c
 
 
+def thread_regions(n: int, ho: int, share: int) -> list[tuple[Pair, Pair]]:
+    """Each thread's ((first, last image), (first, last output row)), ends exclusive: whole
+    images when there is one for each thread, else bands of output rows (as many as there
+    are rows, at most)."""
+    if share == 1:
+        return [((0, n), (0, ho))]
+    if n >= share:
+        return [((n * i // share, n * (i + 1) // share), (0, ho)) for i in range(share)]
+    k = min(share, ho)  # no empty band
+    return [((0, n), (ho * i // k, ho * (i + 1) // k)) for i in range(k)]
+
+
 #: a few-output Winograd conv (``few_out``) of at least this many multiply-adds in its
 #: products is cut into one region a thread (``thread_regions``), each with its own buffers;
 #: others leave the threads to BLAS (28×28×128 → 32 at batch 1 has 7.2 million)
@@ -277,65 +289,3 @@ def grouped_gemm_scratch(
         "cols": images * rows * wo * j * itemsize,
         "temp": fh * fw * c * b * (k // groups) * itemsize,
     }
-
-
-# -- kn2row: a stride-1 conv on many input and few output channels (kernels/kn2row.py) -------
-
-#: bytes of one block's Y (positions × FH·FW·K): whole images while they fit, else bands of
-#: input rows
-KN2ROW_BYTES = 4 << 20
-#: a few-output conv that Winograd does not take runs through kn2row from this many output
-#: positions (N·Ho·Wo) on: one thread, CPU ms, im2col / kn2row, 128 → 32 3×3: 14×14 at
-#: batch 8 1.79 / 1.55; but at batch 4 0.78 / 0.79, 7×7 at batch 8 0.48 / 0.56
-KN2ROW_POSITIONS = 1536
-#: a kn2row conv of fewer multiply-adds runs on the calling thread (OpenBLAS may thread its
-#: GEMM); from this many, each of ``threads()`` threads runs its own share
-KN2ROW_SHARED_MACS = 1 << 22
-
-
-def kn2row_pays(n: int, out_hw: Pair, c: int, k: int) -> bool:
-    """Whether a stride-1 ungrouped conv that Winograd does not take runs through kn2row."""
-    return few_out(c, k) and n * out_hw[0] * out_hw[1] >= KN2ROW_POSITIONS
-
-
-def kn2row_workers(n: int, ho: int, wo: int, c: int, tk: int, workers: int) -> int:
-    """Threads a kn2row conv of n images, ho×wo outputs, C inputs and FH·FW·K (``tk``)
-    columns of Y is shared between: ``workers``, or 1 below KN2ROW_SHARED_MACS or when
-    there are fewer output rows than threads."""
-    macs = n * ho * wo * c * tk
-    return workers if macs >= KN2ROW_SHARED_MACS and n * ho >= workers else 1
-
-
-def thread_regions(n: int, ho: int, share: int) -> list[tuple[Pair, Pair]]:
-    """Each thread's ((first, last image), (first, last output row)), ends exclusive: whole
-    images when there is one for each thread, else bands of output rows (as many as there
-    are rows, at most)."""
-    if share == 1:
-        return [((0, n), (0, ho))]
-    if n >= share:
-        return [((n * i // share, n * (i + 1) // share), (0, ho)) for i in range(share)]
-    k = min(share, ho)  # no empty band
-    return [((0, n), (ho * i // k, ho * (i + 1) // k)) for i in range(k)]
-
-
-def kn2row_input_rows(rows: Pair, top: int, reach: int, h: int) -> Pair:
-    """The input rows that output rows [rows) of a stride-1 conv read: from ``top`` rows
-    above (its top padding) to ``reach`` − ``top`` below (reach = dy·(FH − 1))."""
-    return max(0, rows[0] - top), max(0, min(h, rows[1] + reach - top))
-
-
-def kn2row_blocks(n: int, rows: int, w: int, tk: int, itemsize: int, budget: int) -> Pair:
-    """(images, input rows) of one block: see KN2ROW_BYTES."""
-    return largest_chunk(n, rows, w * tk * itemsize, budget)
-
-
-def kn2row_scratch(
-    n: int, hw: Pair, ho: int, top: int, reach: int, tk: int, itemsize: int, share: int
-) -> dict[str, int]:
-    """Bytes of each thread's Y (``kn_y0``, ``kn_y1``, …) of ``kernels.conv2d_kn2row``."""
-    out = {}
-    for i, (images, rows) in enumerate(thread_regions(n, ho, share)):
-        a0, a1 = kn2row_input_rows(rows, top, reach, hw[0])
-        g, band = kn2row_blocks(images[1] - images[0], a1 - a0, hw[1], tk, itemsize, KN2ROW_BYTES)
-        out[f"kn_y{i}"] = g * band * hw[1] * tk * itemsize
-    return out

@@ -12,7 +12,6 @@ import numpy as np
 from ..analysis.plan import Step
 from ..layers.base import integer
 from ..layers.vocabulary import LAYERS
-from ..layers.windowed import Conv
 from ..records import Row, Shape
 from . import kernels as K
 
@@ -29,12 +28,6 @@ def winograd_tile(row: Row, batch: int) -> int:
     return layer.winograd_tile(row.args, input_volume(row), row.output, batch) if layer else 0
 
 
-def uses_kn2row(row: Row, batch: int) -> bool:
-    """Whether the row is a CONV that runs through kn2row (see ``Conv.kn2row``)."""
-    layer = LAYERS.get(row.type)
-    return isinstance(layer, Conv) and layer.kn2row(row.args, input_volume(row), row.output, batch)
-
-
 def init_params(row: Row, rng: np.random.Generator, dtype: Any) -> dict[str, Any]:
     """He-initialised weights, zero biases; batch norm starts as PyTorch's (γ=1, β=0,
     running mean 0, running variance 1). Each layer type draws its own (merges have none)."""
@@ -47,8 +40,8 @@ def init_params(row: Row, rng: np.random.Generator, dtype: Any) -> dict[str, Any
 class Prepared(NamedTuple):
     """The weights of a CONV or FC step, ready for the pass."""
 
-    #: the head's w and b, its Winograd filters ("winograd"), its kn2row filters ("kn2row")
-    #: or its block-diagonal grouped filters ("stacked", see ``kernels.block_diagonal``)
+    #: the head's w and b, its Winograd filters ("winograd") or its block-diagonal grouped
+    #: filters ("stacked", see ``kernels.block_diagonal``) if any
     params: dict[str, Any]
     affine: dict[int, tuple[Any, Any]]  # a batch norm not folded in -> (scale, shift)
 
@@ -57,10 +50,9 @@ def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch
     """Weights of a CONV or FC step, before the clock starts: a layer norm in its prologue
     folds its γ and β into them, a batch norm right after it is folded into its weights and
     bias, a later one becomes scale and shift, a 3×3 conv that Winograd does faster gets its
-    transformed weights instead of its own, a few-output conv that kn2row does faster its
-    filters reordered, and a grouped conv of more than one channel a group its
-    block-diagonal weights. The step's entries in ``params`` are emptied (what they held
-    lives on in the result)."""
+    transformed weights instead of its own, and a grouped conv of more than one channel a
+    group its block-diagonal weights. The
+    step's entries in ``params`` are emptied (what they held lives on in the result)."""
     head = rows[step.rows[0]]
     w, b = params[step.rows[0]]["w"], params[step.rows[0]].get("b")
     for i in step.before:  # a layer norm's γ and β, after its normalisation in the prologue
@@ -87,16 +79,13 @@ def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch
             b = ((b.astype(np.float64) if b is not None else 0.0) * scale + shift).astype(w.dtype)
         else:
             affine[i] = (scale.astype(w.dtype), shift.astype(w.dtype))
-    winograd = stacked = kn2row = None
+    winograd = stacked = None
     if m := winograd_tile(head, batch):
         winograd, w = K.winograd_weights(w, m), w[:0]
-    elif uses_kn2row(head, batch):
-        kn2row, w = K.kn2row_weights(w), w[:0]
     elif (g := grouped(head)) > 1:
         stacked = K.block_diagonal(w, g, K.grouped_merge(g, w.shape[2]))
     params[step.rows[0]] = {}  # the unfolded weights can go
-    ready = {"w": w, "b": b, "winograd": winograd, "stacked": stacked, "kn2row": kn2row}
-    return Prepared(ready, affine)
+    return Prepared({"w": w, "b": b, "winograd": winograd, "stacked": stacked}, affine)
 
 
 def grouped(row: Row) -> int:

@@ -13,9 +13,6 @@ from ..sizing import (
     depthwise_scratch,
     grouped_gemm_scratch,
     im2col_budget,
-    kn2row_pays,
-    kn2row_scratch,
-    kn2row_workers,
     largest_chunk,
     threads,
     winograd_scratch,
@@ -187,19 +184,10 @@ class Conv(LayerType):
         self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
     ) -> dict[str, int]:
         """im2col: the padded images and one chunk of columns (with a column of ones for the
-        bias); Winograd: see ``sizing.winograd_scratch``; kn2row: ``sizing.kn2row_scratch``;
-        depthwise: ``kernels.depthwise_scratch``; other groups:
-        ``kernels.grouped_gemm_scratch``."""
+        bias); Winograd: see ``sizing.winograd_scratch``; depthwise:
+        ``kernels.depthwise_scratch``; other groups: ``kernels.grouped_gemm_scratch``."""
         if m := self.winograd_tile(args, x, y, batch):
             return winograd_scratch(m, batch, (y[1], y[0]), x[2], y[2], itemsize, threads())
-        if self.kn2row(args, x, y, batch):  # see kernels.conv2d_kn2row
-            (fw, fh), a = pair(args, "F"), self.axes(args, x)
-            share = kn2row_workers(batch, y[1], y[0], x[2], fw * fh * y[2], threads())
-            reach = (fh - 1) * pair(args, "dilation")[1]
-            hw_ = (x[1], x[0])
-            return kn2row_scratch(
-                batch, hw_, y[1], a[1].before, reach, fw * fh * y[2], itemsize, share
-            )
         pad, padded = _padded(self.axes(args, x), x)
         fw, fh = pair(args, "F")
         groups = integer(args, "groups")
@@ -229,15 +217,6 @@ class Conv(LayerType):
             return 0
         return winograd_tile(batch, y[1], y[0], x[2], y[2])
 
-    def kn2row(self, args: Args, x: Shape, y: Shape, batch: int) -> bool:
-        """More than one tap, stride 1, ungrouped, few outputs, where Winograd does not run
-        and ``sizing.kn2row_pays`` says kn2row does (a 1×1 conv is one GEMM as it is)."""
-        if args["F"] == (1, 1) or args["S"] != (1, 1) or args["groups"] != 1:
-            return False
-        if self.winograd_tile(args, x, y, batch):
-            return False
-        return kn2row_pays(batch, (y[1], y[0]), x[2], y[2])
-
     def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
         """HWIO filters (FH, FW, D1/groups, K), He-initialised; zero biases (K,)."""
         fh, fw = hw(args, "F")
@@ -248,7 +227,7 @@ class Conv(LayerType):
     takes_epilogue = True
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        """im2col + GEMM, or Winograd or kn2row when the step prepared their weights (see
+        """im2col + GEMM, or Winograd when the step prepared its weights (see
         ``kernels.conv2d``), with the step's epilogues on each chunk."""
         from ..engine.kernels import conv2d
 
@@ -257,7 +236,7 @@ class Conv(LayerType):
             call.array, p["w"], p.get("b"), stride=hw(args, "S"), pad=pads(self.axes(args, x)),
             dilation=hw(args, "dilation"), groups=integer(args, "groups"),
             epilogue=call.epilogue, arena=call.arena, winograd=p.get("winograd"),
-            prologue=p.get("prologue", ()), stacked=p.get("stacked"), kn2row=p.get("kn2row"),
+            prologue=p.get("prologue", ()), stacked=p.get("stacked"),
         )  # fmt: skip
 
 
@@ -284,9 +263,6 @@ class Local(Conv):
 
     def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
         return 0
-
-    def kn2row(self, args: Args, x: Shape, y: Shape, batch: int) -> bool:
-        return False
 
     def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
         """Filters for every output position (H2, W2, FH, FW, D1/groups, K), and biases."""

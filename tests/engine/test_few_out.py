@@ -1,8 +1,8 @@
-"""Stride-1 convs on many input and few output channels (DenseNet's 128 → 32 3×3), against the
+"""3×3 stride-1 convs on many input and few output channels (DenseNet's 128 → 32), against the
 naive loops and torch: Winograd cut into one region a thread (whole images, or rows of tiles
-at batch 1), and kn2row (one wide GEMM, then shifted adds); odd sizes, padding, dilation, a
-batch, with and without bias and epilogues; and the buffers each takes are those the memory
-estimate counts (``sizing.winograd_scratch``, ``sizing.kn2row_scratch``)."""
+at batch 1), for odd sizes, padding, a batch, with and without bias and epilogues, the
+buffers it takes being those the memory estimate counts (``sizing.winograd_scratch``); and
+a dense block whose few-output convs run through it in the pass."""
 
 from __future__ import annotations
 
@@ -76,65 +76,22 @@ def test_winograd_regions_match_loops(
             assert arena.taken == expected
 
 
-def test_winograd_regions_keep_their_threads_small_and_wide(
+def test_few_output_convs_take_winograd_and_regions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Only a big conv on at least twice as many inputs as outputs is cut into regions."""
+    """Only a big conv on at least four times as many inputs as outputs is cut into regions."""
     assert sizing.winograd_workers(8, 14, 14, 128, 32, 4, 2) == 2  # DenseNet's 56×56
     assert sizing.winograd_workers(1, 14, 14, 128, 32, 4, 2) == 2  # batch 1: rows of tiles
     assert sizing.winograd_workers(8, 14, 14, 128, 128, 4, 2) == 1  # as many out as in
     assert sizing.winograd_workers(1, 2, 2, 128, 32, 4, 2) == 1  # a few tiles
     assert "wd1" in sizing.winograd_scratch(4, 8, (56, 56), 128, 32, 4, 2)
+    # a few-output conv takes F(4×4) from 49 tiles that do not overhang (im2col's 0.81 ms
+    # against 0.69 on 28×28 at batch 1, one thread), others from 150
+    assert K.winograd_tile(1, 28, 28, 128, 32) == 4
+    assert K.winograd_tile(1, 28, 28, 128, 128) == K.winograd_tile(1, 28, 28, 128) == 0
+    assert K.winograd_tile(4, 14, 14, 128, 32) == 0  # 64 tiles over 16×16: 0.97 against 0.78
+    assert K.winograd_tile(1, 14, 14, 128, 32) == 0  # 16 tiles
     assert "wd" in sizing.winograd_scratch(4, 8, (56, 56), 64, 64, 4, 2)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        (1, 7, 9, 5, 3, (3, 3), ((1, 1), (1, 1)), (1, 1)),  # odd sizes, batch 1
-        (3, 7, 5, 4, 6, (3, 3), ((0, 0), (0, 0)), (1, 1)),  # no padding: Wo < W
-        (2, 11, 13, 6, 4, (3, 3), ((2, 2), (2, 2)), (2, 2)),  # dilation
-        (1, 9, 8, 4, 2, (2, 3), ((0, 1), (2, 0)), (1, 2)),  # even filter, asymmetric padding
-        (2, 4, 4, 3, 2, (3, 3), ((2, 2), (2, 2)), (1, 1)),  # more padding than the filter
-    ],
-)
-@pytest.mark.parametrize("after", ["", "relu add", "no bias, add relu"])
-@pytest.mark.parametrize("block", [None, 1])  # 1 byte: one input row a block
-@pytest.mark.parametrize("threads", ["1", "2", "3"])
-def test_kn2row_matches_loops(
-    case: Any, after: str, block: int | None, threads: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CONVCALC_THREADS", threads)
-    monkeypatch.setattr(sizing, "KN2ROW_SHARED_MACS", 0)
-    N, H, W, C, Kk, f, pad, dil = case
-    x, w, b = rand(N, H, W, C), rand(*f, C, Kk), rand(Kk)
-    b = None if "no bias" in after else b
-    ops, want = _epilogues(after.replace("no bias,", ""), naive_conv(x, w, b, (1, 1), pad, dil, 1))
-    wk = K.kn2row_weights(w)
-    got = K.conv2d_kn2row(x, wk, b, pad=pad, dilation=dil, epilogue=ops, block_bytes=block)
-    close(got, want)
-
-
-def test_kn2row_reads_a_channel_view_and_float64_and_counts_its_buffers(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("CONVCALC_THREADS", "2")
-    wide = rand(1, 10, 12, 9)
-    x = wide[..., :6]  # the first channels of a wider array (a CAT's output)
-    w, b = rand(3, 3, 6, 2), rand(2)
-    pad = ((1, 1), (1, 1))
-    want = naive_conv(x, w, b, (1, 1), pad, (1, 1), 1)
-    close(K.conv2d_kn2row(x, K.kn2row_weights(w), b, pad=pad), want)
-    got = K.conv2d_kn2row(x.astype(np.float64), K.kn2row_weights(w.astype(np.float64)), b, pad=pad)
-    assert got.dtype == np.float64
-    close(got, want, rtol=1e-9)
-    monkeypatch.setattr(sizing, "KN2ROW_SHARED_MACS", 0)
-    arena = _Recorder()
-    K.conv2d_kn2row(x, K.kn2row_weights(w), b, pad=pad, arena=arena)
-    share = sizing.kn2row_workers(1, 10, 12, 6, 18, 2)
-    assert share == 2 and arena.taken == sizing.kn2row_scratch(1, (10, 12), 10, 1, 2, 18, 4, share)
-    with pytest.raises(ValueError):
-        K.conv2d_kn2row(x, K.kn2row_weights(rand(3, 3, 5, 2)))
 
 
 def test_few_out_against_torch() -> None:
@@ -144,7 +101,6 @@ def test_few_out_against_torch() -> None:
     wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
     want = nhwc(F.conv2d(nchw(x), wt, torch.from_numpy(b), padding=1))
     pad = ((1, 1), (1, 1))
-    close(K.conv2d_kn2row(x, K.kn2row_weights(w), b, pad=pad), want)
     close(K.conv3x3_winograd(x, K.winograd_weights(w, 4), b, pad=pad), want)
 
 
@@ -159,14 +115,15 @@ arch: |
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kernel, size, batch", [("kn2row", 14, 8), ("winograd", 28, 1)])
+@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("shared", [False, True])
-def test_dense_block_runs_its_few_output_convs_through_them(
-    kernel: str, size: int, batch: int, shared: bool, monkeypatch: pytest.MonkeyPatch
+def test_dense_block_runs_its_few_output_convs_through_winograd(
+    batch: int, shared: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DenseNet's 3×3 on four times its outputs' channels, writing into the CAT's array: at
-    batch 8 on 14×14 through kn2row, at batch 1 on 28×28 (49 tiles) through Winograd; on one
-    region, or cut between the threads; against the naive reference and the unfused pass."""
+    """DenseNet's 3×3 on four times its outputs' channels, writing into the CAT's array, on
+    28×28 (49 tiles at batch 1, which a conv with as many outputs as inputs leaves to im2col)
+    through Winograd; on one region, or cut between the threads (by rows of tiles at batch 1,
+    by images at batch 2); against the naive reference and the unfused pass."""
     from convcalc.engine.kernels import conv, gemm
 
     from .test_forward import fused_pass
@@ -175,15 +132,13 @@ def test_dense_block_runs_its_few_output_convs_through_them(
     if shared:  # small as they are, their steps run threaded and cut into regions
         monkeypatch.setattr(gemm, "SOLO_MACS", 0)
         monkeypatch.setattr(sizing, "WINOGRAD_SHARED_MACS", 0)
-        monkeypatch.setattr(sizing, "KN2ROW_SHARED_MACS", 0)
     calls: list[str] = []
-    name = "conv2d_kn2row" if kernel == "kn2row" else "conv3x3_winograd"
-    real = getattr(conv, name)
+    real = K.conv3x3_winograd
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(name)
+        calls.append("winograd")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(conv, name, spy)
-    fused_pass(monkeypatch, FEW_OUT_BLOCK.format(size=size), batch, 3)
+    monkeypatch.setattr(conv, "conv3x3_winograd", spy)
+    fused_pass(monkeypatch, FEW_OUT_BLOCK.format(size=28), batch, 3)
     assert len(calls) == 4  # each 3×3 CONV(4), in the fused pass and in the unfused one

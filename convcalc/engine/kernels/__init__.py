@@ -22,7 +22,6 @@ it is still in cache (``epilogue``).
   on ``threads()`` threads
 - ``grouped``: ``grouped_gemm2d``, other grouped convolutions as one batched GEMM
 - ``sharing``: a chunk's copies, epilogues and small GEMMs shared between the engine's threads
-- ``kn2row``: a stride-1 conv on few output channels as one wide GEMM and shifted adds
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, layer norm (``normalise``: without its γ and β), the
@@ -87,7 +86,6 @@ from .elementwise import (
     tanh,
 )
 from .grouped import block_diagonal, grouped_gemm2d, grouped_gemm_scratch, grouped_merge
-from .kn2row import conv2d_kn2row, kn2row_weights
 from .pooling import adaptive_bins, adaptive_pool2d, pool2d
 from .resizing import (
     channel_shuffle,
@@ -130,7 +128,6 @@ __all__ = [
     "channel_slice",
     "chunks",
     "conv2d",
-    "conv2d_kn2row",
     "conv3x3_winograd",
     "conv_transpose2d",
     "depthwise2d",
@@ -147,7 +144,6 @@ __all__ = [
     "hardswish",
     "he_uniform",
     "im2col_budget",
-    "kn2row_weights",
     "largest_chunk",
     "layernorm",
     "leaky_relu",

@@ -5,8 +5,7 @@ time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chu
 conv (``SHARE_MACS``; never in a step run alone, ``gemm.alone``), as are the GEMM (``gemm``)
 and the epilogues after it; a 1×1 conv on a few positions is one GEMM (``_pointwise``);
 a 3×3 stride-1 conv with prepared
-weights goes through Winograd instead (``winograd``), a stride-1 one on few outputs with
-prepared weights through ``kn2row``, a depthwise one through ``depthwise``,
+weights goes through Winograd instead (``winograd``), a depthwise one through ``depthwise``,
 any other grouped one through ``grouped`` (one batched GEMM over the groups).
 """
 
@@ -36,7 +35,6 @@ from .chunks import (
 from .depthwise import depthwise2d
 from .gemm import by_rows, gemm, own_threads, owning
 from .grouped import grouped_gemm2d
-from .kn2row import conv2d_kn2row
 from .sharing import SHARED_BYTES, Finish, GemmShare, Share, shared, shares, within
 from .winograd import conv3x3_winograd
 
@@ -79,7 +77,6 @@ def conv2d(
     winograd: Array | None = None,
     prologue: Sequence[Epilogue] = (),
     stacked: Array | None = None,
-    kn2row: Array | None = None,
 ) -> Array:
     """Convolution, V[n,y,x,k] = sum(X[n, y*S+fy*d, x*S+fx*d, c in group(k)] * W_k) + b_k.
 
@@ -89,15 +86,8 @@ def conv2d(
     ``prologue``: in-place operations on each chunk of the input, (positions, C), before its
     GEMM (a pre-activation batch norm and ReLU); a 1×1 unpadded ungrouped conv only.
     ``stacked``: ``block_diagonal(w, groups, grouped_merge(...))`` of a grouped conv, if the
-    caller prepared it. ``kn2row``: ``kn2row_weights(w)``, to run a stride-1 ungrouped conv
-    through kn2row instead of im2col (w may be empty then).
+    caller prepared it.
     """
-    if kn2row is not None:
-        if stride != (1, 1) or groups != 1 or prologue:
-            raise ValueError("kn2row takes ungrouped convolutions of stride 1, no prologue")
-        return conv2d_kn2row(
-            x, kn2row, b, pad=pad, dilation=dilation, epilogue=epilogue, arena=arena
-        )  # fmt: skip
     if winograd is not None:
         if stride != (1, 1) or dilation != (1, 1) or groups != 1:  # w may be empty here
             raise ValueError("Winograd takes 3×3 convolutions of stride 1, ungrouped")
