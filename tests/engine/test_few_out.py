@@ -13,6 +13,7 @@ import pytest
 
 from convcalc import sizing
 from convcalc.engine import kernels as K
+from convcalc.engine.kernels import winograd
 
 from .test_kernels import close, naive_conv, nchw, nhwc, rand
 
@@ -52,10 +53,13 @@ class _Recorder(K.Arena):
 )
 @pytest.mark.parametrize("after", ["", "relu add", "no bias, add relu"])
 @pytest.mark.parametrize("threads", ["2", "3"])
+@pytest.mark.parametrize("separable", [True, False])  # the input transform in two passes, or one
 def test_winograd_regions_match_loops(
-    m: int, case: Any, after: str, threads: str, monkeypatch: pytest.MonkeyPatch
+    m: int, case: Any, after: str, threads: str, separable: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONVCALC_THREADS", threads)
+    if not separable:
+        monkeypatch.setattr(winograd, "SEPARABLE_BYTES", 0)
     monkeypatch.setattr(sizing, "WINOGRAD_SHARED_MACS", 0)  # every conv cut into regions
     N, H, W, C, Kk, pad = case
     x, w, b = rand(N, H, W, C), rand(3, 3, C, Kk), rand(Kk)

@@ -150,6 +150,7 @@ class _Tiles(NamedTuple):
         tx = -(-Wo // m)
         BT, AT = np.array(WINOGRAD[m][0]), np.array(WINOGRAD[m][2])
         Bt = BT.astype(x.dtype)  # (α, α), applied along the tile's rows, then its columns
+        Bk = np.kron(Bt, Bt)  # (α², α²): both at once
         Ak = np.kron(AT, AT).astype(x.dtype)  # (m², α²)
         ones = int(np.flatnonzero((Ak == 1).all(axis=0))[0])  # a tap every output sums as is
         relu = bool(self.epilogue) and self.epilogue[0] is RELU  # applied on the way out
@@ -170,14 +171,13 @@ class _Tiles(NamedTuple):
             P = n * T * tx
             D = dbuf.reshape(-1)[: a2 * P * C].reshape(a, a, n, T, tx, C)  # input tiles, by tap
             np.copyto(D, tiles[:, rows].transpose(3, 4, 0, 1, 2, 5))
-            # Bᵀ·d·B in two passes of α×α (into V's buffer, then back into D's, which holds V
-            # then): 2·α·α² multiply-adds a tile and channel, not one kron GEMM's α⁴ (F(4×4),
-            # 56×56×128 → 32, one thread: 0.51 ms an image, against 0.97, of 1.9 in all)
-            half = vbuf.reshape(-1)[: a2 * P * C].reshape(a, a * P * C)
-            gemm(Bt, D.reshape(a, a * P * C), half)  # along the rows: Bᵀ·d
-            V = D.reshape(a, a, P * C)
-            gemm(Bt, half.reshape(a, a, P * C), V)  # along the columns, each row of taps: ·B
-            V = V.reshape(a2, P, C)
+            V = vbuf.reshape(-1)[: a2 * P * C].reshape(a2, P, C)
+            if D.nbytes > SEPARABLE_BYTES:  # Bᵀ·d·B, both sides of the tile in one GEMM
+                gemm(Bk, D.reshape(a2, P * C), V.reshape(a2, P * C))
+            else:  # along the rows into V's buffer (Bᵀ·d), then the columns back into D's
+                gemm(Bt, D.reshape(a, a * P * C), V.reshape(a, a * P * C))
+                gemm(Bt, V.reshape(a, a, P * C), D.reshape(a, a, P * C))
+                V = D.reshape(a2, P, C)
             M = mbuf.reshape(-1)[: a2 * P * K].reshape(a2, P, K)
             _products(V, self.U, M)  # (α², P, C) @ (α², C, K): α² GEMMs
             if self.b is not None:  # every output of a tile sums this tap once: the bias
@@ -188,6 +188,16 @@ class _Tiles(NamedTuple):
             y = out[n0 : n0 + n, y0:y1]
             _untile(Y.reshape(m, m, n, T, tx, K).transpose(2, 3, 0, 4, 1, 5), y, relu)
             finish(y, (slice(n0, n0 + n), slice(y0, y1)), None, rest)
+
+
+#: a chunk of input tiles of at most these bytes is transformed in two passes of α×α (along
+#: the rows, then the columns: 2·α·α² multiply-adds a tile and channel), a bigger one by one
+#: kron GEMM (α⁴), which reads and writes the chunk once, not twice. One thread, ms a chunk,
+#: kron / two passes: F(4×4) on 192 tiles of 64 channels (1.8 MB) 0.57 / 0.31, 384 of 128
+#: (7 MB) 3.07 / 2.14 (DenseNet's 56×56 128 → 32: 0.97 / 0.51 ms an image, of 1.9 in all);
+#: 606 of 256 (22 MB) 8.8 / 8.5, 303 of 512 8.4 / 9.5; F(2×2) 768 of 256 (19 MB)
+#: 4.9 / 3.5, 682 of 512 6.6 / 8.5
+SEPARABLE_BYTES = 8 << 20
 
 
 def _products(V: Array, U: Array, M: Array) -> None:
