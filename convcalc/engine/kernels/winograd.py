@@ -2,10 +2,12 @@
 
 Lavin & Gray 2015: a 3×3 stride-1 conv on (m+2)×(m+2) input tiles is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A,
 (m+2)² GEMMs of (tiles, C) @ (C, K) instead of 9 of (pixels, C) @ (C, K): for m = 4, 4× fewer
-multiplications, at a float32 error around 1e-5 of the output's scale. The (m+2)² GEMMs of a
-chunk are shared between ``threads()`` threads when each is too small for BLAS to thread
-(see ``sizing.BLAS_SINGLE``): a 28×28×128 → 32 input at batch 1, 49 tiles, would otherwise
-run them all on one core.
+multiplications, at a float32 error around 1e-5 of the output's scale. The input transform
+Bᵀ·d·B runs in two passes of α×α on a chunk that fits SEPARABLE_BYTES, else as one kron GEMM.
+A few-output conv (``sizing.few_out``: DenseNet's 128 → 32) is cut into one region a thread
+(``sizing.winograd_workers``), each with its own buffers and OpenBLAS on one thread; in
+others the (m+2)² GEMMs of a chunk are shared between ``threads()`` threads when each is too
+small for BLAS to thread (see ``sizing.BLAS_SINGLE``).
 """
 
 from __future__ import annotations
@@ -175,8 +177,11 @@ class _Tiles(NamedTuple):
             if D.nbytes > SEPARABLE_BYTES:  # Bᵀ·d·B, both sides of the tile in one GEMM
                 gemm(Bk, D.reshape(a2, P * C), V.reshape(a2, P * C))
             else:  # along the rows into V's buffer (Bᵀ·d), then the columns back into D's
-                gemm(Bt, D.reshape(a, a * P * C), V.reshape(a, a * P * C))
-                gemm(Bt, V.reshape(a, a, P * C), D.reshape(a, a, P * C))
+                # α GEMMs a pass, each (α, α) @ (α, P·C): one (α, α) @ (α, α·P·C) GEMM took
+                # 3× as long here
+                D3, half = D.reshape(a, a, P * C), V.reshape(a, a, P * C)
+                gemm(Bt, D3.transpose(1, 0, 2), half.transpose(1, 0, 2))
+                gemm(Bt, half, D3)
                 V = D.reshape(a2, P, C)
             M = mbuf.reshape(-1)[: a2 * P * K].reshape(a2, P, K)
             _products(V, self.U, M)  # (α², P, C) @ (α², C, K): α² GEMMs
