@@ -198,10 +198,10 @@ class _Tiles(NamedTuple):
 #: a chunk of input tiles of at most these bytes is transformed in two passes of α×α (along
 #: the rows, then the columns: 2·α·α² multiply-adds a tile and channel), a bigger one by one
 #: kron GEMM (α⁴), which reads and writes the chunk once, not twice. One thread, ms a chunk,
-#: kron / two passes: F(4×4) on 192 tiles of 64 channels (1.8 MB) 0.57 / 0.31, 384 of 128
-#: (7 MB) 3.07 / 2.14 (DenseNet's 56×56 128 → 32: 0.97 / 0.51 ms an image, of 1.9 in all);
-#: 606 of 256 (22 MB) 8.8 / 8.5, 303 of 512 8.4 / 9.5; F(2×2) 768 of 256 (19 MB)
-#: 4.9 / 3.5, 682 of 512 6.6 / 8.5
+#: kron / two passes: F(4×4) on 192 tiles of 64 channels (1.8 MB) 0.60 / 0.22, 384 of 128
+#: (7 MB) 2.47 / 1.63 (DenseNet's 56×56 128 → 32); 606 of 256 (22 MB) 7.56 / 7.54, 303 of
+#: 512 7.37 / 7.12; F(2×2) 384 of 128 0.80 / 0.27, 768 of 256 (19 MB) 4.67 / 3.34, but 682
+#: of 512 (22 MB) 5.76 / 6.45
 SEPARABLE_BYTES = 8 << 20
 
 
