@@ -91,56 +91,6 @@ def few_out(c: int, k: int) -> bool:
     return FEW_OUT * k <= c
 
 
-def thread_regions(n: int, ho: int, share: int) -> list[tuple[Pair, Pair]]:
-    """Each thread's ((first, last image), (first, last output row)), ends exclusive: whole
-    images when there is one for each thread, else bands of output rows (as many as there
-    are rows, at most)."""
-    if share == 1:
-        return [((0, n), (0, ho))]
-    if n >= share:
-        return [((n * i // share, n * (i + 1) // share), (0, ho)) for i in range(share)]
-    k = min(share, ho)  # no empty band
-    return [((0, n), (ho * i // k, ho * (i + 1) // k)) for i in range(k)]
-
-
-#: a few-output Winograd conv (``few_out``) of at least this many multiply-adds in its
-#: products is cut into one region a thread (``thread_regions``), each with its own buffers;
-#: others leave the threads to BLAS (28×28×128 → 32 at batch 1 has 7.2 million)
-WINOGRAD_SHARED_MACS = 1 << 22
-
-
-def winograd_workers(n: int, ty: int, tx: int, c: int, k: int, m: int, workers: int) -> int:
-    """Threads a Winograd conv of n images, ty×tx tiles of m×m, C inputs and K outputs
-    is shared between: ``workers`` for a big few-output conv (WINOGRAD_SHARED_MACS), else 1."""
-    macs = n * ty * tx * (m + 2) ** 2 * c * k
-    few = few_out(c, k) and macs >= WINOGRAD_SHARED_MACS and n * ty >= workers
-    return workers if few else 1
-
-
-def winograd_scratch(
-    m: int, n: int, out_hw: Pair, c: int, k: int, itemsize: int, workers: int
-) -> dict[str, int]:
-    """Bytes of ``conv3x3_winograd``'s buffers: for each thread's region, its padded images
-    with room for overhanging tiles, and one chunk of tiles by tap: the input (wd),
-    transformed (wv), multiplied (wm), transformed back (wz); one set, unnumbered, when the
-    conv runs as one region."""
-    a2 = (m + 2) ** 2
-    ty, tx = -(-out_hw[0] // m), -(-out_hw[1] // m)
-    share = winograd_workers(n, ty, tx, c, k, m, workers)
-    per_row = tx * a2 * (2 * c + k) * itemsize
-    budget = winograd_chunk_bytes(c, k, itemsize, m)
-    out = {}
-    for i, ((i0, i1), (r0, r1)) in enumerate(thread_regions(n, ty, share)):
-        images, rows = largest_chunk(i1 - i0, r1 - r0, per_row, budget)
-        tiles, name = images * rows * tx, "" if share == 1 else str(i)
-        out["pad" + name] = images * ((r1 - r0) * m + 2) * (tx * m + 2) * c * itemsize
-        out["wd" + name] = a2 * tiles * c * itemsize
-        out["wv" + name] = a2 * tiles * c * itemsize
-        out["wm" + name] = a2 * tiles * k * itemsize
-        out["wz" + name] = m * m * tiles * k * itemsize
-    return out
-
-
 def winograd_chunk_bytes(c: int, k: int, itemsize: int, m: int = 4) -> int:
     """The bytes one chunk of ``conv3x3_winograd`` aims at, C input and K output channels."""
     tiles = min(WINOGRAD_TILES, max(WINOGRAD_MIN_TILES, 3 * c))

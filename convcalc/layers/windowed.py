@@ -14,8 +14,7 @@ from ..sizing import (
     grouped_gemm_scratch,
     im2col_budget,
     largest_chunk,
-    threads,
-    winograd_scratch,
+    winograd_chunk_bytes,
     winograd_tile,
 )
 from .base import (
@@ -184,10 +183,10 @@ class Conv(LayerType):
         self, args: Args, x: Shape, y: Shape, batch: int, itemsize: int
     ) -> dict[str, int]:
         """im2col: the padded images and one chunk of columns (with a column of ones for the
-        bias); Winograd: see ``sizing.winograd_scratch``; depthwise:
-        ``kernels.depthwise_scratch``; other groups: ``kernels.grouped_gemm_scratch``."""
+        bias); Winograd: see ``_winograd_scratch``; depthwise: ``kernels.depthwise_scratch``;
+        other groups: ``kernels.grouped_gemm_scratch``."""
         if m := self.winograd_tile(args, x, y, batch):
-            return winograd_scratch(m, batch, (y[1], y[0]), x[2], y[2], itemsize, threads())
+            return _winograd_scratch(m, x, y, batch, itemsize)
         pad, padded = _padded(self.axes(args, x), x)
         fw, fh = pair(args, "F")
         groups = integer(args, "groups")
@@ -461,3 +460,21 @@ def _padded(axes: tuple[Axis, Axis], x: Shape) -> tuple[int, bool]:
     a = axes
     pad = (x[0] + a[0].before + a[0].after) * (x[1] + a[1].before + a[1].after) * x[2]
     return pad, a[0].before + a[0].after + a[1].before + a[1].after > 0
+
+
+def _winograd_scratch(m: int, x: Shape, y: Shape, batch: int, itemsize: int) -> dict[str, int]:
+    """Winograd F(m×m, 3×3): the padded images with room for overhanging tiles, and one chunk
+    of tiles by tap: the input (wd), transformed (wv), multiplied (wm), transformed back (wz)."""
+    c, k, a2 = x[2], y[2], (m + 2) ** 2
+    ty, tx = -(-y[1] // m), -(-y[0] // m)
+    per_row = tx * a2 * (2 * c + k) * itemsize
+    budget = winograd_chunk_bytes(c, k, itemsize, m)
+    images, rows = largest_chunk(batch, ty, per_row, budget)
+    tiles = images * rows * tx
+    return {
+        "pad": images * (ty * m + 2) * (tx * m + 2) * c * itemsize,
+        "wd": a2 * tiles * c * itemsize,
+        "wv": a2 * tiles * c * itemsize,
+        "wm": a2 * tiles * k * itemsize,
+        "wz": m * m * tiles * k * itemsize,
+    }

@@ -1,8 +1,8 @@
-"""3×3 stride-1 convs on many input and few output channels (DenseNet's 128 → 32), against the
-naive loops and torch: Winograd cut into one region a thread (whole images, or rows of tiles
-at batch 1), for odd sizes, padding, a batch, with and without bias and epilogues, the
-buffers it takes being those the memory estimate counts (``sizing.winograd_scratch``); and
-a dense block whose few-output convs run through it in the pass."""
+"""3×3 stride-1 convs on many input and few output channels (DenseNet's 128 → 32) through
+Winograd, against the naive loops and torch: its input transform in two passes of α×α or one
+kron GEMM, for odd sizes, padding, a batch, with and without bias and epilogues, on one
+thread or sharing its products; which convs take it; and a dense block whose few-output
+convs run through it in the pass."""
 
 from __future__ import annotations
 
@@ -29,38 +29,25 @@ def _epilogues(after: str, want: Any) -> tuple[list[K.Epilogue], Any]:
     return ops, want
 
 
-class _Recorder(K.Arena):
-    """An arena that keeps the bytes of every named buffer a kernel takes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.taken: dict[str, int] = {}
-
-    def scratch(self, name: str, shape: Any, dtype: Any) -> Any:
-        out = super().scratch(name, shape, dtype)
-        self.taken[name] = max(self.taken.get(name, 0), out.nbytes)
-        return out
-
-
 @pytest.mark.parametrize("m", [2, 4])
 @pytest.mark.parametrize(
     "case",
     [
-        (1, 9, 7, 8, 2, ((1, 1), (1, 1))),  # batch 1: rows of tiles, not a multiple of m
-        (3, 6, 11, 9, 2, ((0, 1), (2, 1))),  # a batch shared by images; asymmetric padding
+        (1, 9, 7, 8, 2, ((1, 1), (1, 1))),  # batch 1, sizes that are no multiple of m
+        (3, 6, 11, 9, 2, ((0, 1), (2, 1))),  # a batch; asymmetric padding
         (2, 9, 9, 12, 3, ((0, 0), (0, 0))),  # no padding
     ],
 )
 @pytest.mark.parametrize("after", ["", "relu add", "no bias, add relu"])
-@pytest.mark.parametrize("threads", ["2", "3"])
+@pytest.mark.parametrize("threads", ["1", "2"])
 @pytest.mark.parametrize("separable", [True, False])  # the input transform in two passes, or one
-def test_winograd_regions_match_loops(
+def test_winograd_transforms_match_loops(
     m: int, case: Any, after: str, threads: str, separable: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONVCALC_THREADS", threads)
+    monkeypatch.setattr(winograd, "SHARED_MIN", 0)  # at 2 threads, every chunk's GEMMs shared
     if not separable:
         monkeypatch.setattr(winograd, "SEPARABLE_BYTES", 0)
-    monkeypatch.setattr(sizing, "WINOGRAD_SHARED_MACS", 0)  # every conv cut into regions
     N, H, W, C, Kk, pad = case
     x, w, b = rand(N, H, W, C), rand(3, 3, C, Kk), rand(Kk)
     b = None if "no bias" in after else b
@@ -68,34 +55,20 @@ def test_winograd_regions_match_loops(
         after.replace("no bias,", ""), naive_conv(x, w, b, (1, 1), pad, (1, 1), 1)
     )
     U = K.winograd_weights(w, m)
-    Ho, Wo = want.shape[1:3]
-    assert sizing.winograd_workers(N, -(-Ho // m), -(-Wo // m), C, Kk, m, int(threads)) > 1
-    for chunk in (None, 1):  # one chunk a region, one row of tiles a chunk
-        arena = _Recorder()
-        close(
-            K.conv3x3_winograd(x, U, b, pad=pad, epilogue=ops, chunk_bytes=chunk, arena=arena), want
-        )
-        if chunk is None:  # the estimate's buffers, by name and size
-            expected = sizing.winograd_scratch(m, N, (Ho, Wo), C, Kk, 4, int(threads))
-            assert arena.taken == expected
+    for chunk in (None, 1):  # one chunk, one row of tiles a chunk
+        got = K.conv3x3_winograd(x, U, b, pad=pad, epilogue=ops, chunk_bytes=chunk, arena=K.Arena())
+        close(got, want)
 
 
-def test_few_output_convs_take_winograd_and_regions(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Only a big conv on at least four times as many inputs as outputs is cut into regions."""
-    assert sizing.winograd_workers(8, 14, 14, 128, 32, 4, 2) == 2  # DenseNet's 56×56
-    assert sizing.winograd_workers(1, 14, 14, 128, 32, 4, 2) == 2  # batch 1: rows of tiles
-    assert sizing.winograd_workers(8, 14, 14, 128, 128, 4, 2) == 1  # as many out as in
-    assert sizing.winograd_workers(1, 2, 2, 128, 32, 4, 2) == 1  # a few tiles
-    assert "wd1" in sizing.winograd_scratch(4, 8, (56, 56), 128, 32, 4, 2)
-    # a few-output conv takes F(4×4) from 49 tiles that do not overhang (im2col's 0.81 ms
-    # against 0.69 on 28×28 at batch 1, one thread), others from 150
+def test_few_output_convs_take_winograd_from_49_tiles() -> None:
+    """A few-output conv takes F(4×4) from 49 tiles that do not overhang (im2col's 0.81 ms
+    against 0.69 on 28×28 at batch 1, one thread), others from 150."""
+    assert sizing.few_out(128, 32) and not sizing.few_out(128, 33)
     assert K.winograd_tile(1, 28, 28, 128, 32) == 4
     assert K.winograd_tile(1, 28, 28, 128, 128) == K.winograd_tile(1, 28, 28, 128) == 0
     assert K.winograd_tile(4, 14, 14, 128, 32) == 0  # 64 tiles over 16×16: 0.97 against 0.78
     assert K.winograd_tile(1, 14, 14, 128, 32) == 0  # 16 tiles
-    assert "wd" in sizing.winograd_scratch(4, 8, (56, 56), 64, 64, 4, 2)
+    assert K.winograd_tile(8, 56, 56, 128, 32) == 4
 
 
 def test_few_out_against_torch() -> None:
@@ -126,16 +99,16 @@ def test_dense_block_runs_its_few_output_convs_through_winograd(
 ) -> None:
     """DenseNet's 3×3 on four times its outputs' channels, writing into the CAT's array, on
     28×28 (49 tiles at batch 1, which a conv with as many outputs as inputs leaves to im2col)
-    through Winograd; on one region, or cut between the threads (by rows of tiles at batch 1,
-    by images at batch 2); against the naive reference and the unfused pass."""
+    through Winograd; on one thread, or its products shared between two; against the naive
+    reference and the unfused pass."""
     from convcalc.engine.kernels import conv, gemm
 
     from .test_forward import fused_pass
 
     monkeypatch.setenv("CONVCALC_THREADS", "2")
-    if shared:  # small as they are, their steps run threaded and cut into regions
+    if shared:  # small as they are, their steps run threaded, their products shared
         monkeypatch.setattr(gemm, "SOLO_MACS", 0)
-        monkeypatch.setattr(sizing, "WINOGRAD_SHARED_MACS", 0)
+        monkeypatch.setattr(winograd, "SHARED_MIN", 0)
     calls: list[str] = []
     real = K.conv3x3_winograd
 
