@@ -60,7 +60,7 @@ def _one(shape: tuple[int, int, int, int, tuple[int, int], int, tuple[int, int]]
                 return K.conv2d(x, w[:0], b, pad=pad, winograd=u, arena=arena)  # type: ignore[arg-type]
 
             found[f"F({m}x{m})"] = _best(run, runs)
-        if m := K.winograd_tile(n, h, h, c, k):
+        if m := K.winograd_tile(n, h, h, c):
             now = f"F({m}x{m})"
     cells = "  ".join(f"{name} {wall:7.2f}/{cpu:7.2f}" for name, (wall, cpu) in found.items())
     return f"{n:>2} {h:>3}x{h:<3} {c:>3}->{k:<3} {f[0]}x{f[1]} s{s}  now {now:<7} {cells}"

@@ -62,33 +62,17 @@ def winograd_pays(n: int, h: int, w: int, c: int, m: int = 4) -> bool:
     return c >= 16 and n * ty * tx >= 150 and ty * tx * m * m <= 1.6 * h * w
 
 
-def winograd_tile(n: int, h: int, w: int, c: int, k: int = 0) -> int:
+def winograd_tile(n: int, h: int, w: int, c: int) -> int:
     """The m of the Winograd F(m×m, 3×3) that runs a 3×3 stride-1 conv on n images of h×w×c
-    (into k channels, if given) fastest here, 0 for im2col: 4 where it pays; else 2 (2.25×
-    fewer multiplications, tiles a quarter the size, so four times as many) for wide inputs
-    where that gives 150 tiles, measured (2 threads) on 28×28×512 at batch 1 (30 ms, im2col
-    35, F(4×4) 48) and 14×14×512 at batch 8 (53 ms, im2col 77); on 28×28×256 the three are
-    within noise. A few-output conv (``few_out``) takes F(4×4) from 49 tiles that do not
-    overhang: one thread, CPU ms, im2col / F(4×4), 128 → 32: 28×28 at batch 1 0.81 / 0.69,
-    batch 2 2.11 / 1.39; but 14×14 at batch 4 (64 tiles over 16×16) 0.78 / 0.97."""
+    fastest here, 0 for im2col: 4 where it pays; else 2 (2.25× fewer multiplications, tiles a
+    quarter the size, so four times as many) for wide inputs where that gives 150 tiles,
+    measured (2 threads) on 28×28×512 at batch 1 (30 ms, im2col 35, F(4×4) 48) and 14×14×512
+    at batch 8 (53 ms, im2col 77); on 28×28×256 the three are within noise."""
     if winograd_pays(n, h, w, c, 4):
         return 4
     if c >= 384 and winograd_pays(n, h, w, c, 2):
         return 2
-    ty, tx = -(-h // 4), -(-w // 4)
-    if k and few_out(c, k) and n * ty * tx >= 49 and ty * tx * 16 <= 1.1 * h * w:
-        return 4
     return 0
-
-
-#: a conv on at least this many times as many input as output channels is a few-output one
-#: (DenseNet's 3×3, 128 → 32)
-FEW_OUT = 4
-
-
-def few_out(c: int, k: int) -> bool:
-    """Whether a conv of C input and K output channels has few outputs (see FEW_OUT)."""
-    return FEW_OUT * k <= c
 
 
 def winograd_chunk_bytes(c: int, k: int, itemsize: int, m: int = 4) -> int:

@@ -214,7 +214,7 @@ class Conv(LayerType):
             return 0
         if args["dilation"] != (1, 1) or args["groups"] != 1:
             return 0
-        return winograd_tile(batch, y[1], y[0], x[2], y[2])
+        return winograd_tile(batch, y[1], y[0], x[2])
 
     def init_weights(self, args: Args, x: Shape, y: Shape, rng: Any, dtype: Any) -> dict[str, Any]:
         """HWIO filters (FH, FW, D1/groups, K), He-initialised; zero biases (K,)."""

@@ -1,8 +1,8 @@
 """3×3 stride-1 convs on many input and few output channels (DenseNet's 128 → 32) through
 Winograd, against the naive loops and torch: its input transform in two passes of α×α or one
 kron GEMM, for odd sizes, padding, a batch, with and without bias and epilogues, on one
-thread or sharing its products; which convs take it; and a dense block whose few-output
-convs run through it in the pass."""
+thread or sharing its products; and a dense block whose few-output convs run through it in
+the pass."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from convcalc import sizing
 from convcalc.engine import kernels as K
 from convcalc.engine.kernels import winograd
 
@@ -60,17 +59,6 @@ def test_winograd_transforms_match_loops(
         close(got, want)
 
 
-def test_few_output_convs_take_winograd_from_49_tiles() -> None:
-    """A few-output conv takes F(4×4) from 49 tiles that do not overhang (im2col's 0.81 ms
-    against 0.69 on 28×28 at batch 1, one thread), others from 150."""
-    assert sizing.few_out(128, 32) and not sizing.few_out(128, 33)
-    assert K.winograd_tile(1, 28, 28, 128, 32) == 4
-    assert K.winograd_tile(1, 28, 28, 128, 128) == K.winograd_tile(1, 28, 28, 128) == 0
-    assert K.winograd_tile(4, 14, 14, 128, 32) == 0  # 64 tiles over 16×16: 0.97 against 0.78
-    assert K.winograd_tile(1, 14, 14, 128, 32) == 0  # 16 tiles
-    assert K.winograd_tile(8, 56, 56, 128, 32) == 4
-
-
 def test_few_out_against_torch() -> None:
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
@@ -92,15 +80,14 @@ arch: |
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("shared", [False, True])
 def test_dense_block_runs_its_few_output_convs_through_winograd(
-    batch: int, shared: bool, monkeypatch: pytest.MonkeyPatch
+    shared: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DenseNet's 3×3 on four times its outputs' channels, writing into the CAT's array, on
-    28×28 (49 tiles at batch 1, which a conv with as many outputs as inputs leaves to im2col)
-    through Winograd; on one thread, or its products shared between two; against the naive
-    reference and the unfused pass."""
+    28×28 at batch 4 (196 tiles) through Winograd, its input transform in two passes; on one
+    thread, or its products shared between two; against the naive reference and the unfused
+    pass."""
     from convcalc.engine.kernels import conv, gemm
 
     from .test_forward import fused_pass
@@ -117,5 +104,5 @@ def test_dense_block_runs_its_few_output_convs_through_winograd(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(conv, "conv3x3_winograd", spy)
-    fused_pass(monkeypatch, FEW_OUT_BLOCK.format(size=28), batch, 3)
+    fused_pass(monkeypatch, FEW_OUT_BLOCK.format(size=28), 4, 3)
     assert len(calls) == 4  # each 3×3 CONV(4), in the fused pass and in the unfused one
