@@ -2,10 +2,11 @@
 
 Lavin & Gray 2015: a 3×3 stride-1 conv on (m+2)×(m+2) input tiles is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A,
 (m+2)² GEMMs of (tiles, C) @ (C, K) instead of 9 of (pixels, C) @ (C, K): for m = 4, 4× fewer
-multiplications, at a float32 error around 1e-5 of the output's scale. The (m+2)² GEMMs of a
-chunk are shared between ``threads()`` threads when each is too small for BLAS to thread
-(see ``sizing.BLAS_SINGLE``): a 28×28×128 → 32 input at batch 1, 49 tiles, would otherwise
-run them all on one core.
+multiplications, at a float32 error around 1e-5 of the output's scale. The input transform
+Bᵀ·d·B runs in two passes of α×α on a chunk that fits SEPARABLE_BYTES, else as one kron GEMM.
+The (m+2)² GEMMs of a chunk are shared between ``threads()`` threads when each is too small
+for BLAS to thread (see ``sizing.BLAS_SINGLE``): a 28×28×128 → 32 input at batch 1, 49
+tiles, would otherwise run them all on one core.
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ def winograd_weights(w: Array, m: int = 4) -> Array:
     return out
 
 
+#: a chunk of input tiles of at most these bytes is transformed in two passes of α×α (along
+#: the rows, then the columns: 2·α·α² multiply-adds a tile and channel), a bigger one by one
+#: kron GEMM (α⁴), which reads and writes the chunk once, not twice. One thread, ms a chunk,
+#: kron / two passes: F(4×4) on 192 tiles of 64 channels (1.8 MB) 0.60 / 0.22, 384 of 128
+#: (7 MB) 2.47 / 1.63 (DenseNet's 56×56 128 → 32); 606 of 256 (22 MB) 7.56 / 7.54, 303 of
+#: 512 7.37 / 7.12; F(2×2) 384 of 128 0.80 / 0.27, 768 of 256 (19 MB) 4.67 / 3.34, but 682
+#: of 512 (22 MB) 5.76 / 6.45
+SEPARABLE_BYTES = 8 << 20
+
+
 def conv3x3_winograd(
     x: Array,
     U: Array,
@@ -70,7 +81,8 @@ def conv3x3_winograd(
     Ho, Wo = H + t + bt - 2, W + lf + rt - 2
     ty, tx = -(-Ho // m), -(-Wo // m)  # tiles down and across; the last ones may overhang
     BT, AT = np.array(WINOGRAD[m][0]), np.array(WINOGRAD[m][2])
-    Bk = np.kron(BT, BT).astype(x.dtype)  # (α², α²): both sides of the tile in one GEMM
+    Bt = BT.astype(x.dtype)  # (α, α), applied along the tile's rows, then its columns
+    Bk = np.kron(Bt, Bt)  # (α², α²): both at once
     Ak = np.kron(AT, AT).astype(x.dtype)  # (m², α²)
     Uk = U.reshape(a * a, C, K)
     ones = int(np.flatnonzero((Ak == 1).all(axis=0))[0])  # a tap every output sums as it is
@@ -90,7 +102,15 @@ def conv3x3_winograd(
         D = scratch(arena, "wd", (a, a, n, T, tx, C), x.dtype)  # the input tiles, by tap
         np.copyto(D, tiles[:, rows].transpose(3, 4, 0, 1, 2, 5))
         V = scratch(arena, "wv", (a * a, P, C), x.dtype)
-        gemm(Bk, D.reshape(a * a, P * C), V.reshape(a * a, P * C))  # Bᵀ·d·B
+        if D.nbytes > SEPARABLE_BYTES:  # Bᵀ·d·B, both sides of the tile in one GEMM
+            gemm(Bk, D.reshape(a * a, P * C), V.reshape(a * a, P * C))
+        else:  # along the rows into V's buffer (Bᵀ·d), then the columns back into D's
+            # α GEMMs a pass, each (α, α) @ (α, P·C): one (α, α) @ (α, α·P·C) GEMM took 3×
+            # as long here
+            D3, half = D.reshape(a, a, P * C), V.reshape(a, a, P * C)
+            gemm(Bt, D3.transpose(1, 0, 2), half.transpose(1, 0, 2))
+            gemm(Bt, half, D3)
+            V = D.reshape(a * a, P, C)
         M = scratch(arena, "wm", (a * a, P, K), x.dtype)
         _products(V, Uk, M)  # (α², P, C) @ (α², C, K): α² GEMMs
         if b is not None:  # every output of a tile sums this tap once: the bias goes in here

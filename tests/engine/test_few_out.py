@@ -1,0 +1,108 @@
+"""3×3 stride-1 convs on many input and few output channels (DenseNet's 128 → 32) through
+Winograd, against the naive loops and torch: its input transform in two passes of α×α or one
+kron GEMM, for odd sizes, padding, a batch, with and without bias and epilogues, on one
+thread or sharing its products; and a dense block whose few-output convs run through it in
+the pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from convcalc.engine import kernels as K
+from convcalc.engine.kernels import winograd
+
+from .test_kernels import close, naive_conv, nchw, nhwc, rand
+
+
+def _epilogues(after: str, want: Any) -> tuple[list[K.Epilogue], Any]:
+    """The epilogues ``after`` names (``relu``, ``add``: a residual read by region) and the
+    oracle with them applied."""
+    res = rand(*want.shape)
+    ops: list[K.Epilogue] = []
+    for op in after.split():
+        ops.append(K.RELU if op == "relu" else lambda y, r: np.add(y, res[r], out=y))
+        want = np.maximum(want, 0) if op == "relu" else want + res
+    return ops, want
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize(
+    "case",
+    [
+        (1, 9, 7, 8, 2, ((1, 1), (1, 1))),  # batch 1, sizes that are no multiple of m
+        (3, 6, 11, 9, 2, ((0, 1), (2, 1))),  # a batch; asymmetric padding
+        (2, 9, 9, 12, 3, ((0, 0), (0, 0))),  # no padding
+    ],
+)
+@pytest.mark.parametrize("after", ["", "relu add", "no bias, add relu"])
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("separable", [True, False])  # the input transform in two passes, or one
+def test_winograd_transforms_match_loops(
+    m: int, case: Any, after: str, threads: str, separable: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVCALC_THREADS", threads)
+    monkeypatch.setattr(winograd, "SHARED_MIN", 0)  # at 2 threads, every chunk's GEMMs shared
+    if not separable:
+        monkeypatch.setattr(winograd, "SEPARABLE_BYTES", 0)
+    N, H, W, C, Kk, pad = case
+    x, w, b = rand(N, H, W, C), rand(3, 3, C, Kk), rand(Kk)
+    b = None if "no bias" in after else b
+    ops, want = _epilogues(
+        after.replace("no bias,", ""), naive_conv(x, w, b, (1, 1), pad, (1, 1), 1)
+    )
+    U = K.winograd_weights(w, m)
+    for chunk in (None, 1):  # one chunk, one row of tiles a chunk
+        got = K.conv3x3_winograd(x, U, b, pad=pad, epilogue=ops, chunk_bytes=chunk, arena=K.Arena())
+        close(got, want)
+
+
+def test_few_out_against_torch() -> None:
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, w, b = rand(2, 14, 14, 64), rand(3, 3, 64, 16), rand(16)
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    want = nhwc(F.conv2d(nchw(x), wt, torch.from_numpy(b), padding=1))
+    pad = ((1, 1), (1, 1))
+    close(K.conv3x3_winograd(x, K.winograd_weights(w, 4), b, pad=pad), want)
+
+
+FEW_OUT_BLOCK = """
+name: few-output dense block
+input: {size}x{size}x8
+arch: |
+  INPUT -> CONV(16, F=3, P=1)
+  -> CAT{{ ID | BN -> RELU -> CONV(16, F=1) -> BN -> RELU -> CONV(4, F=3, P=1) }}
+  -> CAT{{ ID | BN -> RELU -> CONV(16, F=1) -> BN -> RELU -> CONV(4, F=3, P=1) }}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shared", [False, True])
+def test_dense_block_runs_its_few_output_convs_through_winograd(
+    shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DenseNet's 3×3 on four times its outputs' channels, writing into the CAT's array, on
+    28×28 at batch 4 (196 tiles) through Winograd, its input transform in two passes; on one
+    thread, or its products shared between two; against the naive reference and the unfused
+    pass."""
+    from convcalc.engine.kernels import conv, gemm
+
+    from .test_forward import fused_pass
+
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    if shared:  # small as they are, their steps run threaded, their products shared
+        monkeypatch.setattr(gemm, "SOLO_MACS", 0)
+        monkeypatch.setattr(winograd, "SHARED_MIN", 0)
+    calls: list[str] = []
+    real = K.conv3x3_winograd
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append("winograd")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(conv, "conv3x3_winograd", spy)
+    fused_pass(monkeypatch, FEW_OUT_BLOCK.format(size=28), 4, 3)
+    assert len(calls) == 4  # each 3×3 CONV(4), in the fused pass and in the unfused one
