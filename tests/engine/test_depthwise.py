@@ -13,7 +13,7 @@ import pytest
 from convcalc import sizing
 from convcalc.engine import kernels as K
 
-from .test_kernels import close, naive_conv, nchw, nhwc, rand
+from .test_kernels import close, naive_conv, rand, torch_conv2d
 
 DW_CASES = [
     # (N, H, W, C, m, FH, FW, stride, pad ((t, b), (l, r)), dilation)
@@ -78,13 +78,9 @@ def test_depthwise_in_other_dtypes(dtype: Any, strided: bool) -> None:
 
 @pytest.mark.parametrize("case", DW_CASES)
 def test_depthwise_equals_torch(case: Any) -> None:
-    torch = pytest.importorskip("torch")
-    F = torch.nn.functional
     x, w, b, s, pad, d = _case(case)
     C = x.shape[3]
-    xt = F.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
-    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-    expected = nhwc(F.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, C))
+    expected = torch_conv2d(x, w, b, s, pad, d, C)
     close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=C), expected)
 
 
@@ -172,12 +168,8 @@ def test_grouped_matches_loops_and_torch(
                                chunk_bytes=chunk, arena=K.Arena())  # fmt: skip
         close(got, expected)
     close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk), expected)
-    torch = pytest.importorskip("torch")
-    F = torch.nn.functional
-    xt = F.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
-    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
     close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g),
-          nhwc(F.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g)))  # fmt: skip
+          torch_conv2d(x, w, b, s, pad, d, g))  # fmt: skip
 
 
 @pytest.mark.parametrize(("dtype", "rtol"), [(np.float64, 1e-10), (np.float16, 2e-2)])

@@ -18,7 +18,7 @@ from convcalc.engine.kernels import grouped
 from convcalc.engine.weights import grouped as groups_of
 from convcalc.layers.vocabulary import LAYERS
 
-from .test_kernels import close, naive_conv, nchw, nhwc, rand
+from .test_kernels import close, naive_conv, rand, torch_conv2d
 
 CASES = [
     # (N, H, W, C, K, F, stride, pad ((t, b), (l, r)), dilation, groups)
@@ -47,12 +47,9 @@ def test_threaded_gemms_match_loops_and_torch(
         got = K.grouped_gemm2d(x, w, b, groups=g, stride=s, pad=pad, dilation=d,
                                chunk_bytes=chunk, arena=arena, stacked=stacked)  # fmt: skip
         close(got, expected)
-    torch = pytest.importorskip("torch")
-    Fn = torch.nn.functional
-    xt = Fn.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
-    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    want = torch_conv2d(x, w, b, s, pad, d, g)
     got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk)
-    close(got, nhwc(Fn.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g)))
+    close(got, want)
 
 
 def test_the_threaded_path_runs_an_epilogue_on_every_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,12 +118,9 @@ def test_whole_layer_paths_match_loops_and_torch(
     assert set(used) == {path}
     if dtype == np.float16:
         return
-    torch = pytest.importorskip("torch")
-    Fn = torch.nn.functional
-    xt = Fn.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
-    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    want = torch_conv2d(x, w, b, s, pad, d, g)
     got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk)
-    close(got, nhwc(Fn.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g)))
+    close(got, want)
 
 
 def test_rows_takes_taller_bands_than_the_patches_and_skips_short_outputs(

@@ -560,15 +560,24 @@ def nhwc(t: Any) -> Array:
     return t.numpy().transpose(0, 2, 3, 1)
 
 
-@pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_equals_torch(case: Any) -> None:
+def torch_conv2d(
+    x: Array, w: Array, b: Array | None, stride: Any, pad: Any, dilation: Any, groups: int = 1
+) -> Array:
+    """torch.nn.functional.conv2d's result for conv2d's arguments: NHWC x, HWIO w, pads
+    ((top, bottom), (left, right)); skips the test without torch."""
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
-    N, H, W, C, Kk, FH, FW, s, pad, d, g = case
-    x, w, b = rand(N, H, W, C), rand(FH, FW, C // g, Kk), rand(Kk)
     xt = F.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
     wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-    expected = nhwc(F.conv2d(xt, wt, torch.from_numpy(b), s, 0, d, g))
+    bt = torch.from_numpy(b) if b is not None else None
+    return nhwc(F.conv2d(xt, wt, bt, stride, 0, dilation, groups))
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_equals_torch(case: Any) -> None:
+    N, H, W, C, Kk, FH, FW, s, pad, d, g = case
+    x, w, b = rand(N, H, W, C), rand(FH, FW, C // g, Kk), rand(Kk)
+    expected = torch_conv2d(x, w, b, s, pad, d, g)
     close(K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g), expected)
 
 

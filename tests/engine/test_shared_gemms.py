@@ -14,7 +14,7 @@ import pytest
 from convcalc.engine import kernels as K
 from convcalc.engine.kernels import arrays, conv, winograd
 
-from .test_kernels import close, naive_conv, nchw, nhwc, rand
+from .test_kernels import close, naive_conv, nchw, nhwc, rand, torch_conv2d
 
 
 @pytest.mark.parametrize("m", [2, 4])
@@ -116,13 +116,9 @@ def test_shared_copies_and_epilogues_match_loops(
                    arena=K.Arena())  # fmt: skip
     close(got, np.maximum(want + res, 0))
     assert handed
-    torch = pytest.importorskip("torch")
-    Fn = torch.nn.functional
-    xt = Fn.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
-    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-    bt = torch.from_numpy(b) if b is not None else None
+    want = torch_conv2d(x, w, b, s, pad, d)
     got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, chunk_bytes=chunk)
-    close(got, nhwc(Fn.conv2d(xt, wt, bt, s, 0, d)))
+    close(got, want)
 
 
 def test_a_shared_prologue_sees_its_own_region(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from convcalc.engine import kernels as K
 from convcalc.engine.kernels import conv, sharing
 from convcalc.engine.kernels import gemm as G
 
-from .test_kernels import close, naive_conv, nchw, nhwc, rand
+from .test_kernels import close, naive_conv, rand, torch_conv2d
 
 STEMS = [
     # (N, H, W, C, K, F, stride, pad ((t, b), (l, r)), dilation)
@@ -79,12 +79,9 @@ def test_few_channel_convs_share_their_gemms_and_match_loops(
         # OpenBLAS on one thread while it ran, if its columns are worth sharing ...
         assert held and set(held) == ({(1, True)} if shared == 0 else {(2, False)})
         assert get() == 2 and not G.owning()  # ... and on its two again after
-        torch = pytest.importorskip("torch")
-        Fn = torch.nn.functional
-        xt = Fn.pad(nchw(x), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
-        wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+        want = torch_conv2d(x, w, b, s, pad, d)
         got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, arena=K.Arena())
-        close(got, nhwc(Fn.conv2d(xt, wt, torch.from_numpy(b), s, 0, d)), 1e-4)
+        close(got, want, 1e-4)
     finally:
         put(before)
 
