@@ -92,7 +92,7 @@ class Runner:
         ops: list[K.Epilogue] = []
         for i in step.rows[1:]:
             if i in prepared.affine:  # a batch norm that could not be folded
-                ops.append(_affine(*prepared.affine[i]))
+                ops.append(_Affine(*prepared.affine[i]))
             elif i in extra:  # an ADD: the other operands' regions
                 ops.extend(_add_region(self.arrays[j]) for j in extra[i])
             else:
@@ -127,7 +127,7 @@ class Runner:
             layer = LAYERS[row.type]
             found = layer.affine(row.args, self.params[i])
             if found is not None:
-                ops.append(_affine(found[0].astype(dtype), found[1].astype(dtype)))
+                ops.append(_Affine(found[0].astype(dtype), found[1].astype(dtype)))
                 continue
             op = layer.prologue(row.args) or layer.epilogue(row.args)
             assert op is not None, row.type  # plan.prologues takes only such rows
@@ -174,10 +174,6 @@ class _Affine:
     def into(self, a: Any, y: Any, region: tuple[slice, slice]) -> None:
         np.multiply(a, self.scale, out=y)
         np.add(y, self.shift, out=y)
-
-
-def _affine(scale: Any, shift: Any) -> K.Epilogue:
-    return _Affine(scale, shift)
 
 
 def _add_region(other: Any) -> K.Epilogue:
