@@ -165,13 +165,14 @@ def test_short_filter_rows_copy_their_columns_channel_major_as_the_estimate_says
     from .test_forward import fused_pass
 
     seen: list[tuple[int, ...]] = []
-    pad_chw = conv._pad_chw
+    pad_nhwc = conv.pad_nhwc
 
-    def spy(x: Any, pads: Any, out: Any) -> Any:
-        seen.append(x.shape)
-        return pad_chw(x, pads, out)
+    def spy(x: Any, pads: Any, out: Any = None) -> Any:
+        if out is not None and not out.flags.c_contiguous:  # a (C, n, Hp, Wp) buffer's view
+            seen.append(x.shape)
+        return pad_nhwc(x, pads, out=out)
 
-    monkeypatch.setattr(conv, "_pad_chw", spy)
+    monkeypatch.setattr(conv, "pad_nhwc", spy)
     analysis, _ = fused_pass(monkeypatch, MAJOR_SPEC, batch, 4)
     rows = [r for r in analysis.rows if r.type == "CONV"]
     # 5×5 on 3 (15), 3×3 on 4 (12), 2 (6); not 1×1 s2 on 8, 5×5 on 6 (30), 7×7 on 5 (35),

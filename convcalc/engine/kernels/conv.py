@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import CHUNK_BYTES, channel_major, im2col_budget
 from .arrays import Arena, Array, alloc, scratch, workers
@@ -166,10 +165,12 @@ def conv2d(
                 finish(y, (images, rows), b, epilogue)
             continue
         if rows.start == 0:  # a new group of images: pad it once
-            if major:
+            if major:  # padded into a (C, n, Hp, Wp) buffer, seen as (n, Hp, Wp, C)
                 shape = (C, n, H + t + bt, W + lf + rt)
-                xp = _pad_chw(x[images], pad, scratch(arena, "pad", shape, x.dtype))
-                view = _taps_chw(xp, (FH, FW), stride, dilation, (Ho, Wo))
+                chw = scratch(arena, "pad", shape, x.dtype).transpose(1, 2, 3, 0)
+                xp = pad_nhwc(x[images], pad, out=chw)
+                taps = patches(xp, (FH, FW), stride, dilation, (Ho, Wo))
+                view = taps.transpose(5, 3, 4, 0, 1, 2)  # (C, FH, FW, n, Ho, Wo)
             else:
                 if padded:
                     shape = (n, H + t + bt, W + lf + rt, C)
@@ -245,30 +246,6 @@ class _Columns(NamedTuple):
         region = (within(self.images, i), within(self.rows, r))
         for op in self.prologue:  # a 1×1 unpadded conv: the columns are the input's values
             op(cols[:, : self.J], region)
-
-
-def _pad_chw(x: Array, pads: Pads, out: Array) -> Array:
-    """(N, H, W, C) into ``out``, (C, N, H + top + bottom, W + left + right), zero-padded."""
-    H, W = x.shape[1], x.shape[2]
-    (t, _), (lf, _) = pads
-    out[:, :, :t] = 0
-    out[:, :, t + H :] = 0
-    out[:, :, t : t + H, :lf] = 0
-    out[:, :, t : t + H, lf + W :] = 0
-    np.copyto(out[:, :, t : t + H, lf : lf + W], x.transpose(3, 0, 1, 2))
-    return out
-
-
-def _taps_chw(xp: Array, size: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Array:
-    """The transposed im2col matrix of a (C, N, Hp, Wp) input as a strided view:
-    (C, FH, FW, N, Ho, Wo), no copy."""
-    s0, s1, s2, s3 = xp.strides
-    return as_strided(
-        xp,
-        shape=(xp.shape[0], size[0], size[1], xp.shape[1], out_hw[0], out_hw[1]),
-        strides=(s0, dilation[0] * s2, dilation[1] * s3, s1, stride[0] * s2, stride[1] * s3),
-        writeable=False,
-    )
 
 
 def local2d(
