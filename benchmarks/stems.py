@@ -1,11 +1,13 @@
-"""Where a conv on few input channels (a stem on RGB) spends its time, and what the engine's
-threads gain over OpenBLAS's on it (``kernels.conv.FEW_CHANNELS``).
+"""Where a conv on few input channels (a stem on RGB) spends its time, and how its threads
+compare (``kernels.conv.FEW_CHANNELS``).
 
 For each stem of the bundled specs, at batch 1 and 8: on one thread, the padding, the im2col
 copy, the GEMM (its GFLOP/s) and a ReLU over the output, each alone; then the whole
-``conv2d`` with its bias and ReLU at --threads threads, OpenBLAS threading the GEMM
-(``CONVCALC_BLAS=blas``, the path before) against the engine's threads sharing each chunk's
-copy, GEMM and epilogues with OpenBLAS on one (``auto``), alternating in one process.
+``conv2d`` with its bias and ReLU at --threads threads, alternating in one process:
+OpenBLAS threading the GEMM (``CONVCALC_BLAS=blas``), the engine's threads sharing each
+chunk's copy, GEMM and epilogues with OpenBLAS on one (``shared``: a pass that owns the
+threads), and the calling thread alone with OpenBLAS on one (``alone``: ``auto`` in a pass
+that does not).
 Figures are medians of --runs calls, in ms (wall time; CPU time after the slash).
 
     python benchmarks/stems.py [--runs 9] [--threads 2]
@@ -77,7 +79,8 @@ def _split(n: int, h: int, c: int, k: int, f: int, s: int, p: int, runs: int) ->
 
 
 def _ab(n: int, h: int, c: int, k: int, f: int, s: int, p: int, runs: int) -> str:
-    """The whole conv of one stem, OpenBLAS's threads against the engine's, alternating."""
+    """The whole conv of one stem, alternating: OpenBLAS's threads, the engine's sharing
+    each chunk (as in a pass that owns the threads), and alone on the calling thread."""
     import numpy as np
 
     from convcalc.engine import kernels as K
@@ -89,12 +92,19 @@ def _ab(n: int, h: int, c: int, k: int, f: int, s: int, p: int, runs: int) -> st
     arena = K.Arena()
     arena.reserve(64 << 20)
 
-    def run(mode: str) -> None:
-        os.environ["CONVCALC_BLAS"] = mode
-        arena.begin()
-        K.conv2d(x, w, b, stride=(s, s), pad=((p, p), (p, p)), epilogue=[K.RELU], arena=arena)
+    from convcalc.engine.kernels.gemm import own_threads
 
-    found: dict[str, list[tuple[float, float]]] = {"blas": [], "auto": []}
+    def run(mode: str) -> None:
+        os.environ["CONVCALC_BLAS"] = "blas" if mode == "blas" else "auto"
+        restore = own_threads(0, force=True) if mode == "shared" else lambda: None
+        try:
+            arena.begin()
+            K.conv2d(x, w, b, stride=(s, s), pad=((p, p), (p, p)), epilogue=[K.RELU],
+                     arena=arena)  # fmt: skip
+        finally:
+            restore()
+
+    found: dict[str, list[tuple[float, float]]] = {"blas": [], "shared": [], "alone": []}
     for _ in range(3):  # alternating rounds: a busy neighbour slows both alike
         for mode, times in found.items():
             times.append(_median(partial(run, mode), runs))

@@ -1,8 +1,8 @@
-"""Convs on few input channels (stems on RGB, LeNet's second conv): OpenBLAS on one thread and
-the engine's threads sharing columns, GEMM and epilogues (``conv.FEW_CHANNELS``), against the
-naive loops and torch: odd sizes, padding, stride, dilation, batch > 1, float64, a bias in the
-GEMM or not, and every way a chunk is cut (one hand-off a share, or copies, GEMM and
-epilogues apart)."""
+"""Convs on few input channels (stems on RGB, LeNet's second conv): OpenBLAS on one thread,
+the calling thread alone, or the engine's threads sharing columns, GEMM and epilogues while a
+pass owns them (``conv.FEW_CHANNELS``), against the naive loops and torch: odd sizes,
+padding, stride, dilation, batch > 1, float64, a bias in the GEMM or not, and every way a
+chunk is cut (one hand-off a share, or copies, GEMM and epilogues apart)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from convcalc.engine import kernels as K
 from convcalc.engine.kernels import conv, sharing
 from convcalc.engine.kernels import gemm as G
+from convcalc.engine.kernels.arrays import solo
 
 from .test_kernels import close, naive_conv, rand, torch_conv2d
 
@@ -63,22 +64,39 @@ def test_few_channel_convs_share_their_gemms_and_match_loops(
         monkeypatch.setattr(conv, "SHARED_BYTES", shared)
         _, _, _, _, _, _, s, pad, d = case
         x, w, b, want, res = (a.astype(dtype) for a in _oracle(case))
-        held: list[tuple[int, bool]] = []
+        held: list[tuple[int, bool, bool]] = []
+        shares: list[int] = []
+        real = sharing.GemmShare.run
+
+        def counting(self: Any, part: Any) -> None:
+            shares.append(part[2].stop - part[2].start)
+            real(self, part)
+
+        monkeypatch.setattr(sharing.GemmShare, "run", counting)
 
         def add(y: Any, r: tuple[slice, slice]) -> None:  # a residual: reads its own region
-            held.append((get(), G.owning()))
+            held.append((get(), G.owning(), solo()))
             np.add(y, res[r], out=y)
 
-        for chunk in (None, 600):  # one chunk, or a few rows a chunk
-            got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, epilogue=[add, K.RELU],
-                           chunk_bytes=chunk, arena=K.Arena())  # fmt: skip
-            assert got.dtype == dtype
-            close(got, np.maximum(want + res, 0), 1e-4 if dtype == np.float32 else 1e-9)
-            got = K.conv2d(x, w, None, stride=s, pad=pad, dilation=d, chunk_bytes=chunk)
-            close(got, want - b, 1e-4 if dtype == np.float32 else 1e-9)
-        # OpenBLAS on one thread while it ran, if its columns are worth sharing ...
-        assert held and set(held) == ({(1, True)} if shared == 0 else {(2, False)})
-        assert get() == 2 and not G.owning()  # ... and on its two again after
+        for owned in (False, True):  # a pass that owns the threads, or not
+            restore = G.own_threads(0, force=True) if owned else lambda: None
+            try:
+                for chunk in (None, 600):  # one chunk, or a few rows a chunk
+                    got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, chunk_bytes=chunk,
+                                   epilogue=[add, K.RELU], arena=K.Arena())  # fmt: skip
+                    assert got.dtype == dtype
+                    close(got, np.maximum(want + res, 0), 1e-4 if dtype == np.float32 else 1e-9)
+                    got = K.conv2d(x, w, None, stride=s, pad=pad, dilation=d, chunk_bytes=chunk)
+                    close(got, want - b, 1e-4 if dtype == np.float32 else 1e-9)
+            finally:
+                restore()
+            # OpenBLAS on one thread while it ran, if its columns are worth sharing: alone
+            # on this thread, or in shares while a pass owns the threads ...
+            alone = (1, False, True) if shared == 0 else (2, False, False)
+            assert held and set(held) == {(1, True, False) if owned else alone}
+            assert not shares or owned  # nothing handed to the engine's threads unless owned
+            assert get() == 2 and not G.owning() and not solo()  # ... and as before after
+            held.clear()
         want = torch_conv2d(x, w, b, s, pad, d)
         got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, arena=K.Arena())
         close(got, want, 1e-4)
@@ -87,8 +105,9 @@ def test_few_channel_convs_share_their_gemms_and_match_loops(
 
 
 def test_a_big_stem_shares_each_chunk_in_one_hand_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    """96×96 at stride 2, 3 channels: chunks of thousands of positions, each share's rows
-    of the GEMM on its own thread (``sharing.GemmShare``); equal to one float64 GEMM."""
+    """96×96 at stride 2, 3 channels, in a pass that owns the threads: chunks of thousands of
+    positions, each share's rows of the GEMM on its own thread (``sharing.GemmShare``);
+    equal to one float64 GEMM."""
     _blas()
     monkeypatch.setenv("CONVCALC_THREADS", "2")
     monkeypatch.delenv("CONVCALC_BLAS", raising=False)
@@ -101,8 +120,12 @@ def test_a_big_stem_shares_each_chunk_in_one_hand_off(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(sharing.GemmShare, "run", counting)
     x, w, b = rand(2, 96, 96, 3), rand(3, 3, 3, 16), rand(16)
-    got = K.conv2d(x, w, b, stride=(2, 2), pad=((1, 1), (1, 1)), epilogue=[K.RELU],
-                   arena=K.Arena())  # fmt: skip
+    restore = G.own_threads(0, force=True)  # as in a pass that owns the threads
+    try:
+        got = K.conv2d(x, w, b, stride=(2, 2), pad=((1, 1), (1, 1)), epilogue=[K.RELU],
+                       arena=K.Arena())  # fmt: skip
+    finally:
+        restore()
     xp = np.pad(x.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
     cols = np.stack([xp[:, fy : fy + 96 : 2, fx : fx + 96 : 2] for fy in range(3)
                      for fx in range(3)], axis=3)  # fmt: skip

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...sizing import CHUNK_BYTES, channel_major, im2col_budget
-from .arrays import Arena, Array, alloc, scratch, workers
+from .arrays import Arena, Array, alloc, scratch, solo, workers
 from .chunks import (
     FOLD_RATIO,
     Epilogue,
@@ -33,22 +33,26 @@ from .chunks import (
     window_count,
 )
 from .depthwise import depthwise2d
-from .gemm import by_rows, gemm, own_threads, owning
+from .gemm import alone, by_rows, gemm, owning
 from .grouped import grouped_gemm2d
 from .sharing import SHARED_BYTES, Finish, GemmShare, Share, shared, shares, within
 from .winograd import conv3x3_winograd
 
 #: an ungrouped conv on at most this many input channels (a stem on RGB, LeNet's second conv)
-#: runs with OpenBLAS on one thread, each of the engine's threads building its share's
-#: columns, multiplying them and finishing them (``sharing.GemmShare``): OpenBLAS threads a
-#: GEMM of 27 or 147 columns badly. 2 threads, ms, OpenBLAS's threads ÷ the engine's (one
-#: process, alternating, load 2): 3×3 s2 224×224×3 → 32 at batch 8 6.4 ÷ 6.9, 7×7 s2
-#: → 64 at batch 1 24.1 ÷ 7.8, at batch 8 153 ÷ 37; 11×11 s4 → 96 23.7 ÷ 11.7; 5×5 on
-#: 32×32×3 12.0 ÷ 0.22 (one thread: the GEMM 0.27 ms of 0.75 for the 3×3 at batch 1, 3.3
-#: of 4.1 for the 7×7: it runs at OpenBLAS's one-thread peak, the copy and epilogues
-#: matter less); not with fewer than ``SHARED_BYTES`` of columns, which would all run on one
-#: thread (stems of 32×32 inputs at batch 1: 0.28–0.31 ms with BLAS's threads, 0.31–0.37
-#: taking them over, in one pass, alternating, load 4)
+#: runs with OpenBLAS on one thread: OpenBLAS threads a GEMM of 27 or 147 columns badly.
+#: While a pass owns the threads, each of the engine's threads builds its share's columns,
+#: multiplies them and finishes them (``sharing.GemmShare``); else the whole conv runs alone
+#: on the calling thread (``gemm.alone``): the first hand-off wakes an idle core (1 ms here),
+#: the copies of short runs hold the GIL, and two threads did no better than one.
+#: 2 threads, ms, median wall time, alternating in one process, OpenBLAS's threads / the
+#: engine's shares / alone (benchmarks/stems.py): 3×3 s2 224×224×3 → 32 at batch 8
+#: 10.1/6.2/7.1, at batch 1 0.74/0.84/0.72; 7×7 s2 → 64 at batch 1 4.98/4.98/4.63, at
+#: batch 8 31.1/44.5/34.2 (OpenBLAS's CPU time 61.7); 11×11 s4 → 64 at batch 8
+#: 16.1/25.8/23.5; 4×4 s4 → 96 4.58/6.65/4.61; in whole passes, the stem's step, shares
+#: / alone (alternating passes in one process): mobilenet-v3-small at batch 8 8.76/7.75,
+#: alexnet-torchvision at 8 26.9/21.6, resnet34 at 1 6.34/5.04, densenet121 at 1
+#: 6.91/5.40. Not with fewer than ``SHARED_BYTES`` of columns, whose GEMM OpenBLAS keeps on
+#: one thread anyway
 FEW_CHANNELS = 8
 #: a 1×1 conv on at most this many positions (N·H·W) is one GEMM (``_pointwise``)
 WHOLE_POSITIONS = 64
@@ -117,16 +121,16 @@ def conv2d(
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
     J = FH * FW * Cg
     few = Cg <= FEW_CHANNELS and N * Ho * Wo * (J + 1) * x.itemsize >= SHARED_BYTES
-    if few and not owning():  # the engine's threads share its GEMMs
-        restore = own_threads(0, force=True)
+    if few and not owning() and workers() > 1:  # on this thread alone, OpenBLAS on one
+        end = alone(0, force=True)
         try:
-            if owning():  # else BLAS's threads stay (CONVCALC_BLAS=blas, one thread)
+            if solo():  # else BLAS's threads stay (CONVCALC_BLAS=blas)
                 return conv2d(
                     x, w, b, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue,
                     arena=arena, chunk_bytes=chunk_bytes, prologue=prologue,
                 )  # fmt: skip
         finally:
-            restore()
+            end()
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     major = channel_major(FW, Cg, G, stride, pointwise)  # columns (c, fy, fx), from (C, N, H, W)
     wmat = (w.transpose(2, 0, 1, 3) if major else w).reshape(J, K)  # (FH*FW*C, K)

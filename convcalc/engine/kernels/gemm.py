@@ -168,19 +168,21 @@ def own_threads(macs: int, threaded: bool = True, force: bool = False) -> Callab
     return restore
 
 
-def alone(macs: int) -> Callable[[], None]:
+def alone(macs: int, force: bool = False) -> Callable[[], None]:
     """Run the step of ``macs`` multiply-adds that follows on this thread alone if it is
     smaller than ``SOLO_MACS`` (and more than none: a step without multiply-adds keeps its
     kernels' own thresholds): its kernels hand nothing to the engine's threads
     (``arrays.solo``) and OpenBLAS runs its GEMMs on one thread (waking OpenBLAS's threads and
     joining them cost more than such a GEMM gains, and a lot more when the other core is
     busy); returns what ends it. OpenBLAS's count is left alone below ``BLAS_SINGLE``, where
-    it keeps a GEMM on one thread itself (setting it and back costs some 2 µs)."""
+    it keeps a GEMM on one thread itself (setting it and back costs some 2 µs). ``force``:
+    whatever the size (a conv on few input channels while no pass owns the threads, see
+    ``conv.FEW_CHANNELS``), unless ``CONVCALC_BLAS=blas``."""
     global _alone, _alone_saved
-    if not 0 < macs < SOLO_MACS:
+    if not ((force and _mode() != "blas") or 0 < macs < SOLO_MACS):
         return _nothing
     was = set_solo(True)
-    found = openblas() if macs >= BLAS_SINGLE and threads() > 1 else None
+    found = openblas() if (force or macs >= BLAS_SINGLE) and threads() > 1 else None
     if found is not None:
         with _lock:
             if _depth == 0 and _alone == 0:  # while a pass owns the threads OpenBLAS has one
