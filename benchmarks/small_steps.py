@@ -1,11 +1,11 @@
 """Small conv steps on two threads or alone on one (``kernels.gemm.alone``), to place
-``gemm.SOLO_MACS`` and ``conv.SHARE_MACS``: where waking OpenBLAS's threads and handing
-shares to the engine's cost more than they save.
+``gemm.SOLO_MACS`` and choose ``conv.SHARE_UNDER_BLAS``: where waking OpenBLAS's threads and
+handing shares to the engine's cost more than they save.
 
 For each conv (the small volumes of the CIFAR patterns, LeNet, the CIFAR-10 convnet and the
 1×1 convs of squeeze-and-excitation blocks), in one process, alternating: ``shares``
 (OpenBLAS's threads and the engine's shares of copies and epilogues, as every step ran
-before ``SOLO_MACS`` and ``conv.SHARE_MACS``), ``blas`` (OpenBLAS's threads, no engine
+before ``SOLO_MACS`` and ``conv.SHARE_UNDER_BLAS``), ``blas`` (OpenBLAS's threads, no engine
 share), ``alone`` (one thread), then which the engine picks now and its median over that of
 ``shares``. Each call follows a pause
 (``--pause``, default 1 ms, so that the other threads are idle as they are between the
@@ -14,8 +14,10 @@ in µs, with the ratio of the medians.
 
 With ``--models a,b``, whole passes instead (``forward``, batches ``--batches``), in one
 process, alternating: ``before`` (no step alone, every conv's chunks shared, a 1×1 conv on a
-few positions through the chunked path: as the pass ran before these thresholds) and
-``now``; the best and the median of ``seconds`` over --runs passes, each after ``--pause``.
+few positions through the chunked path: as the pass ran before these thresholds),
+``shared`` (as now, but every conv's chunks shared while OpenBLAS threads the GEMMs) and
+``now``; the best and the median of ``seconds`` over --runs passes, each after ``--pause``,
+and the ratios of the medians.
 
     python benchmarks/small_steps.py [--runs 300] [--pause 0.001] [--threads 2]
         [--models cs231n-pattern,lenet5 --batches 1,8]
@@ -85,18 +87,18 @@ def _measure(shape: tuple[int, ...], runs: int, pause: float) -> None:
 
     def mode(name: str) -> Callable[[], None]:
         """Starts the mode; returns what ends it."""
-        saved = conv.SHARE_MACS, G.SOLO_MACS
-        conv.SHARE_MACS = 1 << 62 if name == "blas" else 0
+        saved = conv.SHARE_UNDER_BLAS, G.SOLO_MACS
+        conv.SHARE_UNDER_BLAS = name != "blas"
         G.SOLO_MACS = macs + 1 if name == "alone" else 0
         end = G.alone(macs)
 
         def restore() -> None:
             end()
-            conv.SHARE_MACS, G.SOLO_MACS = saved
+            conv.SHARE_UNDER_BLAS, G.SOLO_MACS = saved
 
         return restore
 
-    picks = "alone" if macs < G.SOLO_MACS else "blas" if macs < conv.SHARE_MACS else "shares"
+    picks = "alone" if macs < G.SOLO_MACS else "shares" if conv.SHARE_UNDER_BLAS else "blas"
     times: dict[str, list[float]] = {m: [] for m in ("shares", "blas", "alone")}
     for i in range(runs + 1):
         for m in list(times) if i % 2 else list(times)[::-1]:
@@ -121,20 +123,21 @@ def _passes(name: str, batch: int, runs: int, pause: float) -> None:
     from convcalc.engine.kernels import gemm as G
 
     analysis = convcalc.analyze(convcalc.load(name))
-    now = G.SOLO_MACS, conv.SHARE_MACS, conv.WHOLE_POSITIONS
-    modes = {"before": (0, 0, 0), "now": now}
+    now = G.SOLO_MACS, conv.SHARE_UNDER_BLAS, conv.WHOLE_POSITIONS
+    modes = {"before": (0, True, 0), "shared": (now[0], True, now[2]), "now": now}
     times: dict[str, list[float]] = {m: [] for m in modes}
     for i in range(runs + 1):
         for m in list(modes) if i % 2 else list(modes)[::-1]:
-            G.SOLO_MACS, conv.SHARE_MACS, conv.WHOLE_POSITIONS = modes[m]
+            G.SOLO_MACS, conv.SHARE_UNDER_BLAS, conv.WHOLE_POSITIONS = modes[m]
             time.sleep(pause)
             took = forward(analysis, batch=batch, trace_memory=False).seconds
             if i:
                 times[m].append(took * 1e3)
-    G.SOLO_MACS, conv.SHARE_MACS, conv.WHOLE_POSITIONS = now
+    G.SOLO_MACS, conv.SHARE_UNDER_BLAS, conv.WHOLE_POSITIONS = now
     cells = " | ".join(f"{m} {min(t):7.3f}/{statistics.median(t):7.3f}" for m, t in times.items())
-    ratio = statistics.median(times["now"]) / statistics.median(times["before"])
-    print(f"{name:26s} batch {batch}: best/median ms {cells}   now ÷ before {ratio:.2f}",
+    mid = {m: statistics.median(t) for m, t in times.items()}
+    print(f"{name:26s} batch {batch}: best/median ms {cells}   now ÷ before "
+          f"{mid['now'] / mid['before']:.2f}, ÷ shared {mid['now'] / mid['shared']:.2f}",
           flush=True)  # fmt: skip
 
 

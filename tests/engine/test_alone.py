@@ -113,7 +113,7 @@ def test_conv2d_alone_matches_loops_and_shares_nothing(
 ) -> None:
     monkeypatch.setenv("CONVCALC_THREADS", "2")
     monkeypatch.setattr(conv, "SHARED_BYTES", 0)  # every chunk would be shared ...
-    monkeypatch.setattr(conv, "SHARE_MACS", 0)
+    monkeypatch.setattr(conv, "SHARE_UNDER_BLAS", True)
     monkeypatch.setattr(arrays, "pool", None)  # ... but nothing may reach the pool
     end = G.alone(1)
     try:
@@ -175,9 +175,9 @@ def test_a_pass_is_the_same_whichever_way_its_steps_run(
     before = found[0]() if found is not None else 0
     analysis = convcalc.analyze(convcalc.load(name))
     outputs = []
-    for solo, share in ((1 << 62, 0), (0, 0), (G.SOLO_MACS, conv.SHARE_MACS)):
+    for solo, share in ((1 << 62, True), (0, True), (G.SOLO_MACS, conv.SHARE_UNDER_BLAS)):
         monkeypatch.setattr(G, "SOLO_MACS", solo)
-        monkeypatch.setattr(conv, "SHARE_MACS", share)
+        monkeypatch.setattr(conv, "SHARE_UNDER_BLAS", share)
         result = forward(analysis, batch=2, trace_memory=False)
         assert result.ok and not arrays.solo()
         if found is not None:
@@ -191,11 +191,11 @@ def test_a_small_pass_hands_nothing_to_the_engines_threads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The CIFAR pattern at batch 1: its steps of up to 9.4 million multiply-adds run on the
-    calling thread (alone, ``SOLO_MACS``; and a conv's chunks are not shared below
-    ``conv.SHARE_MACS`` anyway)."""
+    calling thread (alone, ``SOLO_MACS``; and a conv's chunks are not shared while OpenBLAS
+    threads the GEMMs anyway, ``conv.SHARE_UNDER_BLAS``)."""
     monkeypatch.setenv("CONVCALC_THREADS", "2")
     monkeypatch.delenv("CONVCALC_BLAS", raising=False)
     analysis = convcalc.analyze(convcalc.load("cs231n-pattern"))
-    assert max(row.macs for row in analysis.rows) < conv.SHARE_MACS
+    assert not conv.SHARE_UNDER_BLAS
     monkeypatch.setattr(arrays, "pool", None)  # a hand-off would fail
     assert forward(analysis, batch=1, trace_memory=False).ok

@@ -98,7 +98,7 @@ def test_shared_copies_and_epilogues_match_loops(
 ) -> None:
     monkeypatch.setenv("CONVCALC_THREADS", threads)
     monkeypatch.setattr(conv, "SHARED_BYTES", 0)  # every chunk shared
-    monkeypatch.setattr(conv, "SHARE_MACS", 0)  # ... however small the conv
+    monkeypatch.setattr(conv, "SHARE_UNDER_BLAS", True)  # ... while OpenBLAS threads GEMMs
     monkeypatch.setattr(conv, "FEW_CHANNELS", 0)  # few input channels too (else alone)
     handed: list[int] = []
     real = conv.shared
@@ -125,7 +125,7 @@ def test_shared_copies_and_epilogues_match_loops(
 def test_a_shared_prologue_sees_its_own_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVCALC_THREADS", "2")
     monkeypatch.setattr(conv, "SHARED_BYTES", 0)
-    monkeypatch.setattr(conv, "SHARE_MACS", 0)
+    monkeypatch.setattr(conv, "SHARE_UNDER_BLAS", True)
     wide = rand(3, 5, 6, 10)
     x = wide[..., :8]  # no (positions, channels) matrix: the 1×1 conv copies its columns
     w, b, shift = rand(1, 1, 8, 4), rand(4), rand(3, 5, 6, 8)

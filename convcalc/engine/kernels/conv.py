@@ -1,10 +1,10 @@
 """Convolutions: im2col + GEMM (CS231n style), locally connected, transposed.
 
 The patch matrix is a strided view of the (padded) input, copied a chunk of output rows at a
-time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chunks of a big
-conv (``SHARE_MACS``; never in a step run alone, ``gemm.alone``), as are the GEMM (``gemm``)
-and the epilogues after it; a 1×1 conv on a few positions is one GEMM (``_pointwise``);
-a 3×3 stride-1 conv with prepared
+time into a reused buffer (see ``chunks``), by ``threads()`` threads for big chunks while a
+pass owns the threads (``SHARE_UNDER_BLAS``; never in a step run alone, ``gemm.alone``), as
+are the GEMM (``gemm``) and the epilogues after it; a 1×1 conv on a few positions is one GEMM
+(``_pointwise``); a 3×3 stride-1 conv with prepared
 weights goes through Winograd instead (``winograd``), a depthwise one through ``depthwise``,
 any other grouped one through ``grouped`` (one batched GEMM over the groups).
 """
@@ -56,14 +56,19 @@ from .winograd import conv3x3_winograd
 FEW_CHANNELS = 8
 #: a 1×1 conv on at most this many positions (N·H·W) is one GEMM (``_pointwise``)
 WHOLE_POSITIONS = 64
-#: while OpenBLAS threads the GEMMs (no pass owns the threads), a conv of fewer
-#: multiply-adds copies its columns and runs its epilogues on the calling thread: an engine
-#: thread doing them meanwhile competes with OpenBLAS's spinning workers for the other core,
-#: besides its hand-off. Median µs of 150 calls, a quiet machine, OpenBLAS's threads alone /
-#: with the engine's shares (benchmarks/small_steps.py): 3×3 32 → 32 at 32×32, batch 1,
-#: 325/459; at 16×16, batch 8, 494/627; at 32×32, batch 4, 929/1180; 5×5 3 → 64 at 32×32,
-#: batch 8, 1073/1293 (best of them)
-SHARE_MACS = 1 << 26
+#: whether a conv shares its columns' copies and its epilogues between the engine's threads
+#: while OpenBLAS threads its GEMMs (no pass owns the threads): no, they run on the calling
+#: thread, as the element-wise kernels do then (``gemm.blas_holds``). OpenBLAS's workers spin
+#: for a while after each GEMM on the core an engine thread would take, and each hand-off
+#: wakes that thread: small convs lost (median µs of 150 calls, OpenBLAS's threads alone /
+#: with the engine's shares, benchmarks/small_steps.py: 3×3 32 → 32 at 32×32, batch 1,
+#: 325/459; 5×5 3 → 64 at 32×32, batch 8, 1073/1293), and so did whole passes that shared
+#: only their convs of at least 2²⁶ multiply-adds: passes alternating in one process, 2
+#: threads, two runs, not shared ÷ shared: googlenet b8 0.85 and 0.77, inception-v3 b1 0.80,
+#: alexnet b8 0.74, 1.06 and 0.81, alexnet-torchvision b8 0.95 and 0.88, resnet50 b1 0.88
+#: and b8 0.95 and 1.03, unet b1 0.94, vgg16 b8 0.91 and 1.03, densenet121 b8 0.90 and 1.06,
+#: the CIFAR pattern at b8 0.84 and 1.09
+SHARE_UNDER_BLAS = False
 
 
 def conv2d(
@@ -146,7 +151,7 @@ def conv2d(
         chunk_bytes = im2col_budget(Jc, K, x.itemsize)
     row_bytes = Wo * (max(C, K) if direct else Jc + K) * x.itemsize
     share = workers()  # 1 in a step run alone (``gemm.alone``)
-    if share > 1 and not owning() and N * Ho * Wo * J * K < SHARE_MACS:
+    if share > 1 and not owning() and not SHARE_UNDER_BLAS:
         share = 1  # OpenBLAS threads the GEMM, and the copies and epilogues stay here
     for images, rows in chunks(N, Ho, row_bytes, chunk_bytes):
         n = images.stop - images.start
