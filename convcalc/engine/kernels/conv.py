@@ -62,12 +62,16 @@ WHOLE_POSITIONS = 64
 #: for a while after each GEMM on the core an engine thread would take, and each hand-off
 #: wakes that thread: small convs lost (median µs of 150 calls, OpenBLAS's threads alone /
 #: with the engine's shares, benchmarks/small_steps.py: 3×3 32 → 32 at 32×32, batch 1,
-#: 325/459; 5×5 3 → 64 at 32×32, batch 8, 1073/1293), and so did whole passes that shared
-#: only their convs of at least 2²⁶ multiply-adds: passes alternating in one process, 2
-#: threads, two runs, not shared ÷ shared: googlenet b8 0.85 and 0.77, inception-v3 b1 0.80,
-#: alexnet b8 0.74, 1.06 and 0.81, alexnet-torchvision b8 0.95 and 0.88, resnet50 b1 0.88
-#: and b8 0.95 and 1.03, unet b1 0.94, vgg16 b8 0.91 and 1.03, densenet121 b8 0.90 and 1.06,
-#: the CIFAR pattern at b8 0.84 and 1.09
+#: 325/459; 5×5 3 → 64 at 32×32, batch 8, 1073/1293). For big convs (shared from 2²⁶
+#: multiply-adds before) the passes disagree on this noisy host, not shared ÷ shared, 2
+#: threads: toggled in one process, googlenet b8 0.85 and 0.77, inception-v3 b1 0.80,
+#: alexnet b8 0.74, 1.06 and 0.81, alexnet-torchvision b8 0.95 and 0.88, resnet50 b1 0.88,
+#: unet b1 0.94, vgg16 b8 0.91 and 1.03, densenet121 b8 0.90 and 1.06; in processes
+#: alternating, each pass the first after a pause, googlenet b8 1.01, inception-v3 b1 0.99,
+#: alexnet b8 0.86, resnet50 b1 1.07, vgg16 b1 0.93, densenet121 b8 0.95, zfnet b8 0.92; but
+#: benchmarks/small_steps.py --models (its first pass after 0.3 s) googlenet 1.06 and 1.08,
+#: inception-v3 1.07 and 1.01, alexnet 0.88 and 1.05 at batch 1 and 8. No worse taken
+#: together, and one rule for every kernel
 SHARE_UNDER_BLAS = False
 
 
