@@ -197,17 +197,13 @@ def conv2d(
         else:  # (n, rows, Wo, FH, FW, C) into (n*rows*Wo, FH*FW*C [+ 1])
             v = view[:, rows]
             cols = scratch(arena, "cols", (M, Jc), x.dtype)
+        copy = _Columns(v, cols, J, fold, images, rows, prologue, major).run
         if share == 1 or cols.nbytes < SHARED_BYTES:  # all on this thread
-            np.copyto((cols.T[:J] if major else cols[:, :J]).reshape(v.shape), v)
-            if fold:
-                cols[:, J] = 1
-            for op in prologue:  # a 1×1 unpadded conv: the columns are the input's values
-                op(cols[:, :J], (images, rows))
+            copy((slice(0, n), slice(0, R), slice(0, M)))
             gemm(cols, wmat, flat(y))
             finish(y, (images, rows), None if fold else b, epilogue)
             continue
         parts = shares(n, R, Wo, share)
-        copy = _Columns(v, cols, J, fold, images, rows, prologue, major).run
         after = Finish(y, images, rows, None if fold else b, epilogue).run
         if by_rows(M, share):  # each share's columns, GEMM and epilogues in one hand-off
             shared(GemmShare(copy, cols, wmat, flat(y), after).run, parts)
@@ -234,7 +230,7 @@ def _pointwise(
 
 
 class _Columns(NamedTuple):
-    """A chunk's im2col copy, a share at a time (see ``sharing.shares``)."""
+    """A chunk's im2col copy, a share at a time (see ``sharing.shares``), or all of it."""
 
     view: Array  # (n, rows, Wo, FH, FW, C), the patches of the chunk
     cols: Array  # (n·rows·Wo, J [+ 1])
@@ -248,12 +244,8 @@ class _Columns(NamedTuple):
     def run(self, part: Share) -> None:
         i, r, m = part
         cols = self.cols[m]
-        if self.major:
-            v = self.view[:, :, :, i, r]
-            np.copyto(cols.T[: self.J].reshape(v.shape), v)
-        else:
-            v = self.view[i, r]
-            np.copyto(cols[:, : self.J].reshape(v.shape), v)
+        v = self.view[:, :, :, i, r] if self.major else self.view[i, r]
+        np.copyto((cols.T[: self.J] if self.major else cols[:, : self.J]).reshape(v.shape), v)
         if self.fold:
             cols[:, self.J] = 1
         region = (within(self.images, i), within(self.rows, r))

@@ -51,7 +51,7 @@ from .sharing import SHARED_BYTES, Finish, shared, shares
 #: handing them over costs about what it saves)
 THREADED_BYTES = 64 << 10
 #: from this many bytes of columns in a layer, its super-groups are cut between the engine's
-#: threads once for the whole layer (``_Whole``), not chunk by chunk
+#: threads once for the whole layer (``_whole``), not chunk by chunk
 WHOLE_BYTES = 1 << 20
 #: ``_Rows`` takes chunks of at least this many output rows (below, the rows its patches
 #: overhang cost more than its copies save: 7×7 outputs)
@@ -132,7 +132,7 @@ def grouped_gemm2d(
     workers = max(1, min(threads(), S))
     parts = [slice(S * i // workers, S * (i + 1) // workers) for i in range(workers)]
     whole = _whole(
-        x, planes, (t, lf), (sy, sx), (dy, dx), (FH, FW), stacked, out,
+        x, planes, (t, lf), stride, dilation, (FH, FW), stacked, out,
         scratch(arena, "cols", (g * band * Wo * S * J,), x.dtype),
         list(chunks(N, Ho, row_bytes, chunk_bytes)),
     ) if split else None  # fmt: skip
@@ -163,22 +163,8 @@ def grouped_gemm2d(
             s1, s2, s3, s4 = xs.strides
             s0 = Bc * s4
         start = xs[..., rows.start * sy :, :, :] if split else xs[:, rows.start * sy :]
-        if split and dx * s3 == Bc * s4:  # a patch row is one run of FW·Bc values
-            taps = runs(
-                as_strided(
-                    start,
-                    (S, n, R, Wo, FH, FW * Bc),
-                    (s0, s1, sy * s2, sx * s3, dy * s2, s4),
-                    writeable=False,
-                )
-            )
-        else:
-            taps = as_strided(
-                start,
-                (S, n, R, Wo, FH, FW, Bc),
-                (s0, s1, sy * s2, sx * s3, dy * s2, dx * s3, s4),
-                writeable=False,
-            )
+        taps = _taps(start, (s0, s1, s2, s3, s4), (S, n, R, Wo, FH), stride, dilation, FW,
+                     Bc, split)  # fmt: skip
         y = out[images, rows]
         job = _Job(
             x[images] if split and rows.start == 0 else None, xs, (t, lf), taps,
@@ -222,17 +208,35 @@ class _Job(NamedTuple):
         """Super-groups p: their planes (for a new group of images), their columns."""
         if self.x is not None:
             _split(self.planes[p], self.x, self.before, p.start)
-        taps = self.taps[p]
-        cols = self.cols[p]
-        if taps.dtype.kind == "V":  # runs of FW·Bc values, one element each
-            np.copyto(runs(cols.reshape(*taps.shape[:-1], -1)), taps)
-        else:
-            np.copyto(cols.reshape(taps.shape), taps)
+        _copy_columns(self.cols[p], self.taps[p])
 
     def gemm(self, p: slice) -> None:
         """Super-groups p: their columns, then their GEMMs."""
         self.run(p)
         np.matmul(self.cols[p], self.stacked[p], out=self.dst[p])
+
+
+def _taps(
+    start: Array, strides: tuple[int, ...], shape: tuple[int, ...], stride: Pair,
+    dilation: Pair, FW: int, Bc: int, planes: bool,
+) -> Array:  # fmt: skip
+    """The patches read from ``start`` (super-groups at stride s0, from the chunk's first
+    input row), ``shape`` (S, n, rows, Wo, FH) by FW·Bc values: (..., FW, Bc), or
+    (..., 1) runs of FW·Bc values (``runs``) when a patch row is contiguous in ``planes``."""
+    s0, s1, s2, s3, s4 = strides
+    (sy, sx), (dy, dx) = stride, dilation
+    rows = (s0, s1, sy * s2, sx * s3, dy * s2)
+    if planes and dx * s3 == Bc * s4:  # a patch row is one run of FW·Bc values
+        return runs(as_strided(start, (*shape, FW * Bc), (*rows, s4), writeable=False))
+    return as_strided(start, (*shape, FW, Bc), (*rows, dx * s3, s4), writeable=False)
+
+
+def _copy_columns(cols: Array, taps: Array) -> None:
+    """cols (S, positions, FH·FW·Bc) = the patches ``taps`` (``_taps``)."""
+    if taps.dtype.kind == "V":  # runs of FW·Bc values, one element each
+        np.copyto(runs(cols.reshape(*taps.shape[:-1], -1)), taps)
+    else:
+        np.copyto(cols.reshape(taps.shape), taps)
 
 
 def _whole(
@@ -285,7 +289,7 @@ class _Patches(NamedTuple):
     def run(self, p: slice, b: Array | None, epilogue: Sequence[Epilogue]) -> None:
         """Super-groups p, every chunk; then, if given, the bias and epilogues of each chunk
         (p must be all super-groups then)."""
-        (sy, sx), (dy, dx) = self.stride, self.dilation
+        sy = self.stride[0]
         S, _, _, _, Bc = self.planes.shape
         BK = self.stacked.shape[2]
         for images, rows in self.pieces:
@@ -294,22 +298,11 @@ class _Patches(NamedTuple):
             xs = self.planes[p, :n]
             if rows.start == 0:
                 _split(xs, self.x[images], self.before, p.start)
-            s0, s1, s2, s3, s4 = xs.strides
-            start = xs[:, :, rows.start * sy :]
             shape = (xs.shape[0], n, R, self.Wo, self.FH)
+            taps = _taps(xs[:, :, rows.start * sy :], xs.strides, shape, self.stride,
+                         self.dilation, self.FW, Bc, True)  # fmt: skip
             cols = self.cols[p, :M]
-            if dx * s3 == Bc * s4:  # a patch row is one run of FW·Bc values
-                taps = as_strided(
-                    start, (*shape, self.FW * Bc), (s0, s1, sy * s2, sx * s3, dy * s2, s4),
-                    writeable=False,
-                )  # fmt: skip
-                np.copyto(runs(cols.reshape(taps.shape)), runs(taps))
-            else:
-                taps = as_strided(
-                    start, (*shape, self.FW, Bc),
-                    (s0, s1, sy * s2, sx * s3, dy * s2, dx * s3, s4), writeable=False,
-                )  # fmt: skip
-                np.copyto(cols.reshape(taps.shape), taps)
+            _copy_columns(cols, taps)
             y = self.out[images, rows]
             np.matmul(cols, self.stacked[p], out=y.reshape(M, S, BK).transpose(1, 0, 2)[p])
             if b is not None or epilogue:
