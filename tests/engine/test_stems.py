@@ -48,6 +48,19 @@ def _blas() -> tuple[Callable[[], int], Callable[[int], None]]:
     return found
 
 
+def _share_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The positions of each share ``sharing.GemmShare`` runs from now on, as they run."""
+    rows: list[int] = []
+    real = sharing.GemmShare.run
+
+    def counting(self: Any, part: Any) -> None:
+        rows.append(part[2].stop - part[2].start)
+        real(self, part)
+
+    monkeypatch.setattr(sharing.GemmShare, "run", counting)
+    return rows
+
+
 @pytest.mark.parametrize("case", STEMS)
 @pytest.mark.parametrize("threads", ["2", "3"])
 @pytest.mark.parametrize("shared", [0, 1 << 30])  # every chunk shared, or none
@@ -65,14 +78,7 @@ def test_few_channel_convs_share_their_gemms_and_match_loops(
         _, _, _, _, _, _, s, pad, d = case
         x, w, b, want, res = (a.astype(dtype) for a in _oracle(case))
         held: list[tuple[int, bool, bool]] = []
-        shares: list[int] = []
-        real = sharing.GemmShare.run
-
-        def counting(self: Any, part: Any) -> None:
-            shares.append(part[2].stop - part[2].start)
-            real(self, part)
-
-        monkeypatch.setattr(sharing.GemmShare, "run", counting)
+        shares = _share_rows(monkeypatch)
 
         def add(y: Any, r: tuple[slice, slice]) -> None:  # a residual: reads its own region
             held.append((get(), G.owning(), solo()))
@@ -111,14 +117,7 @@ def test_a_big_stem_shares_each_chunk_in_one_hand_off(monkeypatch: pytest.Monkey
     _blas()
     monkeypatch.setenv("CONVCALC_THREADS", "2")
     monkeypatch.delenv("CONVCALC_BLAS", raising=False)
-    runs: list[int] = []
-    real = sharing.GemmShare.run
-
-    def counting(self: Any, part: Any) -> None:
-        runs.append(part[2].stop - part[2].start)
-        real(self, part)
-
-    monkeypatch.setattr(sharing.GemmShare, "run", counting)
+    runs = _share_rows(monkeypatch)
     x, w, b = rand(2, 96, 96, 3), rand(3, 3, 3, 16), rand(16)
     restore = G.own_threads(0, force=True)  # as in a pass that owns the threads
     try:
