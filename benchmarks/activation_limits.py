@@ -8,9 +8,10 @@ PyTorch computes each in one vectorised pass, at about a multiply's cost.
 
 Printed, one thread, CPU time, for the volume of ConvNeXt-Tiny's largest GELU (8×56×56×384)
 and of an EfficientNet SiLU (8×112×112×96): each kernel's ns per value and its cost in
-multiplies; with ``--torch`` (and torch installed), torch's time for the same operation
-(one thread, in this process, into an output made once: only the ratio to its own multiply
-is comparable, as torch next to NumPy slows both).
+multiplies, and GELU's again on values five times as wide (its cost must not depend on
+them); with ``--torch`` (and torch installed), torch's time for the same operation (one
+thread, in this process, into an output made once: only the ratio to its own multiply is
+comparable, as torch next to NumPy slows both).
 
     python benchmarks/activation_limits.py [--runs 5] [--torch]
 """
@@ -89,6 +90,9 @@ def main() -> int:
                 t = per_value(torch_ops[name], torch, tx, tout)
                 line += f" {t * 1e9:9.3f} {t / t_mul:11.1f}"
             print(line, flush=True)
+        wide = x * np.float32(5)  # values of standard deviation 15: GELU's subnormal tail
+        cpu = per_value(kernels["gelu"], wide, out)
+        print(f"{'gelu ×5':10s} {label:18s} {cpu * 1e9:9.3f} {cpu / mul:11.1f}")
         print(f"{'multiply':10s} {label:18s} {mul * 1e9:9.3f} {1.0:11.1f}")
     return 0
 

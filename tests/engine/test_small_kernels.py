@@ -51,6 +51,22 @@ def test_gelu_blocks_and_threads_match_the_scalar_formula(threads: int) -> None:
     np.testing.assert_array_equal(y, got)
 
 
+def test_gelu_of_wide_values_matches_the_scalar_formula_in_its_tail(threads: int) -> None:
+    """|x| is capped in the erfc term (no subnormal arithmetic): past the cap GELU is max(x, 0)
+    to within 1e-20, and near it, on both sides, it matches the formula as anywhere else."""
+    n = 3 * elementwise.THREADED_MIN + 37
+    x = rand(n) * 15  # a GEMM's output can be this wide
+    edges = [9.5, 9.99, 10.0, 10.01, 13.2, 13.3, 40.0, 1e3, 1e30]
+    x[: 2 * len(edges)] = edges + [-e for e in edges]
+    expected = np.array([scalar_gelu(float(v)) for v in x])
+    got = K.gelu(x)
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=5e-7)
+    tail = np.abs(x) >= elementwise.GELU_TAIL
+    assert tail.sum() > n // 3
+    np.testing.assert_allclose(got[tail], np.maximum(x[tail], 0), rtol=1e-7, atol=1e-20)
+    assert np.isnan(K.gelu(np.array([np.nan] * 9, np.float32))).all()
+
+
 SCALAR = {
     "sigmoid": lambda v: 1 / (1 + math.exp(-v)) if v > -700 else 0.0,
     "silu": lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0,
