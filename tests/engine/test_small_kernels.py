@@ -208,3 +208,29 @@ def test_relu_on_arrays_and_strided_views_is_max_with_zero(dtype: Any) -> None:
     y = x.copy()
     assert positive(y, y) is y  # in place
     np.testing.assert_array_equal(y, expected)
+
+
+def test_strided_view_is_as_strided_read_only_on_any_base() -> None:
+    """The im2col and tap views: the same elements as NumPy's as_strided, read-only, from a
+    C-contiguous root array (the arena's region, at an offset), a view of one, and a
+    Fortran-ordered root (through as_strided)."""
+    from numpy.lib.stride_tricks import as_strided
+
+    from convcalc.engine.kernels.arrays import Arena, strided_view
+
+    arena = Arena()
+    arena.reserve(1 << 16)
+    arena.scratch("first", (13,), np.float32)  # the next buffer starts past an offset
+    region = arena.scratch("x", (2, 6, 7, 3), np.float32)
+    region[...] = rand(2, 6, 7, 3)
+    fortran = np.asfortranarray(rand(2, 6, 7, 3))
+    for x in (region, region[:, 1:], rand(2, 6, 7, 3)[1:], fortran):
+        s0, s1, s2, s3 = x.strides
+        shape = (x.shape[0], x.shape[1] - 2, x.shape[2] - 2, 3, 3, 3)
+        strides = (s0, s1, s2, s1, s2, s3)
+        got = strided_view(x, shape, strides)
+        np.testing.assert_array_equal(got, as_strided(x, shape, strides))
+        assert not got.flags.writeable and got.shape == shape and got.strides == strides
+    before = strided_view(region, (2,), (4,))
+    region.flat[:2] = [5, 6]
+    assert before.tolist() == [5, 6]  # a view, not a copy

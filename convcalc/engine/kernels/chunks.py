@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import largest_chunk
-from .arrays import Array, positive
+from .arrays import Array, positive, strided_view
 
 Pair = tuple[int, int]
 Pads = tuple[Pair, Pair]  # ((top, bottom), (left, right))
@@ -58,11 +57,10 @@ def pad_nhwc(x: Array, pads: Pads, value: float = 0.0, out: Array | None = None)
 def patches(xp: Array, size: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Array:
     """The im2col matrix as a strided view: (N, Ho, Wo, FH, FW, C), no copy."""
     s0, s1, s2, s3 = xp.strides
-    return as_strided(
+    return strided_view(
         xp,
-        shape=(xp.shape[0], out_hw[0], out_hw[1], size[0], size[1], xp.shape[3]),
-        strides=(s0, stride[0] * s1, stride[1] * s2, dilation[0] * s1, dilation[1] * s2, s3),
-        writeable=False,
+        (xp.shape[0], out_hw[0], out_hw[1], size[0], size[1], xp.shape[3]),
+        (s0, stride[0] * s1, stride[1] * s2, dilation[0] * s1, dilation[1] * s2, s3),
     )
 
 

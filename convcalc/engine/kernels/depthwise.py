@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import (
     DEPTHWISE_BYTES,
@@ -34,7 +33,7 @@ from ...sizing import (
     largest_chunk,
     threads,
 )
-from .arrays import Arena, Array, alloc, scratch, spread
+from .arrays import Arena, Array, alloc, scratch, spread, strided_view
 from .chunks import Epilogue, Pads, Pair, chunks, window_count
 from .gemm import blas_holds
 
@@ -132,7 +131,7 @@ def depthwise2d(
             if strided:  # the sums run along K only: (n, R, Wo, K), the taps S columns apart
                 ph = src[0]
                 s0, s1, s2, s3 = ph.strides
-                taps = as_strided(ph, (FH, FW, n, R, Wo, K),
+                taps = strided_view(ph, (FH, FW, n, R, Wo, K),
                                   (dy * s1, dx * s2, s0, sy * s1, sx * s2, s3))  # fmt: skip
                 y = out[images, rows]
                 np.einsum("ftnrxk,ftk->nrxk", taps, wts[0], out=y)
@@ -145,7 +144,7 @@ def depthwise2d(
             for j, (_, o0, ostep, n_taps) in enumerate(phases):
                 ph = src[j]  # (n, rows in, Q, K), C-contiguous from the row axis on
                 s0, s1, s2, s3 = ph.strides
-                taps = as_strided(
+                taps = strided_view(
                     ph[:, :, o0:], (FH, n_taps, n, R, L), (dy * s1, ostep * s2, s0, sy * s1, s3)
                 )
                 if j == 0:

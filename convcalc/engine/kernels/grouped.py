@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import (
     BLAS_SINGLE,
@@ -42,7 +41,7 @@ from ...sizing import (
     largest_chunk,
     threads,
 )
-from .arrays import Arena, Array, alloc, scratch
+from .arrays import Arena, Array, alloc, scratch, strided_view
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
 from .gemm import gemm, owning
 from .sharing import SHARED_BYTES, Finish, shared, shares
@@ -227,8 +226,8 @@ def _taps(
     (sy, sx), (dy, dx) = stride, dilation
     rows = (s0, s1, sy * s2, sx * s3, dy * s2)
     if planes and dx * s3 == Bc * s4:  # a patch row is one run of FW·Bc values
-        return runs(as_strided(start, (*shape, FW * Bc), (*rows, s4), writeable=False))
-    return as_strided(start, (*shape, FW, Bc), (*rows, dx * s3, s4), writeable=False)
+        return runs(strided_view(start, (*shape, FW * Bc), (*rows, s4)))
+    return strided_view(start, (*shape, FW, Bc), (*rows, dx * s3, s4))
 
 
 def _copy_columns(cols: Array, taps: Array) -> None:
@@ -352,9 +351,9 @@ class _Rows(NamedTuple):
             if rows.start == 0:
                 _split(xs, self.x[images], self.before, p.start)
             s0, s1, s2, s3, s4 = xs.strides
-            src = as_strided(
+            src = strided_view(
                 xs[:, :, rows.start :], (xs.shape[0], n, Wo, hq, FW * Bc),
-                (s0, s1, self.sx * s3, s2, s4), writeable=False,
+                (s0, s1, self.sx * s3, s2, s4),
             )  # fmt: skip
             mine = self.rows[p]
             np.copyto(runs(mine[:, :L].reshape(src.shape)), runs(src))
@@ -363,8 +362,8 @@ class _Rows(NamedTuple):
             products = self.products[:L]
             for r in range(FH):
                 m = -(-(L - r) // FH)
-                patches = as_strided(mine[:, r:], (mine.shape[0], m, FH * FW * Bc),
-                                     (r0, FH * r1, r2), writeable=False)  # fmt: skip
+                patches = strided_view(mine[:, r:], (mine.shape[0], m, FH * FW * Bc),
+                                       (r0, FH * r1, r2))  # fmt: skip
                 dst = products[r::FH].reshape(m, S, BK).transpose(1, 0, 2)[p]
                 np.matmul(patches, self.stacked[p], out=dst)
             y = self.out[images, rows]

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...sizing import BLAS_SINGLE, SHARED_MIN, threads, winograd_chunk_bytes
-from .arrays import Arena, Array, alloc, positive, scratch, spread
+from .arrays import Arena, Array, alloc, positive, scratch, spread, strided_view
 from .chunks import RELU, Epilogue, Pads, chunks, finish, pad_nhwc
 from .gemm import gemm
 
@@ -97,7 +97,7 @@ def conv3x3_winograd(
             shape = (n, ty * m + 2, tx * m + 2, C)
             xp = pad_nhwc(x[images], full, out=scratch(arena, "pad", shape, x.dtype))
             s0, s1, s2, s3 = xp.strides
-            tiles = as_strided(xp, (n, ty, tx, a, a, C), (s0, m * s1, m * s2, s1, s2, s3))
+            tiles = strided_view(xp, (n, ty, tx, a, a, C), (s0, m * s1, m * s2, s1, s2, s3))
         P = n * T * tx
         D = scratch(arena, "wd", (a, a, n, T, tx, C), x.dtype)  # the input tiles, by tap
         np.copyto(D, tiles[:, rows].transpose(3, 4, 0, 1, 2, 5))
