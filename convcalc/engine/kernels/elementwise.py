@@ -195,11 +195,12 @@ def erf(x: Array) -> Array:
     return poly
 
 
-#: GELU reads |x| as at most this in its erfc term: |x|·erfc(|x|/√2)/2 is below 4e-23 from
-#: here on, far under a float32 ulp of x on the positive side and of no weight against any
-#: tolerance on the negative, where GELU is −0 in float32 and this gives about −4e-23. Without
-#: the cap, e^(−x²/2) and the products after it are subnormal from |x| ≈ 13.2, and subnormal
-#: arithmetic is slow: one thread, 2²⁰ values, ms, values of standard deviation 1/5/10/20:
+#: GELU reads |x| as at most this in its erfc term: |x|·erfc(|x|/√2)/2 is 7.6e-23 here and
+#: less beyond, far under a float32 ulp of x on the positive side; on the negative side GELU
+#: stays about −7.6e-23 past the cap, where the exact value is smaller still (PyTorch's
+#: float32 GELU gives −0 there): no weight against any tolerance. Without the cap, e^(−x²/2)
+#: and the products after it are subnormal from |x| ≈ 13.2, and subnormal arithmetic is
+#: slow: one thread, 2²⁰ values, ms, values of standard deviation 1/5/10/20:
 #: 2.07/2.78/7.26/11.09 uncapped (a GEMM's output before its GELU can be that wide)
 GELU_TAIL = 10.0
 #: Abramowitz & Stegun 7.1.26's a1 .. a5 and p (``erf``), for GELU's erfc(|x|/√2)
