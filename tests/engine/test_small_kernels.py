@@ -116,6 +116,30 @@ def test_gelu_in_other_dtypes_and_on_strided_inputs(dtype: Any) -> None:
         np.testing.assert_allclose(got.astype(np.float64), expected, rtol=tol, atol=tol)
 
 
+def test_gelu_of_strided_arrays_gives_the_dense_values(threads: int) -> None:
+    """A strided input (a view), a strided output (a CAT's channels) or both: the values of
+    the dense path, bit for bit, its tail cap included; the input is not written."""
+    x = rand(2, 9, 11, 2 * elementwise.BLOCK // 99 + 7) * 15  # wide: the cap matters
+    x[0, 0, 1, :8:2] = [np.nan, 40.0, -40.0, 0.0]  # a[0, 0, 0, :4]
+    a = x[:, :, 1:, ::2]
+    before = a.copy()
+    dense = K.gelu(np.ascontiguousarray(a))
+    assert np.isnan(dense[0, 0, 0, 0])
+    np.testing.assert_array_equal(K.gelu(a), dense)
+    np.testing.assert_array_equal(a, before)
+    wide = np.zeros((*a.shape[:3], a.shape[3] + 5), a.dtype)
+    out = wide[..., 2 : 2 + a.shape[3]]
+    assert K.gelu(a, out=out) is out
+    np.testing.assert_array_equal(out, dense)
+    assert not wide[..., :2].any() and not wide[..., 2 + a.shape[3] :].any()
+    b = np.ascontiguousarray(a)
+    np.testing.assert_array_equal(K.gelu(b, out=wide[..., 1 : 1 + a.shape[3]]), dense)
+    np.testing.assert_array_equal(b, before)
+    c = a.copy(order="F")  # in place on a strided array
+    assert K.gelu(c, out=c) is c
+    np.testing.assert_array_equal(c, dense)
+
+
 def naive_layernorm(x: Array, gamma: Array, beta: Array, eps: float) -> Array:
     """One position at a time, in float64: (v − mean)/sqrt(var + eps)·γ + β."""
     out = np.zeros(x.shape)

@@ -221,12 +221,17 @@ def gelu(x: Array, out: Array | None = None) -> Array:
     1/t as a division (reciprocal is not vectorised), max(x, 0) and the cap as clips (fmax
     checks for NaN: five times a multiply's time). One thread, 8×28×28×768 in place: 13.1 ms
     before the first three, 11.1 after; the cap costs 4–7% more on values of standard
-    deviation 1.5 and saves 3–4× on those of 10 and 20."""
+    deviation 1.5 and saves 3–4× on those of 10 and 20. A strided input or output (a chunk of
+    a CAT's channels) goes through a dense copy: the same values as a dense one, in 2.6–3.2
+    ms for 2²⁰ values every other one (one thread), where ``erf``'s formula took 4.0–4.7."""
     if out is None:
         out = np.empty_like(x)
-    if not (x.flags.c_contiguous and out.flags.c_contiguous) or x.size == 0:
-        phi = 0.5 * (1.0 + erf(x * x.dtype.type(1 / math.sqrt(2))))
-        return np.multiply(x, phi, out=out)
+    if x.size == 0:
+        return out
+    if not (x.flags.c_contiguous and out.flags.c_contiguous):  # a dense copy, the same values
+        dense = np.array(x, order="C")  # a copy even of a dense x (out is not)
+        np.copyto(out, gelu(dense, out=dense))
+        return out
     xf, of = x.reshape(-1), out.reshape(-1)
     t = x.dtype.type
     coef = [t(0.5 * a) for a in _AS]
