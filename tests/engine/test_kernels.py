@@ -172,6 +172,44 @@ def test_conv2d_on_a_view_and_with_an_epilogue() -> None:
     close(got, np.maximum(naive_conv(x, w, b, (1, 1), ((0, 0), (0, 0)), (1, 1), 1) + res, 0))
 
 
+PATCH_ROW_CASES = [
+    # (input, pad, stride, dilation, whether a patch's rows are copied as runs)
+    ("dense", ((0, 0), (0, 0)), (2, 2), (1, 1), True),
+    ("channels of a wider array", ((0, 0), (0, 0)), (2, 2), (1, 1), False),  # rows not one run
+    ("channels of a wider array", ((1, 1), (1, 1)), (2, 2), (1, 1), True),  # padded: a copy
+    ("dense", ((1, 0), (0, 2)), (1, 2), (1, 2), False),  # dilated across: gaps in the rows
+    ("dense", ((1, 1), (1, 1)), (2, 1), (2, 1), True),  # dilated down: rows still runs
+    ("float64", ((1, 1), (1, 1)), (2, 2), (1, 1), True),
+]
+
+
+@pytest.mark.parametrize("case", PATCH_ROW_CASES)
+@pytest.mark.parametrize("chunk", [None, 300])  # 300 bytes: a band of rows a chunk
+def test_conv2d_copies_each_patch_row_as_one_element_where_it_is_one_run(
+    case: Any, chunk: int | None
+) -> None:
+    """im2col copies a patch's FW·C values of a row as one element where they are one run of
+    the (padded) input, and value by value where they are not: the same results either way."""
+    from convcalc.engine.kernels import conv as conv_module
+
+    kind, pad, s, d, as_runs = case
+    wide = rand(2, 9, 10, 9)
+    x = wide[..., 2:7] if kind.startswith("channels") else np.ascontiguousarray(wide[..., :5])
+    if kind == "float64":
+        x = x.astype(np.float64)
+    w, b = rand(3, 3, 5, 4).astype(x.dtype), rand(4).astype(x.dtype)
+    (t, bt), (lf, rt) = pad
+    xp = K.pad_nhwc(x, pad) if t or bt or lf or rt else x
+    Ho = (9 + t + bt - d[0] * 2 - 1) // s[0] + 1
+    Wo = (10 + lf + rt - d[1] * 2 - 1) // s[1] + 1
+    view = conv_module._patch_rows(xp, (3, 3), s, d, (Ho, Wo))
+    assert (view.dtype.kind == "V") == as_runs
+    assert view.shape == ((2, Ho, Wo, 3, 1) if as_runs else (2, Ho, Wo, 3, 3, 5))
+    got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, chunk_bytes=chunk, arena=K.Arena())
+    assert got.dtype == x.dtype
+    close(got, naive_conv(x, w, b, s, pad, d, 1))
+
+
 @pytest.mark.parametrize("m", [2, 4])
 @pytest.mark.parametrize(
     "case",

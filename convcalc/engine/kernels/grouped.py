@@ -41,7 +41,7 @@ from ...sizing import (
     largest_chunk,
     threads,
 )
-from .arrays import Arena, Array, alloc, scratch, strided_view
+from .arrays import Arena, Array, alloc, runs, scratch, strided_view
 from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
 from .gemm import gemm, owning
 from .sharing import SHARED_BYTES, Finish, shared, shares
@@ -371,15 +371,6 @@ class _Rows(NamedTuple):
             np.copyto(y[..., k], products.reshape(n, Wo, hq, K)[:, :, :R, k].transpose(0, 2, 1, 3))
             if b is not None or epilogue:
                 finish(y, (images, rows), b, epilogue)
-
-
-def runs(a: Array) -> Array:
-    """``a`` (its last axis contiguous) with that axis read as one element of raw bytes: the
-    same memory, shape (..., 1). NumPy copies a strided array a run of its last axis at a
-    time, at a cost per run; a split or patch copy moves runs of 8 to 48 values, which as
-    single elements copy 1.5-2× faster (13 planes of 8 channels from 8×28×28×104: 0.41 ->
-    0.21 ms; a patch copy of 26 super-groups at 2×14×14: 0.23 -> 0.15 ms, one thread)."""
-    return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))
 
 
 def _split(xs: Array, x: Array, before: Pair, first: int) -> None:
