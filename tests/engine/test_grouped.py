@@ -155,7 +155,7 @@ def test_rows_takes_taller_bands_than_the_patches_and_skips_short_outputs(
 @pytest.mark.parametrize("view", ["contiguous", "channels of a wider array", "every other"])
 def test_planes_and_patches_copied_as_runs_from_any_input(dtype: Any, view: str) -> None:
     """The split into planes and the patch copy move runs of a super-group's channels as one
-    element (``grouped.runs``) where the input's channels are contiguous, value by value
+    element (``arrays.runs``) where the input's channels are contiguous, value by value
     where they are not; the same result either way, in every float type."""
     wide = rand(2, 7, 9, 48).astype(dtype)
     x = {"contiguous": wide[..., :24].copy(), "channels of a wider array": wide[..., 8:32],
