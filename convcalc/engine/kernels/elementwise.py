@@ -21,9 +21,14 @@ from .gemm import blas_holds
 #: 131072 no faster)
 BLOCK = 65536
 #: elements of one block of the other blocked activations (``_blockwise``), on arrays of more
-#: than EW_WHOLE_BYTES; smaller ones (a fused step's chunk) go whole to each thread. CPU time
-#: here, one thread, hardswish in place: 8×112×112×96 5.5 ms in blocks of 65536, 8.9 of
-#: 32768, 12.3 whole; 1×112×112×96 0.75 ms in blocks, 0.51 whole
+#: than EW_WHOLE_BYTES; smaller ones (a fused step's chunk) go whole to each of the engine's
+#: threads, in blocks on the calling thread. CPU time here, one thread, hardswish in place:
+#: 8×112×112×96 5.5 ms in blocks of 65536, 8.9 of 32768, 12.3 whole; 1×112×112×96 0.75 ms in
+#: blocks, 0.51 whole, in a loop that reuses the freed memory. In a pass the calling thread's
+#: array-sized temporaries came fresh from the system (glibc gives the top of the main heap
+#: back), a page fault every 4 KiB at some 2.4 µs each: efficientnet-b0's stem SiLU at batch
+#: 1, 112×112×32, took 1.18 ms (392 faults) against 0.23 in that loop, and its pass faulted
+#: 1018 times inside the steps, 65 in blocks; the engine's threads showed no such faults
 EW_BLOCK, EW_WHOLE_BYTES = 65536, 8 << 20
 #: elements of one block of layer norm (its input, output and squares)
 LN_BLOCK = 65536
@@ -267,11 +272,12 @@ def gelu(x: Array, out: Array | None = None) -> Array:
 
 def _blockwise(x: Array, out: Array | None, temps: int, body: Callable[..., None]) -> Array:
     """out = body's function of x, ``body(xs, o, *temporaries)`` run on pieces spread over
-    ``threads()`` threads (``_spread``), in blocks of ``EW_BLOCK`` values on a large array,
-    each thread with its own temporaries that stay in cache; the whole array at once, with
-    array-sized temporaries, when ``x`` or ``out`` is not contiguous or too small to share
-    (squeeze-and-excitation's 1×1×C gates: no per-call cost beyond the passes). ``out`` may be ``x``
-    (in place): body reads a value before writing it. An activation fused into a CONV's
+    ``threads()`` threads (``_spread``), in blocks of ``EW_BLOCK`` values on a large array or
+    on the calling thread (see ``EW_WHOLE_BYTES``), each thread with its own temporaries that
+    stay in cache; the whole array at once, with array-sized temporaries, when ``x`` or
+    ``out`` is not contiguous or too small to share (squeeze-and-excitation's 1×1×C gates: no
+    per-call cost beyond the passes). ``out`` may be ``x`` (in place): body reads a value
+    before writing it. An activation fused into a CONV's
     step runs on each chunk of its output this way, on both cores, not on the one that called
     BLAS alone."""
     if out is None:
@@ -280,9 +286,10 @@ def _blockwise(x: Array, out: Array | None, temps: int, body: Callable[..., None
         body(x, out, *(np.empty_like(x) for _ in range(temps)))  # one thread: as it is
         return out
     xf, of = x.reshape(-1), out.reshape(-1)
-    block = EW_BLOCK if x.nbytes > EW_WHOLE_BYTES else x.size
+    whole = x.nbytes <= EW_WHOLE_BYTES
 
     def work(start: int, stop: int) -> None:
+        block = stop - start if whole and engine_thread() else EW_BLOCK
         n = min(block, stop - start)
         scratch = [np.empty(n, x.dtype) for _ in range(temps)]
         for s in range(start, stop, block):
