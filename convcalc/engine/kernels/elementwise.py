@@ -277,9 +277,8 @@ def _blockwise(x: Array, out: Array | None, temps: int, body: Callable[..., None
     stay in cache; the whole array at once, with array-sized temporaries, when ``x`` or
     ``out`` is not contiguous or too small to share (squeeze-and-excitation's 1×1×C gates: no
     per-call cost beyond the passes). ``out`` may be ``x`` (in place): body reads a value
-    before writing it. An activation fused into a CONV's
-    step runs on each chunk of its output this way, on both cores, not on the one that called
-    BLAS alone."""
+    before writing it. An activation fused into a CONV's step runs on each chunk of its
+    output this way, on both cores while the pass owns the threads (``gemm.blas_holds``)."""
     if out is None:
         out = np.empty_like(x)
     if x.size < 2 * THREADED_MIN or not (x.flags.c_contiguous and out.flags.c_contiguous):
