@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from ...sizing import largest_chunk
-from .arrays import Array, positive, strided_view
+from .arrays import Array, positive, runs, strided_view
 
 Pair = tuple[int, int]
 Pads = tuple[Pair, Pair]  # ((top, bottom), (left, right))
@@ -62,6 +62,16 @@ def patches(xp: Array, size: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -
         (xp.shape[0], out_hw[0], out_hw[1], size[0], size[1], xp.shape[3]),
         (s0, stride[0] * s1, stride[1] * s2, dilation[0] * s1, dilation[1] * s2, s3),
     )
+
+
+def copy_columns(cols: Array, taps: Array) -> None:
+    """cols = the patches ``taps``, cols holding a patch's values in a row of its last axis:
+    ``taps`` as ``patches`` (or a grouped kernel's ``_taps``) gives them, or with each patch
+    row as one element (``arrays.runs``), copied a row at a time."""
+    if taps.dtype.kind == "V":
+        np.copyto(runs(cols.reshape(*taps.shape[:-1], -1)), taps)
+    else:
+        np.copyto(cols.reshape(taps.shape), taps)
 
 
 def chunks(n: int, rows: int, row_bytes: int, budget: int) -> Iterator[tuple[slice, slice]]:

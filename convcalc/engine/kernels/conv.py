@@ -24,6 +24,7 @@ from .chunks import (
     Pads,
     Pair,
     chunks,
+    copy_columns,
     finish,
     flat,
     pad_nhwc,
@@ -260,10 +261,7 @@ class _Columns(NamedTuple):
         i, r, m = part
         cols = self.cols[m]
         v = self.view[:, :, :, i, r] if self.major else self.view[i, r]
-        if v.dtype.kind == "V":  # a patch's rows, each one element (``_patch_rows``)
-            np.copyto(runs(cols[:, : self.J].reshape(*v.shape[:-1], -1)), v)
-        else:
-            np.copyto((cols.T[: self.J] if self.major else cols[:, : self.J]).reshape(v.shape), v)
+        copy_columns(cols.T[: self.J] if self.major else cols[:, : self.J], v)
         if self.fold:
             cols[:, self.J] = 1
         region = (within(self.images, i), within(self.rows, r))

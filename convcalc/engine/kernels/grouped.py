@@ -42,7 +42,16 @@ from ...sizing import (
     threads,
 )
 from .arrays import Arena, Array, alloc, runs, scratch, strided_view
-from .chunks import Epilogue, Pads, Pair, chunks, finish, pad_nhwc, window_count
+from .chunks import (
+    Epilogue,
+    Pads,
+    Pair,
+    chunks,
+    copy_columns,
+    finish,
+    pad_nhwc,
+    window_count,
+)
 from .gemm import gemm, owning
 from .sharing import SHARED_BYTES, Finish, shared, shares
 
@@ -207,7 +216,7 @@ class _Job(NamedTuple):
         """Super-groups p: their planes (for a new group of images), their columns."""
         if self.x is not None:
             _split(self.planes[p], self.x, self.before, p.start)
-        _copy_columns(self.cols[p], self.taps[p])
+        copy_columns(self.cols[p], self.taps[p])
 
     def gemm(self, p: slice) -> None:
         """Super-groups p: their columns, then their GEMMs."""
@@ -228,14 +237,6 @@ def _taps(
     if planes and dx * s3 == Bc * s4:  # a patch row is one run of FW·Bc values
         return runs(strided_view(start, (*shape, FW * Bc), (*rows, s4)))
     return strided_view(start, (*shape, FW, Bc), (*rows, dx * s3, s4))
-
-
-def _copy_columns(cols: Array, taps: Array) -> None:
-    """cols (S, positions, FH·FW·Bc) = the patches ``taps`` (``_taps``)."""
-    if taps.dtype.kind == "V":  # runs of FW·Bc values, one element each
-        np.copyto(runs(cols.reshape(*taps.shape[:-1], -1)), taps)
-    else:
-        np.copyto(cols.reshape(taps.shape), taps)
 
 
 def _whole(
@@ -301,7 +302,7 @@ class _Patches(NamedTuple):
             taps = _taps(xs[:, :, rows.start * sy :], xs.strides, shape, self.stride,
                          self.dilation, self.FW, Bc, True)  # fmt: skip
             cols = self.cols[p, :M]
-            _copy_columns(cols, taps)
+            copy_columns(cols, taps)
             y = self.out[images, rows]
             np.matmul(cols, self.stacked[p], out=y.reshape(M, S, BK).transpose(1, 0, 2)[p])
             if b is not None or epilogue:
