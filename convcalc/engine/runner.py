@@ -97,8 +97,8 @@ class Runner:
                 ops.extend(_add_region(self.arrays[j]) for j in extra[i])
             else:
                 row, layer = self.rows[i], LAYERS[self.rows[i].type]
-                half = i == prepared.halved  # the weights and bias were halved for it
-                op = layer.epilogue_of_half(row.args) if half else layer.epilogue(row.args)
+                neg = i == prepared.negated  # the weights and bias were negated for it
+                op = layer.epilogue_of_negated(row.args) if neg else layer.epilogue(row.args)
                 if op is not None:
                     ops.append(op)
         x = self.arrays[head.inputs[0]] if not step.before else self.source(step)

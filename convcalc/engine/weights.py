@@ -44,8 +44,9 @@ class Prepared(NamedTuple):
     #: filters ("stacked", see ``kernels.block_diagonal``) if any
     params: dict[str, Any]
     affine: dict[int, tuple[Any, Any]]  # a batch norm not folded in -> (scale, shift)
-    #: the row whose ``epilogue_of_half`` the step runs, its weights and bias halved; -1: none
-    halved: int = -1
+    #: the row whose ``epilogue_of_negated`` the step runs, its weights and bias negated; -1:
+    #: none
+    negated: int = -1
 
 
 def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch: int) -> Prepared:
@@ -54,7 +55,7 @@ def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch
     bias, a later one becomes scale and shift, a 3×3 conv that Winograd does faster gets its
     transformed weights instead of its own, and a grouped conv of more than one channel a
     group its block-diagonal weights. A step whose first epilogue has a cheaper form on
-    halved values (the SiLU, ``LayerType.epilogue_of_half``) gets its weights halved. The
+    negated values (the SiLU, ``LayerType.epilogue_of_negated``) gets its weights negated. The
     step's entries in ``params`` are emptied (what they held lives on in the result)."""
     head = rows[step.rows[0]]
     w, b = params[step.rows[0]]["w"], params[step.rows[0]].get("b")
@@ -65,7 +66,7 @@ def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch
             w, b = LAYERS[head.type].fold_input(w, b, *found)
             params[i] = {}
     affine: dict[int, tuple[Any, Any]] = {}
-    folding, halved = True, -1
+    folding, negated = True, -1
     for i in step.rows[1:]:
         row = rows[i]
         layer = LAYERS.get(row.type)
@@ -73,8 +74,8 @@ def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch
             continue
         found = layer.affine(row.args, params[i]) if layer is not None else None
         if found is None:  # an activation or an ADD: what follows is not folded
-            if folding and layer is not None and layer.epilogue_of_half(row.args) is not None:
-                halved = i  # the first epilogue, on (x·w + b)/2
+            if folding and layer is not None and layer.epilogue_of_negated(row.args) is not None:
+                negated = i  # the first epilogue, on −(x·w + b)
             folding = False
             continue
         scale, shift = found
@@ -84,16 +85,16 @@ def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch
             b = ((b.astype(np.float64) if b is not None else 0.0) * scale + shift).astype(w.dtype)
         else:
             affine[i] = (scale.astype(w.dtype), shift.astype(w.dtype))
-    if halved >= 0:  # ×0.5 is exact: the epilogue sees (x·w + b)/2 to the last bit
-        w = w * w.dtype.type(0.5)
-        b = b * b.dtype.type(0.5) if b is not None else None
+    if negated >= 0:  # exact, and rounding is symmetric: the epilogue sees −(x·w + b) to the bit
+        w = np.negative(w)
+        b = np.negative(b) if b is not None else None
     winograd = stacked = None
     if m := winograd_tile(head, batch):
         winograd, w = K.winograd_weights(w, m), w[:0]
     elif (g := grouped(head)) > 1:
         stacked = K.block_diagonal(w, g, K.grouped_merge(g, w.shape[2]))
     params[step.rows[0]] = {}  # the unfolded weights can go
-    return Prepared({"w": w, "b": b, "winograd": winograd, "stacked": stacked}, affine, halved)
+    return Prepared({"w": w, "b": b, "winograd": winograd, "stacked": stacked}, affine, negated)
 
 
 def grouped(row: Row) -> int:

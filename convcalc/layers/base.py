@@ -198,11 +198,11 @@ class LayerType:
         when that is nothing (ID, DROPOUT, a batch norm folded into the weights)."""
         return None
 
-    def epilogue_of_half(self, args: Args) -> Epilogue | None:
-        """Its epilogue on values that are half of what it reads, when that takes fewer passes
-        than ``epilogue`` (the SiLU: x·σ(x) = h·(1 + tanh h) with h = x/2): a step whose
-        epilogues start with it gets halved weights and bias (``weights.prepare``: exact in
-        binary floating point). None for every other layer."""
+    def epilogue_of_negated(self, args: Args) -> Epilogue | None:
+        """Its epilogue on the negation of what it reads, when that takes fewer passes than
+        ``epilogue`` (the SiLU: x·σ(x) = y/(−1 − e^y) with y = −x): a step whose epilogues
+        start with it gets negated weights and bias (``weights.prepare``: exact, and rounding
+        is symmetric). None for every other layer."""
         return None
 
     def affine(self, args: Args, params: Mapping[str, Any]) -> tuple[Any, Any] | None:

@@ -435,10 +435,10 @@ class Silu(SavesInput):
 
         return silu
 
-    def epilogue_of_half(self, args: Args) -> Epilogue | None:
-        from ..engine.kernels import silu_of_half
+    def epilogue_of_negated(self, args: Args) -> Epilogue | None:
+        from ..engine.kernels import silu_of_negated
 
         def op(y: Any, region: tuple[slice, slice]) -> None:
-            silu_of_half(y, y)
+            silu_of_negated(y, y)
 
         return op

@@ -9,6 +9,7 @@ too), strides that leave a remainder, groups, dilation, ceil pools, TCONV with o
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -391,8 +392,8 @@ def test_activations_against_scalar_formulas() -> None:
         "hardswish": (K.hardswish(x), lambda v: v * min(max(v + 3, 0.0), 6.0) / 6),
         "hardsigmoid": (K.hardsigmoid(x), lambda v: min(max(v + 3, 0.0), 6.0) / 6),
         "silu": (K.silu(x), lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0),
-        "silu_of_half": (
-            K.silu_of_half(x / 2), lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0
+        "silu_of_negated": (
+            K.silu_of_negated(-x), lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0
         ),
     }
     for name, (got, f) in cases.items():
@@ -407,7 +408,24 @@ def test_activations_against_scalar_formulas() -> None:
         assert f(y, out=y) is y
         np.testing.assert_array_equal(y, f(x), err_msg=f.__name__)
     big = rand(3, 40, 50, 64) * 4  # blocked and spread, as in a pass: the same bits as silu
-    np.testing.assert_array_equal(K.silu_of_half(big * np.float32(0.5)), K.silu(big))
+    np.testing.assert_array_equal(K.silu_of_negated(-big), K.silu(big))
+
+
+def test_sigmoid_and_silu_stay_within_a_few_ulp_where_they_are_tiny() -> None:
+    """Relative accuracy over the whole range, the far negative side included, where the
+    values are tiny and 1 + tanh(x/2) would cancel (off by 0.4% at −10); past −88, where
+    float32's e^−x overflows, 0 (as PyTorch's x·sigmoid(x)) and no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        far = np.array([-100, -1e30, -np.inf], np.float32)
+        assert (K.sigmoid(far) == 0).all() and (K.silu(far[:2]) == 0).all()
+    x = np.linspace(-88, 88, 20001, dtype=np.float32)
+    exact = 1 / (1 + np.exp(-x.astype(np.float64)))
+    for name, got, want in (("sigmoid", K.sigmoid(x), exact), ("silu", K.silu(x), x * exact)):
+        ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
+        tiny = np.abs(want) < np.finfo(np.float32).tiny  # flushed past float32's range
+        err = np.where(tiny, 0, np.abs(got - want) / ulp)
+        assert err.max() <= 4, (name, float(x[err.argmax()]), float(err.max()))
 
 
 def test_softmax_over_depth() -> None:

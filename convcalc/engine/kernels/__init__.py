@@ -82,7 +82,7 @@ from .elementwise import (
     scale_channels,
     sigmoid,
     silu,
-    silu_of_half,
+    silu_of_negated,
     softmax,
     tanh,
 )
@@ -162,7 +162,7 @@ __all__ = [
     "scale_channels",
     "sigmoid",
     "silu",
-    "silu_of_half",
+    "silu_of_negated",
     "softmax",
     "tanh",
     "threads",

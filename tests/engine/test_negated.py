@@ -1,5 +1,5 @@
-"""A step whose first epilogue is a SiLU runs it on halved values (its weights and bias halved
-before the pass, ``weights.prepare``; the SiLU as h·(1 + tanh h)): after every kind of head
+"""A step whose first epilogue is a SiLU runs it on negated values (its weights and bias negated
+before the pass, ``weights.prepare``; the SiLU as y/(−1 − e^y)): after every kind of head
 (im2col, Winograd, depthwise, grouped, 1×1, FC, LINEAR), behind a folded batch norm or an
 ID, and never where something that is not folded comes first."""
 
@@ -29,20 +29,20 @@ arch: |
 
 @pytest.mark.parametrize("batch", [1, 6])
 def test_silu_heads_equal_the_naive_reference(monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
-    halved: list[tuple[str, str]] = []
+    negated: list[tuple[str, str]] = []
     prepare = weights.prepare
 
     def spy(rows: Any, params: Any, step: Any, b: int) -> weights.Prepared:
         got = prepare(rows, params, step, b)
-        if got.halved >= 0:
-            halved.append((rows[step.rows[0]].name, rows[got.halved].name))
+        if got.negated >= 0:
+            negated.append((rows[step.rows[0]].name, rows[got.negated].name))
         return got
 
     monkeypatch.setattr(weights, "prepare", spy)
     _, fused = fused_pass(monkeypatch, SPEC, batch, 3)
     assert {"silu1", "swish1", "silu2", "silu3", "silu5", "silu6"} <= set(fused)
     # not after the RELU (not the first epilogue); the unfolded BN after a SiLU changes nothing
-    assert sorted(halved) == sorted(
+    assert sorted(negated) == sorted(
         [("conv1", "silu1"), ("conv2", "swish1"), ("conv3", "silu2"), ("conv4", "silu3"),
          ("conv6", "silu5"), ("linear1", "silu6"), ("fc1", "silu7")]
     )  # fmt: skip
