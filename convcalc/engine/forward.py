@@ -121,6 +121,11 @@ def _grouped(row: Any) -> bool:
     return row.type == "CONV" and int(row.args.get("groups", 1)) > 1
 
 
+def _depthwise(row: Any) -> bool:
+    """Whether a row is a depthwise conv (a group for each input channel)."""
+    return _grouped(row) and int(row.args["groups"]) == row.input_shapes[0][2]
+
+
 def _threaded(row: Any) -> bool:
     """Whether a row runs on the engine's own threads and loses a core to OpenBLAS's idle
     spinning workers (``kernels.gemm``): a depthwise or grouped conv (whose copies and small
@@ -188,7 +193,8 @@ def forward(
         base = tracemalloc.get_traced_memory()[0]
     # OpenBLAS on one thread, the engine's sharing each GEMM (big passes of networks whose
     # depthwise convs and layer norms run on the engine's threads)
-    restore = own_threads(batch * sum(row.macs for row in rows), any(map(_threaded, rows)))
+    macs = batch * sum(row.macs for row in rows)
+    restore = own_threads(macs, any(map(_threaded, rows)), depthwise=any(map(_depthwise, rows)))
     try:
         rng = np.random.default_rng(seed)
         x0 = rows[0].output

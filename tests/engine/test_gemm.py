@@ -16,6 +16,7 @@ from convcalc.engine.forward import forward
 from convcalc.engine.kernels import conv
 from convcalc.engine.kernels import gemm as G
 
+from ..support import check, spec
 from . import test_grouped, test_kernels
 from .test_kernels import CONV_CASES
 
@@ -127,6 +128,13 @@ def test_a_pass_runs_openblas_on_one_thread_and_gives_the_count_back(
         assert get() == 3
         G.own_threads(G.OWN_THREADS_MACS, threaded=False)()  # ... unless it is GEMMs alone
         assert get() == 3
+        G.own_threads(G.OWN_THREADS_DEPTHWISE_MACS)()  # ... a smaller one: not through grouped
+        assert get() == 3
+        restore = G.own_threads(G.OWN_THREADS_DEPTHWISE_MACS, depthwise=True)  # depthwise: yes
+        assert get() == 1
+        restore()
+        G.own_threads(G.OWN_THREADS_DEPTHWISE_MACS - 1, depthwise=True)()
+        assert get() == 3
         monkeypatch.setenv("CONVCALC_BLAS", "engine")  # whatever the size
         outer = G.own_threads(0)
         assert get() == 1 and G.owning()
@@ -211,3 +219,23 @@ def test_networks_with_depthwise_or_grouped_convs_or_layer_norms_own_the_threads
     assert owns("mobilenet-v3-small") and owns("convnext-tiny")
     assert owns("resnext50-32x4d") and owns("regnet-x-400mf")  # grouped convs
     assert not owns("resnet18") and not owns("vgg16")  # GEMMs alone
+
+
+@pytest.mark.parametrize(("groups", "depthwise"), [(8, True), (2, False), (1, False)])
+def test_a_pass_tells_whether_it_has_depthwise_convs(
+    monkeypatch: pytest.MonkeyPatch, groups: int, depthwise: bool
+) -> None:
+    """The pass owns the threads from ``OWN_THREADS_DEPTHWISE_MACS`` when a conv has a group
+    for each input channel, from ``OWN_THREADS_MACS`` when its groups are wider."""
+    from convcalc.engine import forward as F
+
+    seen: list[tuple[bool, bool]] = []
+    real = F.own_threads
+
+    def spy(macs: int, threaded: bool = True, force: bool = False, depthwise: bool = False) -> Any:
+        seen.append((threaded, depthwise))
+        return real(macs, threaded, force, depthwise)
+
+    monkeypatch.setattr(F, "own_threads", spy)
+    F.forward(check(spec(f"INPUT -> CONV(8, F=3, P=1, groups={groups}) -> FC(2)", "8x8x8")))
+    assert seen == [(groups > 1, depthwise)]

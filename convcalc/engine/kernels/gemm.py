@@ -52,6 +52,13 @@ GEMM_SHARED_MACS = 1 << 23
 #: 1.03/0.50, b1 0.23/0.15 (OpenBLAS's threads wait on each other while the other core is
 #: taken; the engine's block)
 OWN_THREADS_MACS = 1 << 30
+#: ... and from this many when the pass has depthwise convs: their bands and the activations
+#: fused into them (SiLU, hardswish) then run on both cores. On an AMD EPYC host (2 vCPUs,
+#: a float32 exp of 1.7 ns a value), processes alternating, 2 threads, median of 7, owning ÷
+#: not: mobilenet-v3-small b8 (0.45 G) 0.81, 0.80; efficientnet-b0 b1 (0.39 G) 0.91, 0.92;
+#: mnasnet1-0 b1 (0.31 G) 0.96, 0.95; mobilenet-v2 b1 (0.30 G) 0.96, 0.99; but -v3-large b1
+#: (0.22 G) 1.09, 1.09, and regnet-x-400mf b1 (0.40 G, grouped, no depthwise) 1.04, 1.06
+OWN_THREADS_DEPTHWISE_MACS = 1 << 28
 #: ... and it is cut by rows when each share gets at least this many, else by columns when
 #: each gets at least ``GEMM_COLS`` (fewer make the packed panels too short to pay)
 GEMM_ROWS = 128
@@ -82,14 +89,15 @@ _alone = 0  # steps running alone while no pass owns the threads
 _alone_saved = 0  # OpenBLAS's thread count before the first of them
 
 
-def engine_blas(macs: int, threaded: bool = True) -> bool:
+def engine_blas(macs: int, threaded: bool = True, depthwise: bool = False) -> bool:
     """Whether a pass of ``macs`` multiply-adds should own its threads: ``CONVCALC_BLAS`` is
     ``auto`` (the default: from ``OWN_THREADS_MACS`` on, if kernels of the engine's own
     threads (``threaded``: depthwise and grouped convs, layer norms) lose a core to
-    OpenBLAS's spinning), ``engine`` (always) or ``blas`` (never: OpenBLAS threads each
-    GEMM itself)."""
+    OpenBLAS's spinning, from ``OWN_THREADS_DEPTHWISE_MACS`` if it has ``depthwise`` convs),
+    ``engine`` (always) or ``blas`` (never: OpenBLAS threads each GEMM itself)."""
     mode = _mode()
-    return mode == "engine" or (mode != "blas" and threaded and macs >= OWN_THREADS_MACS)
+    limit = OWN_THREADS_DEPTHWISE_MACS if depthwise else OWN_THREADS_MACS
+    return mode == "engine" or (mode != "blas" and threaded and macs >= limit)
 
 
 def _mode() -> str:
@@ -137,7 +145,9 @@ def _calls(get: Any, put: Any) -> tuple[Callable[[], int], Callable[[int], None]
     return (lambda: int(get())), (lambda n: put(n))
 
 
-def own_threads(macs: int, threaded: bool = True, force: bool = False) -> Callable[[], None]:
+def own_threads(
+    macs: int, threaded: bool = True, force: bool = False, depthwise: bool = False
+) -> Callable[[], None]:
     """OpenBLAS on one thread while a pass of ``macs`` multiply-adds runs, if it runs on
     several and ``engine_blas`` says so, the engine's threads sharing its GEMMs (``gemm``);
     returns what restores the previous count. Nothing changes with ``CONVCALC_BLAS=blas``,
@@ -145,7 +155,7 @@ def own_threads(macs: int, threaded: bool = True, force: bool = False) -> Callab
     ``force``: whatever the size (one kernel that shares its GEMMs better than OpenBLAS does:
     a conv on few input channels, see ``conv.FEW_CHANNELS``), unless ``CONVCALC_BLAS=blas``."""
     global _depth, _saved
-    wanted = engine_blas(macs, threaded) or (force and _mode() != "blas")
+    wanted = engine_blas(macs, threaded, depthwise) or (force and _mode() != "blas")
     found = openblas() if threads() > 1 and wanted else None
     if found is None:
         return lambda: None
