@@ -1,13 +1,13 @@
 """Where a conv on few input channels (a stem on RGB) spends its time, and how its threads
-compare (``kernels.conv.FEW_CHANNELS``).
+compare (the measurement in ``kernels.conv``, beside ``WHOLE_POSITIONS``).
 
 For each stem of the bundled specs, at batch 1 and 8: on one thread, the padding, the im2col
 copy, the GEMM (its GFLOP/s) and a ReLU over the output, each alone; then the whole
 ``conv2d`` with its bias and ReLU at --threads threads, alternating in one process:
 OpenBLAS threading the GEMM (``CONVCALC_BLAS=blas``), the engine's threads sharing each
 chunk's copy, GEMM and epilogues with OpenBLAS on one (``shared``: a pass that owns the
-threads), and the calling thread alone with OpenBLAS on one (``alone``: ``auto`` in a pass
-that does not).
+threads), and the calling thread alone with OpenBLAS on one (``alone``: as a step of
+fewer than ``gemm.SOLO_MACS`` runs, ``gemm.alone``).
 Figures are medians of --runs calls, in ms (wall time; CPU time after the slash).
 
     python benchmarks/stems.py [--runs 9] [--threads 2]
@@ -92,11 +92,18 @@ def _ab(n: int, h: int, c: int, k: int, f: int, s: int, p: int, runs: int) -> st
     arena = K.Arena()
     arena.reserve(64 << 20)
 
-    from convcalc.engine.kernels.gemm import own_threads
+    from convcalc.engine.kernels import gemm
 
     def run(mode: str) -> None:
         os.environ["CONVCALC_BLAS"] = "blas" if mode == "blas" else "auto"
-        restore = own_threads(0, force=True) if mode == "shared" else lambda: None
+        restore = lambda: None  # noqa: E731
+        if mode == "shared":
+            restore = gemm.own_threads(0, force=True)
+        elif mode == "alone":  # whatever its size
+            saved = gemm.SOLO_MACS
+            gemm.SOLO_MACS = 1 << 62
+            restore = gemm.alone(1 << 61)
+            gemm.SOLO_MACS = saved
         try:
             arena.begin()
             K.conv2d(x, w, b, stride=(s, s), pad=((p, p), (p, p)), epilogue=[K.RELU],

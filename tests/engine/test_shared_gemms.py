@@ -99,7 +99,6 @@ def test_shared_copies_and_epilogues_match_loops(
     monkeypatch.setenv("CONVCALC_THREADS", threads)
     monkeypatch.setattr(conv, "SHARED_BYTES", 0)  # every chunk shared
     monkeypatch.setattr(conv, "SHARE_UNDER_BLAS", True)  # ... while OpenBLAS threads GEMMs
-    monkeypatch.setattr(conv, "FEW_CHANNELS", 0)  # few input channels too (else alone)
     handed: list[int] = []
     real = conv.shared
 

@@ -1,6 +1,6 @@
-"""Convs on few input channels (stems on RGB, LeNet's second conv): OpenBLAS on one thread,
-the calling thread alone, or the engine's threads sharing columns, GEMM and epilogues while a
-pass owns them (``conv.FEW_CHANNELS``), against the naive loops and torch: odd sizes,
+"""Convs on few input channels (stems on RGB, LeNet's second conv): OpenBLAS threading the
+GEMM, or the engine's threads sharing columns, GEMM and epilogues while a pass owns them
+(OpenBLAS on one), against the naive loops and torch: odd sizes,
 padding, stride, dilation, batch > 1, float64, a bias in the GEMM or not, and every way a
 chunk is cut (one hand-off a share, or copies, GEMM and epilogues apart)."""
 
@@ -96,10 +96,9 @@ def test_few_channel_convs_share_their_gemms_and_match_loops(
                     close(got, want - b, 1e-4 if dtype == np.float32 else 1e-9)
             finally:
                 restore()
-            # OpenBLAS on one thread while it ran, if its columns are worth sharing: alone
-            # on this thread, or in shares while a pass owns the threads ...
-            alone = (1, False, True) if shared == 0 else (2, False, False)
-            assert held and set(held) == {(1, True, False) if owned else alone}
+            # OpenBLAS on one thread while a pass owns the threads, its own two otherwise
+            # (its GEMM threaded, the rest on this thread), never a step alone ...
+            assert held and set(held) == {(1, True, False) if owned else (2, False, False)}
             assert not shares or owned  # nothing handed to the engine's threads unless owned
             assert get() == 2 and not G.owning() and not solo()  # ... and as before after
             held.clear()
@@ -146,7 +145,7 @@ def test_blas_mode_and_wider_convs_keep_blass_threads(monkeypatch: pytest.Monkey
 
         cases = [  # (CONVCALC_BLAS, input channels, bytes of columns from which they are shared)
             ("blas", 3, 0),
-            ("auto", conv.FEW_CHANNELS + 1, 0),
+            ("auto", 9, 0),
             ("auto", 3, 9 * 9 * 28 * 4 + 1),  # too few columns to share
         ]
         for env, c, least in cases:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...sizing import CHUNK_BYTES, channel_major, im2col_budget
-from .arrays import Arena, Array, alloc, runs, scratch, solo, strided_view, workers
+from .arrays import Arena, Array, alloc, runs, scratch, strided_view, workers
 from .chunks import (
     FOLD_RATIO,
     Epilogue,
@@ -34,29 +34,24 @@ from .chunks import (
     window_count,
 )
 from .depthwise import depthwise2d
-from .gemm import alone, by_rows, gemm, owning
+from .gemm import by_rows, gemm, owning
 from .grouped import grouped_gemm2d
 from .sharing import SHARED_BYTES, Finish, GemmShare, Share, shared, shares, within
 from .winograd import conv3x3_winograd
 
-#: an ungrouped conv on at most this many input channels (a stem on RGB, LeNet's second conv)
-#: runs with OpenBLAS on one thread: OpenBLAS threads a GEMM of 27 or 147 columns badly.
-#: While a pass owns the threads, each of the engine's threads builds its share's columns,
-#: multiplies them and finishes them (``sharing.GemmShare``); else the whole conv runs alone
-#: on the calling thread (``gemm.alone``): the first hand-off wakes an idle core (1 ms here),
-#: the copies of short runs hold the GIL, and two threads did no better than one.
-#: 2 threads, ms, median wall time, alternating in one process, OpenBLAS's threads / the
-#: engine's shares / alone (benchmarks/stems.py): 3×3 s2 224×224×3 → 32 at batch 8
-#: 10.1/6.2/7.1, at batch 1 0.74/0.84/0.72; 7×7 s2 → 64 at batch 1 4.98/4.98/4.63, at
-#: batch 8 31.1/44.5/34.2 (OpenBLAS's CPU time 61.7); 11×11 s4 → 64 at batch 8
-#: 16.1/25.8/23.5; 4×4 s4 → 96 4.58/6.65/4.61; in whole passes, the stem's step, shares
-#: / alone (alternating passes in one process): mobilenet-v3-small at batch 8 8.76/7.75,
-#: alexnet-torchvision at 8 26.9/21.6, resnet34 at 1 6.34/5.04, densenet121 at 1
-#: 6.91/5.40. Not with fewer than ``SHARED_BYTES`` of columns, whose GEMM OpenBLAS keeps on
-#: one thread anyway
-FEW_CHANNELS = 8
 #: a 1×1 conv on at most this many positions (N·H·W) is one GEMM (``_pointwise``)
 WHOLE_POSITIONS = 64
+#: A conv on few input channels (a stem on RGB, LeNet's second conv) takes the common path:
+#: OpenBLAS threads its GEMM of 27 to 363 columns unless a pass owns the threads. It used to
+#: run alone on the calling thread, OpenBLAS on one, which an Intel host measured faster; on
+#: this AMD EPYC host (2 vCPUs) OpenBLAS's threads won every stem, 2 threads, ms, median
+#: wall time, OpenBLAS's threads / the engine's shares / alone (benchmarks/stems.py): 7×7 s2
+#: 224×224×3 → 64 at batch 1 2.19/2.23/3.43, at 8 17.9/17.2/28.5; 11×11 s4 → 64 at 8
+#: 10.0/10.1/15.9; 3×3 s2 → 32 at 8 5.00/7.02/6.40; 4×4 s4 → 96 at 8 2.87/4.66/4.30; 5×5 on
+#: 8×32×32×3 → 32 0.70/1.04/0.96; none slower. Whole passes, processes alternating, median
+#: of 7, new ÷ old: densenet121 b1 0.98, 0.97; resnet18 b1 0.96, 0.98, b8 0.96, 0.94;
+#: alexnet b8 0.94, 0.90; mobilenet-v3-small and -large b1, cifar10-convnet and cs231n-pattern
+#: b8 0.95–1.06
 #: whether a conv shares its columns' copies and its epilogues between the engine's threads
 #: while OpenBLAS threads its GEMMs (no pass owns the threads): no, they run on the calling
 #: thread, as the element-wise kernels do then (``gemm.blas_holds``). OpenBLAS's workers spin
@@ -130,17 +125,6 @@ def conv2d(
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
     J = FH * FW * Cg
-    few = Cg <= FEW_CHANNELS and N * Ho * Wo * (J + 1) * x.itemsize >= SHARED_BYTES
-    if few and not owning() and workers() > 1:  # on this thread alone, OpenBLAS on one
-        end = alone(0, force=True)
-        try:
-            if solo():  # else BLAS's threads stay (CONVCALC_BLAS=blas)
-                return conv2d(
-                    x, w, b, stride=stride, pad=pad, dilation=dilation, epilogue=epilogue,
-                    arena=arena, chunk_bytes=chunk_bytes, prologue=prologue,
-                )  # fmt: skip
-        finally:
-            end()
     out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     major = channel_major(FW, Cg, G, stride, pointwise)  # columns (c, fy, fx), from (C, N, H, W)
     wmat = (w.transpose(2, 0, 1, 3) if major else w).reshape(J, K)  # (FH*FW*C, K)

@@ -152,8 +152,8 @@ def own_threads(
     several and ``engine_blas`` says so, the engine's threads sharing its GEMMs (``gemm``);
     returns what restores the previous count. Nothing changes with ``CONVCALC_BLAS=blas``,
     one thread, a small pass or one of GEMMs alone (``auto``), or no OpenBLAS found.
-    ``force``: whatever the size (one kernel that shares its GEMMs better than OpenBLAS does:
-    a conv on few input channels, see ``conv.FEW_CHANNELS``), unless ``CONVCALC_BLAS=blas``."""
+    ``force``: whatever the size and kernels, as ``CONVCALC_BLAS=engine`` (unless it is
+    ``blas``)."""
     global _depth, _saved
     wanted = engine_blas(macs, threaded, depthwise) or (force and _mode() != "blas")
     found = openblas() if threads() > 1 and wanted else None
@@ -178,21 +178,19 @@ def own_threads(
     return restore
 
 
-def alone(macs: int, force: bool = False) -> Callable[[], None]:
+def alone(macs: int) -> Callable[[], None]:
     """Run the step of ``macs`` multiply-adds that follows on this thread alone if it is
     smaller than ``SOLO_MACS`` (and more than none: a step without multiply-adds keeps its
     kernels' own thresholds): its kernels hand nothing to the engine's threads
     (``arrays.solo``) and OpenBLAS runs its GEMMs on one thread (waking OpenBLAS's threads and
     joining them cost more than such a GEMM gains, and a lot more when the other core is
     busy); returns what ends it. OpenBLAS's count is left alone below ``BLAS_SINGLE``, where
-    it keeps a GEMM on one thread itself (setting it and back costs some 2 µs). ``force``:
-    whatever the size (a conv on few input channels while no pass owns the threads, see
-    ``conv.FEW_CHANNELS``), unless ``CONVCALC_BLAS=blas``."""
+    it keeps a GEMM on one thread itself (setting it and back costs some 2 µs)."""
     global _alone, _alone_saved
-    if not ((force and _mode() != "blas") or 0 < macs < SOLO_MACS):
+    if not 0 < macs < SOLO_MACS:
         return _nothing
     was = set_solo(True)
-    found = openblas() if (force or macs >= BLAS_SINGLE) and threads() > 1 else None
+    found = openblas() if macs >= BLAS_SINGLE and threads() > 1 else None
     if found is not None:
         with _lock:
             if _depth == 0 and _alone == 0:  # while a pass owns the threads OpenBLAS has one
