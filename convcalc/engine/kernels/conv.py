@@ -43,7 +43,7 @@ from .winograd import conv3x3_winograd
 WHOLE_POSITIONS = 64
 #: A conv on few input channels (a stem on RGB, LeNet's second conv) takes the common path:
 #: OpenBLAS threads its GEMM of 27 to 363 columns unless a pass owns the threads. It used to
-#: run alone on the calling thread, OpenBLAS on one, which an Intel host measured faster; on
+#: run alone on the calling thread, OpenBLAS on one, which an earlier host measured faster; on
 #: this AMD EPYC host (2 vCPUs) OpenBLAS's threads won every stem, 2 threads, ms, median
 #: wall time, OpenBLAS's threads / the engine's shares / alone (benchmarks/stems.py): 7×7 s2
 #: 224×224×3 → 64 at batch 1 2.19/2.23/3.43, at 8 17.9/17.2/28.5; 11×11 s4 → 64 at 8

@@ -223,7 +223,7 @@ def gelu(x: Array, out: Array | None = None) -> Array:
     passes over a block of ``BLOCK`` values that stays in cache with its three temporaries, no
     array-sized temporary, blocks spread over ``threads()`` threads. The passes are NumPy's
     cheapest: e^(−x²/2) with exp, not as 2^(x²·(−log₂e/2)) (float32 exp and exp2 take 1.7 and
-    2.7 ns a value on this AMD EPYC host; an Intel host earlier took half as long for exp2),
+    2.7 ns a value on this AMD EPYC host; an earlier host took half as long for exp2),
     1/t as a division (reciprocal is not vectorised), max(x, 0) and the cap as clips (fmax
     checks for NaN: five times a multiply's time). One thread, 8×28×28×768 in place: 13.1 ms
     before the first three, 11.1 after; the cap costs 4–7% more on values of standard
