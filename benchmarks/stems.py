@@ -99,11 +99,8 @@ def _ab(n: int, h: int, c: int, k: int, f: int, s: int, p: int, runs: int) -> st
         restore = lambda: None  # noqa: E731
         if mode == "shared":
             restore = gemm.own_threads(0, force=True)
-        elif mode == "alone":  # whatever its size
-            saved = gemm.SOLO_MACS
-            gemm.SOLO_MACS = 1 << 62
-            restore = gemm.alone(1 << 61)
-            gemm.SOLO_MACS = saved
+        elif mode == "alone":  # as the largest step that runs alone: OpenBLAS on one thread
+            restore = gemm.alone(gemm.SOLO_MACS - 1)
         try:
             arena.begin()
             K.conv2d(x, w, b, stride=(s, s), pad=((p, p), (p, p)), epilogue=[K.RELU],
