@@ -57,6 +57,7 @@ from ..analysis.plan import plan
 from ..errors import ConvcalcError
 from ..layers.vocabulary import LAYERS
 from ..records import Shape
+from ..sizing import pinned_threads
 from ..units import mb
 from . import kernels as K
 from . import weights
@@ -213,40 +214,43 @@ def forward(
         seconds = [0.0] * len(rows)
         shapes: dict[int, Shape | None] = {}
         fused_into: dict[int, str] = {}
-        for s, step in enumerate(the_plan.steps):
-            head = step.rows[0]
-            runner.arena.begin(s)
-            # folding BN and transforming for Winograd happen before the clock starts, one
-            # layer at a time, so only that layer's weights exist twice
-            layer = LAYERS.get(rows[head].type)
-            prepared = None
-            if layer is not None and layer.takes_epilogue:
-                prepared = weights.prepare(rows, runner.params, step, batch)
-            start = time.perf_counter()
-            end = alone(_gemm_macs(rows[head], batch))  # a small step: on this thread alone
-            try:
-                if head == 0:
-                    result = runner.arrays[0]
-                elif prepared is not None:
-                    result = runner.fused(step, prepared)
-                    prepared = None
-                else:
-                    result = runner.layer(head)
-            finally:
-                end()
-            seconds[head] = time.perf_counter() - start
-            for i in step.rows:
-                runner.arrays[i] = result
-                shapes[i] = _nhwc_shape(result, batch)
-            for i in step.rows[1:]:
-                fused_into[i] = rows[head].name
-            for i in step.before:  # applied to the head's input on its way in: its shape
-                shapes[i] = _nhwc_shape(runner.source(step), batch)
-                fused_into[i] = rows[head].name
-            runner.release(s)
-            if progress is not None:
+        # which steps run alone (``gemm.alone``), found before the clock starts
+        solo = [_gemm_macs(rows[step.rows[0]], batch) for step in the_plan.steps]
+        with pinned_threads():  # the thread count read once, not at every kernel's call
+            for s, step in enumerate(the_plan.steps):
+                head = step.rows[0]
+                runner.arena.begin(s)
+                # folding BN and transforming for Winograd happen before the clock starts, one
+                # layer at a time, so only that layer's weights exist twice
+                layer = LAYERS.get(rows[head].type)
+                prepared = None
+                if layer is not None and layer.takes_epilogue:
+                    prepared = weights.prepare(rows, runner.params, step, batch)
+                start = time.perf_counter()
+                end = alone(solo[s])  # a small step: on this thread alone
+                try:
+                    if head == 0:
+                        result = runner.arrays[0]
+                    elif prepared is not None:
+                        result = runner.fused(step, prepared)
+                        prepared = None
+                    else:
+                        result = runner.layer(head)
+                finally:
+                    end()
+                seconds[head] = time.perf_counter() - start
                 for i in step.rows:
-                    progress(i + 1, len(rows), rows[i].name)
+                    runner.arrays[i] = result
+                    shapes[i] = _nhwc_shape(result, batch)
+                for i in step.rows[1:]:
+                    fused_into[i] = rows[head].name
+                for i in step.before:  # applied to the head's input on its way in: its shape
+                    shapes[i] = _nhwc_shape(runner.source(step), batch)
+                    fused_into[i] = rows[head].name
+                runner.release(s)
+                if progress is not None:
+                    for i in step.rows:
+                        progress(i + 1, len(rows), rows[i].name)
         output = runner.arrays[len(rows) - 1]
     except MemoryError:
         raise ForwardError(

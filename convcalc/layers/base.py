@@ -258,12 +258,27 @@ def he_weights(
     and zero biases of shape ``bias`` unless the layer has none."""
     import numpy as np
 
-    from ..engine.kernels import he_uniform
+    he_uniform = kernels().he_uniform
 
     params = {"w": he_uniform(rng, shape, fan_in, dtype)}
     if args.get("bias", True):
         params["b"] = np.zeros(bias, dtype)
     return params
+
+
+_KERNELS: Any = None
+
+
+def kernels() -> Any:
+    """``convcalc.engine.kernels``, imported on first use (``check`` never imports NumPy) and
+    kept: a layer's ``run`` and ``epilogue`` reach it once a step, where an ``import``
+    statement costs some 2 µs of import machinery each time."""
+    global _KERNELS
+    if _KERNELS is None:
+        from ..engine import kernels as found
+
+        _KERNELS = found
+    return _KERNELS
 
 
 #: Runs on one chunk of a fused step's output, in place: (chunk, (images, rows)).

@@ -7,7 +7,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..records import Args, Shape
-from .base import INPLACE, Call, Counts, Epilogue, LayerType, ParamSpec, flag, integer, real
+from .base import (
+    INPLACE,
+    Call,
+    Counts,
+    Epilogue,
+    LayerType,
+    ParamSpec,
+    flag,
+    integer,
+    kernels,
+    real,
+)
 
 
 class Input(LayerType):
@@ -75,17 +86,18 @@ class BN(LayerType):
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         """Inference batch norm, per channel (see ``kernels.batchnorm``)."""
-        from ..engine.kernels import batchnorm
+        batchnorm = kernels().batchnorm
 
         p = call.params
         eps = real(args, "eps")
         return batchnorm(call.array, p["gamma"], p["beta"], p["mean"], p["var"], eps, call.out)
 
     def affine(self, args: Args, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
-        from ..engine.kernels import bn_affine
-
         p = params
-        return bn_affine(p["gamma"], p["beta"], p["mean"], p["var"], real(args, "eps"))
+        found: tuple[Any, Any] = kernels().bn_affine(
+            p["gamma"], p["beta"], p["mean"], p["var"], real(args, "eps")
+        )
+        return found
 
 
 class LN(LayerType):
@@ -110,7 +122,7 @@ class LN(LayerType):
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         """Normalised over the depth at each position (see ``kernels.layernorm``)."""
-        from ..engine.kernels import layernorm
+        layernorm = kernels().layernorm
 
         p = call.params
         return layernorm(call.array, p["gamma"], p["beta"], real(args, "eps"), call.out)
@@ -138,7 +150,7 @@ class _Normalise:
         self.into(y, y, region)
 
     def into(self, a: Any, y: Any, region: tuple[slice, slice]) -> None:
-        from ..engine.kernels import normalise
+        normalise = kernels().normalise
 
         normalise(a, self.eps, out=y)
 
@@ -161,7 +173,7 @@ class Scale(LayerType):
     fusable = True
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        from ..engine.kernels import scale_channels
+        scale_channels = kernels().scale_channels
 
         return scale_channels(call.array, call.params["gamma"], call.out)
 
@@ -193,7 +205,7 @@ class LRN(LayerType):
         return w * h * (d + integer(args, "size") - 1) + 3 * w * h * d
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        from ..engine.kernels import lrn
+        lrn = kernels().lrn
 
         size, k = integer(args, "size"), real(args, "k")
         return lrn(call.array, size, real(args, "alpha"), real(args, "beta"), k)
@@ -256,13 +268,13 @@ class Relu(Activation):
         super().__init__("RELU")
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import relu
+        relu: Callable[[Any, Any], Any] = kernels().relu
 
         return relu
 
     def epilogue(self, args: Args) -> Epilogue | None:
         """``kernels.RELU``, which Winograd applies while it copies its tiles out."""
-        from ..engine.kernels import RELU
+        RELU: Epilogue | None = kernels().RELU
 
         return RELU
 
@@ -283,7 +295,7 @@ class LeakyRelu(SavesResultInPlace):
         super().__init__("LRELU", (ParamSpec("slope", "float", 0.01, minimum=0),))
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import leaky_relu
+        leaky_relu = kernels().leaky_relu
 
         slope = real(args, "slope")
         return lambda x, out: leaky_relu(x, slope, out=out)
@@ -296,7 +308,7 @@ class Elu(SavesResultInPlace):
         super().__init__("ELU", (ParamSpec("alpha", "float", 1.0, minimum=0),))
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import elu
+        elu = kernels().elu
 
         alpha = real(args, "alpha")
         return lambda x, out: elu(x, alpha, out=out)
@@ -307,7 +319,7 @@ class Sigmoid(Activation):
         super().__init__("SIGMOID")
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import sigmoid
+        sigmoid: Callable[[Any, Any], Any] = kernels().sigmoid
 
         return sigmoid
 
@@ -317,7 +329,7 @@ class Tanh(Activation):
         super().__init__("TANH")
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import tanh
+        tanh: Callable[[Any, Any], Any] = kernels().tanh
 
         return tanh
 
@@ -331,7 +343,7 @@ class Softmax(Activation):
     fusable = False  # not elementwise: it normalises over the depth
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import softmax
+        softmax: Callable[[Any, Any], Any] = kernels().softmax
 
         return softmax
 
@@ -378,7 +390,7 @@ class Gelu(Activation):
         return False
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import gelu
+        gelu: Callable[[Any, Any], Any] = kernels().gelu
 
         return gelu
 
@@ -390,7 +402,7 @@ class Relu6(SavesInput):
         super().__init__("RELU6")
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import relu6
+        relu6: Callable[[Any, Any], Any] = kernels().relu6
 
         return relu6
 
@@ -403,7 +415,7 @@ class HardSwish(SavesInput):
         super().__init__("HSWISH")
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import hardswish
+        hardswish: Callable[[Any, Any], Any] = kernels().hardswish
 
         return hardswish
 
@@ -415,7 +427,7 @@ class HardSigmoid(SavesInput):
         super().__init__("HSIGMOID")
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import hardsigmoid
+        hardsigmoid: Callable[[Any, Any], Any] = kernels().hardsigmoid
 
         return hardsigmoid
 
@@ -431,12 +443,12 @@ class Silu(SavesInput):
         super().__init__(name)
 
     def function(self, args: Args) -> Callable[[Any, Any], Any]:
-        from ..engine.kernels import silu
+        silu: Callable[[Any, Any], Any] = kernels().silu
 
         return silu
 
     def epilogue_of_negated(self, args: Args) -> Epilogue | None:
-        from ..engine.kernels import silu_of_negated
+        silu_of_negated = kernels().silu_of_negated
 
         def op(y: Any, region: tuple[slice, slice]) -> None:
             silu_of_negated(y, y)

@@ -18,6 +18,7 @@ from .base import (
     flag,
     he_weights,
     integer,
+    kernels,
     pair,
     whole_input,
 )
@@ -38,7 +39,7 @@ class GAP(LayerType):
         return 1
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        from ..engine.kernels import global_avg_pool
+        global_avg_pool = kernels().global_avg_pool
 
         return global_avg_pool(call.array)
 
@@ -94,7 +95,7 @@ class APool(LayerType):
     arena_output = True
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        from ..engine.kernels import adaptive_pool2d
+        adaptive_pool2d = kernels().adaptive_pool2d
 
         w, h = pair(args, "out")
         return adaptive_pool2d(call.array, (h, w), str(args["type"]), call.arena)
@@ -154,7 +155,7 @@ class FC(LayerType):
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         """The flattened input times the weights (see ``kernels.fully_connected``), with the
         step's epilogues."""
-        from ..engine.kernels import fully_connected
+        fully_connected = kernels().fully_connected
 
         p = call.params
         return fully_connected(call.array, p["w"], p.get("b"), epilogue=call.epilogue)
@@ -189,7 +190,7 @@ class Linear(LayerType):
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         """One GEMM over every position (see ``kernels.linear``), with the step's epilogues."""
-        from ..engine.kernels import linear
+        linear = kernels().linear
 
         p = call.params
         return linear(
@@ -255,7 +256,7 @@ class Up(LayerType):
         return f"{self.name} ×{args['n']}"
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        from ..engine.kernels import upsample_nearest
+        upsample_nearest = kernels().upsample_nearest
 
         return upsample_nearest(call.array, integer(args, "n"))
 
@@ -285,7 +286,7 @@ class Slice(LayerType):
         return f"{self.name} {args['start']}:{'' if stop == 'end' else stop}"
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        from ..engine.kernels import channel_slice
+        channel_slice = kernels().channel_slice
 
         return channel_slice(call.array, *self.channels(args, x[2]))
 
@@ -305,6 +306,6 @@ class Shuffle(LayerType):
     arena_output = True
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        from ..engine.kernels import channel_shuffle
+        channel_shuffle = kernels().channel_shuffle
 
         return channel_shuffle(call.array, integer(args, "groups"), call.arena)

@@ -37,6 +37,7 @@ from .base import (
     he_weights,
     hw,
     integer,
+    kernels,
     pads,
     pair,
 )  # fmt: skip
@@ -232,7 +233,7 @@ class Conv(LayerType):
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         """im2col + GEMM, or Winograd when the step prepared its weights (see
         ``kernels.conv2d``), with the step's epilogues on each chunk."""
-        from ..engine.kernels import conv2d
+        conv2d = kernels().conv2d
 
         p = call.params
         return conv2d(
@@ -277,7 +278,7 @@ class Local(Conv):
     takes_epilogue = False
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        from ..engine.kernels import local2d
+        local2d = kernels().local2d
 
         p = call.params
         return local2d(
@@ -369,7 +370,7 @@ class TConv(LayerType):
     arena_output = True
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
-        from ..engine.kernels import conv_transpose2d
+        conv_transpose2d = kernels().conv_transpose2d
 
         p = call.params
         return conv_transpose2d(
@@ -450,7 +451,7 @@ class Pool(Conv):
 
     def run(self, args: Args, x: Shape, call: Call) -> Any:
         """Max, average or L2; rounded up for ceil, and in Caffe's rounding."""
-        from ..engine.kernels import pool2d
+        pool2d = kernels().pool2d
 
         ceil = bool(args["ceil"]) or call.rounding == "caffe"
         return pool2d(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ...sizing import threads
-from .arrays import Array, engine_thread, positive, spread
+from .arrays import Array, clip, engine_thread, positive, spread
 from .gemm import blas_holds
 
 #: elements of one block of GELU: the block and its three temporaries fill a core's L2 (1 MB),
@@ -251,7 +251,7 @@ def gelu(x: Array, out: Array | None = None) -> Array:
             e = min(stop, s + BLOCK)
             xs, o, a, tt, pp = xf[s:e], of[s:e], a_[: e - s], t_[: e - s], p_[: e - s]
             np.abs(xs, out=a)
-            np.clip(a, 0, GELU_TAIL, out=a)  # no subnormal below: e^(−x²/2) ≥ 2^−73
+            clip(a, 0, GELU_TAIL, out=a)  # no subnormal below: e^(−x²/2) ≥ 2^−73
             np.multiply(a, p, out=tt)  # t = 1/(1 + p·|x|/√2)
             tt += one
             np.divide(one, tt, out=tt)
@@ -320,7 +320,7 @@ def tanh(x: Array, out: Array | None = None) -> Array:
 
 def relu6(x: Array, out: Array | None = None) -> Array:
     """min(max(x, 0), 6)."""
-    return np.clip(x, 0, 6, out=out)
+    return clip(x, 0, 6, out=out)
 
 
 def hardsigmoid(x: Array, out: Array | None = None) -> Array:
@@ -329,7 +329,7 @@ def hardsigmoid(x: Array, out: Array | None = None) -> Array:
 
     def body(xs: Array, o: Array) -> None:
         np.add(xs, three, out=o)
-        np.clip(o, 0, 6, out=o)
+        clip(o, 0, 6, out=o)
         o *= sixth
 
     return _blockwise(x, out, 0, body)
@@ -341,7 +341,7 @@ def hardswish(x: Array, out: Array | None = None) -> Array:
 
     def body(xs: Array, o: Array, gate: Array) -> None:
         np.add(xs, three, out=gate)
-        np.clip(gate, 0, 6, out=gate)
+        clip(gate, 0, 6, out=gate)
         gate *= sixth
         np.multiply(xs, gate, out=o)
 
