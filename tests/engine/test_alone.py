@@ -199,3 +199,33 @@ def test_a_small_pass_hands_nothing_to_the_engines_threads(
     assert not conv.SHARE_UNDER_BLAS
     monkeypatch.setattr(arrays, "pool", None)  # a hand-off would fail
     assert forward(analysis, batch=1, trace_memory=False).ok
+
+
+def test_a_pass_reads_the_thread_count_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sizing.pinned_threads``: while a pass runs, ``threads()`` gives the count read at its
+    start, whatever the environment says meanwhile; nested passes share it; after the last
+    one ends the environment is read again. A pass pins it around its steps."""
+    from convcalc import sizing
+
+    monkeypatch.setenv("CONVCALC_THREADS", "3")
+    with sizing.pinned_threads() as count:
+        assert count == 3
+        monkeypatch.setenv("CONVCALC_THREADS", "5")
+        assert sizing.threads() == 3
+        with sizing.pinned_threads() as inner:
+            assert inner == 3
+        assert sizing.threads() == 3
+    assert sizing.threads() == 5
+    seen: list[int] = []
+    real = G.alone
+
+    def spy(macs: int) -> Callable[[], None]:
+        seen.append(sizing.threads())
+        monkeypatch.setenv("CONVCALC_THREADS", "7")  # ignored until the pass ends
+        return real(macs)
+
+    monkeypatch.setattr("convcalc.engine.forward.alone", spy)
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    forward(convcalc.analyze(convcalc.load("lenet5")), batch=2, trace_memory=False)
+    assert seen and set(seen) == {2}
+    assert sizing.threads() == 7

@@ -258,3 +258,24 @@ def test_strided_view_is_as_strided_read_only_on_any_base() -> None:
     before = strided_view(region, (2,), (4,))
     region.flat[:2] = [5, 6]
     assert before.tolist() == [5, 6]  # a view, not a copy
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_clip_gives_np_clips_values_without_its_wrapper(dtype: Any) -> None:
+    """``arrays.clip``, the ReLU's, ReLU6's, hardswish's and GELU's: NumPy's clip ufunc, the
+    same values as ``np.clip`` (NaN, ±0, ±∞, bounds of Python numbers), in place and on a
+    strided view, in the array's dtype."""
+    from convcalc.engine.kernels.arrays import clip
+
+    assert isinstance(clip, np.ufunc)  # this NumPy has it: the fast path is the one tested
+    x = rand(5000, dtype=dtype) * 8
+    x[:7] = [np.nan, -0.0, 0.0, np.inf, -np.inf, 6.0, -1e-30]
+    for lo, hi in ((0, np.inf), (0, 6), (0, 10.0)):
+        expected = np.clip(x, lo, hi)
+        got = clip(x, lo, hi)
+        assert got.dtype == x.dtype
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(clip(x[::3], lo, hi), np.clip(x[::3], lo, hi))
+        y = x.copy()
+        assert clip(y, lo, hi, out=y) is y
+        np.testing.assert_array_equal(y, expected)
