@@ -157,8 +157,9 @@ CONV_CASES = [
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
-@pytest.mark.parametrize("chunk", [K.CHUNK_BYTES, 300])  # 300 bytes: a band of rows a chunk
-def test_conv2d_matches_loops(case: Any, chunk: int) -> None:
+# None: the pass's way (``conv._small`` for these sizes); 300 bytes: a band of rows a chunk
+@pytest.mark.parametrize("chunk", [None, K.CHUNK_BYTES, 300])
+def test_conv2d_matches_loops(case: Any, chunk: int | None) -> None:
     N, H, W, C, Kk, FH, FW, s, pad, d, g = case
     x, w, b = rand(N, H, W, C), rand(FH, FW, C // g, Kk), rand(Kk)
     got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, groups=g, chunk_bytes=chunk)
@@ -171,6 +172,58 @@ def test_conv2d_on_a_view_and_with_an_epilogue() -> None:
     ops = [lambda y, r: np.add(y, res[r], out=y), lambda y, r: np.maximum(y, 0, out=y)]
     got = K.conv2d(x, w, b, epilogue=ops, chunk_bytes=100, arena=K.Arena())
     close(got, np.maximum(naive_conv(x, w, b, (1, 1), ((0, 0), (0, 0)), (1, 1), 1) + res, 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_a_small_conv_copies_its_columns_once_and_matches_loops(
+    dtype: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conv whose columns fit in ``SMALL_COLS_BYTES`` runs through ``conv._small`` (one
+    copy, one GEMM, then bias and epilogues): on a strided input, padded or not, strided and
+    dilated, with epilogues, into the channels of a wider array (a CAT's output), in each
+    dtype; one a byte bigger takes the chunked path and gives the same values."""
+    from convcalc.engine.kernels import conv as conv_module
+
+    calls: list[int] = []
+    real = conv_module._small
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(conv_module, "_small", spy)
+    rtol = 1e-2 if dtype == np.float16 else 1e-4
+    x = rand(2, 7, 9, 6)[:, :, 1:8].astype(dtype)  # not contiguous
+    w, b, res = rand(3, 3, 6, 5).astype(dtype), rand(5).astype(dtype), rand(2, 7, 7, 5)
+    f64 = np.float64
+    for s, pad, d in [((1, 1), ((1, 1), (1, 1)), (1, 1)), ((2, 1), ((0, 0), (0, 0)), (1, 2))]:
+        plain = naive_conv(x.astype(f64), w.astype(f64), b.astype(f64), s, pad, d, 1)
+        ho, wo = plain.shape[1:3]
+        r = res[:, :ho, :wo]
+        expected = np.maximum(plain + r, 0)
+        ops = [lambda y, reg, r=r: np.add(y, r[reg].astype(y.dtype), out=y), K.RELU]
+        calls.clear()
+        got = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, epilogue=ops, arena=K.Arena())
+        assert calls and got.dtype == dtype
+        close(got, expected, rtol)
+        size = 2 * ho * wo * 9 * x.itemsize  # the output: channels 4..8 of 9
+        arena = K.Arena()
+        arena.place({}, size, {1: (0, size, 4)})
+        arena.begin(1)
+        wide = arena.outputs.view(dtype).reshape(2, ho, wo, 9)
+        wide[...] = 7
+        calls.clear()
+        part = K.conv2d(x, w, b, stride=s, pad=pad, dilation=d, epilogue=ops, arena=arena)
+        assert calls and np.shares_memory(part, wide)
+        close(wide[..., 4:], expected, rtol)
+        assert (wide[..., :4] == 7).all()
+    monkeypatch.setattr(conv_module, "SMALL_COLS_BYTES", 2 * 7 * 7 * 54 * x.itemsize - 1)
+    calls.clear()
+    pad = ((1, 1), (1, 1))
+    got = K.conv2d(x, w, b, pad=pad)
+    assert not calls
+    close(got, naive_conv(x.astype(f64), w.astype(f64), b.astype(f64), pad=pad, s=(1, 1),
+                          d=(1, 1), groups=1), rtol)  # fmt: skip
 
 
 PATCH_ROW_CASES = [

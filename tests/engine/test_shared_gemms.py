@@ -99,6 +99,7 @@ def test_shared_copies_and_epilogues_match_loops(
     monkeypatch.setenv("CONVCALC_THREADS", threads)
     monkeypatch.setattr(conv, "SHARED_BYTES", 0)  # every chunk shared
     monkeypatch.setattr(conv, "SHARE_UNDER_BLAS", True)  # ... while OpenBLAS threads GEMMs
+    monkeypatch.setattr(conv, "SMALL_COLS_BYTES", 0)  # the chunked path, not ``_small``
     handed: list[int] = []
     real = conv.shared
 

@@ -41,6 +41,13 @@ from .winograd import conv3x3_winograd
 
 #: a 1×1 conv on at most this many positions (N·H·W) is one GEMM (``_pointwise``)
 WHOLE_POSITIONS = 64
+#: a conv whose im2col columns take at most this many bytes runs through ``_small``: one
+#: copy of its columns and one GEMM, without the chunked path's Python (µs a call, 3×3 on
+#: 1×2×2×32 → 32, its GEMM 4 µs: 81 chunked, 61 small; in cs231n-pattern's pass at batch 1
+#: its 8×8×32 convs 0.16 → 0.12 ms). Processes alternating, median of 8 and 6 pairs, new ÷
+#: old: cs231n-pattern b1 0.94, pattern-3x-conv-conv-pool b1 0.97 (this host is noisy:
+#: single pairs 0.70–1.10)
+SMALL_COLS_BYTES = 256 << 10
 #: A conv on few input channels (a stem on RGB, LeNet's second conv) takes the common path:
 #: OpenBLAS threads its GEMM of 27 to 363 columns unless a pass owns the threads. It used to
 #: run alone on the calling thread, OpenBLAS on one, which an earlier host measured faster; on
@@ -125,8 +132,12 @@ def conv2d(
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
     J = FH * FW * Cg
-    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     major = channel_major(FW, Cg, G, stride, pointwise)  # columns (c, fy, fx), from (C, N, H, W)
+    small = N * Ho * Wo * J * x.itemsize <= SMALL_COLS_BYTES and chunk_bytes is None
+    if small and not pointwise and not major:  # a caller's chunk_bytes asks for chunks
+        return _small(x, w.reshape(J, K), b, (FH, FW), stride, pad, dilation, (Ho, Wo),
+                      epilogue, arena)  # fmt: skip
+    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     wmat = (w.transpose(2, 0, 1, 3) if major else w).reshape(J, K)  # (FH*FW*C, K)
     direct = pointwise and rows_of_positions(x)  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt
@@ -196,6 +207,46 @@ def conv2d(
         shared(copy, parts)
         gemm(cols, wmat, flat(y))  # BLAS threads it
         shared(after, parts)
+    return out
+
+
+def _small(
+    x: Array,
+    wmat: Array,
+    b: Array | None,
+    size: Pair,
+    stride: Pair,
+    pad: Pads,
+    dilation: Pair,
+    out_hw: Pair,
+    epilogue: Sequence[Epilogue],
+    arena: Arena | None,
+) -> Array:
+    """A conv whose im2col columns fit in ``SMALL_COLS_BYTES``: padded with one fill and one
+    copy (four border fills cost more than zeroing it all at this size), its columns copied
+    in one go (with a column of ones for the bias where the chunked path has one: the same
+    workspace), one GEMM (``gemm``: shared only while a pass owns the threads), its
+    epilogues after it; none of the chunks, budgets and shares of a big one."""
+    N, H, W, C = x.shape
+    (t, bt), (lf, rt) = pad
+    Ho, Wo = out_hw
+    out = alloc(arena, (N, Ho, Wo, wmat.shape[1]), x.dtype)
+    if t or bt or lf or rt:
+        xp = scratch(arena, "pad", (N, H + t + bt, W + lf + rt, C), x.dtype)
+        xp.fill(0)
+        xp[:, t : t + H, lf : lf + W] = x
+    else:
+        xp = x
+    M, J = N * Ho * Wo, wmat.shape[0]
+    fold = b is not None and M > J * FOLD_RATIO  # as the chunked path: the same workspace
+    cols = scratch(arena, "cols", (M, J + fold), x.dtype)
+    copy_columns(cols[:, :J], _patch_rows(xp, size, stride, dilation, out_hw))
+    if fold:
+        assert b is not None
+        cols[:, J] = 1
+        wmat = np.concatenate([wmat, b.reshape(1, -1).astype(wmat.dtype)])
+    gemm(cols, wmat, flat(out))
+    finish(out, (slice(0, N), slice(0, Ho)), None if fold else b, epilogue)
     return out
 
 
