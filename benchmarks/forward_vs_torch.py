@@ -30,8 +30,14 @@ Goal: the NumPy pass at most 1.2× torch's time for every spec and batch.
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow a current NumPy on some processors (see the
 machine notes); the workers run without them, and the header names the OpenBLAS kernel.
 
+With ``--input WxHxC`` every spec runs at that input instead (one too small for a spec is
+skipped with the analysis's reason): at 32x32x3 the arithmetic of the bundled networks is
+small, and what is left is each side's fixed cost a layer call, printed as µs a step
+(NumPy: a fused step, ``analysis.plan``) and µs a row (torch: a functional call a row), the
+Python overhead per call that small volumes (CIFAR, a U-Net's small levels) pay.
+
     python benchmarks/forward_vs_torch.py [--runs 3] [--threads 2] [--models a,b] [--batches 1,8]
-        [--max-gflop 300] [--layers]
+        [--max-gflop 300] [--layers] [--input 32x32x3]
 
 Exits 0 with a message when torch is not installed.
 """
@@ -68,11 +74,27 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--layers", action="store_true", help="also print each spec's kinds")
     ap.add_argument("--max-gflop", type=float, default=0.0,
                     help="skip a spec and batch of more GFLOP (2·MACs·batch) a pass")  # fmt: skip
+    ap.add_argument("--input", default="",
+                    help="run every spec at this input volume, WxHxC (e.g. 32x32x3)")  # fmt: skip
     ap.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
     return ap.parse_args()
 
 
 # -- what both workers share: the kind of each row ------------------------------------------
+
+
+def _analysis(name: str, shape: list[int] | None) -> Any:
+    """The spec's analysis, at ``shape`` (W, H, C) instead of its input if given; a spec
+    whose analysis has errors there raises with the first one."""
+    import convcalc
+
+    analysis = convcalc.analyze(convcalc.load(name), input=tuple(shape) if shape else None)
+    if not analysis.ok:
+        from convcalc.errors import Severity
+
+        first = next(f for f in analysis.findings if f.severity is Severity.ERROR)
+        raise ValueError(f"{first.code} {first.message}")
+    return analysis
 
 
 def _kinds(analysis: Any) -> list[str]:
@@ -109,7 +131,6 @@ def _kind(row: Any) -> str:
 def _numpy_worker() -> Callable[[dict[str, Any]], dict[str, Any]]:
     import numpy as np
 
-    import convcalc
     from convcalc.engine.forward import forward
 
     cache: dict[str, tuple[Any, list[str]]] = {}
@@ -134,11 +155,14 @@ def _numpy_worker() -> Callable[[dict[str, Any]], dict[str, Any]]:
             return {"peak": peak()}
         name, batch = msg["model"], msg["batch"]
         if name not in cache:
-            analysis = convcalc.analyze(convcalc.load(name))
+            analysis = _analysis(name, msg.get("input"))
             cache[name] = analysis, _kinds(analysis)
         analysis, kinds = cache[name]
         if msg["op"] == "prepare":
-            return {"macs": [r.macs for r in analysis.rows], "kinds": kinds}
+            from convcalc.analysis.plan import plan
+
+            steps = len(plan(analysis.rows).steps) - 1  # the INPUT row's step takes no time
+            return {"macs": [r.macs for r in analysis.rows], "kinds": kinds, "steps": steps}
         if short.get((name, batch)):  # as torch's timed call: the second in a row
             forward(analysis, batch=batch, trace_memory=False)
         result = forward(analysis, batch=batch, trace_memory=False)
@@ -174,8 +198,6 @@ def _openblas_core(np: Any) -> str:
 def _torch_worker(threads: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
     import torch
 
-    import convcalc
-
     torch.set_num_threads(threads)
     cache: dict[str, Any] = {}
 
@@ -184,7 +206,7 @@ def _torch_worker(threads: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
             return {"torch": torch.__version__, "threads": torch.get_num_threads()}
         name, batch = msg["model"], msg["batch"]
         if name not in cache:
-            analysis = convcalc.analyze(convcalc.load(name))
+            analysis = _analysis(name, msg.get("input"))
             try:
                 cache[name] = TorchNet(analysis, torch), _kinds(analysis)
             except NotImplementedError as e:
@@ -396,6 +418,11 @@ def main(args: argparse.Namespace) -> int:
         return 0
     models = args.models.split(",") if args.models else _specs()
     batches = [int(b) for b in args.batches.split(",")]
+    shape = [int(v) for v in args.input.lower().split("x")] if args.input else None
+    if shape is not None and (len(shape) != 3 or min(shape) < 1):
+        print(f"--input takes WxHxC, e.g. 32x32x3, not {args.input!r}")
+        return 2
+    per_call: list[tuple[float, float]] = []  # (NumPy µs a step, torch µs a row)
     ours, theirs = Worker("numpy", args.threads), Worker("torch", args.threads)
     hello, hello_t = ours.ask(op="hello"), theirs.ask(op="hello")
     peak = hello["peak"]
@@ -414,7 +441,7 @@ def main(args: argparse.Namespace) -> int:
     ratios: list[tuple[str, int, float]] = []
     skipped: list[str] = []
     for name in models:
-        prep = ours.ask(op="prepare", model=name, batch=1)
+        prep = ours.ask(op="prepare", model=name, batch=1, input=shape)
         if "skip" in prep:
             skipped.append(f"{name}: {prep['skip']}")
             continue
@@ -424,11 +451,11 @@ def main(args: argparse.Namespace) -> int:
                 skipped.append(f"{name} batch {batch}: {gflop:.0f} GFLOP a pass, above "
                                f"--max-gflop {args.max_gflop:g}")  # fmt: skip
                 continue
-            first = theirs.ask(op="run", model=name, batch=batch)  # warm-ups
+            first = theirs.ask(op="run", model=name, batch=batch, input=shape)  # warm-ups
             if "skip" in first:
                 skipped.append(f"{name} batch {batch}: {first['skip']}")
                 break
-            warm = ours.ask(op="run", model=name, batch=batch)
+            warm = ours.ask(op="run", model=name, batch=batch, input=shape)
             if "skip" in warm:
                 skipped.append(f"{name} batch {batch}: {warm['skip']}")
                 break
@@ -436,15 +463,20 @@ def main(args: argparse.Namespace) -> int:
             b: list[dict[str, Any]] = []
             for _ in range(args.runs):
                 time.sleep(PAUSE)
-                a.append(ours.ask(op="run", model=name, batch=batch))
+                a.append(ours.ask(op="run", model=name, batch=batch, input=shape))
                 time.sleep(PAUSE)  # let OpenBLAS's spinning threads go to sleep first
-                b.append(theirs.ask(op="run", model=name, batch=batch))
+                b.append(theirs.ask(op="run", model=name, batch=batch, input=shape))
             t_np = statistics.median(r["seconds"] for r in a)
             t_t = statistics.median(r["seconds"] for r in b)
             macs = sum(prep["macs"])
             ratios.append((name, batch, t_np / t_t))
             print(f"{name:26s} {batch:5d} {t_np:9.4f} {t_t:9.4f} {t_np / t_t:6.2f} "
                   f"{2 * macs * batch / t_np / 1e9:8.1f}", flush=True)  # fmt: skip
+            if shape is not None:
+                rows = len(prep["macs"]) - 1
+                per_call.append((t_np / prep["steps"] * 1e6, t_t / rows * 1e6))
+                print(f"    a call: numpy {per_call[-1][0]:6.1f} µs a step ({prep['steps']} "
+                      f"steps), torch {per_call[-1][1]:6.1f} µs a row ({rows} rows)")  # fmt: skip
             kinds = set(a[0]["kinds"]) | set(b[0]["kinds"])
             mine = {k: statistics.median(r["kinds"].get(k, 0.0) for r in a) for k in kinds}
             yours = {k: statistics.median(r["kinds"].get(k, 0.0) for r in b) for k in kinds}
@@ -480,6 +512,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"{k:28s} {tn:9.4f} {tt:9.4f} {ratio:>6s} {gf:>8s} {share:>6s}")
     for line in skipped:
         print(f"skipped {line}")
+    if per_call:
+        steps_us = statistics.median(c[0] for c in per_call)
+        rows_us = statistics.median(c[1] for c in per_call)
+        print(f"a layer call at {args.input}, median over the specs: numpy {steps_us:.1f} µs a "
+              f"step, torch {rows_us:.1f} µs a row")  # fmt: skip
     if ratios:
         worst = max(ratios, key=lambda r: r[2])
         print(f"worst ratio {worst[2]:.2f} ({worst[0]} batch {worst[1]}; goal: at most 1.2)")
