@@ -279,3 +279,26 @@ def test_clip_gives_np_clips_values_without_its_wrapper(dtype: Any) -> None:
         y = x.copy()
         assert clip(y, lo, hi, out=y) is y
         np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("fill_bytes", [0, 1 << 30])  # the four border fills; one whole fill
+@pytest.mark.parametrize("value", [0.0, -np.inf])
+def test_pad_nhwc_is_np_pad_either_way(
+    fill_bytes: int, value: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``chunks.pad_nhwc`` fills a small buffer whole before copying the input in, and writes
+    only the border of a larger one (``PAD_FILL_BYTES``): np.pad's values either way, into a
+    reused dirty buffer, a strided (channel-major) one, asymmetric pads, one side unpadded."""
+    import importlib
+
+    chunks = importlib.import_module("convcalc.engine.kernels.chunks")  # not the function
+    monkeypatch.setattr(chunks, "PAD_FILL_BYTES", fill_bytes)
+    x = rand(2, 5, 6, 3)
+    for pads in (((1, 1), (1, 1)), ((0, 2), (3, 0)), ((2, 0), (0, 0))):
+        (t, b), (lf, rt) = pads
+        want = np.pad(x, ((0, 0), (t, b), (lf, rt), (0, 0)), constant_values=value)
+        dirty = np.full(want.shape, 7.0, np.float32)
+        np.testing.assert_array_equal(chunks.pad_nhwc(x, pads, value, out=dirty), want)
+        n, h, w, c = want.shape
+        major = np.full((c, n, h, w), 7.0, np.float32).transpose(1, 2, 3, 0)  # conv's (C, N, H, W)
+        np.testing.assert_array_equal(chunks.pad_nhwc(x, pads, value, out=major), want)

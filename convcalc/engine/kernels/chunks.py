@@ -39,13 +39,21 @@ def window_count(size: int, f_eff: int, s: int, before: int, after: int, ceil: b
     return out
 
 
+#: a padded buffer of at most this many bytes is filled whole before the input goes in: one
+#: fill costs less than the four border fills there (µs, 1×4×4×32 padded by 1: 1.5 against
+#: 5.0), which write the border only, as larger buffers are
+PAD_FILL_BYTES = 64 << 10
+
+
 def pad_nhwc(x: Array, pads: Pads, value: float = 0.0, out: Array | None = None) -> Array:
     """Pad height and width of (N, H, W, C) with ``value``; ``out`` may be a reused buffer."""
     N, H, W, C = x.shape
     (t, b), (lf, rt) = pads
     if out is None:
         out = np.empty((N, H + t + b, W + lf + rt, C), x.dtype)
-    if t or b or lf or rt:
+    if (t or b or lf or rt) and out.nbytes <= PAD_FILL_BYTES:
+        out.fill(value)
+    elif t or b or lf or rt:
         out[:, :t] = value
         out[:, t + H :] = value
         out[:, t : t + H, :lf] = value

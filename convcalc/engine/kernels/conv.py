@@ -133,11 +133,6 @@ def conv2d(
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
     J = FH * FW * Cg
     major = channel_major(FW, Cg, G, stride, pointwise)  # columns (c, fy, fx), from (C, N, H, W)
-    small = N * Ho * Wo * J * x.itemsize <= SMALL_COLS_BYTES and chunk_bytes is None
-    if small and not pointwise and not major:  # a caller's chunk_bytes asks for chunks
-        return _small(x, w.reshape(J, K), b, (FH, FW), stride, pad, dilation, (Ho, Wo),
-                      epilogue, arena)  # fmt: skip
-    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     wmat = (w.transpose(2, 0, 1, 3) if major else w).reshape(J, K)  # (FH*FW*C, K)
     direct = pointwise and rows_of_positions(x)  # a 1×1 conv is one GEMM on x itself
     padded = t or bt or lf or rt
@@ -147,6 +142,11 @@ def conv2d(
         assert b is not None
         wmat = np.concatenate([wmat, b.reshape(1, K).astype(wmat.dtype)])
     Jc = J + fold
+    small = N * Ho * Wo * J * x.itemsize <= SMALL_COLS_BYTES and chunk_bytes is None
+    if small and not pointwise and not major:  # a caller's chunk_bytes asks for chunks
+        return _small(x, wmat, None if fold else b, (FH, FW), stride, pad, dilation,
+                      (Ho, Wo), epilogue, arena)  # fmt: skip
+    out = alloc(arena, (N, Ho, Wo, K), x.dtype)
     if chunk_bytes is None:
         chunk_bytes = im2col_budget(Jc, K, x.itemsize)
     row_bytes = Wo * (max(C, K) if direct else Jc + K) * x.itemsize
@@ -222,31 +222,27 @@ def _small(
     epilogue: Sequence[Epilogue],
     arena: Arena | None,
 ) -> Array:
-    """A conv whose im2col columns fit in ``SMALL_COLS_BYTES``: padded with one fill and one
-    copy (four border fills cost more than zeroing it all at this size), its columns copied
-    in one go (with a column of ones for the bias where the chunked path has one: the same
-    workspace), one GEMM (``gemm``: shared only while a pass owns the threads), its
-    epilogues after it; none of the chunks, budgets and shares of a big one."""
+    """A conv whose im2col columns fit in ``SMALL_COLS_BYTES``: its columns copied in one go,
+    one GEMM (``gemm``: shared only while a pass owns the threads), its epilogues after it;
+    none of the chunks, budgets and shares of a big one. ``wmat`` is ``conv2d``'s, with the
+    bias as its last row where ``conv2d`` folds it (``b`` is None then): the columns get
+    their column of ones, the same workspace as the chunked path's."""
     N, H, W, C = x.shape
     (t, bt), (lf, rt) = pad
     Ho, Wo = out_hw
     out = alloc(arena, (N, Ho, Wo, wmat.shape[1]), x.dtype)
     if t or bt or lf or rt:
-        xp = scratch(arena, "pad", (N, H + t + bt, W + lf + rt, C), x.dtype)
-        xp.fill(0)
-        xp[:, t : t + H, lf : lf + W] = x
+        shape = (N, H + t + bt, W + lf + rt, C)
+        xp = pad_nhwc(x, pad, out=scratch(arena, "pad", shape, x.dtype))
     else:
         xp = x
-    M, J = N * Ho * Wo, wmat.shape[0]
-    fold = b is not None and M > J * FOLD_RATIO  # as the chunked path: the same workspace
-    cols = scratch(arena, "cols", (M, J + fold), x.dtype)
+    M, J = N * Ho * Wo, size[0] * size[1] * C
+    cols = scratch(arena, "cols", (M, wmat.shape[0]), x.dtype)
     copy_columns(cols[:, :J], _patch_rows(xp, size, stride, dilation, out_hw))
-    if fold:
-        assert b is not None
+    if wmat.shape[0] > J:  # the bias's row
         cols[:, J] = 1
-        wmat = np.concatenate([wmat, b.reshape(1, -1).astype(wmat.dtype)])
     gemm(cols, wmat, flat(out))
-    finish(out, (slice(0, N), slice(0, Ho)), None if fold else b, epilogue)
+    finish(out, (slice(0, N), slice(0, Ho)), b, epilogue)
     return out
 
 
