@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from fractions import Fraction
+from functools import cache
 from typing import Any, ClassVar, NamedTuple
 
 from ..records import Args, ArgValue, IntPair, Shape
@@ -266,19 +267,14 @@ def he_weights(
     return params
 
 
-_KERNELS: Any = None
-
-
+@cache
 def kernels() -> Any:
     """``convcalc.engine.kernels``, imported on first use (``check`` never imports NumPy) and
     kept: a layer's ``run`` and ``epilogue`` reach it once a step, where an ``import``
     statement costs some 2 µs of import machinery each time."""
-    global _KERNELS
-    if _KERNELS is None:
-        from ..engine import kernels as found
+    from ..engine import kernels as found
 
-        _KERNELS = found
-    return _KERNELS
+    return found
 
 
 #: Runs on one chunk of a fused step's output, in place: (chunk, (images, rows)).
