@@ -107,6 +107,32 @@ def test_spread_runs_every_share_here_in_a_step_alone(monkeypatch: pytest.Monkey
     assert any(name.startswith("convcalc") for name in seen[3:])  # after it: the pool's
 
 
+def test_a_share_on_the_calling_thread_keeps_its_inner_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The calling thread runs share 0 of a spread while the pool runs the others: work that
+    share would spread again (a blocked activation in a GemmShare's epilogue) runs there, not
+    queued behind the pool's own share; after the spread it is shared again."""
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    here = threading.current_thread().name
+    inner: dict[int, list[str]] = {0: [], 1: []}
+    flags: list[bool] = []
+
+    def share(i: int) -> None:
+        flags.append(arrays.engine_thread())
+        arrays.spread(lambda j: inner[i].append(threading.current_thread().name), 2)
+
+    assert not arrays.engine_thread()
+    arrays.spread(share, 2)
+    assert flags == [True, True]
+    assert inner[0] == [here, here]  # share 0's inner pieces: both on the calling thread
+    assert len(set(inner[1])) == 1 and inner[1][0].startswith("convcalc")
+    assert not arrays.engine_thread()  # the mark ends with the spread
+    seen: list[str] = []
+    arrays.spread(lambda i: seen.append(threading.current_thread().name), 2)
+    assert any(name.startswith("convcalc") for name in seen)
+
+
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv2d_alone_matches_loops_and_shares_nothing(
     case: Any, monkeypatch: pytest.MonkeyPatch

@@ -166,10 +166,14 @@ def workers() -> int:
 
 
 def engine_thread() -> bool:
-    """Whether this is one of the engine's pool threads (named ``convcalc…``): work that would
-    share itself out again (a GEMM, a blocked activation in an epilogue) runs inline there, as
-    the share it is part of already has a core."""
-    return threading.current_thread().name.startswith("convcalc")
+    """Whether this thread runs a share of some work (``spread``): one of the engine's pool
+    threads (named ``convcalc…``), or the calling thread while it runs its own share. Work
+    that would share itself out again (a GEMM, a blocked activation in an epilogue) runs
+    inline there, as the share it is part of already has a core: handed to a pool thread, it
+    would wait for that thread's own share to end first."""
+    return bool(getattr(_state, "share", False)) or threading.current_thread().name.startswith(
+        "convcalc"
+    )
 
 
 @cache
@@ -181,15 +185,23 @@ def pool(n: int) -> ThreadPoolExecutor:
 def spread(run: Callable[[int], None], workers: int, here: bool = False) -> None:
     """run(0) … run(workers − 1): run(0) on the calling thread and each other on one of the
     engine's threads, one hand-off apiece (``Executor.map`` costs two, and its calling thread
-    sits idle meanwhile: 96 µs median here for two no-ops, against 24). On one of the engine's
-    threads (a share of a chunk), all of them run there: the share already has its core; so
-    they do in a step run alone (``solo``), and when the caller says ``here``."""
+    sits idle meanwhile: 96 µs median here for two no-ops, against 24). Inside a share (on
+    one of the engine's threads, or on the calling thread while it runs run(0):
+    ``engine_thread``), all of them run there: the share already has its core, and a piece
+    handed on would wait for the other shares to end (a 1×1 conv's GEMM shares with a SiLU
+    after them, 2 threads, the pass owning them: 112×112×16 → 96 3.3 → 2.5 ms a call, 56×56×24
+    → 144 1.34 → 0.97); so they do in a step run alone (``solo``), and when the caller says
+    ``here``."""
     if workers == 1 or here or solo() or engine_thread():
         for i in range(workers):
             run(i)
         return
     futures = [pool(workers - 1).submit(run, i) for i in range(1, workers)]
-    run(0)
+    _state.share = True
+    try:
+        run(0)
+    finally:
+        _state.share = False
     for f in futures:
         f.result()
 
