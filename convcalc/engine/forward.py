@@ -185,6 +185,10 @@ def forward(
         why = blame(worst, estimate, dtype.itemsize) if worst is not None else None
         raise MemoryLimitError(estimate, limit, max_memory is None, why)
     announce("planning", 1, 1)
+    for kind in sorted({row.type for row in rows}):  # kernels' tables, before clock and trace
+        layer = LAYERS.get(kind)
+        if layer is not None:
+            layer.warm(dtype)
 
     tracing = trace_memory and not tracemalloc.is_tracing()
     if tracing:

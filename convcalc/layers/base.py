@@ -94,6 +94,10 @@ class LayerType:
     positionals: ClassVar[int] = 1  # how many leading arguments may be written unnamed
     frees_input: ClassVar[bool] = False  # its backward pass keeps nothing of its input
 
+    def warm(self, dtype: Any) -> None:
+        """Build what this layer's kernel caches for the process at this dtype (a table),
+        before a pass starts its clock and its memory trace; nothing by default."""
+
     @property
     def positional(self) -> str | None:
         return self.params[0].name if self.params else None

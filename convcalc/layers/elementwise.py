@@ -394,6 +394,13 @@ class Gelu(Activation):
 
         return gelu
 
+    def warm(self, dtype: Any) -> None:
+        """float32's GELU tables (``kernels.gelu_tables``: 4 MiB, 0.1 s, once a process)."""
+        import numpy as np
+
+        if np.dtype(dtype) == np.float32:
+            kernels().gelu_tables()
+
 
 class Relu6(SavesInput):
     doc = "min(max(x, 0), 6), shape unchanged"

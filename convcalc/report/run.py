@@ -62,8 +62,8 @@ def print_run(
         f"{wrong[0].name}: expected {show_shape(wrong[0].expected)}, got "
         f"{show_shape(wrong[0].actual) if wrong[0].actual else '?'}")  # fmt: skip
     line = (f"{name}: {status} · forward {result.seconds:,.3f} s (the layers: drawing the "
-            f"weights, folding batch norms, Winograd and grouped weight transforms "
-            f"excluded; the whole call {result.call_seconds:,.3f} s) · measured peak "
+            f"weights, folding batch norms, Winograd and grouped weight transforms, GELU's "
+            f"tables excluded; the whole call {result.call_seconds:,.3f} s) · measured peak "
             f"{mb(result.measured_peak_bytes)} "
             f"(tracemalloc) · estimated inference peak {mb(estimated)}")  # fmt: skip
     out.print(Text("\n".join(wrap(line, width, indent="    ")), style="bold"), soft_wrap=True,

@@ -302,3 +302,101 @@ def test_pad_nhwc_is_np_pad_either_way(
         n, h, w, c = want.shape
         major = np.full((c, n, h, w), 7.0, np.float32).transpose(1, 2, 3, 0)  # conv's (C, N, H, W)
         np.testing.assert_array_equal(chunks.pad_nhwc(x, pads, value, out=major), want)
+
+
+# -- float32 GELU by table (``elementwise.gelu_tables``) ------------------------------------
+
+
+def test_gelu_tables_hold_gelu_and_its_slope_at_each_abscissa() -> None:
+    """Entry i is at the float32 whose top bits are i (the last GELU_SHIFT zero): GELU there
+    and its derivative Φ + x·φ, from math.erf; NaN at the infinities and NaNs."""
+    value, slope = K.gelu_tables()
+    assert value.dtype == slope.dtype == np.float32 and value.shape == (1 << 19,)
+    for x0 in (1.0, -1.0, 0.5, -2.75, 3.0, 1e-30, -1e-30, 1e-40, 0.0, -0.0, 1e30, -30.0):
+        i = int(np.array(x0, np.float32).view(np.uint32)) >> elementwise.GELU_SHIFT
+        v = float(np.array(i << elementwise.GELU_SHIFT, np.uint32).view(np.float32))
+        if abs(x0) > 1e-37:  # a normal number: its abscissa is within 2⁻¹⁰ of it, towards 0
+            assert 0 <= (float(np.float32(x0)) - v) / x0 < 2**-10 or v == x0 == 0
+        cdf = 0.5 * (1 + math.erf(v / math.sqrt(2)))
+        pdf = math.exp(-v * v / 2) / math.sqrt(2 * math.pi) if abs(v) < 1e10 else 0.0
+        assert value[i] == np.float32(v * cdf), x0
+        assert slope[i] == np.float32(cdf + v * pdf), x0
+    for special in (np.inf, -np.inf, np.nan):
+        i = int(np.array(special, np.float32).view(np.uint32)) >> elementwise.GELU_SHIFT
+        assert np.isnan(value[i]) and np.isnan(slope[i])
+
+
+def test_float32_gelu_by_table_is_as_close_to_erf_as_the_formula_on_a_dense_grid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """2·10⁵ points of [−12, 12] and the values around the mantissa cuts: within 5e-7 and
+    2e-6 relative of the float64 formula (the A&S formula's tolerance), within 3e-5 relative
+    where |GELU| > 1e-3, where the A&S formula in float32 is further off."""
+    x = np.linspace(-12, 12, 200_001, dtype=np.float32)
+    cuts = np.array([1.0, 1.5, -2.0, 3.999, 4.1, -0.3], np.float32)
+    half = 1 << (elementwise.GELU_SHIFT - 1)  # half a table step, in the bits
+    bits = cuts.view(np.uint32).astype(np.int64)[:, None] + np.arange(-2, 3) * half
+    x = np.concatenate([x, bits.reshape(-1).astype(np.uint32).view(np.float32)])
+    exact = np.array([scalar_gelu(float(v)) for v in x])
+    got = K.gelu(x).astype(np.float64)
+    np.testing.assert_allclose(got, exact, rtol=2e-6, atol=5e-7)
+    big = np.abs(exact) > 1e-3
+    table_error = np.max(np.abs(got - exact)[big] / np.abs(exact[big]))
+    assert table_error < 3e-5
+    monkeypatch.setattr(elementwise, "gelu_tables", lambda: None)  # the formula's path
+    formula = K.gelu(x).astype(np.float64)
+    assert np.max(np.abs(formula - exact)[big] / np.abs(exact[big])) > 3 * table_error
+
+
+def test_float32_gelu_takes_the_formula_in_blocks_with_infinities_or_nans(threads: int) -> None:
+    """+∞ gives +∞, −∞ about −1e-22 (the capped formula), NaN NaN; the finite values of such
+    a block are the formula's, and the other blocks keep the table's."""
+    n = 3 * elementwise.THREADED_MIN + 37
+    x = rand(n) * 4
+    clean = K.gelu(x)
+    x[5:8] = [np.inf, -np.inf, np.nan]
+    got = K.gelu(x)
+    assert got[5] == np.inf and -1e-20 < got[6] <= 0 and np.isnan(got[7])
+    np.testing.assert_array_equal(got[elementwise.BLOCK :], clean[elementwise.BLOCK :])
+    assert not np.array_equal(got[8 : elementwise.BLOCK], clean[8 : elementwise.BLOCK])
+    exact = np.array([scalar_gelu(float(v)) for v in x[8 : elementwise.BLOCK]])
+    np.testing.assert_allclose(got[8 : elementwise.BLOCK], exact, rtol=2e-6, atol=5e-7)
+
+
+GELU_SPEC = """
+name: gelu
+input: 8x8x4
+arch: |
+  INPUT -> CONV(16, F=3, P=1) -> GELU -> LINEAR(8) -> GELU(inplace=true) -> GAP
+"""
+
+
+def test_a_pass_builds_the_gelu_tables_before_its_clock_and_its_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tables (4 MiB) come before the first step and stay out of the measured peak: a
+    pass that builds them measures the same peak as one that finds them built."""
+    import convcalc
+    from convcalc.engine.forward import forward
+
+    analysis = convcalc.analyze(convcalc.load_text(GELU_SPEC))
+    order: list[str] = []
+    real_tables, real_gelu = elementwise.gelu_tables, K.gelu
+
+    def tables() -> Any:
+        order.append("tables")
+        return real_tables()
+
+    def gelu(x: Any, out: Any = None) -> Any:
+        order.append("gelu")
+        return real_gelu(x, out)
+
+    monkeypatch.setattr(K, "gelu_tables", tables)
+    monkeypatch.setattr(K, "gelu", gelu)
+    real_tables.cache_clear()
+    first = forward(analysis, batch=2)
+    assert first.ok and order[0] == "tables" and "gelu" in order
+    second = forward(analysis, batch=2)
+    assert second.output is not None and first.output is not None
+    np.testing.assert_array_equal(second.output, first.output)
+    assert abs(first.measured_peak_bytes - second.measured_peak_bytes) < 1 << 20
