@@ -9,7 +9,10 @@ PyTorch computes each in one vectorised pass, at about a multiply's cost.
 Printed, one thread, CPU time, for the volume of ConvNeXt-Tiny's largest GELU (8×56×56×384)
 and of an EfficientNet SiLU (8×112×112×96): each kernel's ns per value and its cost in
 multiplies, and GELU's again on values five times as wide (its cost must not depend on
-them); with ``--torch`` (and torch installed), torch's time for the same operation (one
+them) and by its A&S formula instead of its float32 tables; NumPy's float32 exp alone (its
+AVX2 loop loads and stores every vector through masked moves and divides once a vector:
+numpy/_core/src/umath/loops_exponent_log.dispatch.c.src), which bounds SILU and SIGMOID;
+with ``--torch`` (and torch installed), torch's time for the same operation (one
 thread, in this process, into an output made once: only the ratio to its own multiply is
 comparable, as torch next to NumPy slows both).
 
@@ -40,6 +43,7 @@ def main() -> int:
     import numpy as np
 
     from convcalc.engine import kernels as K
+    from convcalc.engine.kernels import elementwise
 
     kernels: dict[str, Callable[[Any, Any], Any]] = {
         "relu": lambda x, o: K.relu(x, out=o),
@@ -93,6 +97,15 @@ def main() -> int:
         wide = x * np.float32(5)  # values of standard deviation 15: GELU's subnormal tail
         cpu = per_value(kernels["gelu"], wide, out)
         print(f"{'gelu ×5':10s} {label:18s} {cpu * 1e9:9.3f} {cpu / mul:11.1f}")
+        tables = elementwise.gelu_tables
+        elementwise.gelu_tables = lambda: None  # float32 GELU by the A&S formula instead
+        try:
+            cpu = per_value(kernels["gelu"], x, out)
+        finally:
+            elementwise.gelu_tables = tables
+        print(f"{'gelu A&S':10s} {label:18s} {cpu * 1e9:9.3f} {cpu / mul:11.1f}")
+        cpu = per_value(np.exp, x, out=out)  # NumPy's own, inside SILU, SIGMOID and A&S
+        print(f"{'exp':10s} {label:18s} {cpu * 1e9:9.3f} {cpu / mul:11.1f}")
         print(f"{'multiply':10s} {label:18s} {mul * 1e9:9.3f} {1.0:11.1f}")
     return 0
 
