@@ -43,7 +43,7 @@ def main() -> int:
     import numpy as np
 
     from convcalc.engine import kernels as K
-    from convcalc.engine.kernels import elementwise
+    from convcalc.engine.kernels import gaussian
 
     kernels: dict[str, Callable[[Any, Any], Any]] = {
         "relu": lambda x, o: K.relu(x, out=o),
@@ -97,12 +97,12 @@ def main() -> int:
         wide = x * np.float32(5)  # values of standard deviation 15: GELU's subnormal tail
         cpu = per_value(kernels["gelu"], wide, out)
         print(f"{'gelu ×5':10s} {label:18s} {cpu * 1e9:9.3f} {cpu / mul:11.1f}")
-        tables = elementwise.gelu_tables
-        elementwise.gelu_tables = lambda: None  # float32 GELU by the A&S formula instead
+        tables = gaussian.gelu_tables
+        gaussian.gelu_tables = lambda: None  # float32 GELU by the A&S formula instead
         try:
             cpu = per_value(kernels["gelu"], x, out)
         finally:
-            elementwise.gelu_tables = tables
+            gaussian.gelu_tables = tables
         print(f"{'gelu A&S':10s} {label:18s} {cpu * 1e9:9.3f} {cpu / mul:11.1f}")
         cpu = per_value(np.exp, x, out=out)  # NumPy's own, inside SILU, SIGMOID and A&S
         print(f"{'exp':10s} {label:18s} {cpu * 1e9:9.3f} {cpu / mul:11.1f}")

@@ -133,6 +133,36 @@ def test_a_share_on_the_calling_thread_keeps_its_inner_work(
     assert any(name.startswith("convcalc") for name in seen)
 
 
+def test_a_blocked_activation_in_a_share_takes_blocks_on_the_calling_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inside a share, a blocked activation (``elementwise._blockwise``) runs inline on either
+    thread, whole on a pool thread but in blocks of EW_BLOCK on the calling thread, whose
+    share-sized temporaries would come fresh from the system (``EW_WHOLE_BYTES``)."""
+    from convcalc.engine.kernels import elementwise
+
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    monkeypatch.setattr(elementwise, "blas_holds", lambda: False)
+    block = elementwise.EW_BLOCK
+    n = 3 * elementwise.THREADED_MIN + 5
+    xs = [rand(n) for _ in range(2)]
+    calls: dict[int, list[tuple[str, int]]] = {0: [], 1: []}
+
+    def share(i: int) -> None:
+        def body(x: Any, o: Any, t: Any) -> None:
+            calls[i].append((threading.current_thread().name, x.size))
+            np.negative(x, out=o)
+
+        out = elementwise._blockwise(xs[i], None, 1, body)
+        np.testing.assert_array_equal(out, -xs[i])
+
+    arrays.spread(share, 2)
+    here = threading.current_thread().name
+    assert {name for name, _ in calls[0]} == {here}
+    assert [size for _, size in calls[0]] == [block] * (n // block) + [n % block]
+    assert len(calls[1]) == 1 and calls[1][0][0].startswith("convcalc") and calls[1][0][1] == n
+
+
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv2d_alone_matches_loops_and_shares_nothing(
     case: Any, monkeypatch: pytest.MonkeyPatch

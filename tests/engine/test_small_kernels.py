@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from convcalc.engine import kernels as K
-from convcalc.engine.kernels import elementwise, resizing
+from convcalc.engine.kernels import elementwise, gaussian, resizing
 
 Array = Any
 RNG = np.random.default_rng(18)
@@ -40,7 +40,7 @@ def threads(request: Any, monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 def test_gelu_blocks_and_threads_match_the_scalar_formula(threads: int) -> None:
-    n = 3 * elementwise.THREADED_MIN + elementwise.BLOCK + 37  # several blocks, a remainder
+    n = 3 * elementwise.THREADED_MIN + gaussian.BLOCK + 37  # several blocks, a remainder
     x = rand(n) * 5
     x[:5] = [-30, -8, 0, 8, 30]
     expected = np.array([scalar_gelu(float(v)) for v in x])
@@ -61,7 +61,7 @@ def test_gelu_of_wide_values_matches_the_scalar_formula_in_its_tail(threads: int
     expected = np.array([scalar_gelu(float(v)) for v in x])
     got = K.gelu(x)
     np.testing.assert_allclose(got, expected, rtol=2e-6, atol=5e-7)
-    tail = np.abs(x) >= elementwise.GELU_TAIL
+    tail = np.abs(x) >= gaussian.GELU_TAIL
     assert tail.sum() > n // 3
     np.testing.assert_allclose(got[tail], np.maximum(x[tail], 0), rtol=1e-7, atol=1e-20)
     assert np.isnan(K.gelu(np.array([np.nan] * 9, np.float32))).all()
@@ -119,7 +119,7 @@ def test_gelu_in_other_dtypes_and_on_strided_inputs(dtype: Any) -> None:
 def test_gelu_of_strided_arrays_gives_the_dense_values(threads: int) -> None:
     """A strided input (a view), a strided output (a CAT's channels) or both: the values of
     the dense path, bit for bit, its tail cap included; the input is not written."""
-    x = rand(2, 9, 11, 2 * elementwise.BLOCK // 99 + 7) * 15  # wide: the cap matters
+    x = rand(2, 9, 11, 2 * gaussian.BLOCK // 99 + 7) * 15  # wide: the cap matters
     x[0, 0, 1, :8:2] = [np.nan, 40.0, -40.0, 0.0]  # a[0, 0, 0, :4]
     a = x[:, :, 1:, ::2]
     before = a.copy()
@@ -304,7 +304,7 @@ def test_pad_nhwc_is_np_pad_either_way(
         np.testing.assert_array_equal(chunks.pad_nhwc(x, pads, value, out=major), want)
 
 
-# -- float32 GELU by table (``elementwise.gelu_tables``) ------------------------------------
+# -- float32 GELU by table (``gaussian.gelu_tables``) ------------------------------------
 
 
 def test_gelu_tables_hold_gelu_and_its_slope_at_each_abscissa() -> None:
@@ -313,8 +313,8 @@ def test_gelu_tables_hold_gelu_and_its_slope_at_each_abscissa() -> None:
     value, slope = K.gelu_tables()
     assert value.dtype == slope.dtype == np.float32 and value.shape == (1 << 19,)
     for x0 in (1.0, -1.0, 0.5, -2.75, 3.0, 1e-30, -1e-30, 1e-40, 0.0, -0.0, 1e30, -30.0):
-        i = int(np.array(x0, np.float32).view(np.uint32)) >> elementwise.GELU_SHIFT
-        v = float(np.array(i << elementwise.GELU_SHIFT, np.uint32).view(np.float32))
+        i = int(np.array(x0, np.float32).view(np.uint32)) >> gaussian.GELU_SHIFT
+        v = float(np.array(i << gaussian.GELU_SHIFT, np.uint32).view(np.float32))
         if abs(x0) > 1e-37:  # a normal number: its abscissa is within 2⁻¹⁰ of it, towards 0
             assert 0 <= (float(np.float32(x0)) - v) / x0 < 2**-10 or v == x0 == 0
         cdf = 0.5 * (1 + math.erf(v / math.sqrt(2)))
@@ -322,7 +322,7 @@ def test_gelu_tables_hold_gelu_and_its_slope_at_each_abscissa() -> None:
         assert value[i] == np.float32(v * cdf), x0
         assert slope[i] == np.float32(cdf + v * pdf), x0
     for special in (np.inf, -np.inf, np.nan):
-        i = int(np.array(special, np.float32).view(np.uint32)) >> elementwise.GELU_SHIFT
+        i = int(np.array(special, np.float32).view(np.uint32)) >> gaussian.GELU_SHIFT
         assert np.isnan(value[i]) and np.isnan(slope[i])
 
 
@@ -334,7 +334,7 @@ def test_float32_gelu_by_table_is_as_close_to_erf_as_the_formula_on_a_dense_grid
     where |GELU| > 1e-3, where the A&S formula in float32 is further off."""
     x = np.linspace(-12, 12, 200_001, dtype=np.float32)
     cuts = np.array([1.0, 1.5, -2.0, 3.999, 4.1, -0.3], np.float32)
-    half = 1 << (elementwise.GELU_SHIFT - 1)  # half a table step, in the bits
+    half = 1 << (gaussian.GELU_SHIFT - 1)  # half a table step, in the bits
     bits = cuts.view(np.uint32).astype(np.int64)[:, None] + np.arange(-2, 3) * half
     x = np.concatenate([x, bits.reshape(-1).astype(np.uint32).view(np.float32)])
     exact = np.array([scalar_gelu(float(v)) for v in x])
@@ -343,7 +343,7 @@ def test_float32_gelu_by_table_is_as_close_to_erf_as_the_formula_on_a_dense_grid
     big = np.abs(exact) > 1e-3
     table_error = np.max(np.abs(got - exact)[big] / np.abs(exact[big]))
     assert table_error < 3e-5
-    monkeypatch.setattr(elementwise, "gelu_tables", lambda: None)  # the formula's path
+    monkeypatch.setattr(gaussian, "gelu_tables", lambda: None)  # the formula's path
     formula = K.gelu(x).astype(np.float64)
     assert np.max(np.abs(formula - exact)[big] / np.abs(exact[big])) > 3 * table_error
 
@@ -357,10 +357,10 @@ def test_float32_gelu_takes_the_formula_in_blocks_with_infinities_or_nans(thread
     x[5:8] = [np.inf, -np.inf, np.nan]
     got = K.gelu(x)
     assert got[5] == np.inf and -1e-20 < got[6] <= 0 and np.isnan(got[7])
-    np.testing.assert_array_equal(got[elementwise.BLOCK :], clean[elementwise.BLOCK :])
-    assert not np.array_equal(got[8 : elementwise.BLOCK], clean[8 : elementwise.BLOCK])
-    exact = np.array([scalar_gelu(float(v)) for v in x[8 : elementwise.BLOCK]])
-    np.testing.assert_allclose(got[8 : elementwise.BLOCK], exact, rtol=2e-6, atol=5e-7)
+    np.testing.assert_array_equal(got[gaussian.BLOCK :], clean[gaussian.BLOCK :])
+    assert not np.array_equal(got[8 : gaussian.BLOCK], clean[8 : gaussian.BLOCK])
+    exact = np.array([scalar_gelu(float(v)) for v in x[8 : gaussian.BLOCK]])
+    np.testing.assert_allclose(got[8 : gaussian.BLOCK], exact, rtol=2e-6, atol=5e-7)
 
 
 GELU_SPEC = """
@@ -381,7 +381,7 @@ def test_a_pass_builds_the_gelu_tables_before_its_clock_and_its_trace(
 
     analysis = convcalc.analyze(convcalc.load_text(GELU_SPEC))
     order: list[str] = []
-    real_tables, real_gelu = elementwise.gelu_tables, K.gelu
+    real_tables, real_gelu = gaussian.gelu_tables, K.gelu
 
     def tables() -> Any:
         order.append("tables")

@@ -25,7 +25,8 @@ it is still in cache (``epilogue``).
 - ``winograd``: F(4×4, 3×3) and F(2×2, 3×3), and when each pays
 - ``pooling``: ``pool2d`` (max, avg, l2), ``adaptive_pool2d`` (avg, max)
 - ``elementwise``: batch norm, layer norm (``normalise``: without its γ and β), the
-  per-channel scale, the activations, LRN, ``multiply`` (MUL) and its ``Gate``
+  per-channel scale, the activations but GELU, LRN, ``multiply`` (MUL) and its ``Gate``
+- ``gaussian``: ``gelu`` (float32 from ``gelu_tables``) and ``erf``
 - ``resizing``: ``global_avg_pool``, ``fully_connected``, ``linear``, ``upsample_nearest``,
   ``channel_slice``, ``channel_shuffle``
 
@@ -68,9 +69,6 @@ from .elementwise import (
     batchnorm,
     bn_affine,
     elu,
-    erf,
-    gelu,
-    gelu_tables,
     hardsigmoid,
     hardswish,
     layernorm,
@@ -87,6 +85,7 @@ from .elementwise import (
     softmax,
     tanh,
 )
+from .gaussian import erf, gelu, gelu_tables
 from .grouped import block_diagonal, grouped_gemm2d, grouped_gemm_scratch, grouped_merge
 from .pooling import adaptive_bins, adaptive_pool2d, pool2d
 from .resizing import (

@@ -165,15 +165,19 @@ def workers() -> int:
     return 1 if solo() else threads()
 
 
+def pool_thread() -> bool:
+    """Whether this is one of the engine's pool threads (named ``convcalc…``), whose
+    temporaries come from an allocator arena of their own (see ``elementwise.EW_WHOLE_BYTES``)."""
+    return threading.current_thread().name.startswith("convcalc")
+
+
 def engine_thread() -> bool:
     """Whether this thread runs a share of some work (``spread``): one of the engine's pool
     threads (named ``convcalc…``), or the calling thread while it runs its own share. Work
     that would share itself out again (a GEMM, a blocked activation in an epilogue) runs
     inline there, as the share it is part of already has a core: handed to a pool thread, it
     would wait for that thread's own share to end first."""
-    return bool(getattr(_state, "share", False)) or threading.current_thread().name.startswith(
-        "convcalc"
-    )
+    return bool(getattr(_state, "share", False)) or pool_thread()
 
 
 @cache

@@ -1,5 +1,5 @@
 """Kernels that keep the volume's shape: batch norm, layer norm, the per-channel scale, the
-activations, LRN, the product of a MUL merge.
+activations (GELU's are in ``gaussian``), LRN, the product of a MUL merge.
 
 Activations, batch norm, layer norm and the scale take an ``out``, which may be ``x`` itself
 (in place).
@@ -7,20 +7,14 @@ Activations, batch norm, layer norm and the scale take an ``out``, which may be 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from functools import cache
 
 import numpy as np
 
 from ...sizing import threads
-from .arrays import Array, clip, engine_thread, positive, spread
+from .arrays import Array, clip, engine_thread, pool_thread, positive, spread
 from .gemm import blas_holds
 
-#: elements of one block of GELU: the block and its three temporaries fill a core's L2 (1 MB),
-#: so the eighteen passes over it never reach memory (one thread, 8×28×28×768: 16384 13% slower,
-#: 131072 no faster)
-BLOCK = 65536
 #: elements of one block of the other blocked activations (``_blockwise``), on arrays of more
 #: than EW_WHOLE_BYTES; smaller ones (a fused step's chunk) go whole to each of the engine's
 #: threads, in blocks on the calling thread. CPU time here, one thread, hardswish in place:
@@ -182,154 +176,6 @@ def _select(mask: Array, a: Array, b: Array, out: Array | None) -> Array:
     return out
 
 
-def erf(x: Array) -> Array:
-    """Abramowitz & Stegun 7.1.26 (error below 1.5e-7, float32 precision), no SciPy needed."""
-    one = x.dtype.type(1)
-    a = np.abs(x)
-    t = one / (one + x.dtype.type(0.3275911) * a)
-    poly: Array = np.full_like(t, 1.061405429)
-    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):  # Horner, a5 .. a1
-        poly *= t
-        poly += x.dtype.type(c)
-    poly *= t
-    np.square(a, out=a)
-    np.negative(a, out=a)
-    np.exp(a, out=a)
-    poly *= a
-    np.subtract(one, poly, out=poly)
-    np.copysign(poly, x, out=poly)
-    return poly
-
-
-#: GELU reads |x| as at most this in its erfc term: |x|·erfc(|x|/√2)/2 is 7.6e-23 here and
-#: less beyond, far under a float32 ulp of x on the positive side; on the negative side GELU
-#: stays about −7.6e-23 past the cap, where the exact value is smaller still (PyTorch's
-#: float32 GELU gives −0 there): no weight against any tolerance. Without the cap, e^(−x²/2)
-#: and the products after it are subnormal from |x| ≈ 13.2, and subnormal arithmetic is
-#: slow: one thread, 2²⁰ values, ms, values of standard deviation 1/5/10/20:
-#: 2.07/2.78/7.26/11.09 uncapped (a GEMM's output before its GELU can be that wide)
-GELU_TAIL = 10.0
-#: Abramowitz & Stegun 7.1.26's a1 .. a5 and p (``erf``), for GELU's erfc(|x|/√2)
-_AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-_AS_P = 0.3275911
-
-
-#: float32 GELU by table: the index of a value is its top 32 − GELU_SHIFT bits (sign, exponent
-#: and the mantissa's first 10 bits), its abscissa x₀ those bits with the rest zeroed
-GELU_SHIFT = 13
-_GELU_MASK = (0xFFFFFFFF >> GELU_SHIFT) << GELU_SHIFT
-
-
-@cache
-def gelu_tables() -> tuple[Array, Array]:
-    """GELU(x₀) and its derivative Φ(x₀) + x₀·φ(x₀) at every abscissa of the float32 table
-    (``GELU_SHIFT``): 2¹⁹ values each, 4 MiB in all, from ``math.erf`` in float64 (0.1 s, once
-    a process; a pass builds them before its clock and its memory trace start). Non-finite
-    abscissas hold NaN: ``gelu`` never reads them (a block with an infinity or a NaN takes
-    the formula)."""
-    top = np.arange(1 << (32 - GELU_SHIFT), dtype=np.uint64) << np.uint64(GELU_SHIFT)
-    with np.errstate(invalid="ignore", over="ignore"):
-        x0 = top.astype(np.uint32).view(np.float32).astype(np.float64)
-    finite = np.isfinite(x0)
-    v = x0[finite]
-    erf = np.asarray(np.frompyfunc(math.erf, 1, 1)(v * (1 / math.sqrt(2))), np.float64)
-    cdf = 0.5 + 0.5 * erf
-    pdf = np.exp(-0.5 * v * v) * (1 / math.sqrt(2 * math.pi))
-    value = np.full(x0.shape, np.nan, np.float32)
-    slope = np.full(x0.shape, np.nan, np.float32)
-    value[finite] = v * cdf
-    slope[finite] = cdf + v * pdf
-    return value, slope
-
-
-def gelu(x: Array, out: Array | None = None) -> Array:
-    """x·Φ(x) with the exact erf form (PyTorch's default).
-
-    float32: from ``gelu_tables`` to first order, GELU(x₀) + (x − x₀)·GELU'(x₀), x₀ being x
-    with its last ``GELU_SHIFT`` mantissa bits zeroed (0 ≤ (x − x₀)/x < 2⁻¹⁰, so the
-    interpolation is off by at most |GELU''|·x²·2⁻²¹, and |GELU''(x)|·x² = φ(x)·|2 − x²|·x²
-    stays under 0.5: 2.4e-7). Against
-    0.5·x·(1 + erf(x/√2)) in float64 on 2·10⁶ points of [−12, 12]: at most 4.8e-7 off (float32
-    rounding of values near 4) and 2e-5 relative where |GELU| > 1e-3, where the formula below
-    is 3.3e-7 and 1.7e-4 off. Eight passes over a block, two of them gathers from the tables
-    (``np.take``); one thread, 2²⁰ values: 2.8–3.7 ns a value against 5.0–5.6 by the
-    formula. A block that holds an infinity or a NaN (its min and max say so) takes the
-    formula, as do other dtypes.
-
-    The formula: max(x, 0) − |x|·erfc(|x|/√2)/2 (the same value on either side of 0), with
-    erfc from ``erf``'s A&S 7.1.26 (half its coefficients, so no pass halves it), as
-    PyTorch's own vectorised erf computes it, |x| capped at ``GELU_TAIL`` in the erfc term
-    (no subnormal values, whose arithmetic is several times slower, however wide the input):
-    twenty-one passes over a block of ``BLOCK`` values that stays in cache with its three
-    temporaries, no array-sized temporary, blocks spread over ``threads()`` threads. The
-    passes are NumPy's cheapest: e^(−x²/2) with exp, not as 2^(x²·(−log₂e/2)) (float32 exp
-    and exp2 take 1.7 and 2.7 ns a value on this AMD EPYC host; an earlier host took half as
-    long for exp2), 1/t as a division (reciprocal is not vectorised), max(x, 0) and the cap
-    as clips (fmax checks for NaN: five times a multiply's time). One thread, 8×28×28×768 in
-    place: 13.1 ms before the first three, 11.1 after; the cap costs 4–7% more on values of
-    standard deviation 1.5 and saves 3–4× on those of 10 and 20. A strided input or output
-    (a chunk of a CAT's channels) goes through a dense copy: the same values as a dense one,
-    in 2.6–3.2 ms for 2²⁰ values every other one (one thread), where ``erf``'s formula took
-    4.0–4.7."""
-    if out is None:
-        out = np.empty_like(x)
-    if x.size == 0:
-        return out
-    if not (x.flags.c_contiguous and out.flags.c_contiguous):  # a dense copy, the same values
-        dense = np.array(x, order="C")  # a copy even of a dense x (out is not)
-        np.copyto(out, gelu(dense, out=dense))
-        return out
-    xf, of = x.reshape(-1), out.reshape(-1)
-    t = x.dtype.type
-    coef = [t(0.5 * a) for a in _AS]
-    p, one = t(_AS_P / math.sqrt(2)), t(1)
-    k = t(-0.5)  # e^(−x²/2) = e^(k·x²)
-    tables = gelu_tables() if x.dtype == np.float32 else None
-    mask = np.uint32(_GELU_MASK)
-
-    def formula(xs: Array, o: Array, a: Array, tt: Array, pp: Array) -> None:
-        np.abs(xs, out=a)
-        clip(a, 0, GELU_TAIL, out=a)  # no subnormal below: e^(−x²/2) ≥ 2^−73
-        np.multiply(a, p, out=tt)  # t = 1/(1 + p·|x|/√2)
-        tt += one
-        np.divide(one, tt, out=tt)
-        np.multiply(tt, coef[4], out=pp)  # Horner: (a1·t + … + a5·t⁵)/2
-        for c in coef[3::-1]:
-            pp += c
-            pp *= tt
-        np.square(a, out=tt)  # e^(−x²/2)
-        tt *= k
-        np.exp(tt, out=tt)
-        pp *= tt
-        pp *= a
-        positive(xs, o)  # max(x, 0); o may be x itself: xs is not read after this
-        o -= pp
-
-    def work(start: int, stop: int) -> None:
-        n = min(BLOCK, stop - start)
-        a_, t_, p_ = (np.empty(n, x.dtype) for _ in range(3))
-        at = np.empty(n, np.intp) if tables is not None else None
-        for s in range(start, stop, BLOCK):
-            e = min(stop, s + BLOCK)
-            xs, o, a, tt, pp = xf[s:e], of[s:e], a_[: e - s], t_[: e - s], p_[: e - s]
-            if tables is None or at is None or not -np.inf < xs.min() <= xs.max() < np.inf:
-                formula(xs, o, a, tt, pp)
-                continue
-            bits, top, d = xs.view(np.uint32), a.view(np.uint32), tt
-            np.right_shift(bits, GELU_SHIFT, out=top)
-            index = at[: e - s]
-            np.copyto(index, top, casting="unsafe")
-            np.bitwise_and(bits, mask, out=top)  # x₀
-            np.subtract(xs, a, out=d)  # x − x₀, exact
-            np.take(tables[1], index, out=pp, mode="wrap")
-            d *= pp
-            np.take(tables[0], index, out=o, mode="wrap")  # o may be x: read it all before
-            o += d
-
-    _spread(xf.size, 1, work)
-    return out
-
-
 def _blockwise(x: Array, out: Array | None, temps: int, body: Callable[..., None]) -> Array:
     """out = body's function of x, ``body(xs, o, *temporaries)`` run on pieces spread over
     ``threads()`` threads (``_spread``), in blocks of ``EW_BLOCK`` values on a large array or
@@ -348,7 +194,7 @@ def _blockwise(x: Array, out: Array | None, temps: int, body: Callable[..., None
     whole = x.nbytes <= EW_WHOLE_BYTES
 
     def work(start: int, stop: int) -> None:
-        block = stop - start if whole and engine_thread() else EW_BLOCK
+        block = stop - start if whole and pool_thread() else EW_BLOCK  # see EW_WHOLE_BYTES
         n = min(block, stop - start)
         scratch = [np.empty(n, x.dtype) for _ in range(temps)]
         for s in range(start, stop, block):
