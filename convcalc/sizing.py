@@ -75,13 +75,27 @@ def largest_chunk(n: int, rows: int, row_bytes: int, budget: int) -> tuple[int, 
     return 1, min(rows, max(1, budget // max(row_bytes, 1)))
 
 
+#: Winograd needs at least this many input channels: below it the transforms cost more than
+#: the multiplications they save. 2 threads, outside a pass, im2col ÷ F(4×4), three runs each,
+#: ReLU fused: 8×32×32×32 → 32 0.72–0.87, 4×32×32×32 0.68–0.72, 1×64×64×32 0.69,
+#: 1×112×112×32 0.67–0.73, inception-v3's 1×149×149×32 → 32 0.60–0.73 and 1×147×147×32 → 64
+#: 0.67–0.72, googlenet's 8×28×28×16 → 32 0.54–0.59 and 8×28×28×32 → 64 0.70–0.72,
+#: squeezenet's 1×54×54×16 → 64 0.47–0.52 and 1×54×54×32 → 128 0.80–0.94; at 48 channels
+#: mixed (8×32×32×48 → 48 0.84–0.86, 8×27×27×48 → 192 1.02–1.08); from 64 mostly Winograd
+#: (8×32×32×64 1.07–1.12, 1×56×56×64 0.89–0.98, 2×56×56×64 0.93–0.99). Whole passes,
+#: processes alternating, this threshold ÷ 16: cs231n-pattern b8 0.77, 0.74, 0.92, 0.94, 0.90,
+#: 0.99, 1.01; squeezenet1-0 b1 0.90, 0.83, 0.97, b8 0.98, 0.95, 0.98; squeezenet1-1 b1 0.95,
+#: 0.96, 0.95; pattern-3x-conv-conv-pool b8 0.97, 0.94, 0.77
+WINOGRAD_MIN_CHANNELS = 64
+
+
 def winograd_pays(n: int, h: int, w: int, c: int, m: int = 4) -> bool:
     """Whether F(m×m, 3×3) beats im2col for this input, as measured here (2 threads): it
     needs some 150 tiles to keep its small GEMMs efficient (56×56 at batch 1: yes, 1.5× faster;
-    28×28 at batch 1, 49 tiles: no, 1.6× slower; at batch 4: yes), more than a few channels,
-    and tiles that do not overhang the output much."""
+    28×28 at batch 1, 49 tiles: no, 1.6× slower; at batch 4: yes), ``WINOGRAD_MIN_CHANNELS``
+    channels, and tiles that do not overhang the output much."""
     ty, tx = -(-h // m), -(-w // m)
-    return c >= 16 and n * ty * tx >= 150 and ty * tx * m * m <= 1.6 * h * w
+    return c >= WINOGRAD_MIN_CHANNELS and n * ty * tx >= 150 and ty * tx * m * m <= 1.6 * h * w
 
 
 def winograd_tile(n: int, h: int, w: int, c: int) -> int:

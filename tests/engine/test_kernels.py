@@ -302,6 +302,8 @@ def test_winograd_pays_for_big_inputs_only() -> None:
     assert not K.winograd_pays(1, 14, 14, 256)  # 16 tiles: too few for good GEMMs
     assert not K.winograd_pays(8, 5, 5, 256)  # 8×8 tiles for 5×5: too much overhang
     assert not K.winograd_pays(1, 224, 224, 3)  # three channels: im2col is better
+    assert not K.winograd_pays(8, 32, 32, 32)  # 512 tiles, but 32 channels: im2col, 0.72–0.87×
+    assert K.winograd_pays(8, 32, 32, 64)  # 64 channels: Winograd, im2col 1.07–1.12×
 
 
 def test_winograd_tile_picks_the_measured_fastest() -> None:
