@@ -88,11 +88,15 @@ def test_dense_block_runs_its_few_output_convs_through_winograd(
     28×28 at batch 4 (196 tiles) through Winograd, its input transform in two passes; on one
     thread, or its products shared between two; against the naive reference and the unfused
     pass."""
+    from convcalc import sizing
     from convcalc.engine.kernels import conv, gemm
 
     from .test_forward import fused_pass
 
     monkeypatch.setenv("CONVCALC_THREADS", "2")
+    # 16 input channels take im2col in a real pass (WINOGRAD_MIN_CHANNELS, a matter of speed);
+    # here they take Winograd's path, small enough for the naive reference
+    monkeypatch.setattr(sizing, "WINOGRAD_MIN_CHANNELS", 16)
     if shared:  # small as they are, their steps run threaded, their products shared
         monkeypatch.setattr(gemm, "SOLO_MACS", 0)
         monkeypatch.setattr(winograd, "SHARED_MIN", 0)
