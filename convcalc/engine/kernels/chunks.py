@@ -53,7 +53,7 @@ def pad_nhwc(x: Array, pads: Pads, value: float = 0.0, out: Array | None = None)
         out = np.empty((N, H + t + b, W + lf + rt, C), x.dtype)
     if (t or b or lf or rt) and out.nbytes <= PAD_FILL_BYTES:
         out.fill(value)
-    elif t or b or lf or rt:
+    elif t or b or lf or rt:  # the border only
         out[:, :t] = value
         out[:, t + H :] = value
         out[:, t : t + H, :lf] = value

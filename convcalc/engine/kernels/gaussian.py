@@ -18,13 +18,18 @@ from .elementwise import _spread
 BLOCK = 65536
 
 
+#: Abramowitz & Stegun 7.1.26's a1 .. a5 and p (``erf``), for GELU's erfc(|x|/√2)
+_AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+_AS_P = 0.3275911
+
+
 def erf(x: Array) -> Array:
     """Abramowitz & Stegun 7.1.26 (error below 1.5e-7, float32 precision), no SciPy needed."""
     one = x.dtype.type(1)
     a = np.abs(x)
-    t = one / (one + x.dtype.type(0.3275911) * a)
-    poly: Array = np.full_like(t, 1.061405429)
-    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):  # Horner, a5 .. a1
+    t = one / (one + x.dtype.type(_AS_P) * a)
+    poly: Array = np.full_like(t, _AS[4])
+    for c in _AS[3::-1]:  # Horner, a4 .. a1 after a5
         poly *= t
         poly += x.dtype.type(c)
     poly *= t
@@ -45,9 +50,6 @@ def erf(x: Array) -> Array:
 #: slow: one thread, 2²⁰ values, ms, values of standard deviation 1/5/10/20:
 #: 2.07/2.78/7.26/11.09 uncapped (a GEMM's output before its GELU can be that wide)
 GELU_TAIL = 10.0
-#: Abramowitz & Stegun 7.1.26's a1 .. a5 and p (``erf``), for GELU's erfc(|x|/√2)
-_AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-_AS_P = 0.3275911
 
 
 #: float32 GELU by table: the index of a value is its top 32 − GELU_SHIFT bits (sign, exponent
