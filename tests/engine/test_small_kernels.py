@@ -307,11 +307,12 @@ def test_pad_nhwc_is_np_pad_either_way(
 # -- float32 GELU by table (``gaussian.gelu_tables``) ------------------------------------
 
 
-def test_gelu_tables_hold_gelu_and_its_slope_at_each_abscissa() -> None:
-    """Entry i is at the float32 whose top bits are i (the last GELU_SHIFT zero): GELU there
-    and its derivative Φ + x·φ, from math.erf; NaN at the infinities and NaNs."""
-    value, slope = K.gelu_tables()
-    assert value.dtype == slope.dtype == np.float32 and value.shape == (1 << 19,)
+def test_gelu_tables_hold_the_tangent_of_gelu_at_each_abscissa() -> None:
+    """Entry i is at the float32 whose top bits are i (the last GELU_SHIFT zero): the slope
+    GELU'(x₀) = Φ + x₀·φ and the intercept GELU(x₀) − x₀·GELU'(x₀) of the tangent there, from
+    math.erf; NaN at the infinities and NaNs."""
+    intercept, slope = K.gelu_tables()
+    assert intercept.dtype == slope.dtype == np.float32 and intercept.shape == (1 << 19,)
     for x0 in (1.0, -1.0, 0.5, -2.75, 3.0, 1e-30, -1e-30, 1e-40, 0.0, -0.0, 1e30, -30.0):
         i = int(np.array(x0, np.float32).view(np.uint32)) >> gaussian.GELU_SHIFT
         v = float(np.array(i << gaussian.GELU_SHIFT, np.uint32).view(np.float32))
@@ -319,11 +320,12 @@ def test_gelu_tables_hold_gelu_and_its_slope_at_each_abscissa() -> None:
             assert 0 <= (float(np.float32(x0)) - v) / x0 < 2**-10 or v == x0 == 0
         cdf = 0.5 * (1 + math.erf(v / math.sqrt(2)))
         pdf = math.exp(-v * v / 2) / math.sqrt(2 * math.pi) if abs(v) < 1e10 else 0.0
-        assert value[i] == np.float32(v * cdf), x0
-        assert slope[i] == np.float32(cdf + v * pdf), x0
+        tangent = cdf + v * pdf
+        assert slope[i] == np.float32(tangent), x0
+        assert math.isclose(intercept[i], v * cdf - v * tangent, rel_tol=1e-6, abs_tol=1e-30), x0
     for special in (np.inf, -np.inf, np.nan):
         i = int(np.array(special, np.float32).view(np.uint32)) >> gaussian.GELU_SHIFT
-        assert np.isnan(value[i]) and np.isnan(slope[i])
+        assert np.isnan(intercept[i]) and np.isnan(slope[i])
 
 
 def test_float32_gelu_by_table_is_as_close_to_erf_as_the_formula_on_a_dense_grid(
