@@ -353,7 +353,7 @@ def test_float32_gelu_by_table_is_as_close_to_erf_as_the_formula_on_a_dense_grid
 def test_float32_gelu_takes_the_formula_in_blocks_with_infinities_or_nans(threads: int) -> None:
     """+∞ gives +∞, −∞ about −1e-22 (the capped formula), NaN NaN; the finite values of such
     a block are the formula's, and the other blocks keep the table's."""
-    n = 3 * elementwise.THREADED_MIN + 37
+    n = 3 * gaussian.BLOCK + 37  # a first block of BLOCK values on one thread or two
     x = rand(n) * 4
     clean = K.gelu(x)
     x[5:8] = [np.inf, -np.inf, np.nan]

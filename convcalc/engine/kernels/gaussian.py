@@ -12,10 +12,16 @@ import numpy as np
 from .arrays import Array, clip, positive
 from .elementwise import _spread
 
-#: elements of one block of GELU: the block and its three temporaries fill a core's L2 (1 MB),
-#: so the eighteen passes over it never reach memory (one thread, 8×28×28×768: 16384 13% slower,
-#: 131072 no faster)
-BLOCK = 65536
+#: elements of one block of GELU. Each of a block's NumPy calls takes the GIL back at its end,
+#: and a thread that finds the other holding it sleeps until it is released: two threads
+#: making short calls wait on each other, and as many calls take as long as on one thread
+#: (2 threads, each 150528 values in blocks, its two gathers and four passes, ns a value:
+#: blocks of 16384 3.84, 65536 1.86, 262144 1.50, one thread 2.5–2.8). So a block is long:
+#: one or two a thread for ConvNeXt's MLPs at batch 1. Its table path has one temporary the
+#: size of a block and its formula's path three; they stay in the 16 MiB L3. 2 threads,
+#: owning them, 301056 values: 0.72 → 0.51 ms from 65536; convnext-tiny, processes
+#: alternating: batch 8 0.99 in each of three pairs, batch 1 0.99–1.01
+BLOCK = 262144
 
 
 #: Abramowitz & Stegun 7.1.26's a1 .. a5 and p (``erf``), for GELU's erfc(|x|/√2)
