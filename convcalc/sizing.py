@@ -239,11 +239,13 @@ def depthwise_scratch(
     return out
 
 
-def prologue_bytes(n: int, h: int, w: int, c: int, k: int, itemsize: int) -> int:
-    """Bytes of the chunk a 1×1 conv transforms its input in (see ``conv2d``'s prologue)."""
+def prologue_bytes(n: int, h: int, w: int, c: int, k: int, itemsize: int, ones: int = 0) -> int:
+    """Bytes of the chunk a 1×1 conv or a LINEAR transforms its input in (see ``conv2d``'s
+    and ``linear``'s prologue), ``ones`` more columns (a LINEAR's column of ones for its
+    bias) after the input's ``c``."""
     row_bytes = w * max(c, k) * itemsize
     images, rows = largest_chunk(n, h, row_bytes, im2col_budget(c, k, itemsize))
-    return images * rows * w * c * itemsize
+    return images * rows * w * (c + ones) * itemsize
 
 
 # -- grouped convolutions of more than one channel a group: one batched GEMM -----------------

@@ -15,7 +15,7 @@ from ..layers.vocabulary import LAYERS
 from ..records import Row
 from ..sizing import ALIGN, prologue_bytes, threads
 from ..units import BYTES
-from .plan import Step, plan
+from .plan import Step, bias_column, plan
 from .training import (
     PLAIN,
     SLOTS,
@@ -225,7 +225,8 @@ def step_buffers(
     buffers = scratch(head, batch, itemsize, cores)
     if step.before:
         w, h, c = head.input_shapes[0] if head.input_shapes else head.output
-        buffers["pre"] = prologue_bytes(batch, h, w, c, head.output[2], itemsize)
+        ones = 1 if bias_column(rows, step) else 0  # a column of ones for the bias
+        buffers["pre"] = prologue_bytes(batch, h, w, c, head.output[2], itemsize, ones)
     return buffers
 
 

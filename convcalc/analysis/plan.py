@@ -151,6 +151,15 @@ def prologues(rows: Sequence[Row], readers: Sequence[Sequence[int]]) -> dict[int
     return out
 
 
+def bias_column(rows: Sequence[Row], step: Step) -> bool:
+    """Whether the step's GEMM adds its bias itself, as a last column of its weights against
+    a column of ones in each chunk of its prologue: a LINEAR whose prologue is a layer norm
+    (whose β, folded in, always gives it a bias). One more column to multiply, where adding
+    the bias to the output took a pass over K values a position (convnext-tiny's MLPs)."""
+    head = rows[step.rows[0]]
+    return bool(step.before) and head.type == "LINEAR" and rows[step.before[0]].type == "LN"
+
+
 def plan(rows: Sequence[Row], *, fuse: bool = True) -> Plan:
     """Steps in row order, which rows share an array, and when each array dies."""
     readers = _readers(rows)

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..analysis.plan import Step
+from ..analysis.plan import Step, bias_column
 from ..layers.base import integer
 from ..layers.vocabulary import LAYERS
 from ..records import Row, Shape
@@ -41,7 +41,8 @@ class Prepared(NamedTuple):
     """The weights of a CONV or FC step, ready for the pass."""
 
     #: the head's w and b, its Winograd filters ("winograd") or its block-diagonal grouped
-    #: filters ("stacked", see ``kernels.block_diagonal``) if any
+    #: filters ("stacked", see ``kernels.block_diagonal``) if any, and whether w holds the
+    #: bias as its last column ("bias_column", b then None)
     params: dict[str, Any]
     affine: dict[int, tuple[Any, Any]]  # a batch norm not folded in -> (scale, shift)
     #: the row whose ``epilogue_of_negated`` the step runs, its weights and bias negated; -1:
@@ -53,8 +54,9 @@ def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch
     """Weights of a CONV or FC step, before the clock starts: a layer norm in its prologue
     folds its γ and β into them, a batch norm right after it is folded into its weights and
     bias, a later one becomes scale and shift, a 3×3 conv that Winograd does faster gets its
-    transformed weights instead of its own, and a grouped conv of more than one channel a
-    group its block-diagonal weights. A step whose first epilogue has a cheaper form on
+    transformed weights instead of its own, a grouped conv of more than one channel a group
+    its block-diagonal weights, and a LINEAR after a layer norm its bias as a last column of
+    its weights (``plan.bias_column``). A step whose first epilogue has a cheaper form on
     negated values (the SiLU, ``LayerType.epilogue_of_negated``) gets its weights negated. The
     step's entries in ``params`` are emptied (what they held lives on in the result)."""
     head = rows[step.rows[0]]
@@ -88,13 +90,18 @@ def prepare(rows: Sequence[Row], params: list[dict[str, Any]], step: Step, batch
     if negated >= 0:  # exact, and rounding is symmetric: the epilogue sees −(x·w + b) to the bit
         w = np.negative(w)
         b = np.negative(b) if b is not None else None
+    column = bias_column(rows, step) and b is not None
+    if column:  # the bias as w's last column, against the prologue's column of ones
+        w = np.concatenate([w, np.asarray(b, w.dtype)[:, None]], axis=1)
+        b = None
     winograd = stacked = None
     if m := winograd_tile(head, batch):
         winograd, w = K.winograd_weights(w, m), w[:0]
     elif (g := grouped(head)) > 1:
         stacked = K.block_diagonal(w, g, K.grouped_merge(g, w.shape[2]))
     params[step.rows[0]] = {}  # the unfolded weights can go
-    return Prepared({"w": w, "b": b, "winograd": winograd, "stacked": stacked}, affine, negated)
+    ready = {"w": w, "b": b, "winograd": winograd, "stacked": stacked, "bias_column": column}
+    return Prepared(ready, affine, negated)
 
 
 def grouped(row: Row) -> int:

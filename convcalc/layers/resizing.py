@@ -195,7 +195,7 @@ class Linear(LayerType):
         p = call.params
         return linear(
             call.array, p["w"], p.get("b"), epilogue=call.epilogue, arena=call.arena,
-            prologue=p.get("prologue", ()),
+            prologue=p.get("prologue", ()), bias_column=bool(p.get("bias_column")),
         )  # fmt: skip
 
     def scale_filters(self, w: Any, scale: Any) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from convcalc.analysis.plan import plan
+from convcalc.analysis.memory import step_buffers
+from convcalc.analysis.plan import bias_column, plan
 from convcalc.engine import kernels as K
 from convcalc.engine import runner
 from convcalc.engine.layout import lifetimes
@@ -125,6 +126,16 @@ def test_a_convnext_block_equals_the_naive_reference(
     analysis, fused = fused_pass(monkeypatch, CONVNEXT_BLOCK, batch, 3)
     lns = [r for r in analysis.rows if r.type == "LN"]
     assert [fused.get(r.name) is not None for r in lns] == [True, True, False, False]
+    # both LINEARs after an LN add their bias (β folded in, even without bias=true) as a
+    # last column of their weights, and the memory plan reserves the column of ones
+    rows = analysis.rows
+    steps = [s for s in plan(rows).steps if s.before]
+    assert [bias_column(rows, s) for s in steps] == [True, True]
+    assert not any(bias_column(rows, s) for s in plan(rows).steps if not s.before)
+    for s in steps:
+        w, h, c = rows[s.rows[0]].input_shapes[0]
+        pre = step_buffers(rows, s, batch, 4)["pre"]
+        assert pre == K.prologue_bytes(batch, h, w, c, rows[s.rows[0]].output[2], 4) // c * (c + 1)
 
 
 def naive_ln_linear(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float,
@@ -151,9 +162,17 @@ def test_linear_with_a_layer_norm_prologue_folded_runs_on_every_chunk(contiguous
     assert op is not None
     scale, shift = ln.input_affine(args, {"gamma": g, "beta": b})
     w2, b2 = lin.fold_input(w.copy(), bias, scale, shift)
+    w3 = np.concatenate([w2, b2[:, None]], axis=1)  # the bias as a last column (a pass's)
     for chunk in (100, K.CHUNK_BYTES):  # many chunks, then one
         got = K.linear(x, w2, b2, prologue=[op], chunk_bytes=chunk, arena=K.Arena())
         close(got, expected)
+        column = K.linear(x, w3, None, prologue=[op], chunk_bytes=chunk, arena=K.Arena(),
+                          bias_column=True)  # fmt: skip
+        close(column, expected)
+    with pytest.raises(ValueError, match="bias column"):
+        K.linear(x, w3, b2, prologue=[op], bias_column=True)
+    with pytest.raises(ValueError, match="bias column"):
+        K.linear(x, w3, None, bias_column=True)
     assert np.array_equal(x, x.copy())  # the input itself is untouched
     _, nobias = lin.fold_input(w.copy(), None, scale, shift)  # a LINEAR(bias=false) gets one
     close(nobias, w.astype(np.float64) @ b.astype(np.float64))

@@ -83,13 +83,16 @@ def layernorm(x: Array, gamma: Array, beta: Array, eps: float, out: Array | None
 def normalise(x: Array, eps: float, out: Array | None = None) -> Array:
     """Layer norm without its γ and β, (x − mean)/sqrt(var + eps) over the last axis: what a
     LINEAR's prologue does to each chunk of its input when the LN's γ and β are folded into
-    the LINEAR's weights (see ``LN.prologue``); ``out`` may be ``x`` (in place)."""
+    the LINEAR's weights (see ``LN.prologue``); ``out`` may be ``x`` (in place), or (M, C)
+    rows of a wider array (a LINEAR's chunk with its column of ones after them)."""
     if out is None:
         out = np.empty_like(x)
-    if not (x.flags.c_contiguous and out.flags.c_contiguous) or x.size == 0:
+    rows = out.ndim == 2 and out.strides[1] == out.itemsize  # rows of C, any row stride
+    if not (x.flags.c_contiguous and (out.flags.c_contiguous or rows)) or x.size == 0:
         C = x.shape[-1]
         return _layernorm_passes(x, np.ones(C, x.dtype), np.zeros(C, x.dtype), eps, out)
-    _normalise_rows(x.reshape(-1, x.shape[-1]), out.reshape(-1, x.shape[-1]), eps)
+    of = out if out.ndim == 2 else out.reshape(-1, x.shape[-1])
+    _normalise_rows(x.reshape(-1, x.shape[-1]), of, eps)
     return out
 
 
