@@ -2,8 +2,8 @@
 ceiling and against the GEMM formulation, one thread, CPU time.
 
 ``depthwise2d`` sums the F·F taps of each band of output rows with one ``np.einsum`` a stride
-phase (out += x·w over Wo·K values a row, per tap). Printed for every depthwise shape of the
-bundled mobile specs and ConvNeXt-Tiny, at batch 1 and 8:
+phase (out += x·w over Wb·K values at a time, per tap: ``sizing.depthwise_block``). Printed
+for every depthwise shape of the bundled mobile specs and ConvNeXt-Tiny, at batch 1 and 8:
 
 - ``kernel``: ``depthwise2d``'s best CPU time and useful GFLOP/s (2·F·F·Ho·Wo·K·N);
 - ``einsum``: the GFLOP/s of that einsum alone on one band already in cache (the same taps
@@ -99,7 +99,7 @@ def einsum_ceiling(np: Any, K: Any, x: Any, w: Any, p: int, s: int, runs: int) -
     """GFLOP/s of ``depthwise2d``'s einsum on one band of its own size, already in cache."""
     from numpy.lib.stride_tricks import as_strided
 
-    from convcalc.sizing import depthwise_band
+    from convcalc.sizing import depthwise_band, depthwise_block
 
     N, H, W, C = x.shape
     F = w.shape[0]
@@ -107,12 +107,15 @@ def einsum_ceiling(np: Any, K: Any, x: Any, w: Any, p: int, s: int, runs: int) -
     n, R = depthwise_band(N, Ho, Wo, C, x.itemsize, 1)
     Q = Wo + (F - 1) // s  # one stride phase, as the kernel lays it out
     taps_n = len(range(0, F, s))
+    Wb = depthwise_block(Wo, C, s)  # the weights tiled along Wb columns, as the kernel does
+    nb, Lb = Wo // Wb, Wb * C
     band = np.ones((n, (R - 1) * s + F, Q, C), x.dtype)
-    wt = np.ones((F, taps_n, Wo * C), x.dtype)
-    out = np.empty((n, R, Wo * C), x.dtype)
+    tiled = np.ones((F, taps_n, Lb), x.dtype)
+    wt = as_strided(tiled, (F, taps_n, nb, Lb), (*tiled.strides[:2], 0, tiled.strides[2]))
+    out = np.empty((n, R, nb, Lb), x.dtype)
     s0, s1, s2, s3 = band.strides
-    view = as_strided(band, (F, taps_n, n, R, Wo * C), (s1, s2, s0, s * s1, s3))
-    seconds = _cpu(lambda: np.einsum("ftnri,fti->nri", view, wt, out=out), runs)
+    view = as_strided(band, (F, taps_n, n, R, nb, Lb), (s1, s2, s0, s * s1, Wb * s2, s3))
+    seconds = _cpu(lambda: np.einsum("ftnrbi,ftbi->nrbi", view, wt, out=out), runs)
     return 2 * F * taps_n * n * R * Wo * C / seconds / 1e9
 
 

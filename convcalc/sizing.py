@@ -210,6 +210,29 @@ def depthwise_strided(sx: int, k: int, wo: int) -> bool:
     return k >= DEPTHWISE_STRIDED_K and (sx > 1 or wo <= DEPTHWISE_NARROW)
 
 
+#: values a row of a stride-1 ``depthwise2d``'s tiled weights holds, about: the einsum's inner
+#: loop runs over that many, the output columns in blocks of Wb (a divisor of Wo) times K,
+#: where the whole Wo·K runs past the L1 cache and the tiled weights read for each band grow
+#: to F·F·Wo·K values. One thread, GFLOP/s of the einsum on one band, inner 384/768/1344/
+#: 2688/5376 values: 7×7 at 28×28×192 12.4/14.2/14.0/13.5/–, 56×56×96 12.5/14.0/14.0/–/12.5
+#: (672: 13.8), 14×14×384 12.0/13.8/–/12.4/12.2; 3×3 at 28×28×192 10.2/11.6/12.4/12.4/11.6,
+#: at 56×56×144 (576/1152/2016/4032/8064) 11.1/12.3/12.4/11.1/11.2. The kernel, one thread,
+#: ms, Wo·K → this: 7×7 at 56×56×96 2.62 → 2.36, 28×28×192 1.34 → 1.20, 14×14×384 0.70 →
+#: 0.63; 5×5 at 14×14×672 0.71 → 0.61; 3×3 at 112×112×32 0.86 → 0.80 (batch 1). A strided
+#: conv keeps Wo·K: its phases' einsums sum fewer taps each, and 3×3 stride 2 at 112×112×96
+#: went from 1.03 to 1.23–1.32 ms in blocks (benchmarks/depthwise_limits.py)
+DEPTHWISE_INNER = 1536
+
+
+def depthwise_block(wo: int, k: int, sx: int) -> int:
+    """The output columns (Wb, a divisor of ``wo``) one row of ``depthwise2d``'s tiled weights
+    spans: at stride 1, Wb·K closest to DEPTHWISE_INNER (the larger on a tie); else ``wo``."""
+    if sx > 1:
+        return wo
+    divisors = [d for d in range(1, wo + 1) if wo % d == 0]
+    return min(divisors, key=lambda d: (abs(d * k - DEPTHWISE_INNER), -d))
+
+
 def depthwise_band(n: int, ho: int, wo: int, k: int, itemsize: int, workers: int) -> Pair:
     """(images, output rows) of the largest band (see ``chunks.largest_chunk``)."""
     row_bytes = wo * k * itemsize
@@ -220,7 +243,7 @@ def depthwise_scratch(
     n: int, out_hw: Pair, k: int, size: Pair, stride: Pair, dilation: Pair, itemsize: int
 ) -> dict[str, int]:
     """Bytes of the arena slots ``depthwise2d`` takes: for each thread, its band of the
-    input by phase and a partial sum; and the tiled weights."""
+    input by phase and a partial sum; and the tiled weights (``depthwise_block``)."""
     (ho, wo), (fh, fw), (sy, sx), (dy, dx) = out_hw, size, stride, dilation
     workers = depthwise_threads(n, ho, wo, k, size)
     images, rows = depthwise_band(n, ho, wo, k, itemsize, workers)
@@ -229,7 +252,7 @@ def depthwise_scratch(
         q, phases, out = (wo - 1) * sx + dx * (fw - 1) + 1, 1, {}
     else:
         q, phases = wo + (fw - 1) * dx // sx, min(sx, fw)
-        out = {"dw_w": (fh * fw + 1) * wo * k * itemsize}
+        out = {"dw_w": (fh * fw + 1) * depthwise_block(wo, k, sx) * k * itemsize}
     band = images * rows_in * q * k * phases * itemsize
     tmp = images * rows * wo * k * itemsize if phases > 1 else 0
     for t in range(min(workers, n * ho)):

@@ -132,6 +132,37 @@ def test_a_depthwise_conv_takes_the_buffers_its_estimate_names(channels: int, wi
         assert ("dw_w" not in taken) == along_k, (s, out_hw)
 
 
+@pytest.mark.parametrize("case", [c for c in DW_CASES if c[7][1] == 1])  # stride 1 across
+@pytest.mark.parametrize("inner", [1, 12, 20])
+def test_stride_1_depthwise_sums_blocks_of_columns_against_weights_tiled_over_a_block(
+    case: Any, inner: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The weights tiled over Wb output columns (Wb·K about DEPTHWISE_INNER), read again for
+    each block: the loops' values, and the tiled weights' buffer that long."""
+    monkeypatch.setattr(sizing, "DEPTHWISE_INNER", inner)
+    x, w, b, s, pad, d = _case(case)
+    C, K_ = x.shape[3], w.shape[3]
+    arena = K.Arena()
+    got = K.depthwise2d(x, w, b, stride=s, pad=pad, dilation=d, arena=arena, strided=False)
+    close(got, naive_conv(x, w, b, s, pad, d, C))
+    Wo = got.shape[2]
+    Wb = sizing.depthwise_block(Wo, K_, 1)
+    assert Wo % Wb == 0
+    assert arena.used["dw_w"].nbytes == (w.shape[0] * w.shape[1] + 1) * Wb * K_ * 4
+    assert Wb == 1 or inner > 1  # inner 1: one column a block, Wo blocks
+
+
+def test_the_depthwise_block_is_the_divisor_of_the_width_nearest_the_inner_length() -> None:
+    inner = sizing.DEPTHWISE_INNER
+    assert sizing.depthwise_block(56, 96, 1) * 96 == 1344  # 14 columns; 16 does not divide 56
+    assert sizing.depthwise_block(14, 384, 1) == 2  # 768 of 768, 2688 and 5376
+    assert sizing.depthwise_block(7, 768, 1) == 1 and sizing.depthwise_block(56, 96, 2) == 56
+    for wo, k in ((112, 32), (28, 240), (14, 480), (9, 1000)):
+        wb = sizing.depthwise_block(wo, k, 1)
+        best = min(abs(d * k - inner) for d in range(1, wo + 1) if wo % d == 0)
+        assert wo % wb == 0 and abs(wb * k - inner) == best
+
+
 def test_depthwise_refuses_grouped_weights() -> None:
     with pytest.raises(ValueError, match="depthwise"):
         K.depthwise2d(rand(1, 4, 4, 4), rand(3, 3, 2, 4))

@@ -4,7 +4,9 @@ im2col has nothing to gain here: every output sums FH·FW products of one channe
 depth for a GEMM to reduce. So the kernel works in bands of output rows that stay in cache. A
 band of the padded input is copied once, its columns split by stride phase (column u goes to
 phase u mod S), so that every tap reads a contiguous run of Wo·K values per row; the weights are
-tiled along the width the same way. Then one ``np.einsum`` per phase sums all the taps of that
+tiled along the width the same way, over Wb output columns of a stride-1 conv (Wb·K about
+``DEPTHWISE_INNER`` values: ``sizing.depthwise_block``) and over Wo of a strided one, and read
+again for every block of Wb columns. Then one ``np.einsum`` per phase sums all the taps of that
 phase (out += x·w in one pass, 1.7× faster here than a multiply and an add per tap, and several
 times faster than products broadcast over K channels, whose inner loop is only K long). A depth
 multiplier m (K = m·C) repeats each input channel m times in the band. Bands run on
@@ -26,6 +28,7 @@ import numpy as np
 
 from ...sizing import (
     DEPTHWISE_BYTES,
+    depthwise_block,
     depthwise_budget,
     depthwise_scratch,
     depthwise_strided,
@@ -93,21 +96,24 @@ def depthwise2d(
         Q = Wo + (FW - 1) * dx // sx  # columns of a phase the taps read
     wts: list[Array] = []
     bias = None
+    Wb = Wo if strided else depthwise_block(Wo, K, sx)  # columns a row of tiled weights spans
+    nb, Lb = Wo // Wb, Wb * K
     if strided:
         wts.append(w[:, :, 0])
-    else:  # the weights tiled along the width, by phase: (FH, taps, Wo·K); the bias last
-        wt = scratch(arena, "dw_w", (FH * FW + 1, L), x.dtype)
+    else:  # the weights tiled along Wb columns, by phase: (FH, taps, Wb·K); the bias last
+        wt = scratch(arena, "dw_w", (FH * FW + 1, Lb), x.dtype)
         used = 0
         for p, _, _, n_taps in phases:
             fxs = [fx for fx in range(FW) if fx * dx % sx == p]
-            part = wt[used : used + FH * n_taps].reshape(FH, n_taps, Wo, K)
+            part = wt[used : used + FH * n_taps].reshape(FH, n_taps, Wb, K)
             part[...] = w[:, fxs, 0][:, :, None, :]
-            wts.append(part.reshape(FH, n_taps, L))
+            t0, t1, _, t3 = part.strides  # the same weights for every block of Wb columns
+            wts.append(strided_view(part, (FH, n_taps, nb, Lb), (t0, t1, 0, t3)))
             used += FH * n_taps
         if b is not None:
-            bias = wt[used].reshape(Wo, K)
+            bias = wt[used].reshape(Wb, K)
             bias[...] = b
-            bias = bias.reshape(L)
+            bias = bias.reshape(Lb)
     threaded = depthwise_threads(N, Ho, Wo, K, (FH, FW))
     budget = chunk_bytes or depthwise_budget(N, Ho, L * x.itemsize, threaded)
     pieces = list(chunks(N, Ho, L * x.itemsize, budget))
@@ -140,20 +146,19 @@ def depthwise2d(
                 for op in epilogue:
                     op(y, (images, rows))
                 continue
-            acc = out[images, rows].reshape(n, R, L)
+            acc = out[images, rows].reshape(n, R, nb, Lb)
             for j, (_, o0, ostep, n_taps) in enumerate(phases):
                 ph = src[j]  # (n, rows in, Q, K), C-contiguous from the row axis on
                 s0, s1, s2, s3 = ph.strides
-                taps = strided_view(
-                    ph[:, :, o0:], (FH, n_taps, n, R, L), (dy * s1, ostep * s2, s0, sy * s1, s3)
-                )
+                taps = strided_view(ph[:, :, o0:], (FH, n_taps, n, R, nb, Lb),
+                                    (dy * s1, ostep * s2, s0, sy * s1, Wb * s2, s3))  # fmt: skip
                 if j == 0:
-                    np.einsum("ftnri,fti->nri", taps, wts[j], out=acc)
+                    np.einsum("ftnrbi,ftbi->nrbi", taps, wts[j], out=acc)
                 else:
                     part = sums[i]
                     assert part is not None
-                    tmp = part[:n, :R]
-                    np.einsum("ftnri,fti->nri", taps, wts[j], out=tmp)
+                    tmp = part[:n, :R].reshape(n, R, nb, Lb)
+                    np.einsum("ftnrbi,ftbi->nrbi", taps, wts[j], out=tmp)
                     np.add(acc, tmp, out=acc)
             if bias is not None:
                 np.add(acc, bias, out=acc)
