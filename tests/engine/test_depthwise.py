@@ -115,7 +115,9 @@ def test_a_small_depthwise_conv_runs_as_one_band_and_its_estimate_says_so(
         assert {n: taken[n] for n in expected} == expected
 
 
-@pytest.mark.parametrize("channels", [16, 130])  # by stride phase, and along K
+@pytest.mark.parametrize(
+    "channels", [16, pytest.param(130, marks=pytest.mark.slow)]
+)  # by stride phase, and along K (1.6–2.2 s each)
 @pytest.mark.parametrize("width", [10, 7, 8])  # stride 1: along K on 7 outputs across or fewer
 def test_a_depthwise_conv_takes_the_buffers_its_estimate_names(channels: int, width: int) -> None:
     x, w, b = rand(2, 9, width, channels), rand(5, 5, 1, channels), rand(channels)

@@ -27,7 +27,7 @@ arch: |
 """
 
 
-@pytest.mark.parametrize("batch", [1, 6])
+@pytest.mark.parametrize("batch", [1, pytest.param(6, marks=pytest.mark.slow)])  # 6: 5.5 s
 def test_silu_heads_equal_the_naive_reference(monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
     negated: list[tuple[str, str]] = []
     prepare = weights.prepare

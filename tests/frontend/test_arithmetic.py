@@ -56,8 +56,10 @@ def test_a_sum_of_1000_terms_is_evaluated_everywhere(arch: str, extra: str, outp
 
 
 @pytest.mark.parametrize(
-    ("arch", "extra", "output"), [places(ones(100_000))[i] for i in (0, 2, 3, 4, 5, 7, 8)]
-)
+    ("arch", "extra", "output"),
+    [pytest.param(*places(ones(100_000))[i], marks=[pytest.mark.slow] if i else [])
+     for i in (0, 2, 3, 4, 5, 7, 8)],  # 1–2 s each: the first in every run
+)  # fmt: skip
 def test_a_sum_of_100000_terms_does_not_recurse(arch: str, extra: str, output: str) -> None:
     """99,999 operators (200 KB): evaluated, or refused as too much work (each operator is a
     step, and the limit is 100,000), or as a count above 20,000."""

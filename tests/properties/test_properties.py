@@ -20,8 +20,8 @@ the analysis. The oracle of each property:
 - test_expand_then_check_gives_identical_rows: the analysis of the expanded spec;
 - test_json_round_trips: json.loads(json.dumps(...)).
 
-500 examples per property by default (`--hypothesis-profile=thorough` for 5,000; `quick`
-for 50).
+500 examples per property with --slow (the README's test command, .ci/run), 200 in a plain
+`python -m pytest` (`--hypothesis-profile=thorough` for 5,000; `quick` for 50).
 """
 
 from __future__ import annotations
