@@ -80,9 +80,8 @@ def gelu_tables() -> tuple[Array, Array]:
     pdf = np.exp(-0.5 * v * v) * (1 / math.sqrt(2 * math.pi))
     intercept = np.full(x0.shape, np.nan, np.float32)
     slope = np.full(x0.shape, np.nan, np.float32)
-    tangent = cdf + v * pdf
     intercept[finite] = -v * v * pdf  # x₀·Φ(x₀) − x₀·(Φ(x₀) + x₀·φ(x₀))
-    slope[finite] = tangent
+    slope[finite] = cdf + v * pdf
     return intercept, slope
 
 
