@@ -127,6 +127,17 @@ def _depthwise(row: Any) -> bool:
     return _grouped(row) and int(row.args["groups"]) == row.input_shapes[0][2]
 
 
+#: activations fused into a step whose every value takes an exponential (NumPy's float32 exp,
+#: some 2 ns a value on one thread here, against some 0.025 ns a multiply-add in a GEMM) ...
+EXP_ACTIVATIONS = frozenset({"SILU", "SWISH", "SIGMOID", "GELU", "TANH", "ELU"})
+#: ... and the multiply-adds each of their values counts for in ``_step_work``: EfficientNet's
+#: expand convs with their SiLU (56×56×24 → 144, 10.8 million multiply-adds and 451,584
+#: exponentials) then share their work. Processes alternating, median of 7, 2 threads, new ÷
+#: old: efficientnet-b0 b1 0.93, 0.91, 0.94, 0.92 (b8 1.00: its steps are large); at 400 (the
+#: 7×7×192 → 1152 expands shared too) ÷ 80: 1.03–1.16, median 1.06
+EXP_EPILOGUE_MACS = 80
+
+
 def _threaded(row: Any) -> bool:
     """Whether a row runs on the engine's own threads and loses a core to OpenBLAS's idle
     spinning workers (``kernels.gemm``): a depthwise or grouped conv (whose copies and small
@@ -134,12 +145,21 @@ def _threaded(row: Any) -> bool:
     return row.type == "LN" or _grouped(row)
 
 
-def _gemm_macs(row: Any, batch: int) -> int:
-    """The multiply-adds by which ``gemm.alone`` judges a step: its head's at this batch, 0
-    (never alone) for a grouped or depthwise conv, whose kernels cut their work between the
-    threads by measured thresholds of their own (``sizing.DEPTHWISE_THREADED_MACS``,
-    ``grouped``)."""
-    return 0 if _grouped(row) else batch * int(row.macs)
+def _step_work(rows: Any, step: Any, batch: int) -> int:
+    """The multiply-adds by which ``gemm.alone`` judges a step: its head's at this batch, and
+    ``EXP_EPILOGUE_MACS`` for each value of a fused activation that takes an exponential
+    (``EXP_ACTIVATIONS``); 0 (never alone) for a grouped or depthwise conv, whose kernels cut
+    their work between the threads by measured thresholds of their own
+    (``sizing.DEPTHWISE_THREADED_MACS``, ``grouped``)."""
+    head = rows[step.rows[0]]
+    if _grouped(head):
+        return 0
+    work = batch * int(head.macs)
+    for i in step.rows[1:]:
+        if rows[i].type in EXP_ACTIVATIONS:
+            w, h, d = rows[i].output
+            work += batch * w * h * d * EXP_EPILOGUE_MACS
+    return work
 
 
 def forward(
@@ -219,7 +239,7 @@ def forward(
         shapes: dict[int, Shape | None] = {}
         fused_into: dict[int, str] = {}
         # which steps run alone (``gemm.alone``), found before the clock starts
-        solo = [_gemm_macs(rows[step.rows[0]], batch) for step in the_plan.steps]
+        solo = [_step_work(rows, step, batch) for step in the_plan.steps]
         with pinned_threads():  # the thread count read once, not at every kernel's call
             for s, step in enumerate(the_plan.steps):
                 head = step.rows[0]

@@ -285,3 +285,36 @@ def test_a_pass_reads_the_thread_count_once(monkeypatch: pytest.MonkeyPatch) -> 
     forward(convcalc.analyze(convcalc.load("lenet5")), batch=2, trace_memory=False)
     assert seen and set(seen) == {2}
     assert sizing.threads() == 7
+
+
+@pytest.mark.parametrize(("activation", "alone"), [("RELU", True), ("SILU", False)])
+def test_a_fused_exponential_counts_towards_a_steps_work(
+    activation: str, alone: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1×1 conv of 56×56×24 → 144 (10.8 million multiply-adds, under ``SOLO_MACS``) runs
+    alone with a ReLU after it; with a SiLU, its 451,584 exponentials count
+    ``EXP_EPILOGUE_MACS`` each, and it shares its work. The output is the same either way
+    (``test_a_pass_is_the_same_whichever_way_its_steps_run``)."""
+    from convcalc.engine import forward as F
+
+    spec = f"""
+name: expand
+input: 56x56x24
+arch: |
+  INPUT -> CONV(144, F=1) -> {activation}
+"""
+    analysis = convcalc.analyze(convcalc.load_text(spec))
+    works: list[int] = []
+    real = F.alone
+
+    def recorded(macs: int) -> Callable[[], None]:
+        works.append(macs)
+        return real(macs)
+
+    monkeypatch.setattr(F, "alone", recorded)
+    assert forward(analysis, batch=1, trace_memory=False).ok
+    macs = 56 * 56 * 24 * 144
+    assert macs < G.SOLO_MACS
+    extra = 0 if alone else 56 * 56 * 144 * F.EXP_EPILOGUE_MACS
+    assert works[-1] == macs + extra
+    assert (0 < works[-1] < G.SOLO_MACS) == alone
