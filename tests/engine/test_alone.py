@@ -76,7 +76,7 @@ def test_a_step_alone_and_a_pass_owning_the_threads_give_the_count_back(
     monkeypatch.setenv("CONVCALC_BLAS", "engine")
     ends = []
     for first in (alone_first, not alone_first):
-        ends.append(G.alone(G.SOLO_MACS - 1) if first else G.own_threads(0))
+        ends.append(G.alone(G.SOLO_OWNED_MACS - 1) if first else G.own_threads(0))
         assert get() == 1
     ends[0 if alone_first == alone_last else 1]()
     assert get() == 1
@@ -318,3 +318,27 @@ arch: |
     extra = 0 if alone else 56 * 56 * 144 * F.EXP_EPILOGUE_MACS
     assert works[-1] == macs + extra
     assert (0 < works[-1] < G.SOLO_MACS) == alone
+
+
+def test_a_pass_owning_the_threads_runs_only_smaller_steps_alone(
+    three: tuple[Callable[[], int], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a pass owns the threads (OpenBLAS on one), a step runs alone below
+    ``SOLO_OWNED_MACS``, not up to ``SOLO_MACS``."""
+    monkeypatch.setenv("CONVCALC_BLAS", "engine")
+    assert G.SOLO_OWNED_MACS < G.SOLO_MACS
+    restore = G.own_threads(0)
+    try:
+        assert G.owning()
+        G.alone(G.SOLO_OWNED_MACS)()
+        end = G.alone(G.SOLO_OWNED_MACS)
+        assert not arrays.solo()
+        end()
+        end = G.alone(G.SOLO_OWNED_MACS - 1)
+        assert arrays.solo()
+        end()
+    finally:
+        restore()
+    end = G.alone(G.SOLO_OWNED_MACS)  # no pass owns them: alone up to SOLO_MACS
+    assert arrays.solo()
+    end()

@@ -81,6 +81,14 @@ _NAMES = (
 #: between benchmark rounds) 761/912/4186 at 9.4 million, and on a busy machine the threaded
 #: medians grow tenfold (a worker that waits for a core), alone's barely
 SOLO_MACS = 1 << 24
+#: ... and this many while a pass owns the threads (``own_threads``): OpenBLAS is on one thread
+#: then, no workers of its own to wake, and a step's shares go to the engine's pool, so that
+#: steps of 4 to 16 million (MobileNet's and EfficientNet's 1×1 convs at 14×14 and 7×7,
+#: batch 1) pay their hand-off. Processes alternating, 2 threads, median of 7, 2²² ÷ 2²⁴:
+#: efficientnet-b0 b1 0.92–0.97 (median 0.92), mobilenet-v2 b1 0.94, mnasnet1-0 b1 0.98,
+#: mobilenet-v3-small b8 0.93, shufflenet-v2 b8 0.98, convnext-tiny b1 0.98,
+#: mobilenet-v3-large b8 1.01, regnet-y-400mf b8 0.99; 2²⁰ ÷ 2²²: 0.97–1.02
+SOLO_OWNED_MACS = 1 << 22
 
 _lock = threading.Lock()
 _depth = 0  # passes running with the engine's threads (nested or concurrent)
@@ -180,14 +188,15 @@ def own_threads(
 
 def alone(macs: int) -> Callable[[], None]:
     """Run the step of ``macs`` multiply-adds that follows on this thread alone if it is
-    smaller than ``SOLO_MACS`` (and more than none: a step without multiply-adds keeps its
-    kernels' own thresholds): its kernels hand nothing to the engine's threads
-    (``arrays.solo``) and OpenBLAS runs its GEMMs on one thread (waking OpenBLAS's threads and
-    joining them cost more than such a GEMM gains, and a lot more when the other core is
-    busy); returns what ends it. OpenBLAS's count is left alone below ``BLAS_SINGLE``, where
-    it keeps a GEMM on one thread itself (setting it and back costs some 2 µs)."""
+    smaller than ``SOLO_MACS`` (``SOLO_OWNED_MACS`` while a pass owns the threads; and more
+    than none: a step without multiply-adds keeps its kernels' own thresholds): its kernels
+    hand nothing to the engine's threads (``arrays.solo``) and OpenBLAS runs its GEMMs on one
+    thread (waking OpenBLAS's threads and joining them cost more than such a GEMM gains, and a
+    lot more when the other core is busy); returns what ends it. OpenBLAS's count is left
+    alone below ``BLAS_SINGLE``, where it keeps a GEMM on one thread itself (setting it and
+    back costs some 2 µs)."""
     global _alone, _alone_saved
-    if not 0 < macs < SOLO_MACS:
+    if not 0 < macs < (SOLO_OWNED_MACS if _depth else SOLO_MACS):
         return _nothing
     was = set_solo(True)
     found = openblas() if macs >= BLAS_SINGLE and threads() > 1 else None
