@@ -138,3 +138,34 @@ def test_a_shared_prologue_sees_its_own_region(monkeypatch: pytest.MonkeyPatch) 
     got = K.conv2d(x, w, b, prologue=[pre], chunk_bytes=300, arena=K.Arena())
     close(got, naive_conv(x + shift, w, b, (1, 1), ((0, 0), (0, 0)), (1, 1), 1))
     assert len(seen) > 3  # several chunks, each cut in shares
+
+
+def test_a_pointwise_conv_on_few_positions_shares_a_large_gemm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """EfficientNet's 7×7×192 → 1152 (10.8 million multiply-adds) takes the few-positions
+    path (``conv._pointwise``): while a pass owns the threads, its GEMM is cut in two by
+    columns on the engine's threads, and it matches the loops and torch."""
+    from convcalc.engine.kernels import gemm as G
+
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    monkeypatch.setenv("CONVCALC_BLAS", "engine")
+    calls: list[int] = []
+    real = arrays.pool
+
+    def counting(n: int) -> Any:
+        calls.append(n)
+        return real(n)
+
+    monkeypatch.setattr(arrays, "pool", counting)
+    x, w, b = rand(1, 7, 7, 192), rand(1, 1, 192, 1152), rand(1152)
+    assert conv.WHOLE_POSITIONS >= 49
+    restore = G.own_threads(0, force=True)
+    try:
+        got = K.conv2d(x, w, b, epilogue=[K.RELU], arena=K.Arena())
+    finally:
+        restore()
+    assert calls == [1]
+    want = naive_conv(x, w, b, (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    close(got, np.maximum(want, 0))
+    close(K.conv2d(x, w, b), torch_conv2d(x, w, b, (1, 1), ((0, 0), (0, 0)), (1, 1)))
