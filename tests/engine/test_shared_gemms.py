@@ -48,10 +48,8 @@ def test_shared_products_match_loops_and_torch(
     close(got, nhwc(F.conv2d(xt, wt, torch.from_numpy(b))))
 
 
-def test_the_products_are_shared_only_when_blas_would_not_thread_them(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("CONVCALC_THREADS", "2")
+def _counted_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the pools the engine hands work to from now on, one entry a hand-off."""
     calls: list[int] = []
     real = arrays.pool
 
@@ -60,6 +58,14 @@ def test_the_products_are_shared_only_when_blas_would_not_thread_them(
         return real(n)
 
     monkeypatch.setattr(arrays, "pool", counting)
+    return calls
+
+
+def test_the_products_are_shared_only_when_blas_would_not_thread_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONVCALC_THREADS", "2")
+    calls = _counted_hand_offs(monkeypatch)
     V, U, M = rand(36, 64, 32), rand(36, 32, 32), np.empty((36, 64, 32), np.float32)
     winograd._products(V, U, M)  # 65,536 multiply-adds each, 2.4 M in all
     assert calls == [1]  # the other share on the one other thread
@@ -150,14 +156,7 @@ def test_a_pointwise_conv_on_few_positions_shares_a_large_gemm(
 
     monkeypatch.setenv("CONVCALC_THREADS", "2")
     monkeypatch.setenv("CONVCALC_BLAS", "engine")
-    calls: list[int] = []
-    real = arrays.pool
-
-    def counting(n: int) -> Any:
-        calls.append(n)
-        return real(n)
-
-    monkeypatch.setattr(arrays, "pool", counting)
+    calls = _counted_hand_offs(monkeypatch)
     x, w, b = rand(1, 7, 7, 192), rand(1, 1, 192, 1152), rand(1152)
     assert conv.WHOLE_POSITIONS >= 49
     restore = G.own_threads(0, force=True)
