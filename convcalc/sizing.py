@@ -117,6 +117,54 @@ def winograd_chunk_bytes(c: int, k: int, itemsize: int, m: int = 4) -> int:
     return min(tiles * (m + 2) ** 2 * (2 * c + k) * itemsize, WINOGRAD_BYTES)
 
 
+# -- a stride-1 conv with few outputs: one GEMM over its taps, then shifted sums -----------
+
+#: the taps' products (Z) of one unit of ``kernels.conv_taps`` hold about this many values
+#: (1 MiB in float32, a core's L2 here)
+TAPS_UNIT_VALUES = 1 << 18
+#: ``conv_taps`` takes ungrouped stride-1 convs of at most this many outputs ...
+TAPS_MAX_OUT = 64
+#: ... on at least this many inputs (the taps' GEMM has C columns to multiply)
+TAPS_MIN_IN = 64
+
+
+def taps_conv(hw: Pair, c: int, k: int, size: Pair, stride: Pair, groups: int, pads: Pair) -> bool:
+    """Whether a conv on h×w×c inputs runs through ``kernels.conv_taps``: ungrouped, stride 1,
+    more than one tap, at most ``TAPS_MAX_OUT`` outputs on at least ``TAPS_MIN_IN`` inputs,
+    padding (``pads``: top + bottom, left + right) that keeps the output as large as the input
+    (so that the taps' products are computed at as many positions as the output has), and
+    one image's products within ``TAPS_UNIT_VALUES``: in bands of rows, each computing the
+    products of the rows its neighbours' taps also read, it lost to Winograd (DenseNet-121's
+    3×3 128 → 32 convs at 56×56 in a pass, 2 threads, ms for its six: batch 1 24.8 against
+    16.8, batch 8 169 against 104)."""
+    return (
+        hw[0] * hw[1] * size[0] * size[1] * k <= TAPS_UNIT_VALUES
+        and groups == 1
+        and stride == (1, 1)
+        and size[0] * size[1] > 1
+        and k <= TAPS_MAX_OUT
+        and c >= TAPS_MIN_IN
+        and pads[0] >= size[0] - 1
+        and pads[1] >= size[1] - 1
+    )
+
+
+def taps_units(n: int, h: int, w: int, taps: int, k: int) -> int:
+    """Images in one unit of ``conv_taps``: as many as their products (h·w·taps·k values an
+    image) fit in ``TAPS_UNIT_VALUES``, at least one, and no more than leave a unit to each
+    of the engine's threads."""
+    per_image = h * w * taps * k
+    return max(1, min(TAPS_UNIT_VALUES // per_image, -(-n // threads())))
+
+
+def taps_scratch(n: int, h: int, w: int, ho: int, wo: int, taps: int, k: int, itemsize: int) -> int:
+    """Bytes of ``conv_taps``'s scratch: one unit's products for each thread, and its sums
+    (used when the output is channels of a CAT's)."""
+    images = taps_units(n, h, w, taps, k)
+    per_thread = images * (h * w * taps + ho * wo) * k * itemsize
+    return min(threads(), -(-n // images)) * per_thread
+
+
 # -- the direct depthwise and grouped kernels, and a 1×1 CONV's prologue --------------------
 
 #: output bytes of one band: with its input it about fills a core's 1 MiB L2. CPU time here,

@@ -15,6 +15,8 @@ from ..sizing import (
     grouped_gemm_scratch,
     im2col_budget,
     largest_chunk,
+    taps_conv,
+    taps_scratch,
     winograd_chunk_bytes,
     winograd_tile,
 )
@@ -192,6 +194,9 @@ class Conv(LayerType):
         pad, padded = _padded(self.axes(args, x), x)
         fw, fh = pair(args, "F")
         groups = integer(args, "groups")
+        if self.taps(args, x, y):  # see kernels.conv_taps
+            taps = taps_scratch(batch, x[1], x[0], y[1], y[0], fw * fh, y[2], itemsize)
+            return {"taps": taps}
         if groups == x[2] > 1:  # depthwise: see kernels.depthwise2d
             size, stride, dilation = hw(args, "F"), hw(args, "S"), hw(args, "dilation")
             return depthwise_scratch(batch, (y[1], y[0]), y[2], size, stride, dilation, itemsize)
@@ -213,9 +218,18 @@ class Conv(LayerType):
             "cols": images * rows * wo * j * itemsize,
         }
 
+    def taps(self, args: Args, x: Shape, y: Shape) -> bool:
+        """Whether ``kernels.conv_taps`` runs it (``sizing.taps_conv``)."""
+        a = self.axes(args, x)
+        pads = (a[1].before + a[1].after, a[0].before + a[0].after)
+        size, groups, stride = hw(args, "F"), integer(args, "groups"), hw(args, "S")
+        return taps_conv((x[1], x[0]), x[2], y[2], size, stride, groups, pads)
+
     def winograd_tile(self, args: Args, x: Shape, y: Shape, batch: int) -> int:
         """3×3, stride 1, undilated, ungrouped, where ``kernels.winograd_tile`` says it pays."""
         if args["F"] != (3, 3) or args["S"] != (1, 1):
+            return 0
+        if self.taps(args, x, y):
             return 0
         if args["dilation"] != (1, 1) or args["groups"] != 1:
             return 0

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...sizing import CHUNK_BYTES, channel_major, im2col_budget
+from ...sizing import CHUNK_BYTES, channel_major, im2col_budget, taps_conv
 from .arrays import Arena, Array, alloc, runs, scratch, strided_view, workers
 from .chunks import (
     FOLD_RATIO,
@@ -37,6 +37,7 @@ from .depthwise import depthwise2d
 from .gemm import by_rows, gemm, owning
 from .grouped import grouped_gemm2d
 from .sharing import SHARED_BYTES, Finish, GemmShare, Share, shared, shares, within
+from .taps import conv_taps
 from .winograd import conv3x3_winograd
 
 #: a 1×1 conv on at most this many positions (N·H·W) is one GEMM (``_pointwise``)
@@ -131,6 +132,10 @@ def conv2d(
     (t, bt), (lf, rt) = pad
     Ho = window_count(H, dilation[0] * (FH - 1) + 1, stride[0], t, bt, False)
     Wo = window_count(W, dilation[1] * (FW - 1) + 1, stride[1], lf, rt, False)
+    pads = (t + bt, lf + rt)
+    if not prologue and taps_conv((H, W), C, K, (FH, FW), stride, G, pads):
+        return conv_taps(x, w, b, pad=pad, dilation=dilation, out_hw=(Ho, Wo),
+                         epilogue=epilogue, arena=arena)  # fmt: skip
     J = FH * FW * Cg
     major = channel_major(FW, Cg, G, stride, pointwise)  # columns (c, fy, fx), from (C, N, H, W)
     wmat = (w.transpose(2, 0, 1, 3) if major else w).reshape(J, K)  # (FH*FW*C, K)
