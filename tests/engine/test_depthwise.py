@@ -37,10 +37,14 @@ def _case(case: Any) -> tuple[Any, ...]:
     return rand(N, H, W, C), rand(FH, FW, 1, C * m), rand(C * m), s, pad, d
 
 
+# the rule takes each path in some case; each path forced on every case with --slow
+FORCED = [pytest.param(p, marks=pytest.mark.slow) for p in (True, False)]
+
+
 @pytest.mark.parametrize("case", DW_CASES)
 @pytest.mark.parametrize("chunk", [None, 50])  # 50 bytes: one output row a band
 @pytest.mark.parametrize("threads", ["1", "2", "2 held"])  # held: OpenBLAS keeps its threads
-@pytest.mark.parametrize("strided", [None, True, False])  # the rule, along K, by phase
+@pytest.mark.parametrize("strided", [None, *FORCED])  # the rule, along K, by phase
 def test_depthwise_matches_loops(
     case: Any, chunk: int | None, threads: str, strided: bool | None,
     monkeypatch: pytest.MonkeyPatch,

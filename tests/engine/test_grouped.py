@@ -81,7 +81,9 @@ ROWS_CASES = [
 @pytest.mark.parametrize("case", ROWS_CASES)
 @pytest.mark.parametrize("threads", ["1", "2"])
 @pytest.mark.parametrize("band", [0, 3])  # whole images; bands of 3 rows (of columns)
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize(
+    "dtype", [pytest.param(np.float16, marks=pytest.mark.slow), np.float32, np.float64]
+)
 def test_whole_layer_paths_match_loops_and_torch(
     case: Any, threads: str, band: int, dtype: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
