@@ -39,8 +39,8 @@ def conv_taps(
     epilogue: Sequence[Epilogue],
     arena: Arena | None,
 ) -> Array:
-    """conv2d of stride 1 by the taps' GEMM and shifted sums; x (N, H, W, C) with rows of
-    positions (``rows_of_positions``), w (FH, FW, C, K)."""
+    """conv2d of stride 1 by the taps' GEMM and shifted sums; x (N, H, W, C), copied first
+    unless it has rows of positions (``rows_of_positions``); w (FH, FW, C, K)."""
     N, H, W, C = x.shape
     FH, FW, _, K = w.shape
     (t, _), (lf, _) = pad
